@@ -1,1 +1,45 @@
-"""openai-realtime-ws: a fast, typed client for the OpenAI Realtime API over WebSocket."""
+"""openai-realtime-ws: a fast, typed client for the OpenAI Realtime API over WebSocket.
+
+* :class:`AsyncOpenAIRealtimeWS` (asyncio) and :class:`OpenAIRealtimeWS` (blocking): ``create()``,
+  ``azure()``, ``on``/``once``/``off``, ``send``, ``wait_for``, iteration, ``close``.
+* :func:`build_realtime_url`: the ``wss://…/realtime?model=…`` URL for a client.
+* :mod:`openai_realtime_ws.types`: one typed class per Realtime event.
+* :mod:`openai_realtime_ws.emulator`: a local server that speaks the protocol.
+"""
+
+from .aio.client import AsyncOpenAIRealtimeWS
+from .core.errors import (
+    ConnectionClosedError,
+    HandlerError,
+    HandshakeError,
+    InvalidClientEvent,
+    MalformedFrameError,
+    OpenAIRealtimeError,
+    RealtimeConfigError,
+    RealtimeConnectionError,
+)
+from .core.handshake import RealtimeTarget, build_azure_url, build_realtime_url
+from .core.sendqueue import QueueFull
+from .sync.client import OpenAIRealtimeWS
+from .types import UnknownServerEvent
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AsyncOpenAIRealtimeWS",
+    "ConnectionClosedError",
+    "HandlerError",
+    "HandshakeError",
+    "InvalidClientEvent",
+    "MalformedFrameError",
+    "OpenAIRealtimeError",
+    "OpenAIRealtimeWS",
+    "QueueFull",
+    "RealtimeConfigError",
+    "RealtimeConnectionError",
+    "RealtimeTarget",
+    "UnknownServerEvent",
+    "__version__",
+    "build_azure_url",
+    "build_realtime_url",
+]

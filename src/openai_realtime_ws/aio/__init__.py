@@ -1,0 +1,5 @@
+"""The asyncio client."""
+
+from .client import AsyncOpenAIRealtimeWS
+
+__all__ = ["AsyncOpenAIRealtimeWS"]

@@ -1,0 +1,845 @@
+"""The asyncio client: :class:`AsyncOpenAIRealtimeWS`, a thin shell over the Sans-I/O core.
+
+It owns only what needs an event loop: opening the socket (picows, chosen by measurement; see
+``bench/``), reading frames, awaiting coroutine handlers, the bounded buffers and their
+back-pressure, and closing. Where connections go and with which credentials
+(:mod:`..core.handshake`), how frames become events (:mod:`..core.codec`) and who gets them
+(:mod:`..core.dispatch`) live in the core.
+
+Memory policy (documented in docs/client.md):
+
+* Handlers run in arrival order. A coroutine handler is awaited before the next event is
+  dispatched; events that arrive meanwhile wait in a backlog of at most ``max_queue`` events,
+  after which the socket is paused (TCP back-pressure) until the backlog halves.
+* Iteration (``async for``) reads a buffer of at most ``max_queue`` events. Before the first
+  iteration it keeps only the newest ``max_queue`` events (a program that only uses handlers never
+  accumulates); once iteration has begun, a full buffer pauses the socket instead, so no event is
+  lost to a slow consumer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import os
+import ssl as ssl_module
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
+from types import TracebackType
+from typing import Any, Final, Self
+
+import msgspec
+import picows
+
+from ..core._typed_emitter import AsyncWaitForMixin, TypedEmitterMixin
+from ..core.codec import ClientEventEncoder, ServerEventDecoder
+from ..core.dispatch import Dispatcher, Handler, Routing
+from ..core.errors import (
+    ConnectionClosedError,
+    HandlerError,
+    HandshakeError,
+    MalformedFrameError,
+    OpenAIRealtimeError,
+    RealtimeConfigError,
+    RealtimeConnectionError,
+)
+from ..core.handshake import (
+    ConnectPlan,
+    RealtimeTarget,
+    azure_plan,
+    build_azure_url,
+    build_realtime_url,
+    openai_plan,
+)
+from ..core.sendqueue import OutboundQueue
+from ..types import AnyServerEvent, ClientEventBase, SessionCreatedEvent, SessionUpdatedEvent
+
+__all__ = ["AsyncOpenAIRealtimeWS", "resolve_credential"]
+
+logger = logging.getLogger("openai_realtime_ws")
+
+DEFAULT_MAX_QUEUE: Final = 1024
+DEFAULT_MAX_SIZE: Final = 16 * 1024 * 1024
+DEFAULT_SEND_QUEUE_BYTES: Final = 8 * 1024 * 1024
+_USER_AGENT: Final = "openai-realtime-ws/0.1 (Python)"
+
+CredentialSource = str | Callable[[], "str | Awaitable[str]"] | None
+
+
+async def resolve_credential(source: object, what: str = "api_key") -> str | None:
+    """A static key, or a (sync or async) token provider called now."""
+    if source is None or isinstance(source, str):
+        return source or None
+    if callable(source):
+        value = source()
+        if inspect.isawaitable(value):
+            value = await value
+        if not isinstance(value, str) or not value:
+            raise RealtimeConfigError(f"the {what} provider must return a non-empty str.")
+        return value
+    raise RealtimeConfigError(f"`{what}` must be a str or a callable, got {type(source).__name__}.")
+
+
+class _Unhandled:
+    """A marker in the iteration buffer: raise this error when iteration reaches it."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: OpenAIRealtimeError) -> None:
+        self.error = error
+
+
+class _Listener(picows.WSListener):  # type: ignore[misc]
+    """Frame-level glue between picows and the client; reassembles fragmented messages."""
+
+    def __init__(self, owner: AsyncOpenAIRealtimeWS) -> None:
+        super().__init__()
+        self._owner = owner
+        self._fragments: bytearray | None = None
+
+    def on_ws_connected(self, transport: picows.WSTransport) -> None:
+        # frames may arrive in the handshake's read: the owner must be able to pause already
+        self._owner.socket = transport
+
+    def on_ws_frame(self, transport: picows.WSTransport, frame: picows.WSFrame) -> None:
+        msg_type = frame.msg_type
+        if msg_type is picows.WSMsgType.TEXT:
+            if frame.fin:
+                self._owner._on_message(frame.get_payload_as_memoryview())
+            else:
+                self._fragments = bytearray(frame.get_payload_as_memoryview())
+        elif msg_type is picows.WSMsgType.CONTINUATION:
+            if self._fragments is None:
+                return
+            self._fragments += frame.get_payload_as_memoryview()
+            if len(self._fragments) > self._owner._max_size:
+                self._fragments = None
+                transport.send_close(picows.WSCloseCode.MESSAGE_TOO_BIG, b"message too big")
+                transport.disconnect()
+                return
+            if frame.fin:
+                data, self._fragments = bytes(self._fragments), None
+                self._owner._on_message(data)
+        elif msg_type is picows.WSMsgType.BINARY:
+            self._owner._on_local_error(
+                MalformedFrameError(
+                    f"could not parse websocket event: unexpected binary frame "
+                    f"({frame.payload_size} bytes)"
+                )
+            )
+        elif msg_type is picows.WSMsgType.CLOSE:
+            try:
+                code = frame.get_close_code()
+            except Exception:  # pragma: no cover - defensive
+                code = picows.WSCloseCode.NO_INFO
+            transport.send_close(code, frame.get_close_message())
+            transport.disconnect()
+
+    def on_ws_disconnected(self, transport: picows.WSTransport) -> None:
+        self._owner._on_disconnected(transport)
+
+    def pause_writing(self) -> None:
+        self._owner._write_paused = True
+
+    def resume_writing(self) -> None:
+        self._owner._write_paused = False
+        self._owner._flush_outbound()
+
+
+class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
+    """One Realtime session over one WebSocket, for asyncio.
+
+    Create it with :meth:`create` (OpenAI, or any server speaking the protocol) or :meth:`azure`.
+    """
+
+    socket: picows.WSTransport | None
+    """The underlying picows transport (lifecycle access); ``None`` before connecting."""
+
+    def __init__(
+        self,
+        plan: ConnectPlan,
+        *,
+        ssl: ssl_module.SSLContext | bool | None = None,
+        max_queue: int = DEFAULT_MAX_QUEUE,
+        max_size: int = DEFAULT_MAX_SIZE,
+        send_queue_bytes: int = DEFAULT_SEND_QUEUE_BYTES,
+        open_timeout: float | None = 10.0,
+        close_timeout: float = 5.0,
+        ping_interval: float | None = 20.0,
+        ping_timeout: float | None = 20.0,
+    ) -> None:
+        if max_queue < 1:
+            raise RealtimeConfigError("max_queue must be at least 1.")
+        self._plan = plan
+        self._ssl = ssl
+        self._max_queue = max_queue
+        self._max_size = max_size
+        self._open_timeout = open_timeout
+        self._close_timeout = close_timeout
+        self._ping_interval = ping_interval
+        self._ping_timeout = ping_timeout
+        self._decoder = ServerEventDecoder()
+        self._encoder = ClientEventEncoder()
+        self._dispatcher = Dispatcher(redact=plan.redact)
+        self.socket = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        # inbound
+        self._backlog: deque[AnyServerEvent | OpenAIRealtimeError] = deque()
+        self._dispatching = False  # a coroutine handler is being awaited
+        self._hold = True  # dispatch held until the caller can have registered handlers
+        self._release_on_yield = True  # False: the blocking client releases on its first call
+        self._drain_task: asyncio.Task[None] | None = None
+        self._buffer: deque[AnyServerEvent | _Unhandled] = deque()
+        self._iterating = False
+        self._iter_waiter: asyncio.Future[None] | None = None
+        self._waiters: dict[str, list[asyncio.Future[Any]]] = {}
+        self._pending_errors: list[OpenAIRealtimeError] = []
+        self._pause_reasons: set[str] = set()
+        # outbound
+        self._outbound = OutboundQueue(send_queue_bytes)
+        self._write_paused = False
+        # lifecycle
+        self._closed = False
+        self._closing = False
+        self._close_code: int | None = None
+        self._close_reason = ""
+        self._closed_future: asyncio.Future[None] | None = None
+        self.session: Any = None
+        """The last session configuration the server confirmed (``session.created/updated``)."""
+
+    # ------------------------------------------------------------------ factories
+
+    @classmethod
+    async def create(
+        cls,
+        client: object | None = None,
+        *,
+        model: str | None = None,
+        call_id: str | None = None,
+        intent: str | None = None,
+        url_builder: Callable[[Any, RealtimeTarget], str] | None = None,
+        api_key: CredentialSource = None,
+        base_url: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        ssl: ssl_module.SSLContext | bool | None = None,
+        organization: str | None = None,
+        project: str | None = None,
+        **options: Any,
+    ) -> Self:
+        """Open a Realtime session and return the connected instance.
+
+        ``client`` is any object with ``api_key`` and ``base_url`` (``openai.AsyncOpenAI`` fits,
+        ``openai`` need not be installed); without one, ``OPENAI_API_KEY`` and
+        ``OPENAI_BASE_URL`` are read. ``api_key`` may be a (sync or async) token provider: it is
+        called here, before connecting. Exactly one of ``model``, ``call_id`` or
+        ``intent="transcription"``. ``options``: ``max_queue``, ``max_size``, ``open_timeout``,
+        ``close_timeout``, ``ping_interval``, ``ping_timeout``, ``send_queue_bytes``.
+        """
+        if base_url is not None:
+            target_client: object = _BaseURL(base_url, client)
+        else:
+            target_client = client
+        url = build_realtime_url(
+            target_client, model=model, call_id=call_id, intent=intent, url_builder=url_builder
+        )
+        source: object = api_key
+        if source is None and client is not None:
+            source = getattr(client, "_api_key_provider", None) or getattr(client, "api_key", None)
+            organization = organization or getattr(client, "organization", None)
+            project = project or getattr(client, "project", None)
+        if source is None:
+            source = os.environ.get("OPENAI_API_KEY")
+        key = await resolve_credential(source)
+        plan = openai_plan(
+            url,
+            key,
+            headers=headers,
+            organization=organization,
+            project=project,
+            user_agent=_USER_AGENT,
+        )
+        self = cls(plan, ssl=ssl, **options)
+        await self._connect()
+        self._release_soon()
+        return self
+
+    @classmethod
+    async def azure(
+        cls,
+        client: object | None = None,
+        *,
+        endpoint: str | None = None,
+        api_key: str | None = None,
+        azure_ad_token_provider: Callable[[], str | Awaitable[str]] | None = None,
+        deployment: str | None = None,
+        call_id: str | None = None,
+        intent: str | None = None,
+        url_builder: Callable[[Any, RealtimeTarget], str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        ssl: ssl_module.SSLContext | bool | None = None,
+        **options: Any,
+    ) -> Self:
+        """Open an Azure OpenAI Realtime session (GA form ``/openai/v1/realtime?model=<deployment>``).
+
+        Static keys go in the ``api-key`` header; token providers are called now and sent as
+        ``Authorization: Bearer``. Accepts an ``openai.AzureOpenAI`` client.
+        """
+        if client is not None:
+            endpoint = endpoint or _str_or_none(getattr(client, "_azure_endpoint", None))
+            deployment = deployment or getattr(client, "_azure_deployment", None)
+            azure_ad_token_provider = azure_ad_token_provider or getattr(
+                client, "_azure_ad_token_provider", None
+            )
+            if api_key is None and azure_ad_token_provider is None:
+                api_key = getattr(client, "api_key", None) or None
+            if endpoint is None:
+                base = _str_or_none(getattr(client, "base_url", None))
+                endpoint = base
+        endpoint = endpoint or os.environ.get("AZURE_OPENAI_ENDPOINT")
+        if api_key is None and azure_ad_token_provider is None:
+            api_key = os.environ.get("AZURE_OPENAI_API_KEY")
+        if endpoint is None and url_builder is None:
+            raise RealtimeConfigError(
+                "Azure needs an endpoint: pass endpoint=, an AzureOpenAI client, or set "
+                "AZURE_OPENAI_ENDPOINT."
+            )
+        if deployment is None and call_id is None and intent is None:
+            raise RealtimeConfigError(
+                "Azure needs a deployment name (deployment=), call_id= or intent='transcription'."
+            )
+        url = build_azure_url(
+            endpoint or "",
+            deployment=deployment if call_id is None and intent is None else None,
+            call_id=call_id,
+            intent=intent,
+            url_builder=url_builder,
+            client=client,
+        )
+        token = await resolve_credential(azure_ad_token_provider, "azure_ad_token_provider")
+        plan = azure_plan(url, api_key=api_key, token=token, headers=headers, user_agent=_USER_AGENT)
+        self = cls(plan, ssl=ssl, **options)
+        await self._connect()
+        self._release_soon()
+        return self
+
+    # ------------------------------------------------------------------ properties
+
+    @property
+    def url(self) -> str:
+        """The socket URL, with any credential-looking part redacted."""
+        return self._plan.redacted_url
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def close_code(self) -> int | None:
+        return self._close_code
+
+    @property
+    def close_reason(self) -> str:
+        return self._close_reason
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else ("open" if self.socket is not None else "new")
+        return f"<{type(self).__name__} {state} url={self.url!r}>"
+
+    # ------------------------------------------------------------------ connection
+
+    async def _connect(self) -> None:
+        plan = self._plan
+        self._loop = asyncio.get_running_loop()
+        self._closed_future = self._loop.create_future()
+        ssl_context: ssl_module.SSLContext | None = None
+        if plan.url.startswith("wss:"):
+            if isinstance(self._ssl, ssl_module.SSLContext):
+                ssl_context = self._ssl
+            elif self._ssl is False:
+                raise RealtimeConfigError("ssl=False is not allowed with a wss:// URL.")
+            else:
+                ssl_context = ssl_module.create_default_context()
+        headers = list(plan.headers)
+        if plan.subprotocols:
+            headers.append(("Sec-WebSocket-Protocol", ", ".join(plan.subprotocols)))
+        try:
+            transport, _ = await picows.ws_connect(
+                lambda: _Listener(self),
+                plan.url,
+                ssl_context=ssl_context,
+                websocket_handshake_timeout=self._open_timeout,
+                enable_auto_ping=self._ping_interval is not None,
+                auto_ping_idle_timeout=self._ping_interval or 20.0,
+                auto_ping_reply_timeout=self._ping_timeout or 20.0,
+                max_frame_size=self._max_size,
+                extra_headers=headers,
+                # never follow a redirect while a credential is attached
+                max_redirects=0 if plan.has_credentials else 5,
+                logger_name=logger.getChild("picows"),
+            )
+        except picows.WSHandshakeError as exc:
+            raise self._handshake_error(exc) from None
+        except (TimeoutError, asyncio.TimeoutError):
+            raise RealtimeConnectionError(
+                f"WebSocket handshake with {plan.redacted_url} timed out"
+            ) from None
+        except OSError as exc:
+            raise RealtimeConnectionError(
+                f"could not connect to {plan.redacted_url}: {plan.redact(str(exc))}"
+            ) from None
+        except picows.WSError as exc:
+            raise RealtimeConnectionError(
+                f"WebSocket handshake with {plan.redacted_url} failed: {plan.redact(str(exc))}"
+            ) from None
+        self.socket = transport
+        self._flush_outbound()
+
+    def _handshake_error(self, exc: picows.WSHandshakeError) -> HandshakeError:
+        plan = self._plan
+        response = exc.response
+        status = response.status if response is not None else None
+        code = int(status) if status is not None else None
+        if code is not None and 300 <= code < 400:
+            return HandshakeError(
+                f"{plan.redacted_url} answered the WebSocket upgrade with HTTP {code} (redirect); "
+                "redirects are not followed while credentials are attached",
+                status=code,
+            )
+        detail = ""
+        body = exc.raw_body or b""
+        if body:
+            try:
+                parsed = msgspec.json.decode(body)
+                err = parsed.get("error") if isinstance(parsed, dict) else None
+                msg = err.get("message") if isinstance(err, dict) else None
+                if isinstance(msg, str):
+                    detail = ": " + plan.redact(msg)[:300]
+            except msgspec.DecodeError:
+                pass
+        if code is None:
+            return HandshakeError(
+                f"WebSocket handshake with {plan.redacted_url} failed: {plan.redact(str(exc))}"
+            )
+        return HandshakeError(
+            f"{plan.redacted_url} refused the WebSocket upgrade with HTTP {code}{detail}",
+            status=code,
+        )
+
+    # ------------------------------------------------------------------ inbound path
+
+    def _on_message(self, data: bytes | memoryview) -> None:
+        try:
+            event = self._decoder.decode(data)
+        except MalformedFrameError as exc:
+            self._on_local_error(exc)
+            return
+        if isinstance(event, SessionCreatedEvent | SessionUpdatedEvent):
+            self.session = event.session
+        if self._dispatching or self._hold or self._backlog:
+            self._backlog.append(event)
+            if len(self._backlog) >= self._max_queue:
+                self._pause("dispatch")
+            return
+        self._dispatch(event)
+
+    def _on_local_error(self, error: OpenAIRealtimeError) -> None:
+        if self._dispatching or self._hold or self._backlog:
+            self._backlog.append(error)
+            return
+        self._dispatch(error)
+
+    def _dispatch(self, item: AnyServerEvent | OpenAIRealtimeError) -> None:
+        """Run the handlers of one item; if one returns an awaitable, finish in a task."""
+        if isinstance(item, OpenAIRealtimeError):
+            routing = self._dispatcher.route_error(item)
+            event: AnyServerEvent | None = None
+        else:
+            routing = self._dispatcher.route(item)
+            event = item
+        calls = routing.calls
+        for i, (handler, arg) in enumerate(calls):
+            try:
+                result = handler(arg)
+            except Exception as exc:
+                self._handler_failed(handler, arg, exc)
+                continue
+            if result is not None and inspect.isawaitable(result):
+                self._dispatching = True
+                self._drain_task = asyncio.ensure_future(
+                    self._finish(result, handler, arg, calls[i + 1 :], routing, event)
+                )
+                return
+        self._deliver(routing, event)
+
+    async def _finish(
+        self,
+        pending: Awaitable[object],
+        handler: Handler,
+        arg: Any,
+        rest: list[tuple[Handler, Any]],
+        routing: Routing,
+        event: AnyServerEvent | None,
+    ) -> None:
+        try:
+            await self._await_handler(pending, handler, arg)
+            for h, a in rest:
+                try:
+                    result = h(a)
+                    if result is not None and inspect.isawaitable(result):
+                        await self._await_handler(result, h, a)
+                except Exception as exc:
+                    self._handler_failed(h, a, exc)
+            self._deliver(routing, event)
+        finally:
+            self._dispatching = False
+        self._drain_backlog()
+
+    async def _await_handler(self, pending: Awaitable[object], handler: Handler, arg: Any) -> None:
+        try:
+            await pending
+        except Exception as exc:
+            self._handler_failed(handler, arg, exc)
+
+    def _drain_backlog(self) -> None:
+        backlog = self._backlog
+        while backlog and not self._dispatching and not self._hold:
+            self._dispatch(backlog.popleft())
+        if len(backlog) <= self._max_queue // 2:
+            self._resume("dispatch")
+
+    def _handler_failed(self, handler: Handler, arg: Any, exc: Exception) -> None:
+        etype = getattr(arg, "type", None) if not isinstance(arg, OpenAIRealtimeError) else "error"
+        name = getattr(handler, "__qualname__", None) or type(handler).__name__
+        error = HandlerError(
+            f"handler {name} for {etype!r} raised {type(exc).__name__}: "
+            f"{self._plan.redact(str(exc))[:300]}",
+            event_type=str(etype),
+        )
+        error.__cause__ = exc
+        if etype == "error":
+            # an error handler failing must not loop back into error handlers
+            logger.error("%s", error.message, exc_info=exc)
+            return
+        routing = self._dispatcher.route_error(error)
+        for h, a in routing.calls:
+            try:
+                result = h(a)
+                if result is not None and inspect.isawaitable(result):
+                    asyncio.ensure_future(_log_failure(result))
+            except Exception as inner:
+                logger.error("error handler raised: %s", type(inner).__name__, exc_info=inner)
+        if routing.unhandled is not None:
+            self._unhandled(routing.unhandled)
+
+    def _unhandled(self, error: OpenAIRealtimeError) -> None:
+        logger.error(
+            "unhandled Realtime error (register rt.on('error', ...) to handle it): %s",
+            error.message,
+        )
+        self._pending_errors.append(error)
+        self._push_buffer(_Unhandled(error))
+        for futures in list(self._waiters.values()):
+            for fut in futures:
+                if not fut.done():
+                    fut.set_exception(error)
+        self._waiters.clear()
+
+    def _deliver(self, routing: Routing, event: AnyServerEvent | None) -> None:
+        if routing.unhandled is not None:
+            # the _Unhandled marker stands for the error event in the iteration buffer
+            self._unhandled(routing.unhandled)
+            return
+        if event is None:
+            return
+        waiters = self._waiters.get(event.type) if self._waiters else None
+        if waiters:
+            del self._waiters[event.type]
+            for fut in waiters:
+                if not fut.done():
+                    fut.set_result(event)
+        self._push_buffer(event)
+
+    def _push_buffer(self, item: AnyServerEvent | _Unhandled) -> None:
+        buf = self._buffer
+        buf.append(item)
+        if len(buf) >= self._max_queue:
+            if self._iterating:
+                self._pause("iteration")
+            else:
+                while len(buf) > self._max_queue:
+                    buf.popleft()
+        waiter = self._iter_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _pause(self, reason: str) -> None:
+        if not self._pause_reasons and self.socket is not None:
+            try:
+                self.socket.underlying_transport.pause_reading()
+            except (RuntimeError, AttributeError):  # pragma: no cover - transport closing
+                pass
+        self._pause_reasons.add(reason)
+
+    def _resume(self, reason: str) -> None:
+        if reason in self._pause_reasons:
+            self._pause_reasons.discard(reason)
+            if not self._pause_reasons and self.socket is not None:
+                try:
+                    self.socket.underlying_transport.resume_reading()
+                except (RuntimeError, AttributeError):  # pragma: no cover - transport closing
+                    pass
+
+    def _on_disconnected(self, transport: picows.WSTransport) -> None:
+        handshake = transport.close_handshake
+        recv = handshake.recv if handshake is not None else None
+        sent = handshake.sent if handshake is not None else None
+        info = recv or (sent if self._closing else None)
+        if info is not None:
+            self._close_code = int(info.code)
+            self._close_reason = info.reason or ""
+        else:
+            self._close_code = 1006
+            self._close_reason = ""
+        self._closed = True
+        self._pause_reasons.clear()
+        if self._closed_future is not None and not self._closed_future.done():
+            self._closed_future.set_result(None)
+        error = self._closed_error()
+        for futures in self._waiters.values():
+            for fut in futures:
+                if not fut.done():
+                    fut.set_exception(error)
+        self._waiters.clear()
+        waiter = self._iter_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+        if self._close_code not in (1000,) and not self._closing:
+            logger.info(
+                "Realtime connection closed: code=%s reason=%s", self._close_code, self._close_reason
+            )
+
+    def _closed_error(self) -> ConnectionClosedError:
+        unsent = []
+        for q in self._outbound.drain():
+            try:
+                unsent.append(msgspec.json.decode(q.data))
+            except msgspec.DecodeError:  # pragma: no cover - we encoded it
+                unsent.append(q.data)
+        reason = f" reason={self._close_reason!r}" if self._close_reason else ""
+        return ConnectionClosedError(
+            f"the Realtime connection is closed (code={self._close_code}{reason})",
+            code=self._close_code,
+            reason=self._close_reason,
+            unsent=unsent,
+        )
+
+    @property
+    def _closed_normally(self) -> bool:
+        return self._closing or self._close_code in (1000, 1001)
+
+    # ------------------------------------------------------------------ handlers
+
+    def _add_handler(self, type: str, handler: Callable[[Any], object], once: bool) -> None:
+        self._dispatcher.add(type, handler, once=once)
+
+    def _remove_handler(self, type: str, handler: Callable[[Any], object] | None) -> None:
+        self._dispatcher.remove(type, handler)
+
+    # ------------------------------------------------------------------ iteration / wait_for
+
+    def __aiter__(self) -> Self:
+        self._start_iterating()
+        return self
+
+    def _start_iterating(self) -> None:
+        self._iterating = True
+
+    async def __anext__(self) -> AnyServerEvent:
+        self._iterating = True
+        self._release()
+        buf = self._buffer
+        while True:
+            while buf:
+                item = buf.popleft()
+                if len(buf) <= self._max_queue // 2:
+                    self._resume("iteration")
+                if isinstance(item, _Unhandled):
+                    if self._take_pending(item.error):
+                        raise item.error
+                    continue
+                return item
+            if self._closed and not self._backlog and not self._dispatching:
+                if self._closed_normally:
+                    raise StopAsyncIteration
+                raise self._closed_error()
+            assert self._loop is not None
+            self._iter_waiter = self._loop.create_future()
+            try:
+                await self._iter_waiter
+            finally:
+                self._iter_waiter = None
+
+    def _take_pending(self, error: OpenAIRealtimeError) -> bool:
+        try:
+            self._pending_errors.remove(error)
+        except ValueError:
+            return False
+        return True
+
+    def _raise_pending(self) -> None:
+        if self._pending_errors:
+            raise self._pending_errors.pop(0)
+
+    async def _wait_for_impl(self, type: str, timeout: float | None) -> Any:
+        self._release()
+        self._raise_pending()
+        if self._closed:
+            raise self._closed_error()
+        assert self._loop is not None
+        fut: asyncio.Future[Any] = self._loop.create_future()
+        self._waiters.setdefault(type, []).append(fut)
+        try:
+            return await asyncio.wait_for(fut, timeout)
+        except OpenAIRealtimeError as exc:
+            self._take_pending(exc)
+            raise
+        finally:
+            futures = self._waiters.get(type)
+            if futures and fut in futures:
+                futures.remove(fut)
+                if not futures:
+                    del self._waiters[type]
+
+    # ------------------------------------------------------------------ outbound path
+
+    def send(self, event: Mapping[str, Any] | ClientEventBase) -> None:
+        """Validate ``event`` against the client-event schema and send it.
+
+        A bad event raises :class:`InvalidClientEvent` naming the field and the expected type;
+        nothing is sent and nothing already queued is lost. Sending never blocks: while the
+        socket cannot take data the event waits in a bounded queue.
+        """
+        data = self._encoder.encode(event)
+        etype = event.type if isinstance(event, ClientEventBase) else event["type"]
+        self._send_bytes(data, droppable=etype == "input_audio_buffer.append")
+
+    def send_raw(self, data: str | bytes) -> None:
+        """Send one text frame as is (no validation): for events this library does not know."""
+        if isinstance(data, str):
+            data = data.encode()
+        self._send_bytes(data, droppable=False)
+
+    def send_audio(self, pcm: bytes, *, event_id: str | None = None) -> None:
+        """Append raw audio bytes (in the session's input format) to the input buffer."""
+        event: dict[str, Any] = {"type": "input_audio_buffer.append", "audio": pcm}
+        if event_id is not None:
+            event["event_id"] = event_id
+        # msgspec encodes bytes as base64, exactly what the API expects
+        self._send_bytes(msgspec.json.encode(event), droppable=True)
+
+    def _send_bytes(self, data: bytes, *, droppable: bool) -> None:
+        if self._closed or self._closing:
+            raise self._closed_error() if self._closed else ConnectionClosedError(
+                "the Realtime connection is closing", code=None
+            )
+        self._release()
+        sock = self.socket
+        if sock is None or self._write_paused or self._outbound:
+            self._outbound.push(data, droppable=droppable)
+            return
+        sock.send(picows.WSMsgType.TEXT, data)
+
+    def _flush_outbound(self) -> None:
+        sock = self.socket
+        if sock is None or self._closed:
+            return
+        while self._outbound and not self._write_paused:
+            sock.send(picows.WSMsgType.TEXT, self._outbound.popleft().data)
+
+    # ------------------------------------------------------------------ closing
+
+    def _release_soon(self) -> None:
+        """Start dispatch once the caller yields, so that handlers registered right after
+        ``await create()`` see every event, ``session.created`` included."""
+        assert self._loop is not None
+        self._loop.call_soon(self._auto_release)
+
+    def _auto_release(self) -> None:
+        if self._release_on_yield:
+            self._release()
+
+    def _release(self) -> None:
+        if self._hold:
+            self._hold = False
+            if not self._dispatching:
+                self._drain_backlog()
+
+    async def close(self, code: int = 1000, reason: str = "OK") -> None:
+        """Close the session (close frame ``code``/``reason``) and wait for the socket to end.
+
+        Raises the oldest unhandled error, if one was never raised elsewhere.
+        """
+        self._release()
+        if not self._closed and not self._closing:
+            self._closing = True
+            sock = self.socket
+            if sock is not None:
+                self._flush_outbound()
+                try:
+                    close_code = picows.WSCloseCode(code)
+                except ValueError:
+                    close_code = code  # type: ignore[assignment]
+                sock.send_close(close_code, reason.encode())
+                try:
+                    await asyncio.wait_for(
+                        asyncio.shield(sock.wait_disconnected()), self._close_timeout
+                    )
+                except (TimeoutError, asyncio.TimeoutError):
+                    sock.disconnect(graceful=False)
+                    await sock.wait_disconnected()
+                except Exception:  # noqa: S110 - the socket ended; its state says how
+                    pass
+        if self._drain_task is not None and not self._drain_task.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(self._drain_task), self._close_timeout)
+            except (TimeoutError, asyncio.TimeoutError):
+                self._drain_task.cancel()
+        self._raise_pending()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is None:
+            await self.close()
+        else:
+            try:
+                await self.close()
+            except OpenAIRealtimeError:
+                pass
+
+
+async def _log_failure(awaitable: Awaitable[object]) -> None:
+    try:
+        await awaitable
+    except Exception as exc:
+        logger.error("error handler raised: %s", type(exc).__name__, exc_info=exc)
+
+
+def _str_or_none(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+class _BaseURL:
+    """A client stand-in whose base URL overrides the wrapped client's."""
+
+    def __init__(self, base_url: str, client: object | None) -> None:
+        self.base_url = base_url
+        self.websocket_base_url = None
+        self._client = client

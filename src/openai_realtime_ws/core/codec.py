@@ -1,0 +1,166 @@
+"""The event codec: server frames in, typed events out; client events in, validated bytes out.
+
+No I/O here. Decoding is one msgspec pass into the tagged union of every GA server event; frames
+that miss that fast path are classified on a slow path:
+
+* not JSON, not an object, no string ``type``  → :class:`MalformedFrameError` (payload-free text);
+* a ``type`` this library does not know        → :class:`UnknownServerEvent` (raw dict kept);
+* a known ``type`` whose shape differs from the spec → :class:`UnknownServerEvent` with
+  ``decode_error`` set (the path and expected type, no values), so a server that drifts from the
+  spec never breaks a client.
+
+Encoding validates a dict or typed event against the strict client-event schema before a byte is
+produced; the error names the field path and what was expected.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+
+from ..types import (
+    CLIENT_EVENT_TYPES,
+    SERVER_EVENT_TYPES,
+    AnyServerEvent,
+    ClientEvent,
+    ClientEventBase,
+    ServerEvent,
+    UnknownServerEvent,
+)
+from .errors import InvalidClientEvent, MalformedFrameError
+
+__all__ = ["ClientEventEncoder", "ServerEventDecoder", "describe_validation_error"]
+
+_PREFIX = "could not parse websocket event"
+logger = logging.getLogger("openai_realtime_ws")
+
+
+def describe_validation_error(exc: msgspec.ValidationError) -> tuple[str, str | None]:
+    """msgspec's ``"Expected `str`, got `int` - at `$.session.instructions`"`` → (text, field)."""
+    text = str(exc)
+    field: str | None = None
+    marker = " - at `$"
+    if marker in text:
+        head, _, tail = text.partition(marker)
+        path = tail.rstrip("`")
+        field = path.lstrip(".") or None
+        text = f"{head} at `{field}`" if field else head
+    return text, field
+
+
+class ServerEventDecoder:
+    """Turns one text frame (``str`` or UTF-8 ``bytes``) into a typed server event."""
+
+    __slots__ = ("_generic", "_typed")
+
+    def __init__(self) -> None:
+        self._typed = msgspec.json.Decoder(ServerEvent)
+        self._generic = msgspec.json.Decoder()
+
+    def decode(self, frame: str | bytes | memoryview) -> AnyServerEvent:
+        try:
+            return self._typed.decode(frame)
+        except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):
+            return self._slow(frame)
+
+    def _slow(self, frame: str | bytes | memoryview) -> AnyServerEvent:
+        try:
+            raw = self._generic.decode(frame)
+        except msgspec.DecodeError:
+            raise MalformedFrameError(
+                f"{_PREFIX}: not valid JSON ({len(frame)} bytes)"
+            ) from None
+        except UnicodeDecodeError:
+            raise MalformedFrameError(
+                f"{_PREFIX}: not valid UTF-8 ({len(frame)} bytes)"
+            ) from None
+        if not isinstance(raw, dict):
+            raise MalformedFrameError(
+                f"{_PREFIX}: expected a JSON object, got {_json_kind(raw)}"
+            )
+        etype = raw.get("type")
+        if not isinstance(etype, str):
+            what = "missing" if etype is None else f"{_json_kind(etype)}, not a string"
+            raise MalformedFrameError(f"{_PREFIX}: the 'type' field is {what}")
+        error: str | None = None
+        cls = SERVER_EVENT_TYPES.get(etype)
+        if cls is not None:
+            try:
+                return msgspec.convert(raw, cls)  # type: ignore[no-any-return]
+            except msgspec.ValidationError as exc:
+                error = describe_validation_error(exc)[0]
+                logger.warning(
+                    "server event %r does not match the spec (%s); delivered as "
+                    "UnknownServerEvent to 'event' handlers and iteration only",
+                    etype,
+                    error,
+                )
+        return UnknownServerEvent(type=etype, raw=raw, decode_error=error)
+
+
+def _json_kind(value: object) -> str:
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if value is None:
+        return "null"
+    return "an object"
+
+
+class ClientEventEncoder:
+    """Validates a client event (dict or typed) against the GA schema and encodes it to bytes."""
+
+    __slots__ = ("_encoder", "_validator")
+
+    def __init__(self) -> None:
+        self._encoder = msgspec.json.Encoder()
+        self._validator = msgspec.json.Decoder(ClientEvent)
+
+    def encode(self, event: Mapping[str, Any] | ClientEventBase) -> bytes:
+        if isinstance(event, ClientEventBase):
+            data = self._encoder.encode(event)
+            try:
+                self._validator.decode(data)
+            except msgspec.ValidationError as exc:
+                self._raise(event.type, exc)
+            return data
+        if not isinstance(event, Mapping):
+            raise InvalidClientEvent(
+                f"a client event must be a dict or a typed client event, got {type(event).__name__}"
+            )
+        etype = event.get("type")
+        cls = CLIENT_EVENT_TYPES.get(etype) if isinstance(etype, str) else None
+        if cls is None:
+            if etype is None:
+                raise InvalidClientEvent(
+                    "invalid client event: the field `type` is missing; expected one of "
+                    + ", ".join(sorted(CLIENT_EVENT_TYPES)),
+                    field="type",
+                )
+            raise InvalidClientEvent(
+                f"invalid client event: unknown `type` {etype!r}; expected one of "
+                + ", ".join(sorted(CLIENT_EVENT_TYPES))
+                + " (use send_raw() to send an event this library does not know)",
+                field="type",
+            )
+        try:
+            msgspec.convert(event, cls)
+        except msgspec.ValidationError as exc:
+            self._raise(etype, exc)
+        try:
+            return self._encoder.encode(event)
+        except (TypeError, OverflowError) as exc:  # pragma: no cover - convert caught these
+            raise InvalidClientEvent(f"invalid client event {etype!r}: {exc}") from None
+
+    @staticmethod
+    def _raise(etype: str, exc: msgspec.ValidationError) -> Any:
+        text, field = describe_validation_error(exc)
+        raise InvalidClientEvent(f"invalid client event {etype!r}: {text}", field=field) from None

@@ -1,0 +1,354 @@
+"""URL and credential building for the WebSocket handshake (no I/O here).
+
+This module owns every rule about *where* a connection goes and *what credentials travel with
+it*: the seed's ``buildRealtimeURL`` (exactly one of ``model`` / ``call_id`` /
+``intent="transcription"``, ``https``→``wss``), the Azure GA URL form, the scheme policy (``wss:``
+only, plain ``ws:`` for loopback hosts), the headers for OpenAI and Azure, and redaction of URLs and
+text so that no key or token is ever printed. Transports receive a :class:`ConnectPlan` and only
+move bytes.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+
+from .errors import RealtimeConfigError
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "SENSITIVE_HEADERS",
+    "ClientLike",
+    "ConnectPlan",
+    "RealtimeTarget",
+    "azure_plan",
+    "build_azure_url",
+    "build_realtime_url",
+    "check_ws_url",
+    "is_loopback_host",
+    "openai_plan",
+    "redact_text",
+    "redact_url",
+]
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+
+#: Header names (lower case) whose values are credentials; they are never logged and a handshake
+#: that carries one never follows a redirect.
+SENSITIVE_HEADERS = frozenset(
+    {
+        "authorization",
+        "api-key",
+        "x-api-key",
+        "cookie",
+        "proxy-authorization",
+        "openai-api-key",
+        "ocp-apim-subscription-key",
+    }
+)
+
+#: Query keys that would put a credential in a URL; refused in every URL we build or accept.
+_SENSITIVE_QUERY = frozenset(
+    {"api-key", "api_key", "apikey", "key", "token", "access_token", "sig", "signature", "code"}
+)
+
+
+class ClientLike(Protocol):
+    """What ``create(client=...)`` reads: ``openai.OpenAI``/``AsyncOpenAI`` fit without import."""
+
+    @property
+    def api_key(self) -> Any: ...
+
+    @property
+    def base_url(self) -> Any: ...
+
+
+@dataclass(frozen=True)
+class RealtimeTarget:
+    """Which session a socket opens: exactly one of ``model``, ``call_id``, ``intent``."""
+
+    model: str | None = None
+    call_id: str | None = None
+    intent: str | None = None
+
+    def __post_init__(self) -> None:
+        given = [n for n in ("model", "call_id", "intent") if getattr(self, n)]
+        if len(given) != 1:
+            raise RealtimeConfigError(
+                "Pass exactly one of `model`, `call_id` or `intent='transcription'` when opening a "
+                f"Realtime WebSocket (got {', '.join(given) if given else 'none'})."
+            )
+        if self.intent is not None and self.intent != "transcription":
+            raise RealtimeConfigError(
+                f"`intent` must be 'transcription', got {self.intent!r}."
+            )
+        for name in given:
+            value = getattr(self, name)
+            if not isinstance(value, str):
+                raise RealtimeConfigError(f"`{name}` must be a str, got {type(value).__name__}.")
+
+    def query(self) -> list[tuple[str, str]]:
+        if self.model:
+            return [("model", self.model)]
+        if self.call_id:
+            return [("call_id", self.call_id)]
+        return [("intent", "transcription")]
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """127.0.0.0/8, ::1 and ``localhost`` (and its subdomains) are loopback."""
+    if not host:
+        return False
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _attr(obj: object, *names: str) -> Any:
+    for name in names:
+        value = getattr(obj, name, None)
+        if value is not None and value != "":
+            return value
+    return None
+
+
+def _http_to_ws(url: str) -> str:
+    parts = urlsplit(url)
+    scheme = {"https": "wss", "http": "ws", "wss": "wss", "ws": "ws"}.get(parts.scheme.lower())
+    if scheme is None:
+        raise RealtimeConfigError(
+            f"base URL must start with https:// or http:// (got scheme {parts.scheme!r})."
+        )
+    return urlunsplit((scheme, parts.netloc, parts.path, parts.query, ""))
+
+
+def check_ws_url(url: str) -> str:
+    """Refuse URLs that could leak a credential; return the URL unchanged when it is safe.
+
+    ``wss:`` always; ``ws:`` only to a loopback host; no user-info; no credential in the query.
+    """
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError as exc:
+        raise RealtimeConfigError(f"invalid WebSocket URL: {exc}") from None
+    if parts.scheme not in ("wss", "ws"):
+        raise RealtimeConfigError(
+            f"the Realtime URL must use wss:// (got {parts.scheme or 'no'} scheme)."
+        )
+    if not host:
+        raise RealtimeConfigError("the Realtime URL has no host.")
+    if parts.scheme == "ws" and not is_loopback_host(host):
+        raise RealtimeConfigError(
+            "refusing plain ws:// to a non-loopback host: a credential would travel unencrypted; "
+            "use wss:// (plain ws:// is allowed only for 127.0.0.0/8, ::1 and localhost)."
+        )
+    if parts.username is not None or parts.password is not None:
+        raise RealtimeConfigError("credentials must not be embedded in the Realtime URL.")
+    for key, _ in parse_qsl(parts.query, keep_blank_values=True):
+        if key.lower() in _SENSITIVE_QUERY:
+            raise RealtimeConfigError(
+                f"the Realtime URL must not carry a credential in its query (parameter {key!r}); "
+                "pass it with api_key= so that it goes in a header."
+            )
+    return url
+
+
+def redact_url(url: str) -> str:
+    """The URL with user-info removed and sensitive query values masked (for repr, logs)."""
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc.rsplit("@", 1)[-1]
+        query = [
+            (k, "***" if k.lower() in _SENSITIVE_QUERY else v)
+            for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        ]
+        return urlunsplit((parts.scheme, netloc, parts.path, urlencode(query, safe="*"), ""))
+    except ValueError:
+        return "<invalid url>"
+
+
+def redact_text(text: str, secrets: Iterable[str]) -> str:
+    """Replace every occurrence of each secret (len >= 4) in ``text`` with ``***``."""
+    for secret in secrets:
+        if secret and len(secret) >= 4 and secret in text:
+            text = text.replace(secret, "***")
+    return text
+
+
+def build_realtime_url(
+    client: object | None = None,
+    *,
+    model: str | None = None,
+    call_id: str | None = None,
+    intent: str | None = None,
+    url_builder: Callable[[Any, RealtimeTarget], str] | None = None,
+) -> str:
+    """The seed's ``buildRealtimeURL``: the ``wss://…/realtime?model=…`` URL for ``client``.
+
+    ``client`` is any object with ``base_url`` (and optionally ``websocket_base_url``), such as
+    ``openai.OpenAI``; without one, ``OPENAI_BASE_URL`` or ``https://api.openai.com/v1`` is used.
+    ``url_builder(client, target)`` returns the exact URL (no query is added); it must be ``wss:``
+    (or ``ws:`` to loopback).
+    """
+    target = RealtimeTarget(model=model, call_id=call_id, intent=intent)
+    if url_builder is not None:
+        url = url_builder(client, target)
+        if not isinstance(url, str):
+            raise RealtimeConfigError(
+                f"url_builder must return a str, got {type(url).__name__}."
+            )
+        return check_ws_url(url)
+    ws_base = _attr(client, "websocket_base_url") if client is not None else None
+    if ws_base is not None:
+        base = _http_to_ws(str(ws_base))
+    else:
+        http_base = _attr(client, "base_url") if client is not None else None
+        if http_base is None:
+            http_base = os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
+        base = _http_to_ws(str(http_base))
+    parts = urlsplit(base)
+    path = parts.path.rstrip("/") + "/realtime"
+    query = parse_qsl(parts.query, keep_blank_values=True) + target.query()
+    url = urlunsplit((parts.scheme, parts.netloc, path, urlencode(query, quote_via=quote), ""))
+    return check_ws_url(url)
+
+
+def build_azure_url(
+    endpoint: str,
+    *,
+    deployment: str | None = None,
+    call_id: str | None = None,
+    intent: str | None = None,
+    url_builder: Callable[[Any, RealtimeTarget], str] | None = None,
+    client: object | None = None,
+) -> str:
+    """Azure GA form ``<endpoint>/openai/v1/realtime?model=<deployment>`` (or call_id/intent)."""
+    target = RealtimeTarget(model=deployment, call_id=call_id, intent=intent)
+    if url_builder is not None:
+        url = url_builder(client, target)
+        if not isinstance(url, str):
+            raise RealtimeConfigError(f"url_builder must return a str, got {type(url).__name__}.")
+        return check_ws_url(url)
+    base = _http_to_ws(str(endpoint))
+    parts = urlsplit(base)
+    path = parts.path.rstrip("/")
+    for suffix in ("/openai/v1", "/openai"):
+        if path.endswith(suffix):
+            path = path[: -len(suffix)]
+            break
+    url = urlunsplit(
+        (parts.scheme, parts.netloc, path + "/openai/v1/realtime", urlencode(target.query()), "")
+    )
+    return check_ws_url(url)
+
+
+@dataclass(frozen=True, repr=False)
+class ConnectPlan:
+    """Everything a transport needs to open one socket. ``repr`` shows no credential."""
+
+    url: str
+    headers: tuple[tuple[str, str], ...] = ()
+    subprotocols: tuple[str, ...] = ()
+    secrets: tuple[str, ...] = field(default=())
+
+    @property
+    def redacted_url(self) -> str:
+        return redact_url(self.url)
+
+    @property
+    def has_credentials(self) -> bool:
+        return any(name.lower() in SENSITIVE_HEADERS for name, _ in self.headers) or any(
+            p.startswith("openai-insecure-api-key.") for p in self.subprotocols
+        )
+
+    def redact(self, text: str) -> str:
+        return redact_text(text, self.secrets)
+
+    def __repr__(self) -> str:
+        names = ", ".join(
+            f"{n}: ***" if n.lower() in SENSITIVE_HEADERS else f"{n}: {v}" for n, v in self.headers
+        )
+        return f"ConnectPlan(url={self.redacted_url!r}, headers={{{names}}})"
+
+
+def _merge_headers(
+    base: list[tuple[str, str]], extra: Mapping[str, str] | None
+) -> tuple[tuple[str, str], ...]:
+    headers = list(base)
+    if extra:
+        names = {k.lower() for k in extra}
+        headers = [(k, v) for k, v in headers if k.lower() not in names]
+        for k, v in extra.items():
+            if not isinstance(k, str) or not isinstance(v, str):
+                raise RealtimeConfigError("headers must map str to str.")
+            headers.append((k, v))
+    return tuple(headers)
+
+
+def _secrets_of(headers: Iterable[tuple[str, str]], *extra: str | None) -> tuple[str, ...]:
+    found = [v for k, v in headers if k.lower() in SENSITIVE_HEADERS]
+    for v in list(found):
+        if v.lower().startswith("bearer "):
+            found.append(v[7:])
+    found.extend(s for s in extra if s)
+    return tuple(dict.fromkeys(s for s in found if s))
+
+
+def openai_plan(
+    url: str,
+    api_key: str | None,
+    *,
+    headers: Mapping[str, str] | None = None,
+    organization: str | None = None,
+    project: str | None = None,
+    user_agent: str | None = None,
+) -> ConnectPlan:
+    """``Authorization: Bearer <key>`` plus optional org/project headers; user headers override."""
+    base: list[tuple[str, str]] = []
+    if api_key:
+        base.append(("Authorization", f"Bearer {api_key}"))
+    if organization:
+        base.append(("OpenAI-Organization", organization))
+    if project:
+        base.append(("OpenAI-Project", project))
+    if user_agent:
+        base.append(("User-Agent", user_agent))
+    merged = _merge_headers(base, headers)
+    return ConnectPlan(url=check_ws_url(url), headers=merged, secrets=_secrets_of(merged, api_key))
+
+
+def azure_plan(
+    url: str,
+    *,
+    api_key: str | None = None,
+    token: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    user_agent: str | None = None,
+) -> ConnectPlan:
+    """Azure: a static key in ``api-key``; an Entra token as ``Authorization: Bearer``."""
+    if not api_key and not token:
+        raise RealtimeConfigError(
+            "Azure OpenAI Realtime needs a credential: pass api_key=, azure_ad_token_provider=, "
+            "or set AZURE_OPENAI_API_KEY."
+        )
+    base: list[tuple[str, str]] = []
+    if token:
+        base.append(("Authorization", f"Bearer {token}"))
+    else:
+        assert api_key is not None
+        base.append(("api-key", api_key))
+    if user_agent:
+        base.append(("User-Agent", user_agent))
+    merged = _merge_headers(base, headers)
+    return ConnectPlan(
+        url=check_ws_url(url), headers=merged, secrets=_secrets_of(merged, api_key, token)
+    )

@@ -1,0 +1,328 @@
+# One model response as a lazily driven event stream (PROTOCOL.md §4.4 text, §4.5 audio,
+# §4.8 function calls, §4.9 cancel, §4.10 out-of-band): the exact event order, the paced
+# offsets on the audio clock, max_output_tokens, usage and the terminal events of a cancel.
+# State (what was already emitted) advances only as the shell pulls chunks, so a cancel at any
+# point closes exactly what the client has seen. No I/O, no clock: offsets are relative seconds.
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .actions import Action, Send, Step
+from .audio import SpeechSegment
+from .turn import Reply
+
+if TYPE_CHECKING:
+    from .session import Session
+
+
+@dataclass(slots=True)
+class _Open:
+    """The output item currently being streamed."""
+
+    item: dict[str, Any]
+    output_index: int
+    kind: str  # "text" | "audio" | "function_call"
+    part_open: bool = False
+    audio_open: bool = False
+    text: str = ""
+    args: str = ""
+    audio_ms: int = 0
+    audio_chunks: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseParams:
+    """Effective parameters of one response (session defaults overridden by response.create)."""
+
+    modality: str  # "text" | "audio"
+    instructions: str
+    tools: Sequence[Mapping[str, Any]]
+    tool_choice: Any
+    max_output_tokens: int | str
+    metadata: Mapping[str, Any] | None
+    in_band: bool
+    audio_format: str
+    voice: str
+    conversation_id: str | None
+    input_items: Sequence[Mapping[str, Any]]
+    input_tokens: tuple[int, int, int]  # text, audio, image
+
+
+class ResponseRun:
+    """A response in flight. `stream()` yields Chunks; `cancel()` returns the terminal events."""
+
+    def __init__(self, session: Session, response_id: str, params: ResponseParams, reply: Reply,
+                 on_finish: Callable[[ResponseRun], list[Action]]) -> None:
+        self.session = session
+        self.id = response_id
+        self.params = params
+        self.reply = reply
+        self._on_finish = on_finish
+        self.output: list[dict[str, Any]] = []
+        self.open: _Open | None = None
+        self.finished = False
+        self.status = "in_progress"
+        self.status_details: dict[str, Any] | None = None
+        self.out_text_chars = 0
+        self.out_audio_ms = 0
+        self._last_wait = 0.0
+        self.response = {
+            "object": "realtime.response",
+            "id": response_id,
+            "status": "in_progress",
+            "status_details": None,
+            "output": [],
+            "conversation_id": params.conversation_id,
+            "output_modalities": [params.modality],
+            "max_output_tokens": params.max_output_tokens,
+            "audio": {"output": {"format": session.format_object(params.audio_format), "voice": params.voice}},
+            "usage": None,
+            "metadata": params.metadata,
+        }
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def _ev(self, type_: str, **fields: Any) -> Send:
+        return Send({"type": type_, "event_id": self.session.ids.event(), **fields})
+
+    def _budget_left(self) -> float:
+        mot = self.params.max_output_tokens
+        if mot == "inf":
+            return math.inf
+        return float(mot) - self._output_tokens()[0]
+
+    def _output_tokens(self) -> tuple[int, int, int]:
+        cfg = self.session.config
+        text = math.ceil(self.out_text_chars / cfg.text_chars_per_token)
+        audio = math.ceil(self.out_audio_ms / cfg.audio_ms_per_token_out)
+        return text + audio, text, audio
+
+    def _snapshot(self) -> dict[str, Any]:
+        resp = dict(self.response)
+        resp["output"] = [dict(it) for it in self.output]
+        return resp
+
+    # --- the stream ------------------------------------------------------------------------
+
+    def _wait(self, offset: float) -> Iterator[Step]:
+        if offset > self._last_wait:
+            self._last_wait = offset
+            yield offset
+
+    def stream(self) -> Iterator[Step]:
+        """The response's steps (see actions.StartStream). State advances only when a step is
+        pulled, and every pull after a wait first checks whether the response was cancelled."""
+        cfg = self.session.config
+        scale = (1.0 / cfg.speed) if cfg.speed > 0 else 0.0
+        clock = cfg.response_latency_ms / 1000.0 * scale
+        yield [self._ev("response.created", response=self._snapshot())]
+
+        text = self.reply.text
+        truncated = False
+        if text:
+            modality = self.params.modality
+            item_id = self.session.ids.new("item")
+            item: dict[str, Any] = {"id": item_id, "type": "message", "status": "in_progress",
+                                    "role": "assistant", "content": []}
+            yield from self._wait(clock)
+            if self.finished:
+                return
+            acts = self._begin_item(item, modality)
+            op = self.open
+            assert op is not None
+            op.part_open = True
+            op.audio_open = modality == "audio"
+            part: dict[str, Any] = ({"type": "audio", "transcript": ""} if modality == "audio"
+                                    else {"type": "text", "text": ""})
+            acts.append(self._ev("response.content_part.added", response_id=self.id, item_id=item_id,
+                                 output_index=op.output_index, content_index=0, part=part))
+            yield acts
+            if modality == "audio":
+                segments = self.session.synthesizer.synthesize(
+                    text, voice=self.params.voice, audio_format=self.params.audio_format,
+                    chunk_ms=cfg.audio_chunk_ms)
+                full_ms = max(20, cfg.audio_chunk_ms // 20 * 20)
+                ids = self.session.ids
+                rid, oi = self.id, op.output_index
+                for seg in segments:
+                    if not self._fits(seg):
+                        truncated = True
+                        break
+                    yield from self._wait(clock)
+                    if self.finished:
+                        return
+                    op.text += seg.text
+                    self.out_text_chars += len(seg.text)
+                    yield [self._ev("response.output_audio_transcript.delta", response_id=rid, item_id=item_id,
+                                    output_index=oi, content_index=0, delta=seg.text)]
+                    left = seg.duration_ms
+                    for b64 in seg.chunks:
+                        yield from self._wait(clock)
+                        if self.finished:
+                            return
+                        ms = min(full_ms, left)
+                        left -= ms
+                        op.audio_chunks.append(b64)
+                        op.audio_ms += ms
+                        self.out_audio_ms += ms
+                        yield [Send({"type": "response.output_audio.delta", "event_id": ids.event(),
+                                     "response_id": rid, "item_id": item_id, "output_index": oi,
+                                     "content_index": 0, "delta": b64})]
+                        clock += ms / 1000.0 * scale
+            else:
+                rate = cfg.text_tokens_per_second
+                for i, word in enumerate(text.split(" ")):
+                    delta = word if i == 0 else " " + word
+                    if op.text and self._budget_left() < math.ceil(len(delta) / cfg.text_chars_per_token):
+                        truncated = True
+                        break
+                    yield from self._wait(clock)
+                    if self.finished:
+                        return
+                    op.text += delta
+                    self.out_text_chars += len(delta)
+                    yield [self._ev("response.output_text.delta", response_id=self.id, item_id=item_id,
+                                    output_index=op.output_index, content_index=0, delta=delta)]
+                    if rate > 0:
+                        clock += len(delta) / cfg.text_chars_per_token / rate * scale
+            yield from self._wait(clock)
+            if self.finished:
+                return
+            yield self._end_item("incomplete" if truncated else "completed")
+
+        if not truncated:
+            for call in self.reply.tool_calls:
+                args = call.arguments_json()
+                if self._budget_left() < math.ceil(len(args) / cfg.text_chars_per_token):
+                    truncated = True
+                    break
+                item_id = self.session.ids.new("item")
+                call_id = call.call_id or self.session.ids.call()
+                item = {"id": item_id, "type": "function_call", "status": "in_progress", "name": call.name,
+                        "call_id": call_id, "arguments": ""}
+                yield from self._wait(clock)
+                if self.finished:
+                    return
+                yield self._begin_item(item, "function_call")
+                fop = self.open
+                assert fop is not None
+                for j in range(0, len(args), 32):
+                    if self.finished:
+                        return
+                    delta = args[j : j + 32]
+                    fop.args += delta
+                    self.out_text_chars += len(delta)
+                    yield [self._ev("response.function_call_arguments.delta", response_id=self.id,
+                                    item_id=item_id, output_index=fop.output_index, call_id=call_id,
+                                    delta=delta)]
+                if self.finished:
+                    return
+                yield self._end_item("completed")
+
+        if self.finished:
+            return
+        if truncated:
+            self.status, self.status_details = "incomplete", {"type": "incomplete", "reason": "max_output_tokens"}
+        else:
+            self.status = "completed"
+        yield self._finish()
+
+    def _fits(self, seg: SpeechSegment) -> bool:
+        if self.params.max_output_tokens == "inf" or self.out_audio_ms == 0:
+            return True
+        cfg = self.session.config
+        text = math.ceil((self.out_text_chars + len(seg.text)) / cfg.text_chars_per_token)
+        audio = math.ceil((self.out_audio_ms + seg.duration_ms) / cfg.audio_ms_per_token_out)
+        return text + audio <= float(self.params.max_output_tokens)
+
+    def _begin_item(self, item: dict[str, Any], kind: str) -> list[Action]:
+        output_index = len(self.output)
+        self.output.append(item)
+        self.open = _Open(item=item, output_index=output_index, kind=kind)
+        acts: list[Action] = [self._ev("response.output_item.added", response_id=self.id,
+                                       output_index=output_index, item=dict(item))]
+        if self.params.in_band:
+            prev = self.session.conversation.append(item)
+            acts.append(self._ev("conversation.item.added", previous_item_id=prev, item=dict(item)))
+        return acts
+
+    def _end_item(self, status: str) -> list[Action]:
+        """Terminal events for the open item, in §4.4/§4.5/§4.8 order."""
+        op = self.open
+        assert op is not None
+        self.open = None
+        rid, iid, oi = self.id, op.item["id"], op.output_index
+        acts: list[Action] = []
+        if op.kind == "audio":
+            if op.audio_open:
+                acts.append(self._ev("response.output_audio.done", response_id=rid, item_id=iid,
+                                     output_index=oi, content_index=0))
+            if op.part_open:
+                acts.append(self._ev("response.output_audio_transcript.done", response_id=rid, item_id=iid,
+                                     output_index=oi, content_index=0, transcript=op.text))
+                acts.append(self._ev("response.content_part.done", response_id=rid, item_id=iid, output_index=oi,
+                                     content_index=0, part={"type": "audio", "transcript": op.text}))
+            content: list[dict[str, Any]] = [{"type": "output_audio", "transcript": op.text}] if op.part_open else []
+            self.session.store_assistant_audio(iid, op.audio_chunks, op.audio_ms, self.params.audio_format)
+        elif op.kind == "text":
+            if op.part_open:
+                acts.append(self._ev("response.output_text.done", response_id=rid, item_id=iid, output_index=oi,
+                                     content_index=0, text=op.text))
+                acts.append(self._ev("response.content_part.done", response_id=rid, item_id=iid, output_index=oi,
+                                     content_index=0, part={"type": "text", "text": op.text}))
+            content = [{"type": "output_text", "text": op.text}] if op.part_open else []
+        else:
+            content = []
+            if status == "completed":
+                acts.append(self._ev("response.function_call_arguments.done", response_id=rid, item_id=iid,
+                                     output_index=oi, call_id=op.item["call_id"], name=op.item["name"],
+                                     arguments=op.args))
+            op.item["arguments"] = op.args
+        op.item["status"] = status
+        if op.kind != "function_call":
+            op.item["content"] = content
+        acts.append(self._ev("response.output_item.done", response_id=rid, output_index=oi, item=dict(op.item)))
+        if self.params.in_band:
+            acts.append(self._ev("conversation.item.done", item=dict(op.item)))
+        return acts
+
+    def _finish(self) -> list[Action]:
+        self.finished = True
+        total, text, audio = self._output_tokens()
+        in_text, in_audio, in_image = self.params.input_tokens
+        cached = self.session.cached_tokens(in_text + in_audio + in_image) if self.params.in_band else 0
+        cached_text = min(cached, in_text)
+        cached_audio = min(cached - cached_text, in_audio)
+        input_total = in_text + in_audio + in_image
+        self.response["status"] = self.status
+        self.response["status_details"] = self.status_details
+        self.response["usage"] = {
+            "total_tokens": input_total + total,
+            "input_tokens": input_total,
+            "output_tokens": total,
+            "input_token_details": {
+                "text_tokens": in_text, "audio_tokens": in_audio, "image_tokens": in_image,
+                "cached_tokens": cached_text + cached_audio,
+                "cached_tokens_details": {"text_tokens": cached_text, "audio_tokens": cached_audio, "image_tokens": 0},
+            },
+            "output_token_details": {"text_tokens": text, "audio_tokens": audio},
+        }
+        acts: list[Action] = [self._ev("response.done", response=self._snapshot())]
+        acts.append(self._ev("rate_limits.updated", rate_limits=self.session.rate_limits(input_total + total)))
+        acts.extend(self._on_finish(self))
+        return acts
+
+    def cancel(self, reason: str) -> list[Action]:
+        """Close whatever is open (item status `incomplete`), then `response.done` cancelled."""
+        if self.finished:
+            return []
+        acts: list[Action] = []
+        if self.open is not None:
+            acts.extend(self._end_item("incomplete"))
+        self.status = "cancelled"
+        self.status_details = {"type": "cancelled", "reason": reason}
+        acts.extend(self._finish())
+        return acts

@@ -1,0 +1,5 @@
+"""The blocking client."""
+
+from .client import OpenAIRealtimeWS
+
+__all__ = ["OpenAIRealtimeWS"]

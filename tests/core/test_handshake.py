@@ -1,0 +1,176 @@
+"""URL and credential rules of core.handshake (no event loop, no socket)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from openai_realtime_ws import RealtimeConfigError, RealtimeTarget, build_realtime_url
+from openai_realtime_ws.core.handshake import (
+    azure_plan,
+    build_azure_url,
+    check_ws_url,
+    is_loopback_host,
+    openai_plan,
+    redact_text,
+    redact_url,
+)
+
+
+class Client:
+    def __init__(self, base_url: str, websocket_base_url: str | None = None) -> None:
+        self.api_key = "sk-test-secret-0000"
+        self.base_url = base_url
+        self.websocket_base_url = websocket_base_url
+
+
+def test_https_becomes_wss_with_model() -> None:
+    url = build_realtime_url(Client("https://api.openai.com/v1"), model="gpt-realtime")
+    assert url == "wss://api.openai.com/v1/realtime?model=gpt-realtime"
+
+
+def test_trailing_slash_and_call_id_and_intent() -> None:
+    c = Client("https://example.com/v1/")
+    assert build_realtime_url(c, call_id="rtc_1") == "wss://example.com/v1/realtime?call_id=rtc_1"
+    assert (
+        build_realtime_url(c, intent="transcription")
+        == "wss://example.com/v1/realtime?intent=transcription"
+    )
+
+
+def test_env_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    assert build_realtime_url(model="m") == "wss://api.openai.com/v1/realtime?model=m"
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    assert build_realtime_url(model="m") == "ws://127.0.0.1:9/v1/realtime?model=m"
+
+
+def test_websocket_base_url_wins() -> None:
+    c = Client("https://api.openai.com/v1", websocket_base_url="wss://gw.example.com/v1")
+    assert build_realtime_url(c, model="m") == "wss://gw.example.com/v1/realtime?model=m"
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{}, {"model": "m", "call_id": "c"}, {"model": "m", "intent": "transcription"}],
+)
+def test_exactly_one_target(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(RealtimeConfigError, match="exactly one"):
+        build_realtime_url(Client("https://x.example/v1"), **kwargs)
+
+
+def test_bad_intent() -> None:
+    with pytest.raises(RealtimeConfigError, match="'transcription'"):
+        build_realtime_url(Client("https://x.example/v1"), intent="speech")
+
+
+def test_plain_ws_refused_off_loopback() -> None:
+    with pytest.raises(RealtimeConfigError, match="unencrypted"):
+        build_realtime_url(Client("http://api.example.com/v1"), model="m")
+    for host in ("127.0.0.1", "127.8.9.10", "[::1]", "localhost"):
+        url = build_realtime_url(Client(f"http://{host}:8000/v1"), model="m")
+        assert url.startswith("ws://")
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.255.0.1", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("localhost", True),
+        ("LOCALHOST", True),
+        ("10.0.0.1", False),
+        ("128.0.0.1", False),
+        ("localhost.example.com", False),
+        ("", False),
+        (None, False),
+    ],
+)
+def test_loopback(host: str | None, loopback: bool) -> None:
+    assert is_loopback_host(host) is loopback
+
+
+def test_url_builder_exact_and_checked() -> None:
+    seen: list[Any] = []
+
+    def builder(client: Any, target: RealtimeTarget) -> str:
+        seen.append((client, target))
+        return f"wss://gw.example.com/custom?deployment={target.model}"
+
+    c = Client("https://x.example/v1")
+    assert build_realtime_url(c, model="m", url_builder=builder) == (
+        "wss://gw.example.com/custom?deployment=m"
+    )
+    assert seen == [(c, RealtimeTarget(model="m"))]
+    with pytest.raises(RealtimeConfigError, match="wss://"):
+        build_realtime_url(c, model="m", url_builder=lambda _c, _t: "https://gw.example.com/x")
+    with pytest.raises(RealtimeConfigError, match="unencrypted"):
+        build_realtime_url(c, model="m", url_builder=lambda _c, _t: "ws://gw.example.com/x")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "wss://user:pw@gw.example.com/realtime",
+        "wss://gw.example.com/realtime?api-key=abc",
+        "wss://gw.example.com/realtime?model=m&token=abc",
+    ],
+)
+def test_credentials_never_in_url(url: str) -> None:
+    with pytest.raises(RealtimeConfigError, match="credential"):
+        check_ws_url(url)
+
+
+def test_azure_url_forms() -> None:
+    assert (
+        build_azure_url("https://res.openai.azure.com", deployment="dep")
+        == "wss://res.openai.azure.com/openai/v1/realtime?model=dep"
+    )
+    assert (
+        build_azure_url("https://res.openai.azure.com/openai/", deployment="dep")
+        == "wss://res.openai.azure.com/openai/v1/realtime?model=dep"
+    )
+    assert (
+        build_azure_url("https://res.openai.azure.com/", call_id="rtc_9")
+        == "wss://res.openai.azure.com/openai/v1/realtime?call_id=rtc_9"
+    )
+
+
+def test_openai_plan_headers_and_repr() -> None:
+    plan = openai_plan(
+        "wss://api.openai.com/v1/realtime?model=m",
+        "sk-live-abcdefgh",
+        headers={"X-Trace": "1"},
+        organization="org-1",
+    )
+    assert ("Authorization", "Bearer sk-live-abcdefgh") in plan.headers
+    assert ("OpenAI-Organization", "org-1") in plan.headers
+    assert ("X-Trace", "1") in plan.headers
+    assert plan.has_credentials
+    assert "sk-live" not in repr(plan)
+    assert "sk-live" not in str(plan)
+    assert plan.redact("oops sk-live-abcdefgh leaked") == "oops *** leaked"
+
+
+def test_azure_plan_key_vs_token() -> None:
+    url = "wss://res.openai.azure.com/openai/v1/realtime?model=dep"
+    key_plan = azure_plan(url, api_key="azkey-123456")
+    assert ("api-key", "azkey-123456") in key_plan.headers
+    assert not any(k == "Authorization" for k, _ in key_plan.headers)
+    token_plan = azure_plan(url, token="entra-token-xyz")
+    assert ("Authorization", "Bearer entra-token-xyz") in token_plan.headers
+    assert not any(k == "api-key" for k, _ in token_plan.headers)
+    with pytest.raises(RealtimeConfigError, match="credential"):
+        azure_plan(url)
+    assert "azkey" not in repr(key_plan) and "entra" not in repr(token_plan)
+
+
+def test_redaction_helpers() -> None:
+    assert redact_url("wss://u:p@h.example/x?api_key=SECRET&model=m") == (
+        "wss://h.example/x?api_key=***&model=m"
+    )
+    assert redact_text("key=abcd1234", ["abcd1234"]) == "key=***"
+    assert redact_text("short", ["ab"]) == "short"
