@@ -22,7 +22,6 @@ from openai_realtime_ws.types import (
     ResponseCreateEvent,
     ResponseDoneEvent,
     ResponseOutputAudioDeltaEvent,
-    ResponseOutputTextDeltaEvent,
     ServerEventBase,
     SessionCreatedEvent,
 )
@@ -140,9 +139,7 @@ async def test_bad_event_names_field_and_sends_nothing() -> None:
         updated = await rt.wait_for("session.updated", timeout=5)
         assert updated.session.instructions == "Be brief."
         await rt.close()
-        received = emu.received_events() if hasattr(emu, "received_events") else None
-    if received is not None:
-        assert [e["type"] for e in received] == ["session.update"]
+        assert emu.connections[-1].received_types() == ["session.update"]
 
 
 async def test_send_raw_skips_validation_and_server_error_reaches_listener() -> None:
@@ -236,6 +233,9 @@ async def test_token_providers_sync_and_async_are_resolved_before_connecting() -
             first = await rt.__anext__()
             assert first.type == "session.created"
             await rt.close()
+            record = emu.connections[-1]
+            assert record.received_api_key == KEY
+            assert record.headers["authorization"] == f"Bearer {KEY}"
     assert calls == ["sync", "async"]
 
 
@@ -272,11 +272,16 @@ async def test_azure_key_header_and_token_provider() -> None:
         assert rt.url.endswith("/openai/v1/realtime?model=dep")
         assert (await rt.__anext__()).type == "session.created"
         await rt.close()
+        record = emu.connections[-1]
+        assert record.path == "/openai/v1/realtime" and record.query == {"model": "dep"}
+        assert record.headers["api-key"] == KEY and "authorization" not in record.headers
         rt = await AsyncOpenAIRealtimeWS.azure(
             endpoint=endpoint, azure_ad_token_provider=lambda: KEY, deployment="dep"
         )
         assert (await rt.__anext__()).type == "session.created"
         await rt.close()
+        record = emu.connections[-1]
+        assert record.headers["authorization"] == f"Bearer {KEY}" and "api-key" not in record.headers
 
 
 async def test_no_secret_in_repr_url_logs_or_errors(caplog: pytest.LogCaptureFixture) -> None:
@@ -285,10 +290,17 @@ async def test_no_secret_in_repr_url_logs_or_errors(caplog: pytest.LogCaptureFix
     async with Emulator(api_key=KEY) as emu:
         rt = await AsyncOpenAIRealtimeWS.create(base_url=emu.base_url, api_key=secret, model="m")
         texts = [repr(rt), str(rt), rt.url, repr(rt._plan)]
-        with pytest.raises(ConnectionClosedError) as info:
-            async for _ in rt:
-                pass
-        texts += [str(info.value), repr(info.value)]
+        raised: list[OpenAIRealtimeError] = []
+        while True:
+            try:
+                await rt.__anext__()
+            except ConnectionClosedError as exc:
+                raised.append(exc)
+                break
+            except OpenAIRealtimeError as exc:  # the unhandled invalid_api_key error, first
+                raised.append(exc)
+        assert [type(e).__name__ for e in raised] == ["OpenAIRealtimeError", "ConnectionClosedError"]
+        texts += [t for e in raised for t in (str(e), repr(e))]
     for t in [*texts, caplog.text]:
         assert secret not in t
         assert "XYZ123" not in t or "…" in t  # the server itself shows at most the last 4
@@ -299,7 +311,8 @@ async def test_close_code_and_reason_reach_server() -> None:
         rt = await AsyncOpenAIRealtimeWS.create(base_url=emu.base_url, api_key=KEY, model="m")
         await rt.close(4321, "bye now")
         assert rt.closed
-        assert rt.close_code == 4321
+        record = emu.connections[-1]
+        assert await record.wait_closed() == 4321
         with pytest.raises(ConnectionClosedError):
             rt.send({"type": "response.create"})
 

@@ -90,7 +90,7 @@ class _Unhandled:
         self.error = error
 
 
-class _Listener(picows.WSListener):  # type: ignore[misc]
+class _Listener(picows.WSListener):
     """Frame-level glue between picows and the client; reassembles fragmented messages."""
 
     def __init__(self, owner: AsyncOpenAIRealtimeWS) -> None:
@@ -190,6 +190,7 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
         self._hold = True  # dispatch held until the caller can have registered handlers
         self._release_on_yield = True  # False: the blocking client releases on its first call
         self._drain_task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Future[None]] = set()
         self._buffer: deque[AnyServerEvent | _Unhandled] = deque()
         self._iterating = False
         self._iter_waiter: asyncio.Future[None] | None = None
@@ -380,7 +381,7 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
             )
         except picows.WSHandshakeError as exc:
             raise self._handshake_error(exc) from None
-        except (TimeoutError, asyncio.TimeoutError):
+        except TimeoutError:
             raise RealtimeConnectionError(
                 f"WebSocket handshake with {plan.redacted_url} timed out"
             ) from None
@@ -526,7 +527,9 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
             try:
                 result = h(a)
                 if result is not None and inspect.isawaitable(result):
-                    asyncio.ensure_future(_log_failure(result))
+                    task = asyncio.ensure_future(_log_failure(result))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
             except Exception as inner:
                 logger.error("error handler raised: %s", type(inner).__name__, exc_info=inner)
         if routing.unhandled is not None:
@@ -596,7 +599,7 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
         sent = handshake.sent if handshake is not None else None
         info = recv or (sent if self._closing else None)
         if info is not None:
-            self._close_code = int(info.code)
+            self._close_code = _code_value(info.code)
             self._close_reason = info.reason or ""
         else:
             self._close_code = 1006
@@ -692,13 +695,16 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
             raise self._pending_errors.pop(0)
 
     async def _wait_for_impl(self, type: str, timeout: float | None) -> Any:
-        self._release()
         self._raise_pending()
-        if self._closed:
+        if self._closed and not self._hold and not self._backlog:
             raise self._closed_error()
         assert self._loop is not None
         fut: asyncio.Future[Any] = self._loop.create_future()
         self._waiters.setdefault(type, []).append(fut)
+        # release held dispatch only now, so that a held event of this type is seen
+        self._release()
+        if self._closed and not fut.done() and not self._dispatching:
+            fut.set_exception(self._closed_error())
         try:
             return await asyncio.wait_for(fut, timeout)
         except OpenAIRealtimeError as exc:
@@ -795,15 +801,15 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
                     await asyncio.wait_for(
                         asyncio.shield(sock.wait_disconnected()), self._close_timeout
                     )
-                except (TimeoutError, asyncio.TimeoutError):
+                except TimeoutError:
                     sock.disconnect(graceful=False)
                     await sock.wait_disconnected()
-                except Exception:  # noqa: S110 - the socket ended; its state says how
+                except Exception:
                     pass
         if self._drain_task is not None and not self._drain_task.done():
             try:
                 await asyncio.wait_for(asyncio.shield(self._drain_task), self._close_timeout)
-            except (TimeoutError, asyncio.TimeoutError):
+            except TimeoutError:
                 self._drain_task.cancel()
         self._raise_pending()
 
@@ -830,6 +836,11 @@ async def _log_failure(awaitable: Awaitable[object]) -> None:
         await awaitable
     except Exception as exc:
         logger.error("error handler raised: %s", type(exc).__name__, exc_info=exc)
+
+
+def _code_value(code: object) -> int:
+    value = getattr(code, "value", code)
+    return value if isinstance(value, int) else 1006
 
 
 def _str_or_none(value: object) -> str | None:

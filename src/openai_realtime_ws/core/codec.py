@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 
@@ -62,7 +62,7 @@ class ServerEventDecoder:
 
     def decode(self, frame: str | bytes | memoryview) -> AnyServerEvent:
         try:
-            return self._typed.decode(frame)
+            return cast(AnyServerEvent, self._typed.decode(frame))
         except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):
             return self._slow(frame)
 
@@ -89,7 +89,7 @@ class ServerEventDecoder:
         cls = SERVER_EVENT_TYPES.get(etype)
         if cls is not None:
             try:
-                return msgspec.convert(raw, cls)  # type: ignore[no-any-return]
+                return cast(AnyServerEvent, msgspec.convert(raw, cls))
             except msgspec.ValidationError as exc:
                 error = describe_validation_error(exc)[0]
                 logger.warning(
@@ -138,7 +138,7 @@ class ClientEventEncoder:
             )
         etype = event.get("type")
         cls = CLIENT_EVENT_TYPES.get(etype) if isinstance(etype, str) else None
-        if cls is None:
+        if cls is None or not isinstance(etype, str):
             if etype is None:
                 raise InvalidClientEvent(
                     "invalid client event: the field `type` is missing; expected one of "

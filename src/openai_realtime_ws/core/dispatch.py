@@ -23,7 +23,7 @@ from typing import Any
 from ..types import AnyServerEvent, ErrorEvent, UnknownServerEvent
 from .errors import OpenAIRealtimeError
 
-__all__ = ["Dispatcher", "Handler", "Routing", "SPECIAL_TYPES"]
+__all__ = ["SPECIAL_TYPES", "Dispatcher", "Handler", "Routing"]
 
 Handler = Callable[[Any], object]
 
@@ -75,7 +75,7 @@ class Dispatcher:
         if not entries:
             return []
         if any(once for _, once in entries):
-            kept = [(h, o) for h, o in entries if not o]
+            kept: list[tuple[Handler, bool]] = [(h, o) for h, o in entries if not o]
             if kept:
                 self._handlers[type] = kept
             else:

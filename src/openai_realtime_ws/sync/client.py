@@ -295,7 +295,7 @@ class OpenAIRealtimeWS(TypedEmitterMixin, SyncWaitForMixin):
         else:
             try:
                 self.close()
-            except Exception:  # noqa: S110 - the body's exception wins
+            except Exception:
                 pass
 
     def __del__(self) -> None:

@@ -39,4 +39,4 @@ class UnknownServerEvent(msgspec.Struct, kw_only=True, frozen=True):
 
 AnyServerEvent: TypeAlias = ServerEvent | UnknownServerEvent
 
-__all__ = [*_generated_all, "AnyServerEvent", "UnknownServerEvent"]  # noqa: PLE0604
+__all__ = [*_generated_all, "AnyServerEvent", "UnknownServerEvent"]

@@ -89,6 +89,8 @@ class Session:
         self.closed = False
         self._tokens_used = 0
         self._last_input_tokens = 0
+        self.last_event: dict[str, Any] | None = None
+        """The last client event `receive()` parsed (None when the frame was not an object)."""
 
     # --- shell entry points ----------------------------------------------------------------
 
@@ -102,6 +104,7 @@ class Session:
 
     def receive(self, frame: str | bytes, now: float, *, binary: bool = False) -> list[Action]:
         """Handle one client frame (text, or `binary=True` for a binary frame)."""
+        self.last_event = None
         if self.closed:
             return []
         if binary:
@@ -112,6 +115,7 @@ class Session:
             return self._error(errors.not_json(str(exc).split("\n")[0]), None)
         if not isinstance(event, dict):
             return self._error(errors.not_json(f"expected an object, got {type(event).__name__}"), None)
+        self.last_event = event
         event_id = event.get("event_id")
         eid = event_id if isinstance(event_id, str) else None
         type_ = event.get("type")

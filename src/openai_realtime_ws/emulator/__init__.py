@@ -1,0 +1,59 @@
+# `openai_realtime_ws.emulator`: a protocol-faithful local OpenAI Realtime (GA) server for tests,
+# benchmarks and offline development. Public API re-exported here; see docs/emulator.md.
+"""A local, protocol-faithful OpenAI Realtime (GA) server.
+
+    async with Emulator() as emu:
+        client = AsyncOpenAI(api_key="sk-test", base_url=emu.base_url)
+        async with client.realtime.connect(model="gpt-realtime") as conn: ...
+
+Layout: `core/` is the Sans-I/O session state machine; `server.py` the aiohttp shell;
+`responder.py` decides what the assistant says; `faults.py` describes injected failures.
+"""
+
+from .core.audio import SpeechSegment, SyntheticTranscriber, Synthesizer, ToneSynthesizer, Transcriber, synth_audio
+from .core.config import EmulatorConfig
+from .faults import (
+    CloseWith,
+    DelayEvents,
+    DelayHandshake,
+    Drop,
+    Fault,
+    Redirect,
+    RefuseHandshake,
+    SendMalformed,
+    Stall,
+)
+from .responder import EchoResponder, Reply, Responder, ScriptedResponder, ToolCall, ToolResult, TurnContext
+from .server import ConnectionRecord, Emulator, EmulatorThread, FaultPlan, RedirectHit, add_frame_observer
+
+__all__ = [
+    "CloseWith",
+    "ConnectionRecord",
+    "DelayEvents",
+    "DelayHandshake",
+    "Drop",
+    "EchoResponder",
+    "Emulator",
+    "EmulatorConfig",
+    "EmulatorThread",
+    "Fault",
+    "FaultPlan",
+    "RedirectHit",
+    "Redirect",
+    "RefuseHandshake",
+    "Reply",
+    "Responder",
+    "ScriptedResponder",
+    "SendMalformed",
+    "SpeechSegment",
+    "Stall",
+    "SyntheticTranscriber",
+    "Synthesizer",
+    "ToneSynthesizer",
+    "ToolCall",
+    "ToolResult",
+    "Transcriber",
+    "TurnContext",
+    "add_frame_observer",
+    "synth_audio",
+]

@@ -1,0 +1,59 @@
+# `python -m openai_realtime_ws.emulator`: serve the emulator until SIGINT/SIGTERM. The first line
+# of stdout is the base URL (`http://127.0.0.1:PORT/v1`, `https://…` with --tls), flushed.
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+
+from .core.config import EmulatorConfig
+from .server import Emulator
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m openai_realtime_ws.emulator",
+                                description="Local OpenAI Realtime (GA) protocol emulator.")
+    p.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback only)")
+    p.add_argument("--port", type=int, default=0, help="port (default 0: pick a free one)")
+    p.add_argument("--tls", action="store_true", help="serve https/wss with a generated certificate")
+    p.add_argument("--api-key", default=None, help="require this key (default: accept any)")
+    p.add_argument("--speed", type=float, default=EmulatorConfig.speed,
+                   help="pacing factor vs real time, 0 = no pacing (default %(default)s)")
+    p.add_argument("--session-seconds", type=float, default=3600.0, help="maximum session length")
+    p.add_argument("--chunk-ms", type=int, default=EmulatorConfig.audio_chunk_ms,
+                   help="audio delta duration in ms (default %(default)s)")
+    p.add_argument("--conversation-created", action="store_true", help="send conversation.created")
+    p.add_argument("--idle-timeout-scale", type=float, default=1.0)
+    p.add_argument("--seed", type=int, default=None, help="seed ids for reproducible traces")
+    p.add_argument("--print-ca", action="store_true", help="with --tls: print the CA file path on line 2")
+    return p.parse_args(argv)
+
+
+async def serve(args: argparse.Namespace) -> None:
+    config = EmulatorConfig(api_key=args.api_key, speed=args.speed, session_seconds=args.session_seconds,
+                            audio_chunk_ms=args.chunk_ms, send_conversation_created=args.conversation_created,
+                            idle_timeout_scale=args.idle_timeout_scale, seed=args.seed)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    async with Emulator(host=args.host, port=args.port, tls=args.tls, config=config) as emu:
+        sys.stdout.write(emu.base_url + "\n")
+        if args.tls and args.print_ca:
+            sys.stdout.write(f"{emu.ca_file}\n")
+        sys.stdout.flush()
+        await stop.wait()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(args))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

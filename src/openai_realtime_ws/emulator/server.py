@@ -1,0 +1,707 @@
+# The I/O shell of the emulator, on aiohttp.web. It only moves frames: it upgrades sockets
+# (`GET /v1/realtime`, Azure `GET /openai/v1/realtime`), serves `POST /v1/realtime/client_secrets`,
+# feeds client frames to the Sans-I/O `core.Session`, carries out the Actions it returns
+# (send, close, timers, paced response streams), and applies injected faults. All protocol
+# decisions live in `core`. One asyncio.Lock per connection serializes session calls and their
+# sends, so a cancel never interleaves with a half-sent response step.
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+import threading
+import time
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+from urllib.parse import urlencode
+
+import msgspec
+from aiohttp import WSMsgType, web
+
+from . import _tls
+from .core.actions import Action, CancelTimer, Close, Send, SetTimer, StartStream, Step
+from .core.audio import Synthesizer, Transcriber
+from .core.config import EmulatorConfig
+from .core.handshake import HandshakeRequest, SecretStore, decide
+from .core.ids import IdFactory
+from .core.session import Session
+from .core.turn import Responder
+from .faults import (
+    MALFORMED_PAYLOADS,
+    CloseWith,
+    DelayHandshake,
+    Drop,
+    Fault,
+    FaultRunner,
+    Redirect,
+    RefuseHandshake,
+    SendMalformed,
+    Stall,
+    Triggered,
+)
+from .responder import EchoResponder
+
+__all__ = ["ConnectionRecord", "Emulator", "EmulatorThread", "FaultPlan", "RedirectHit"]
+
+log = logging.getLogger("openai_realtime_ws.emulator")
+_encoder = msgspec.json.Encoder()
+T = TypeVar("T")
+
+_frame_observers: list[Callable[[dict[str, Any]], None]] = []
+
+
+def add_frame_observer(observer: Callable[[dict[str, Any]], None]) -> Callable[[], None]:
+    """Process-wide hook: `observer(event)` for every event any emulator sends (for fidelity
+    checks in test suites). Returns a function that removes it."""
+    _frame_observers.append(observer)
+
+    def remove() -> None:
+        with contextlib.suppress(ValueError):
+            _frame_observers.remove(observer)
+
+    return remove
+
+
+@dataclass(slots=True)
+class RedirectHit:
+    """A request that reached the redirect target."""
+
+    path: str
+    query: dict[str, str]
+    had_credentials: bool
+    """Whether an Authorization / api-key header or a key subprotocol arrived there."""
+
+
+@dataclass(eq=False)
+class ConnectionRecord:
+    """What the server saw on one WebSocket connection (for assertions in tests)."""
+
+    index: int
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str] = field(repr=False)
+    """Request headers (lower-case names) as received, credentials included: never log them."""
+    received_api_key: str | None = field(repr=False)
+    subprotocol: str | None
+    received: list[dict[str, Any]] = field(default_factory=list)
+    """Every client event parsed from a text frame (when config.record_received)."""
+    received_frames: int = 0
+    sent_count: int = 0
+    close_code: int | None = None
+    """The close code the server sent, or the client's when the client closed first."""
+    session: Session | None = None
+    closed: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+    _ws: web.WebSocketResponse | None = field(default=None, repr=False)
+    _request: web.Request | None = field(default=None, repr=False)
+    _faults: FaultRunner = field(default_factory=FaultRunner, repr=False)
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set, repr=False)
+    _timers: dict[str, asyncio.TimerHandle] = field(default_factory=dict, repr=False)
+    _dead: bool = field(default=False, repr=False)
+    _loop: asyncio.AbstractEventLoop | None = field(default=None, repr=False)
+
+    def received_types(self) -> list[str]:
+        return [str(e.get("type")) for e in self.received]
+
+    async def wait_closed(self, timeout: float = 5.0) -> int | None:
+        await asyncio.wait_for(self.closed.wait(), timeout)
+        return self.close_code
+
+    def inject_fault(self, fault: Fault) -> None:
+        """Add a fault to this live connection (thread-safe). Triggers count from now on."""
+        loop = self._loop
+        if loop is None:
+            raise RuntimeError("connection not started")
+
+        def add() -> None:
+            self._faults.add(fault)
+            due = self._faults.due_now()
+            if due and self._ws is not None:
+                task = loop.create_task(_run_triggered(self, due))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
+        if _running_loop() is loop:
+            add()
+        else:
+            loop.call_soon_threadsafe(add)
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+class FaultPlan:
+    """Which faults the next connections get. `every_connection` faults apply to all later
+    connections (and `EmulatorConfig.faults` too); `next_connection` faults to the next one only
+    (queued: call it twice for the next two connections)."""
+
+    def __init__(self, always: Iterable[Fault] = ()) -> None:
+        self._always: list[Fault] = list(always)
+        self._queue: list[list[Fault]] = []
+        self._lock = threading.Lock()
+
+    def next_connection(self, *faults: Fault) -> None:
+        with self._lock:
+            self._queue.append(list(faults))
+
+    def every_connection(self, *faults: Fault) -> None:
+        with self._lock:
+            self._always.extend(faults)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._always.clear()
+            self._queue.clear()
+
+    def take(self) -> list[Fault]:
+        with self._lock:
+            nxt = self._queue.pop(0) if self._queue else []
+            return [*self._always, *nxt]
+
+
+async def _run_triggered(conn: ConnectionRecord, faults: list[Triggered]) -> None:
+    async with conn._lock:
+        await _apply_triggered(conn, faults)
+
+
+async def _apply_triggered(conn: ConnectionRecord, faults: list[Triggered]) -> None:
+    """Carry out fired faults (caller holds conn._lock)."""
+    ws, req = conn._ws, conn._request
+    if ws is None or req is None or conn._dead:
+        return
+    for f in faults:
+        if isinstance(f, Drop):
+            conn._dead = True
+            if req.transport is not None:
+                req.transport.abort()
+            return
+        if isinstance(f, CloseWith):
+            conn._dead = True
+            conn.close_code = f.code
+            with contextlib.suppress(Exception):
+                await ws.close(code=f.code, message=f.reason.encode())
+            return
+        if isinstance(f, SendMalformed):
+            payload = MALFORMED_PAYLOADS[f.kind]
+            if f.kind == "invalid_utf8":
+                if req.transport is not None:
+                    req.transport.write(bytes([0x81, len(payload)]) + payload)
+            elif f.kind == "binary":
+                await ws.send_frame(payload, WSMsgType.BINARY)
+            else:
+                await ws.send_frame(payload, WSMsgType.TEXT)
+        elif isinstance(f, Stall):
+            pass  # FaultRunner.stalled now swallows sends
+
+
+class Emulator:
+    """A local Realtime API server (asyncio). Use as `async with Emulator() as emu:`.
+
+    Attributes once started: `host`, `port`, `base_url` (`http://127.0.0.1:PORT/v1`),
+    `ws_url` (`ws://127.0.0.1:PORT/v1/realtime`), with TLS `ssl_context` (a client context
+    trusting the generated CA) and `ca_file`; `connections` (one ConnectionRecord per socket),
+    `faults` (a FaultPlan), `redirect_hits`.
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        api_key: str | None = None,
+        tls: bool = False,
+        responder: Responder | None = None,
+        config: EmulatorConfig | None = None,
+        synthesizer: Synthesizer | None = None,
+        transcriber: Transcriber | None = None,
+    ) -> None:
+        self.config = config if config is not None else EmulatorConfig()
+        if api_key is not None:
+            self.config.api_key = api_key
+        self.host = host
+        self.port = port
+        self.tls = tls
+        self.responder: Responder = responder if responder is not None else EchoResponder()
+        self.synthesizer = synthesizer
+        self.transcriber = transcriber
+        self.faults = FaultPlan(self.config.faults)
+        self.connections: list[ConnectionRecord] = []
+        self.redirect_hits: list[RedirectHit] = []
+        self.ids = IdFactory(self.config.seed)
+        self.secrets = SecretStore(self.ids)
+        self._tls: _tls.TLSMaterial | None = None
+        self._runner: web.AppRunner | None = None
+        self._site: web.TCPSite | None = None
+        self.app = self._make_app()
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls else "http"
+
+    @property
+    def _host_in_url(self) -> str:
+        return f"[{self.host}]" if ":" in self.host else self.host
+
+    @property
+    def origin(self) -> str:
+        return f"{self.scheme}://{self._host_in_url}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """HTTP base URL (`http://127.0.0.1:PORT/v1`), as `AsyncOpenAI(base_url=…)` takes it."""
+        return f"{self.origin}/v1"
+
+    @property
+    def ws_url(self) -> str:
+        """`ws://127.0.0.1:PORT/v1/realtime` (`wss://` with TLS); add `?model=…`."""
+        return f"{'wss' if self.tls else 'ws'}://{self._host_in_url}:{self.port}/v1/realtime"
+
+    @property
+    def azure_endpoint(self) -> str:
+        """Origin to give an Azure client (it appends `/openai/v1/realtime`)."""
+        return self.origin
+
+    @property
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """Client SSL context trusting this emulator's CA (None without TLS)."""
+        return self._tls.client_context() if self._tls is not None else None
+
+    @property
+    def ca_file(self) -> str | None:
+        return self._tls.ca_file if self._tls is not None else None
+
+    async def start(self) -> Emulator:
+        if self._runner is not None:
+            return self
+        server_ssl = None
+        if self.tls:
+            if self._tls is None:
+                self._tls = await asyncio.get_running_loop().run_in_executor(None, _tls.generate)
+            server_ssl = self._tls.server_context()
+        runner = web.AppRunner(self.app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, self.port, ssl_context=server_ssl, reuse_address=True,
+                           shutdown_timeout=1.0)
+        await site.start()
+        self._runner, self._site = runner, site
+        if self.port == 0:
+            server = site._server
+            assert isinstance(server, asyncio.base_events.Server)
+            self.port = server.sockets[0].getsockname()[1]
+        return self
+
+    async def stop(self, *, close_code: int = 1012, abort: bool = False, remove_tls: bool = False) -> None:
+        """Stop serving (the port is kept for a later `start()`). Live sockets are closed with
+        `close_code` (1012 "service restart"), or dropped without a close frame when `abort`."""
+        for conn in list(self.connections):
+            if conn._ws is not None and not conn.closed.is_set():
+                if abort and conn._request is not None and conn._request.transport is not None:
+                    conn._dead = True
+                    conn._request.transport.abort()
+                else:
+                    await self._close_conn(conn, close_code, "server stopping")
+        if self._runner is not None:
+            await self._runner.cleanup()
+        self._runner = self._site = None
+        if remove_tls and self._tls is not None:
+            self._tls.remove()
+            self._tls = None
+
+    async def __aenter__(self) -> Emulator:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop(close_code=1001, remove_tls=True)
+
+    # --- test helpers ----------------------------------------------------------------------
+
+    async def wait_for_connection(self, index: int = 0, timeout: float = 5.0) -> ConnectionRecord:
+        """The `index`-th connection, waiting for it to arrive."""
+        deadline = time.monotonic() + timeout
+        while len(self.connections) <= index:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no connection #{index} within {timeout}s")
+            await asyncio.sleep(0.005)
+        return self.connections[index]
+
+    async def inject(self, connection: ConnectionRecord, events: Iterable[Mapping[str, Any] | bytes | str], *,
+                     fill_event_ids: bool = True) -> int:
+        """Send raw events on a connection, as fast as the socket takes them (bypassing the
+        session). Dicts are JSON-encoded (an `event_id` added when missing); bytes/str are sent
+        as they are in text frames. Returns the number of frames sent."""
+        ws = connection._ws
+        if ws is None:
+            raise RuntimeError("connection has no socket")
+        n = 0
+        async with connection._lock:
+            for ev in events:
+                if isinstance(ev, bytes | str):
+                    await ws.send_frame(ev.encode() if isinstance(ev, str) else ev, WSMsgType.TEXT)
+                else:
+                    event = dict(ev)
+                    if fill_event_ids and "event_id" not in event:
+                        event["event_id"] = self.ids.event()
+                    await self._send(connection, event)
+                n += 1
+                if n & 255 == 0:
+                    await asyncio.sleep(0)
+                if connection._dead:
+                    break
+        return n
+
+    # --- aiohttp app -----------------------------------------------------------------------
+
+    def _make_app(self) -> web.Application:
+        app = web.Application(client_max_size=self.config.max_message_bytes)
+        app.router.add_get("/v1/realtime", self._handle_ws)
+        app.router.add_get("/openai/v1/realtime", self._handle_azure)
+        app.router.add_post("/v1/realtime/client_secrets", self._handle_client_secret)
+        app.router.add_post("/openai/v1/realtime/client_secrets", self._handle_client_secret)
+        app.router.add_get("/redirect-target/v1/realtime", self._handle_redirect_target)
+        app.router.add_get("/redirect-target", self._handle_redirect_target)
+        app.router.add_get("/health", self._handle_health)
+        return app
+
+    async def _handle_health(self, request: web.Request) -> web.StreamResponse:
+        return web.json_response({"status": "ok"})
+
+    def _auth_ok(self, request: web.Request) -> bool:
+        if self.config.api_key is None:
+            return True
+        auth = request.headers.get("Authorization", "")
+        key = auth[7:].strip() if auth[:7].lower() == "bearer " else request.headers.get("api-key")
+        return key == self.config.api_key
+
+    async def _handle_client_secret(self, request: web.Request) -> web.StreamResponse:
+        if not self._auth_ok(request):
+            return web.json_response({"error": {"message": "Incorrect API key provided.", "type": "invalid_request_error",
+                                                "param": None, "code": "invalid_api_key"}}, status=401)
+        try:
+            body = await request.json() if request.can_read_body else {}
+        except ValueError:
+            return web.json_response({"error": {"message": "We could not parse the JSON body of your request.",
+                                                "type": "invalid_request_error", "param": None, "code": None}},
+                                     status=400)
+        status, payload = self.secrets.mint(body, self.config, time.time())
+        return web.json_response(payload, status=status)
+
+    async def _handle_azure(self, request: web.Request) -> web.StreamResponse:
+        return await self._handle_ws(request, azure=True)
+
+    async def _handle_redirect_target(self, request: web.Request) -> web.StreamResponse:
+        protocols = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
+        had = ("Authorization" in request.headers or "api-key" in request.headers
+               or any(p.startswith("openai-insecure-api-key.") for p in protocols))
+        self.redirect_hits.append(RedirectHit(request.path, dict(request.query), had))
+        if request.headers.get("Upgrade", "").lower() != "websocket":
+            return web.json_response({"redirect_target": True, "had_credentials": had})
+        return await self._handle_ws(request)
+
+    async def _handle_ws(self, request: web.Request, azure: bool = False) -> web.StreamResponse:
+        runner = FaultRunner(self.faults.take())
+        for hf in runner.handshake:
+            if isinstance(hf, DelayHandshake):
+                await asyncio.sleep(hf.seconds)
+        for hf in runner.handshake:
+            if isinstance(hf, RefuseHandshake):
+                body = hf.body if hf.body is not None else msgspec.json.encode(
+                    {"error": {"message": f"Emulated handshake failure ({hf.status}).", "type": "server_error",
+                               "param": None, "code": None}}).decode()
+                return web.Response(status=hf.status, text=body, content_type="application/json",
+                                    headers=dict(hf.headers))
+            if isinstance(hf, Redirect):
+                location = hf.location
+                if location.startswith("/"):
+                    location = self.origin + location
+                if hf.keep_query and request.query_string:
+                    location += ("&" if "?" in location else "?") + request.query_string
+                return web.Response(status=hf.status, headers={"Location": location})
+
+        protocols = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        decision = decide(HandshakeRequest(request.path, list(request.query.items()), headers, protocols, azure),
+                          self.config, self.secrets, time.time())
+        if decision.http_status is not None:
+            return web.json_response(decision.http_body, status=decision.http_status)
+
+        ws = web.WebSocketResponse(protocols=("realtime",) if decision.subprotocol else (), compress=False,
+                                   max_msg_size=self.config.max_message_bytes, timeout=2.0,
+                                   decode_text=False, autoping=True)
+        await ws.prepare(request)
+        loop = asyncio.get_running_loop()
+        conn = ConnectionRecord(
+            index=len(self.connections), path=request.path, query=decision.query, headers=headers,
+            received_api_key=decision.received_api_key, subprotocol=ws.ws_protocol,
+        )
+        conn._ws, conn._request, conn._faults, conn._loop = ws, request, runner, loop
+        self.connections.append(conn)
+        session = Session(config=self.config, responder=self.responder, ids=self.ids, now=time.time(),
+                          kind=decision.kind, model=decision.model, defaults=decision.defaults,
+                          synthesizer=self.synthesizer, transcriber=self.transcriber)
+        conn.session = session
+        try:
+            async with conn._lock:
+                due = runner.due_now()
+                if due:
+                    await _apply_triggered(conn, due)
+                if decision.fatal is not None:
+                    await self._apply(conn, session.fatal(decision.fatal))
+                else:
+                    await self._apply(conn, session.open(time.time()))
+            await self._read_loop(conn, ws, session)
+        finally:
+            await self._teardown(conn, ws)
+        return ws
+
+    async def _read_loop(self, conn: ConnectionRecord, ws: web.WebSocketResponse, session: Session) -> None:
+        record = self.config.record_received
+        while not conn._dead:
+            msg = await ws.receive()
+            if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+                conn.received_frames += 1
+                binary = msg.type == WSMsgType.BINARY
+                async with conn._lock:
+                    acts = session.receive(msg.data, time.time(), binary=binary)
+                    if record and not binary and session.last_event is not None:
+                        conn.received.append(session.last_event)
+                    await self._apply(conn, acts)
+            elif msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
+                if conn.close_code is None and ws.close_code is not None:
+                    conn.close_code = ws.close_code
+                break
+
+    async def _teardown(self, conn: ConnectionRecord, ws: web.WebSocketResponse) -> None:
+        conn._dead = True
+        if conn.session is not None:
+            conn.session.closed = True
+        for h in conn._timers.values():
+            h.cancel()
+        conn._timers.clear()
+        current = asyncio.current_task()
+        for t in list(conn._tasks):
+            if t is not current:
+                t.cancel()
+        if not ws.closed:
+            with contextlib.suppress(Exception):
+                await ws.close()
+        if conn.close_code is None:
+            conn.close_code = ws.close_code
+        conn.closed.set()
+
+    async def _close_conn(self, conn: ConnectionRecord, code: int, reason: str) -> None:
+        ws = conn._ws
+        if ws is None or ws.closed:
+            return
+        conn.close_code = code
+        conn._dead = True
+        with contextlib.suppress(Exception):
+            await ws.close(code=code, message=reason.encode())
+
+    # --- carrying out actions (caller holds conn._lock) ------------------------------------
+
+    async def _send(self, conn: ConnectionRecord, event: dict[str, Any]) -> None:
+        if conn._dead:
+            return
+        for obs in _frame_observers:
+            obs(event)
+        if self.config.frame_observer is not None:
+            self.config.frame_observer(event)
+        faults = conn._faults
+        if not faults.idle:
+            if faults.stalled:
+                return
+            delay = faults.delay_for(event.get("type"))
+            if delay > 0:
+                await asyncio.sleep(delay)
+        ws = conn._ws
+        assert ws is not None
+        try:
+            await ws.send_frame(_encoder.encode(event), WSMsgType.TEXT)
+        except (ConnectionError, RuntimeError):
+            conn._dead = True
+            return
+        conn.sent_count += 1
+        if not faults.idle:
+            fired = faults.after_sent(event.get("type"))
+            if fired:
+                await _apply_triggered(conn, fired)
+
+    async def _apply(self, conn: ConnectionRecord, actions: list[Action]) -> None:
+        for act in actions:
+            if conn._dead:
+                return
+            if isinstance(act, Send):
+                await self._send(conn, act.event)
+            elif isinstance(act, StartStream):
+                task = asyncio.get_running_loop().create_task(self._drive(conn, act.stream))
+                conn._tasks.add(task)
+                task.add_done_callback(conn._tasks.discard)
+            elif isinstance(act, SetTimer):
+                old = conn._timers.pop(act.name, None)
+                if old is not None:
+                    old.cancel()
+                conn._timers[act.name] = asyncio.get_running_loop().call_later(
+                    act.at, self._fire_timer, conn, act.name)
+            elif isinstance(act, CancelTimer):
+                old = conn._timers.pop(act.name, None)
+                if old is not None:
+                    old.cancel()
+            elif isinstance(act, Close):
+                await self._close_conn(conn, act.code, act.reason)
+
+    def _fire_timer(self, conn: ConnectionRecord, name: str) -> None:
+        conn._timers.pop(name, None)
+
+        async def run() -> None:
+            async with conn._lock:
+                if conn.session is not None:
+                    await self._apply(conn, conn.session.timer_fired(name, time.time()))
+
+        task = asyncio.get_running_loop().create_task(run())
+        conn._tasks.add(task)
+        task.add_done_callback(conn._tasks.discard)
+
+    async def _drive(self, conn: ConnectionRecord, stream: Iterator[Step]) -> None:
+        """Pull a response stream: sleep at pacing points, pull+send steps under the lock."""
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        lock = conn._lock
+        n = 0
+        while not conn._dead:
+            async with lock:
+                # pull and send a run of steps without releasing the lock, up to a pacing point
+                wait = None
+                for _ in range(64):
+                    step = next(stream, None)
+                    if step is None:
+                        return
+                    if isinstance(step, float):
+                        wait = step
+                        break
+                    await self._apply(conn, step)
+                    if conn._dead:
+                        return
+            n += 1
+            if wait is not None:
+                delay = t0 + wait - loop.time()
+                await asyncio.sleep(delay if delay > 0 else 0)
+            else:
+                await asyncio.sleep(0)
+
+
+class EmulatorThread:
+    """The same server on a private event loop in a daemon thread, for blocking code:
+    `with EmulatorThread(api_key=…) as emu: …`. Same attributes as Emulator."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self._kwargs = kwargs
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="realtime-emulator", daemon=True)
+        self.emulator: Emulator | None = None
+
+    def _call(self, coro: Coroutine[Any, Any, T], timeout: float | None = 30.0) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+
+    def start(self) -> EmulatorThread:
+        if not self._thread.is_alive():
+            self._thread.start()
+
+        async def make() -> Emulator:
+            if self.emulator is None:
+                self.emulator = Emulator(**self._kwargs)
+            return await self.emulator.start()
+
+        self._call(make())
+        return self
+
+    def stop(self, *, close_code: int = 1012, abort: bool = False) -> None:
+        """Stop serving but keep the thread and the port (for restart tests)."""
+        if self.emulator is not None:
+            self._call(self.emulator.stop(close_code=close_code, abort=abort))
+
+    def close(self) -> None:
+        if self.emulator is not None and self._thread.is_alive():
+            self._call(self.emulator.__aexit__(None, None, None))
+        if self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(5)
+        if not self._loop.is_running():
+            self._loop.close()
+
+    def __enter__(self) -> EmulatorThread:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def inject(self, connection: ConnectionRecord, events: Iterable[Mapping[str, Any] | bytes | str]) -> int:
+        return self._call(self._emu.inject(connection, events), timeout=None)
+
+    def wait_for_connection(self, index: int = 0, timeout: float = 5.0) -> ConnectionRecord:
+        return self._call(self._emu.wait_for_connection(index, timeout))
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = 30.0) -> T:
+        """Run a coroutine on the emulator's loop and wait for its result."""
+        return self._call(coro, timeout)
+
+    @property
+    def _emu(self) -> Emulator:
+        if self.emulator is None:
+            raise RuntimeError("EmulatorThread not started")
+        return self.emulator
+
+    @property
+    def base_url(self) -> str:
+        return self._emu.base_url
+
+    @property
+    def ws_url(self) -> str:
+        return self._emu.ws_url
+
+    @property
+    def origin(self) -> str:
+        return self._emu.origin
+
+    @property
+    def host(self) -> str:
+        return self._emu.host
+
+    @property
+    def port(self) -> int:
+        return self._emu.port
+
+    @property
+    def ssl_context(self) -> ssl.SSLContext | None:
+        return self._emu.ssl_context
+
+    @property
+    def ca_file(self) -> str | None:
+        return self._emu.ca_file
+
+    @property
+    def connections(self) -> list[ConnectionRecord]:
+        return self._emu.connections
+
+    @property
+    def faults(self) -> FaultPlan:
+        return self._emu.faults
+
+    @property
+    def redirect_hits(self) -> list[RedirectHit]:
+        return self._emu.redirect_hits
+
+    @property
+    def config(self) -> EmulatorConfig:
+        return self._emu.config
+
+
+def query_string(**params: str) -> str:
+    return "?" + urlencode(params)

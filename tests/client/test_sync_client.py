@@ -1,0 +1,115 @@
+"""The blocking client against the emulator running in a thread."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+from openai_realtime_ws import (
+    ConnectionClosedError,
+    InvalidClientEvent,
+    OpenAIRealtimeError,
+    OpenAIRealtimeWS,
+)
+from openai_realtime_ws.emulator import EmulatorThread
+from openai_realtime_ws.types import ResponseDoneEvent, ResponseOutputTextDeltaEvent
+
+KEY = "sk-sync-key-0123456789"
+
+
+def user_text(text: str) -> dict[str, Any]:
+    return {
+        "type": "conversation.item.create",
+        "item": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]},
+    }
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["ws", "wss"])
+def test_blocking_text_turn(tls: bool) -> None:
+    with EmulatorThread(api_key=KEY, tls=tls) as emu:
+        with OpenAIRealtimeWS.create(
+            base_url=emu.base_url, api_key=KEY, model="gpt-realtime", ssl=emu.ssl_context
+        ) as rt:
+            seen: list[str] = []
+            threads: set[str] = set()
+            deltas: list[str] = []
+            rt.on("event", lambda e: seen.append(e.type))
+
+            @rt.on("response.output_text.delta")
+            def on_delta(event: ResponseOutputTextDeltaEvent) -> None:
+                threads.add(threading.current_thread().name)
+                deltas.append(event.delta)
+
+            rt.send(user_text("blocking hello"))
+            rt.send({"type": "response.create", "response": {"output_modalities": ["text"]}})
+            done = rt.wait_for("response.done", timeout=10)
+            assert isinstance(done, ResponseDoneEvent)
+            assert done.response.status == "completed"
+        assert rt.closed
+    # handlers registered right after create() saw session.created
+    assert seen[0] == "session.created"
+    assert "blocking hello" in "".join(deltas)
+    assert threads == {"openai-realtime-ws"}  # handlers run on the client's loop thread
+
+
+def test_blocking_iteration_and_validation() -> None:
+    with EmulatorThread() as emu:
+        rt = OpenAIRealtimeWS.create(base_url=emu.base_url, api_key=KEY, model="m")
+        with pytest.raises(InvalidClientEvent, match="item"):
+            rt.send({"type": "conversation.item.create", "item": "not an object"})
+        rt.send(user_text("iterate"))
+        rt.send({"type": "response.create", "response": {"output_modalities": ["text"]}})
+        types = []
+        for event in rt:
+            types.append(event.type)
+            if event.type == "response.done":
+                break
+        assert types[0] == "session.created"
+        assert "response.output_text.delta" in types
+        rt.close()
+
+
+def test_blocking_unhandled_error_raised_on_wait_for_and_close_is_idempotent() -> None:
+    with EmulatorThread() as emu:
+        rt = OpenAIRealtimeWS.create(base_url=emu.base_url, api_key=KEY, model="m")
+        rt.send({"type": "response.cancel"})
+        with pytest.raises(OpenAIRealtimeError, match="response_cancel_not_active"):
+            rt.wait_for("response.done", timeout=5)
+        rt.close()
+        rt.close()
+        with pytest.raises(ConnectionClosedError):
+            rt.send({"type": "response.create"})
+
+
+def test_blocking_bad_key() -> None:
+    with EmulatorThread(api_key=KEY) as emu:
+        rt = OpenAIRealtimeWS.create(base_url=emu.base_url, api_key="sk-bad-0000", model="m")
+        errors: list[OpenAIRealtimeError] = []
+        rt.on("error", errors.append)
+        with pytest.raises(ConnectionClosedError) as info:
+            for _ in rt:
+                pass
+        assert info.value.code == 3000
+        assert errors[0].code == "invalid_api_key"
+        rt.close()
+
+
+def test_blocking_method_from_handler_is_refused() -> None:
+    with EmulatorThread() as emu:
+        rt = OpenAIRealtimeWS.create(base_url=emu.base_url, api_key=KEY, model="m")
+        problems: list[BaseException] = []
+
+        def bad(event: object) -> None:
+            try:
+                rt.wait_for("response.done", timeout=1)
+            except RuntimeError as exc:
+                problems.append(exc)
+
+        rt.on("session.created", bad)
+        rt.start()
+        rt.send({"type": "session.update", "session": {"type": "realtime"}})
+        rt.wait_for("session.updated", timeout=5)
+        rt.close()
+    assert problems and "loop thread" in str(problems[0])
