@@ -131,6 +131,14 @@ async def test_slow_coroutine_handlers_keep_order_and_bound_memory() -> None:
         )
         order: list[int] = []
         peak = 0
+        pauses: list[str] = []
+        real_pause = rt._pause
+
+        def counting_pause(reason: str) -> None:
+            pauses.append(reason)
+            real_pause(reason)
+
+        rt._pause = counting_pause  # type: ignore[method-assign]
 
         async def slow(event: ResponseOutputTextDeltaEvent) -> None:
             nonlocal peak
@@ -149,7 +157,10 @@ async def test_slow_coroutine_handlers_keep_order_and_bound_memory() -> None:
     assert order == list(range(n))
     # the backlog is bounded by max_queue plus the frames of the one socket read that was
     # being parsed when reading paused (picows grows its read buffer under a flood)
-    assert peak < n // 3, peak
+    # (how much that is depends on the kernel's socket buffers: the check is that the backlog
+    # stayed well below the flood, and that reading was paused to get there)
+    assert pauses and set(pauses) == {"dispatch"}
+    assert peak < n // 2, peak
 
 
 async def test_unknown_event_type_reaches_catch_all_handler() -> None:

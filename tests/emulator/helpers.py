@@ -9,6 +9,7 @@ from typing import Any
 
 import websockets
 from websockets.asyncio.client import ClientConnection
+from websockets.typing import Subprotocol
 
 from openai_realtime_ws.emulator import Emulator
 
@@ -63,7 +64,7 @@ async def connect(emu: Emulator, query: str = "model=gpt-realtime", *, path: str
     scheme = "wss" if emu.tls else "ws"
     url = f"{scheme}://127.0.0.1:{emu.port}{path}?{query}"
     ws = await websockets.connect(url, additional_headers=headers or {}, ssl=emu.ssl_context,
-                                  subprotocols=list(subprotocols) if subprotocols else None,  # type: ignore[misc]
+                                  subprotocols=[Subprotocol(p) for p in subprotocols] if subprotocols else None,
                                   max_size=None)
     raw = Raw(ws)
     if created:

@@ -52,8 +52,16 @@ from ..core.handshake import (
     build_realtime_url,
     openai_plan,
 )
+from ..core.conversation import Conversation
+from ..core.reconnect import ReconnectContext, ReconnectPolicy, is_recoverable, session_restore_event
 from ..core.sendqueue import OutboundQueue
-from ..types import AnyServerEvent, ClientEventBase, SessionCreatedEvent, SessionUpdatedEvent
+from ..types import (
+    AnyServerEvent,
+    ClientEventBase,
+    ErrorEvent,
+    SessionCreatedEvent,
+    SessionUpdatedEvent,
+)
 
 __all__ = ["AsyncOpenAIRealtimeWS", "resolve_credential"]
 
@@ -63,6 +71,23 @@ DEFAULT_MAX_QUEUE: Final = 1024
 DEFAULT_MAX_SIZE: Final = 16 * 1024 * 1024
 DEFAULT_SEND_QUEUE_BYTES: Final = 8 * 1024 * 1024
 _USER_AGENT: Final = "openai-realtime-ws/0.1 (Python)"
+
+#: Server event types whose content the client keeps (session, last error, conversation).
+_TRACKED = frozenset(
+    {
+        "session.created",
+        "session.updated",
+        "error",
+        "conversation.item.added",
+        "conversation.item.done",
+        "conversation.item.created",
+        "conversation.item.deleted",
+        "conversation.item.truncated",
+        "conversation.item.input_audio_transcription.completed",
+        "response.created",
+        "response.done",
+    }
+)
 
 CredentialSource = str | Callable[[], "str | Awaitable[str]"] | None
 
@@ -100,9 +125,12 @@ class _Listener(picows.WSListener):
 
     def on_ws_connected(self, transport: picows.WSTransport) -> None:
         # frames may arrive in the handshake's read: the owner must be able to pause already
-        self._owner.socket = transport
+        if self._owner._listener is self:
+            self._owner.socket = transport
 
     def on_ws_frame(self, transport: picows.WSTransport, frame: picows.WSFrame) -> None:
+        if self._owner._listener is not self:  # a connection that was replaced
+            return
         msg_type = frame.msg_type
         if msg_type is picows.WSMsgType.TEXT:
             if frame.fin:
@@ -137,14 +165,17 @@ class _Listener(picows.WSListener):
             transport.disconnect()
 
     def on_ws_disconnected(self, transport: picows.WSTransport) -> None:
-        self._owner._on_disconnected(transport)
+        if self._owner._listener is self:
+            self._owner._on_disconnected(transport)
 
     def pause_writing(self) -> None:
-        self._owner._write_paused = True
+        if self._owner._listener is self:
+            self._owner._write_paused = True
 
     def resume_writing(self) -> None:
-        self._owner._write_paused = False
-        self._owner._flush_outbound()
+        if self._owner._listener is self:
+            self._owner._write_paused = False
+            self._owner._flush_outbound()
 
 
 class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
@@ -168,9 +199,31 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
         close_timeout: float = 5.0,
         ping_interval: float | None = 20.0,
         ping_timeout: float | None = 20.0,
+        reconnect: ReconnectPolicy | bool | None = None,
+        plan_factory: Callable[[], Awaitable[ConnectPlan]] | None = None,
     ) -> None:
         if max_queue < 1:
             raise RealtimeConfigError("max_queue must be at least 1.")
+        if reconnect is True:
+            reconnect = ReconnectPolicy()
+        elif reconnect is False:
+            reconnect = None
+        if reconnect is not None and not isinstance(reconnect, ReconnectPolicy):
+            raise RealtimeConfigError(
+                f"reconnect must be a ReconnectPolicy or a bool, got {type(reconnect).__name__}."
+            )
+        self._reconnect: ReconnectPolicy | None = reconnect
+        self._plan_factory = plan_factory
+        self._listener: _Listener | None = None
+        self._reconnect_task: asyncio.Task[None] | None = None
+        self._restoring = False
+        self._last_error_code: str | None = None
+        self._unsent: list[Any] = []  # client events queued and never written (after final close)
+        self._confirmed_session: dict[str, Any] | None = None
+        self.conversation = Conversation()
+        """The default conversation as the server reported it (see core.conversation)."""
+        self.reconnects = 0
+        """How many times this session reconnected."""
         self._plan = plan
         self._ssl = ssl
         self._max_queue = max_queue
@@ -251,16 +304,20 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
             project = project or getattr(client, "project", None)
         if source is None:
             source = os.environ.get("OPENAI_API_KEY")
-        key = await resolve_credential(source)
-        plan = openai_plan(
-            url,
-            key,
-            headers=headers,
-            organization=organization,
-            project=project,
-            user_agent=_USER_AGENT,
-        )
-        self = cls(plan, ssl=ssl, **options)
+
+        async def plan_factory() -> ConnectPlan:
+            # called again on every reconnect: token providers are re-resolved
+            key = await resolve_credential(source)
+            return openai_plan(
+                url,
+                key,
+                headers=headers,
+                organization=organization,
+                project=project,
+                user_agent=_USER_AGENT,
+            )
+
+        self = cls(await plan_factory(), ssl=ssl, plan_factory=plan_factory, **options)
         await self._connect()
         self._release_soon()
         return self
@@ -317,9 +374,15 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
             url_builder=url_builder,
             client=client,
         )
-        token = await resolve_credential(azure_ad_token_provider, "azure_ad_token_provider")
-        plan = azure_plan(url, api_key=api_key, token=token, headers=headers, user_agent=_USER_AGENT)
-        self = cls(plan, ssl=ssl, **options)
+        provider = azure_ad_token_provider
+
+        async def plan_factory() -> ConnectPlan:
+            token = await resolve_credential(provider, "azure_ad_token_provider")
+            return azure_plan(
+                url, api_key=api_key, token=token, headers=headers, user_agent=_USER_AGENT
+            )
+
+        self = cls(await plan_factory(), ssl=ssl, plan_factory=plan_factory, **options)
         await self._connect()
         self._release_soon()
         return self
@@ -334,6 +397,10 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
     @property
     def closed(self) -> bool:
         return self._closed
+
+    @property
+    def reconnecting(self) -> bool:
+        return self._reconnect_task is not None and not self._reconnect_task.done() and not self._closed
 
     @property
     def close_code(self) -> int | None:
@@ -352,7 +419,8 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
     async def _connect(self) -> None:
         plan = self._plan
         self._loop = asyncio.get_running_loop()
-        self._closed_future = self._loop.create_future()
+        if self._closed_future is None:
+            self._closed_future = self._loop.create_future()
         ssl_context: ssl_module.SSLContext | None = None
         if plan.url.startswith("wss:"):
             if isinstance(self._ssl, ssl_module.SSLContext):
@@ -364,9 +432,11 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
         headers = list(plan.headers)
         if plan.subprotocols:
             headers.append(("Sec-WebSocket-Protocol", ", ".join(plan.subprotocols)))
+        listener = _Listener(self)
+        self._listener = listener
         try:
             transport, _ = await picows.ws_connect(
-                lambda: _Listener(self),
+                lambda: listener,
                 plan.url,
                 ssl_context=ssl_context,
                 websocket_handshake_timeout=self._open_timeout,
@@ -394,7 +464,8 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
                 f"WebSocket handshake with {plan.redacted_url} failed: {plan.redact(str(exc))}"
             ) from None
         self.socket = transport
-        self._flush_outbound()
+        if not self._restoring:
+            self._flush_outbound()
 
     def _handshake_error(self, exc: picows.WSHandshakeError) -> HandshakeError:
         plan = self._plan
@@ -435,14 +506,29 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
         except MalformedFrameError as exc:
             self._on_local_error(exc)
             return
-        if isinstance(event, SessionCreatedEvent | SessionUpdatedEvent):
-            self.session = event.session
+        etype = event.type
+        if etype in _TRACKED:
+            self._track(event, data)
         if self._dispatching or self._hold or self._backlog:
             self._backlog.append(event)
             if len(self._backlog) >= self._max_queue:
                 self._pause("dispatch")
             return
         self._dispatch(event)
+
+    def _track(self, event: AnyServerEvent, data: bytes | memoryview) -> None:
+        """State the client keeps from the stream: session, last error, conversation."""
+        if isinstance(event, SessionCreatedEvent | SessionUpdatedEvent):
+            self.session = event.session
+            if isinstance(event, SessionUpdatedEvent):
+                # keep the raw JSON: a confirmed ``null`` (VAD off) must survive for restore
+                raw = msgspec.json.decode(data)
+                self._confirmed_session = raw.get("session") if isinstance(raw, dict) else None
+        elif isinstance(event, ErrorEvent):
+            code = event.error.code
+            self._last_error_code = code if isinstance(code, str) else None
+        else:
+            self.conversation.apply(event)
 
     def _on_local_error(self, error: OpenAIRealtimeError) -> None:
         if self._dispatching or self._hold or self._backlog:
@@ -597,13 +683,124 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
         handshake = transport.close_handshake
         recv = handshake.recv if handshake is not None else None
         sent = handshake.sent if handshake is not None else None
-        info = recv or (sent if self._closing else None)
+        info = recv or sent
         if info is not None:
             self._close_code = _code_value(info.code)
             self._close_reason = info.reason or ""
         else:
             self._close_code = 1006
             self._close_reason = ""
+        if recv is None and sent is not None and not self._closing and self._close_code != 1001:
+            # we closed because of the peer: a frame over max_size (1009) or a protocol error;
+            # (1001 is a keepalive ping that got no answer: a plain recoverable close)
+            self._on_local_error(
+                RealtimeConnectionError(
+                    f"connection closed by this client: code={self._close_code} "
+                    f"reason={self._close_reason!r}"
+                    + (f" (max_size is {self._max_size} bytes)" if self._close_code == 1009 else "")
+                )
+            )
+        self.socket = None
+        self._write_paused = False
+        self._pause_reasons.clear()
+        policy = self._reconnect
+        if (
+            policy is not None
+            and not self._closing
+            and self._plan_factory is not None
+            and is_recoverable(self._close_code, self._last_error_code)
+        ):
+            assert self._loop is not None
+            self._reconnect_task = self._loop.create_task(
+                self._reconnect_loop(policy, self._close_code, self._close_reason)
+            )
+            return
+        self._finalize()
+
+    async def _reconnect_loop(self, policy: ReconnectPolicy, code: int | None, reason: str) -> None:
+        """Reopen the session after a recoverable close; restore; then flush queued sends."""
+        attempt = 0
+        while attempt < policy.max_attempts and not self._closing:
+            attempt += 1
+            ctx = ReconnectContext(
+                attempt=attempt, delay=policy.delay(attempt), close_code=code, close_reason=reason
+            )
+            self._emit_local("reconnecting", ctx)
+            await asyncio.sleep(ctx.delay)
+            if self._closing:
+                break
+            if policy.on_reconnect is not None:
+                verdict = policy.on_reconnect(ctx)
+                if inspect.isawaitable(verdict):
+                    verdict = await verdict
+                if verdict is False:
+                    logger.info("reconnect aborted by on_reconnect after attempt %d", attempt)
+                    break
+            assert self._plan_factory is not None
+            self._restoring = True
+            try:
+                self._plan = (await self._plan_factory()).with_overrides(ctx.headers, ctx.query)
+                self._last_error_code = None
+                await self._connect()
+            except HandshakeError as exc:
+                self._restoring = False
+                logger.info("reconnect attempt %d refused: %s", attempt, exc.message)
+                if exc.status in (401, 403):
+                    break
+                continue
+            except RealtimeConnectionError as exc:
+                self._restoring = False
+                logger.info("reconnect attempt %d failed: %s", attempt, exc.message)
+                continue
+            except OpenAIRealtimeError as exc:  # a token provider or override failed
+                self._restoring = False
+                self._on_local_error(exc)
+                break
+            self._restore(policy)
+            self._restoring = False
+            self._flush_outbound()
+            self.reconnects += 1
+            self._emit_local(
+                "reconnected", {"attempt": attempt, "close_code": code, "url": self.url}
+            )
+            return
+        self._restoring = False
+        self._finalize()
+
+    def _restore(self, policy: ReconnectPolicy) -> None:
+        """Re-send the confirmed session and (optionally) the conversation, before queued sends."""
+        sock = self.socket
+        if sock is None or policy.restore == "none":
+            return
+        events: list[dict[str, Any]] = []
+        if self._confirmed_session is not None:
+            update = session_restore_event(self._confirmed_session)
+            if update is not None:
+                events.append(update)
+        if policy.restore == "conversation":
+            events.extend(self.conversation.restore_events())
+        self.conversation.clear()
+        for event in events:
+            try:
+                data = self._encoder.encode(event)
+            except OpenAIRealtimeError as exc:
+                logger.warning("could not restore %s: %s", event.get("type"), exc.message)
+                continue
+            sock.send(picows.WSMsgType.TEXT, data)
+
+    def _emit_local(self, type: str, payload: Any) -> None:
+        for handler, arg in self._dispatcher.route_local(type, payload).calls:
+            try:
+                result = handler(arg)
+                if result is not None and inspect.isawaitable(result):
+                    task = asyncio.ensure_future(_log_failure(result))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+            except Exception as exc:
+                self._handler_failed(handler, arg, exc)
+
+    def _finalize(self) -> None:
+        """The connection is over for good: fail waiters, end iteration."""
         self._closed = True
         self._pause_reasons.clear()
         if self._closed_future is not None and not self._closed_future.done():
@@ -623,7 +820,7 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
             )
 
     def _closed_error(self) -> ConnectionClosedError:
-        unsent = []
+        unsent = self._unsent
         for q in self._outbound.drain():
             try:
                 unsent.append(msgspec.json.decode(q.data))
@@ -751,14 +948,16 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
             )
         self._release()
         sock = self.socket
-        if sock is None or self._write_paused or self._outbound:
-            self._outbound.push(data, droppable=droppable)
+        if sock is None or self._write_paused or self._outbound or self._restoring:
+            dropped = self._outbound.push(data, droppable=droppable)
+            if dropped:
+                logger.debug("outbound queue full: dropped %d stale audio chunks", dropped)
             return
         sock.send(picows.WSMsgType.TEXT, data)
 
     def _flush_outbound(self) -> None:
         sock = self.socket
-        if sock is None or self._closed:
+        if sock is None or self._closed or self._restoring:
             return
         while self._outbound and not self._write_paused:
             sock.send(picows.WSMsgType.TEXT, self._outbound.popleft().data)
@@ -789,6 +988,17 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
         self._release()
         if not self._closed and not self._closing:
             self._closing = True
+            task = self._reconnect_task
+            if task is not None and not task.done():
+                task.cancel()
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    pass
+                self._restoring = False
+                if self.socket is None:
+                    self._close_code, self._close_reason = code, reason
+                    self._finalize()
             sock = self.socket
             if sock is not None:
                 self._flush_outbound()

@@ -273,6 +273,24 @@ class ConnectPlan:
     def redact(self, text: str) -> str:
         return redact_text(text, self.secrets)
 
+    def with_overrides(
+        self, headers: Mapping[str, str] | None = None, query: Mapping[str, str] | None = None
+    ) -> ConnectPlan:
+        """A copy with ``headers`` replacing same-named ones and ``query`` merged into the URL."""
+        url = self.url
+        if query:
+            parts = urlsplit(url)
+            pairs = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in query]
+            pairs += list(query.items())
+            url = check_ws_url(urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(pairs), "")))
+        merged = _merge_headers(list(self.headers), headers)
+        return ConnectPlan(
+            url=url,
+            headers=merged,
+            subprotocols=self.subprotocols,
+            secrets=_secrets_of(merged, *self.secrets),
+        )
+
     def __repr__(self) -> str:
         names = ", ".join(
             f"{n}: ***" if n.lower() in SENSITIVE_HEADERS else f"{n}: {v}" for n, v in self.headers

@@ -10,7 +10,14 @@ Layout: `core/` is the Sans-I/O session state machine; `server.py` the aiohttp s
 `responder.py` decides what the assistant says; `faults.py` describes injected failures.
 """
 
-from .core.audio import SpeechSegment, SyntheticTranscriber, Synthesizer, ToneSynthesizer, Transcriber, synth_audio
+from .core.audio import (
+    SpeechSegment,
+    Synthesizer,
+    SyntheticTranscriber,
+    ToneSynthesizer,
+    Transcriber,
+    synth_audio,
+)
 from .core.config import EmulatorConfig
 from .faults import (
     CloseWith,
@@ -23,8 +30,23 @@ from .faults import (
     SendMalformed,
     Stall,
 )
-from .responder import EchoResponder, Reply, Responder, ScriptedResponder, ToolCall, ToolResult, TurnContext
-from .server import ConnectionRecord, Emulator, EmulatorThread, FaultPlan, RedirectHit, add_frame_observer
+from .responder import (
+    EchoResponder,
+    Reply,
+    Responder,
+    ScriptedResponder,
+    ToolCall,
+    ToolResult,
+    TurnContext,
+)
+from .server import (
+    ConnectionRecord,
+    Emulator,
+    EmulatorThread,
+    FaultPlan,
+    RedirectHit,
+    add_frame_observer,
+)
 
 __all__ = [
     "CloseWith",
@@ -38,8 +60,8 @@ __all__ = [
     "EmulatorThread",
     "Fault",
     "FaultPlan",
-    "RedirectHit",
     "Redirect",
+    "RedirectHit",
     "RefuseHandshake",
     "Reply",
     "Responder",
@@ -47,8 +69,8 @@ __all__ = [
     "SendMalformed",
     "SpeechSegment",
     "Stall",
-    "SyntheticTranscriber",
     "Synthesizer",
+    "SyntheticTranscriber",
     "ToneSynthesizer",
     "ToolCall",
     "ToolResult",

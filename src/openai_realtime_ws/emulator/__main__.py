@@ -19,10 +19,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--port", type=int, default=0, help="port (default 0: pick a free one)")
     p.add_argument("--tls", action="store_true", help="serve https/wss with a generated certificate")
     p.add_argument("--api-key", default=None, help="require this key (default: accept any)")
-    p.add_argument("--speed", type=float, default=EmulatorConfig.speed,
+    p.add_argument("--speed", type=float, default=EmulatorConfig().speed,
                    help="pacing factor vs real time, 0 = no pacing (default %(default)s)")
     p.add_argument("--session-seconds", type=float, default=3600.0, help="maximum session length")
-    p.add_argument("--chunk-ms", type=int, default=EmulatorConfig.audio_chunk_ms,
+    p.add_argument("--chunk-ms", type=int, default=EmulatorConfig().audio_chunk_ms,
                    help="audio delta duration in ms (default %(default)s)")
     p.add_argument("--conversation-created", action="store_true", help="send conversation.created")
     p.add_argument("--idle-timeout-scale", type=float, default=1.0)

@@ -38,7 +38,7 @@ class TLSMaterial:
 
 
 def generate(hosts: tuple[str, ...] = ("localhost", "127.0.0.1", "::1")) -> TLSMaterial:
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     start, end = now - datetime.timedelta(minutes=5), now + datetime.timedelta(days=2)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "openai-realtime-ws emulator CA")])

@@ -25,7 +25,7 @@ class RefuseHandshake:
 @dataclass(frozen=True, slots=True)
 class Redirect:
     """Answer the upgrade request with a redirect. A relative `location` is resolved against the
-    emulator; the default target records every hit in `Emulator.redirect_hits` (with whether any
+    emulator's ws:// (wss://) origin; the default target records every hit in `Emulator.redirect_hits` (with whether any
     credential arrived there) and then serves a normal session."""
 
     location: str = "/redirect-target/v1/realtime"

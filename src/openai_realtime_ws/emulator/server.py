@@ -288,8 +288,7 @@ class Emulator:
             server_ssl = self._tls.server_context()
         runner = web.AppRunner(self.app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port, ssl_context=server_ssl, reuse_address=True,
-                           shutdown_timeout=1.0)
+        site = web.TCPSite(runner, self.host, self.port, ssl_context=server_ssl, reuse_address=True)
         await site.start()
         self._runner, self._site = runner, site
         if self.port == 0:
@@ -420,7 +419,7 @@ class Emulator:
             if isinstance(hf, Redirect):
                 location = hf.location
                 if location.startswith("/"):
-                    location = self.origin + location
+                    location = self.ws_url.split("/v1/realtime")[0] + location
                 if hf.keep_query and request.query_string:
                     location += ("&" if "?" in location else "?") + request.query_string
                 return web.Response(status=hf.status, headers={"Location": location})

@@ -6,9 +6,20 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from openai_realtime_ws.emulator.core import Action, CancelTimer, Close, EmulatorConfig, IdFactory, Send, Session, SetTimer, StartStream, Step
-from openai_realtime_ws.emulator.responder import EchoResponder
+from openai_realtime_ws.emulator.core import (
+    Action,
+    CancelTimer,
+    Close,
+    EmulatorConfig,
+    IdFactory,
+    Send,
+    Session,
+    SetTimer,
+    StartStream,
+    Step,
+)
 from openai_realtime_ws.emulator.core.turn import Responder
+from openai_realtime_ws.emulator.responder import EchoResponder
 
 from ..fidelity import validate_server_event
 

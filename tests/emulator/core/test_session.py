@@ -38,7 +38,7 @@ def test_session_created_is_first_with_ga_defaults() -> None:
     assert s["audio"]["input"]["turn_detection"] == {
         "type": "server_vad", "threshold": 0.5, "prefix_padding_ms": 300, "silence_duration_ms": 200,
         "idle_timeout_ms": None, "create_response": True, "interrupt_response": True}
-    assert s["expires_at"] == int(1_700_000_000 + 3600)
+    assert s["expires_at"] == (1_700_000_000 + 3600)
     assert d.timers[TIMER_EXPIRE] == 3600.0
 
 

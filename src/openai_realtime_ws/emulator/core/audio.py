@@ -156,7 +156,7 @@ def _unit(freq: float | None, fmt: str) -> bytes:
     else:
         amp = AMPLITUDE * 32767
         w = 2 * math.pi * freq / rate
-        samples = [int(round(amp * math.sin(w * i))) for i in range(n)]
+        samples = [round(amp * math.sin(w * i)) for i in range(n)]
     return encode_samples(samples, fmt)
 
 

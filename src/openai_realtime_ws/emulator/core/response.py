@@ -69,7 +69,7 @@ class ResponseRun:
         self.out_text_chars = 0
         self.out_audio_ms = 0
         self._last_wait = 0.0
-        self.response = {
+        self.response: dict[str, Any] = {
             "object": "realtime.response",
             "id": response_id,
             "status": "in_progress",

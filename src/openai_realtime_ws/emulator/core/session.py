@@ -21,7 +21,14 @@ import msgspec
 from . import errors, schema
 from . import session_config as sc
 from .actions import Action, CancelTimer, Close, Send, SetTimer, StartStream
-from .audio import SyntheticTranscriber, Synthesizer, ToneSynthesizer, Transcriber, bytes_per_ms, duration_ms
+from .audio import (
+    Synthesizer,
+    SyntheticTranscriber,
+    ToneSynthesizer,
+    Transcriber,
+    bytes_per_ms,
+    duration_ms,
+)
 from .config import EmulatorConfig
 from .conversation import Conversation
 from .ids import IdFactory
@@ -293,7 +300,7 @@ class Session:
 
     def _transcribe(self, item_id: str, audio: bytes, fmt: str) -> list[Action]:
         cfg = self.state["audio"]["input"].get("transcription")
-        text, exc = self._hear(item_id, audio, fmt)
+        text, _ = self._hear(item_id, audio, fmt)
         if not cfg:
             return []
         if text is None:

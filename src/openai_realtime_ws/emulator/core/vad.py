@@ -60,7 +60,7 @@ class InputBuffer:
     def take(self, upto_ms: float | None = None) -> bytes:
         """Cut the buffer (all of it, or up to session time `upto_ms`) as a committed segment."""
         bpm = bytes_per_ms(self.fmt)
-        n = len(self.buffer) if upto_ms is None else max(0, min(len(self.buffer), int(round((upto_ms - self.start_ms) * bpm))))
+        n = len(self.buffer) if upto_ms is None else max(0, min(len(self.buffer), round((upto_ms - self.start_ms) * bpm)))
         n -= n % (2 if self.fmt == "audio/pcm" else 1)
         data = bytes(self.buffer[:n])
         del self.buffer[:n]

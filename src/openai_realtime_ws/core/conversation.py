@@ -1,0 +1,214 @@
+"""Conversation state mirrored from server events (no I/O here).
+
+:class:`Conversation` follows the default conversation as the server reports it
+(``conversation.item.added/done/deleted/truncated``, input transcription results) in server order
+(``previous_item_id``), and tracks whether an in-band response is running. It can turn itself
+back into ``conversation.item.create`` events, which is how a reconnect restores context.
+
+What cannot be restored (the API has no way to re-create it):
+
+* audio bytes: user audio items come back as text (their transcript) and assistant audio items as
+  ``output_text`` (their transcript); audio items without a transcript are skipped;
+* assistant audio items that were truncated (``conversation.item.truncate``): the server dropped
+  their transcript, so they are skipped;
+* MCP items (``mcp_call``, ``mcp_list_tools``, approvals) and out-of-band responses (never in the
+  default conversation);
+* items still ``in_progress`` when the connection dropped (a half-finished answer).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..types import (
+    AnyServerEvent,
+    ConversationItem,
+    ConversationItemAddedEvent,
+    ConversationItemCreatedEvent,
+    ConversationItemDeletedEvent,
+    ConversationItemDoneEvent,
+    ConversationItemInputAudioTranscriptionCompletedEvent,
+    ConversationItemTruncatedEvent,
+    ResponseCreatedEvent,
+    ResponseDoneEvent,
+)
+
+__all__ = ["Conversation", "TrackedItem"]
+
+
+@dataclass
+class TrackedItem:
+    """One item of the default conversation, as the client last saw it."""
+
+    id: str
+    item: ConversationItem
+    transcripts: dict[int, str] = field(default_factory=dict)  # input transcription by index
+    truncated: bool = False
+
+    @property
+    def type(self) -> str:
+        return self.item.type
+
+    @property
+    def role(self) -> str | None:
+        return self.item.role
+
+    @property
+    def text(self) -> str:
+        """The item's text: typed text, transcripts, or a function call's output/arguments."""
+        parts: list[str] = []
+        for i, c in enumerate(self.item.content or ()):
+            piece = c.text if c.text is not None else c.transcript
+            if piece is None:
+                piece = self.transcripts.get(i)
+            if piece:
+                parts.append(piece)
+        return "".join(parts)
+
+
+class Conversation:
+    """The default conversation as an ordered list of :class:`TrackedItem`."""
+
+    __slots__ = ("_items", "_order", "active_response_id")
+
+    def __init__(self) -> None:
+        self._items: dict[str, TrackedItem] = {}
+        self._order: list[str] = []
+        self.active_response_id: str | None = None
+        """The in-band response in progress (``None`` between responses)."""
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def __iter__(self) -> Iterator[TrackedItem]:
+        return (self._items[i] for i in self._order)
+
+    def get(self, item_id: str) -> TrackedItem | None:
+        return self._items.get(item_id)
+
+    @property
+    def last_item_id(self) -> str | None:
+        return self._order[-1] if self._order else None
+
+    def clear(self) -> None:
+        self._items.clear()
+        self._order.clear()
+        self.active_response_id = None
+
+    def apply(self, event: AnyServerEvent) -> None:
+        """Update the state from one server event (events of other types are ignored)."""
+        if isinstance(
+            event, ConversationItemAddedEvent | ConversationItemDoneEvent | ConversationItemCreatedEvent
+        ):
+            self._upsert(event.item, event.previous_item_id)
+        elif isinstance(event, ConversationItemDeletedEvent):
+            if self._items.pop(event.item_id, None) is not None:
+                self._order.remove(event.item_id)
+        elif isinstance(event, ConversationItemTruncatedEvent):
+            tracked = self._items.get(event.item_id)
+            if tracked is not None:
+                tracked.truncated = True
+        elif isinstance(event, ConversationItemInputAudioTranscriptionCompletedEvent):
+            tracked = self._items.get(event.item_id)
+            if tracked is not None:
+                tracked.transcripts[event.content_index] = event.transcript
+        elif isinstance(event, ResponseCreatedEvent):
+            if _in_band(event.response):
+                self.active_response_id = event.response.id or ""
+        elif isinstance(event, ResponseDoneEvent):
+            if self.active_response_id is not None and (
+                event.response.id in (None, self.active_response_id) or _in_band(event.response)
+            ):
+                self.active_response_id = None
+
+    def _upsert(self, item: ConversationItem, previous_item_id: str | None) -> None:
+        item_id = item.id
+        if not item_id:
+            return
+        tracked = self._items.get(item_id)
+        if tracked is not None:
+            tracked.item = item
+            return
+        self._items[item_id] = TrackedItem(item_id, item)
+        if previous_item_id is None or previous_item_id == "root":
+            index = 0 if previous_item_id == "root" else len(self._order)
+        else:
+            try:
+                index = self._order.index(previous_item_id) + 1
+            except ValueError:
+                index = len(self._order)
+        self._order.insert(index, item_id)
+
+    def restore_events(self) -> list[dict[str, Any]]:
+        """``conversation.item.create`` events that rebuild this conversation on a new session."""
+        events: list[dict[str, Any]] = []
+        previous: str | None = None
+        for tracked in self:
+            item = _restorable(tracked)
+            if item is None:
+                continue
+            event: dict[str, Any] = {"type": "conversation.item.create", "item": item}
+            if previous is not None:
+                event["previous_item_id"] = previous
+            events.append(event)
+            previous = tracked.id
+        return events
+
+
+def _in_band(response: Any) -> bool:
+    # out-of-band responses (response.create with conversation "none") carry no conversation id
+    # on some servers and "none" on others; both mean "not the default conversation"
+    return getattr(response, "conversation_id", None) != "none"
+
+
+def _restorable(tracked: TrackedItem) -> dict[str, Any] | None:
+    item = tracked.item
+    if item.status == "in_progress":
+        return None
+    base: dict[str, Any] = {"id": tracked.id}
+    if item.type == "function_call":
+        if item.call_id is None or item.name is None:
+            return None
+        return {
+            **base,
+            "type": "function_call",
+            "call_id": item.call_id,
+            "name": item.name,
+            "arguments": item.arguments or "",
+        }
+    if item.type == "function_call_output":
+        if item.call_id is None:
+            return None
+        return {**base, "type": "function_call_output", "call_id": item.call_id, "output": item.output or ""}
+    if item.type != "message" or item.role not in ("user", "system", "assistant"):
+        return None
+    if item.role == "assistant":
+        if tracked.truncated:
+            return None
+        text = tracked.text
+        if not text:
+            return None
+        return {
+            **base,
+            "type": "message",
+            "role": "assistant",
+            "content": [{"type": "output_text", "text": text}],
+        }
+    content: list[dict[str, Any]] = []
+    for i, c in enumerate(item.content or ()):
+        if c.type == "input_text" and c.text is not None:
+            content.append({"type": "input_text", "text": c.text})
+        elif c.type == "input_audio":
+            transcript = c.transcript or tracked.transcripts.get(i)
+            if transcript:
+                content.append({"type": "input_text", "text": transcript})
+        elif c.type == "input_image" and c.image_url and item.role == "user":
+            part: dict[str, Any] = {"type": "input_image", "image_url": c.image_url}
+            if c.detail:
+                part["detail"] = c.detail
+            content.append(part)
+    if not content:
+        return None
+    return {**base, "type": "message", "role": item.role, "content": content}
