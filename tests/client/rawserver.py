@@ -19,6 +19,7 @@ class RawServer:
     script: Script
     status: int | None = None  # refuse the upgrade with this HTTP status
     location: str | None = None  # with a 3xx status
+    autoping: bool = True  # False: never answer the client's pings (a dead peer)
     requests: list[dict[str, Any]] = field(default_factory=list)
     received: list[str] = field(default_factory=list)
     close_codes: list[int | None] = field(default_factory=list)
@@ -41,7 +42,7 @@ class RawServer:
                 headers=headers,
                 content_type="application/json",
             )
-        ws = web.WebSocketResponse(max_msg_size=0, autoping=True)
+        ws = web.WebSocketResponse(max_msg_size=0, autoping=self.autoping)
         await ws.prepare(request)
         reader = asyncio.ensure_future(self._read(ws))
         try:

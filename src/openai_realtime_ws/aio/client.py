@@ -464,6 +464,9 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
                 f"WebSocket handshake with {plan.redacted_url} failed: {plan.redact(str(exc))}"
             ) from None
         self.socket = transport
+        watcher = asyncio.ensure_future(_watch_disconnect(transport))
+        self._tasks.add(watcher)
+        watcher.add_done_callback(self._tasks.discard)
         if not self._restoring:
             self._flush_outbound()
 
@@ -683,14 +686,16 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
         handshake = transport.close_handshake
         recv = handshake.recv if handshake is not None else None
         sent = handshake.sent if handshake is not None else None
-        info = recv or sent
+        # who closed first decides the code: the peer's, or ours when we initiated
+        initiated_here = sent is not None and (recv is None or not handshake.recv_then_sent)
+        info = sent if initiated_here else recv
         if info is not None:
             self._close_code = _code_value(info.code)
             self._close_reason = info.reason or ""
         else:
             self._close_code = 1006
             self._close_reason = ""
-        if recv is None and sent is not None and not self._closing and self._close_code != 1001:
+        if initiated_here and not self._closing and self._close_code != 1001:
             # we closed because of the peer: a frame over max_size (1009) or a protocol error;
             # (1001 is a keepalive ping that got no answer: a plain recoverable close)
             self._on_local_error(
@@ -1039,6 +1044,14 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
                 await self.close()
             except OpenAIRealtimeError:
                 pass
+
+
+async def _watch_disconnect(transport: picows.WSTransport) -> None:
+    """Retrieve picows' disconnect outcome (a local protocol error is reported as a close)."""
+    try:
+        await transport.wait_disconnected()
+    except Exception as exc:
+        logger.debug("connection ended after a local failure: %s", type(exc).__name__)
 
 
 async def _log_failure(awaitable: Awaitable[object]) -> None:

@@ -1,0 +1,134 @@
+"""WAV input/output for the CLI: read any integer-PCM WAV and convert it to the Realtime API's
+default input format (PCM16, 24 kHz, mono), and write replies as 24 kHz mono PCM16 WAV.
+
+Pure Python (stdlib ``wave`` + ``array``), no numpy and no ``audioop`` (deprecated, removed in
+3.13). These helpers are generic audio plumbing and are meant to move into the library's audio
+helpers; the CLI keeps them here until then.
+"""
+
+from __future__ import annotations
+
+import sys
+import wave
+from array import array
+from itertools import accumulate
+from pathlib import Path
+
+__all__ = [
+    "API_RATE",
+    "BYTES_PER_SECOND",
+    "downmix",
+    "read_wav_pcm16_24k",
+    "resample_linear",
+    "to_int16_samples",
+    "write_wav_pcm16_24k",
+]
+
+API_RATE = 24000
+"""Sample rate of the API's ``audio/pcm`` format."""
+BYTES_PER_SECOND = API_RATE * 2
+"""PCM16 mono bytes per second at 24 kHz (48 bytes per ms)."""
+
+
+def to_int16_samples(frames: bytes, sample_width: int) -> array[int]:
+    """Integer PCM frames (8-bit unsigned, 16/24/32-bit signed little-endian) to int16 samples."""
+    if sample_width == 2:
+        out = array("h")
+        out.frombytes(frames[: len(frames) - len(frames) % 2])
+        if sys.byteorder == "big":
+            out.byteswap()
+        return out
+    if sample_width == 1:
+        return array("h", [(b - 128) << 8 for b in frames])
+    if sample_width in (3, 4):
+        # keep the two most significant bytes of each little-endian sample
+        hi = sample_width - 1
+        n = len(frames) // sample_width
+        data = bytearray(2 * n)
+        data[0::2] = frames[hi - 1 :: sample_width][:n]
+        data[1::2] = frames[hi::sample_width][:n]
+        out = array("h")
+        out.frombytes(bytes(data))
+        if sys.byteorder == "big":
+            out.byteswap()
+        return out
+    raise ValueError(f"unsupported sample width: {8 * sample_width} bits")
+
+
+def downmix(samples: array[int], channels: int) -> array[int]:
+    """Interleaved multi-channel int16 samples to mono (the mean of the channels)."""
+    if channels == 1:
+        return samples
+    if channels == 2:
+        return array("h", [(a + b) >> 1 for a, b in zip(samples[0::2], samples[1::2], strict=False)])
+    columns = [samples[c::channels] for c in range(channels)]
+    return array("h", [sum(frame) // channels for frame in zip(*columns, strict=False)])
+
+
+def _box_filter(samples: array[int], width: int) -> array[int]:
+    """Moving average over ``width`` samples: a crude low-pass before decimating (anti-alias)."""
+    n = len(samples)
+    if width <= 1 or n < width:
+        return samples
+    cum = [0, *accumulate(samples)]
+    half = width // 2
+    out = array("h", bytes(2 * n))
+    for i in range(n):
+        lo = max(0, i - half)
+        hi = min(n, lo + width)
+        out[i] = (cum[hi] - cum[lo]) // (hi - lo)
+    return out
+
+
+def resample_linear(samples: array[int], rate_in: int, rate_out: int = API_RATE) -> array[int]:
+    """Resample mono int16 samples by linear interpolation (with a box low-pass when the rate
+    goes down). The output has ``round(len * rate_out / rate_in)`` samples."""
+    if rate_in <= 0 or rate_out <= 0:
+        raise ValueError("sample rates must be positive")
+    n = len(samples)
+    if rate_in == rate_out or n == 0:
+        return array("h", samples)
+    if rate_in > rate_out:
+        samples = _box_filter(samples, round(rate_in / rate_out))
+    n_out = round(n * rate_out / rate_in)
+    step = rate_in / rate_out
+    last = n - 1
+    out = array("h", bytes(2 * n_out))
+    for i in range(n_out):
+        x = i * step
+        j = int(x)
+        if j >= last:
+            out[i] = samples[last]
+            continue
+        a = samples[j]
+        out[i] = int(a + (samples[j + 1] - a) * (x - j))
+    return out
+
+
+def read_wav_pcm16_24k(path: str | Path) -> bytes:
+    """Read an integer-PCM WAV file (any rate, any channel count, 8/16/24/32-bit) and return its
+    audio as PCM16 little-endian, 24 kHz, mono bytes (the API's ``audio/pcm`` format)."""
+    try:
+        with wave.open(str(path), "rb") as wav:
+            channels = wav.getnchannels()
+            width = wav.getsampwidth()
+            rate = wav.getframerate()
+            frames = wav.readframes(wav.getnframes())
+    except wave.Error as exc:
+        raise ValueError(f"{path}: not a PCM WAV file ({exc})") from None
+    except EOFError:
+        raise ValueError(f"{path}: truncated WAV file") from None
+    samples = downmix(to_int16_samples(frames, width), channels)
+    out = resample_linear(samples, rate, API_RATE)
+    if sys.byteorder == "big":
+        out.byteswap()
+    return out.tobytes()
+
+
+def write_wav_pcm16_24k(path: str | Path, pcm: bytes) -> None:
+    """Write PCM16 little-endian 24 kHz mono bytes as a WAV file."""
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(API_RATE)
+        wav.writeframes(pcm[: len(pcm) - len(pcm) % 2])
