@@ -23,7 +23,9 @@ from openai_realtime_ws.emulator import CloseWith, Drop, Emulator, EmulatorConfi
 from .rawserver import RawServer, session_created
 
 KEY = "sk-reconnect-key-000111"
-FAST = {"initial_delay": 0.02, "max_delay": 0.1, "jitter": False}
+def fast(**kwargs: Any) -> ReconnectPolicy:
+    """A policy with short, deterministic delays for tests."""
+    return ReconnectPolicy(initial_delay=0.02, max_delay=0.1, jitter=False, **kwargs)
 
 
 def user_text(text: str, item_id: str | None = None) -> dict[str, Any]:
@@ -75,7 +77,7 @@ async def test_drop_mid_response_restores_session_and_conversation_then_queued_s
             base_url=emu.base_url,
             api_key=KEY,
             model="gpt-realtime",
-            reconnect=ReconnectPolicy(restore="conversation", **FAST),
+            reconnect=fast(restore="conversation"),
         )
         rec = Recorder(rt)
         seen: list[str] = []
@@ -131,7 +133,7 @@ async def test_recoverable_close_codes_reconnect(code: int) -> None:
     async with Emulator() as emu:
         emu.faults.next_connection(CloseWith(code=code, reason="server trouble", after_type="session.updated"))
         rt = await AsyncOpenAIRealtimeWS.create(
-            base_url=emu.base_url, api_key=KEY, model="m", reconnect=ReconnectPolicy(**FAST)
+            base_url=emu.base_url, api_key=KEY, model="m", reconnect=fast()
         )
         rec = Recorder(rt)
         updates: list[Any] = []
@@ -153,7 +155,7 @@ async def test_final_closes_do_not_reconnect(fault: CloseWith, expected_code: in
     async with Emulator() as emu:
         emu.faults.next_connection(fault)
         rt = await AsyncOpenAIRealtimeWS.create(
-            base_url=emu.base_url, api_key=KEY, model="m", reconnect=ReconnectPolicy(**FAST)
+            base_url=emu.base_url, api_key=KEY, model="m", reconnect=fast()
         )
         rec = Recorder(rt)
         await wait_until(lambda: rt.closed)
@@ -179,7 +181,7 @@ async def test_session_expiry_reconnects_with_restored_session() -> None:
     config = EmulatorConfig(session_seconds=0.6)
     async with Emulator(config=config) as emu:
         rt = await AsyncOpenAIRealtimeWS.create(
-            base_url=emu.base_url, api_key=KEY, model="m", reconnect=ReconnectPolicy(**FAST)
+            base_url=emu.base_url, api_key=KEY, model="m", reconnect=fast()
         )
         rec = Recorder(rt)
         rt.send(CONFIGURE)
@@ -238,7 +240,7 @@ async def test_credentials_reresolved_and_on_reconnect_can_change_headers_or_abo
             base_url=emu.base_url,
             api_key=provider,
             model="m",
-            reconnect=ReconnectPolicy(on_reconnect=on_reconnect, **FAST),
+            reconnect=fast(on_reconnect=on_reconnect),
         )
         rt.send(CONFIGURE)
         await wait_until(lambda: rt.closed, timeout=10)
@@ -254,7 +256,7 @@ async def test_gives_up_after_max_attempts_and_returns_unsent() -> None:
             base_url=emu.base_url,
             api_key=KEY,
             model="m",
-            reconnect=ReconnectPolicy(max_attempts=2, **FAST),
+            reconnect=fast(max_attempts=2),
         )
         rec = Recorder(rt)
         await asyncio.sleep(0.1)
@@ -314,7 +316,7 @@ async def test_dead_peer_detected_by_keepalive_and_reconnected() -> None:
             model="m",
             ping_interval=0.2,
             ping_timeout=0.2,
-            reconnect=ReconnectPolicy(max_attempts=1, **FAST),
+            reconnect=fast(max_attempts=1),
         )
         rec = Recorder(rt)
         await wait_until(lambda: rec.reconnecting, timeout=5)
@@ -343,7 +345,7 @@ def test_blocking_client_reconnects_too() -> None:
     with EmulatorThread() as emu:
         emu.faults.next_connection(CloseWith(code=1012, after_type="session.updated"))
         with OpenAIRealtimeWS.create(
-            base_url=emu.base_url, api_key=KEY, model="m", reconnect=ReconnectPolicy(**FAST)
+            base_url=emu.base_url, api_key=KEY, model="m", reconnect=fast()
         ) as rt:
             rec = Recorder(rt)
             updates: list[Any] = []

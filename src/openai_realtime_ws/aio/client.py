@@ -34,6 +34,7 @@ import picows
 
 from ..core._typed_emitter import AsyncWaitForMixin, TypedEmitterMixin
 from ..core.codec import ClientEventEncoder, ServerEventDecoder
+from ..core.conversation import Conversation
 from ..core.dispatch import Dispatcher, Handler, Routing
 from ..core.errors import (
     ConnectionClosedError,
@@ -52,8 +53,12 @@ from ..core.handshake import (
     build_realtime_url,
     openai_plan,
 )
-from ..core.conversation import Conversation
-from ..core.reconnect import ReconnectContext, ReconnectPolicy, is_recoverable, session_restore_event
+from ..core.reconnect import (
+    ReconnectContext,
+    ReconnectPolicy,
+    is_recoverable,
+    session_restore_event,
+)
 from ..core.sendqueue import OutboundQueue
 from ..types import (
     AnyServerEvent,

@@ -55,7 +55,7 @@ class ReconnectContext:
     query: dict[str, str] = field(default_factory=dict)
 
 
-OnReconnect = Callable[[ReconnectContext], "bool | None | Awaitable[bool | None]"]
+OnReconnect = Callable[[ReconnectContext], "bool | Awaitable[bool | None] | None"]
 
 
 @dataclass(frozen=True)
