@@ -357,3 +357,33 @@ def test_blocking_client_reconnects_too() -> None:
                 time.sleep(0.01)
             assert len(updates) == 2 and rec.reconnected
     assert emu.connections[1].received_types()[0] == "session.update"
+
+
+async def test_rollover_switches_to_a_fresh_session_before_expiry() -> None:
+    config = EmulatorConfig(session_seconds=3)
+    async with Emulator(config=config) as emu:
+        rt = await AsyncOpenAIRealtimeWS.create(
+            base_url=emu.base_url,
+            api_key=KEY,
+            model="m",
+            reconnect=fast(restore="conversation", rollover=2.0),
+        )
+        rec = Recorder(rt)
+        rt.send(CONFIGURE)
+        rt.send(user_text("remember me", "item_mem"))
+        rt.send(TEXT_RESPONSE)
+        await rt.wait_for("response.done", timeout=10)
+        await wait_until(lambda: rec.reconnected, timeout=5)
+        assert rec.reconnected[0]["rollover"] is True
+        first = emu.connections[0]
+        assert await first.wait_closed() == 1000  # retired by the client, before expiry
+        rt.send(user_text("after rollover", "item_after"))
+        rt.send(TEXT_RESPONSE)
+        await rt.wait_for("response.done", timeout=10)
+        await rt.close()
+    assert not any(e.code == "session_expired" for e in rec.errors)
+    second = emu.connections[1].received
+    types = [e["type"] for e in second]
+    assert types[0] == "session.update"
+    ids = [e["item"].get("id") for e in second if e["type"] == "conversation.item.create"]
+    assert ids[0] == "item_mem" and ids[-1] == "item_after"

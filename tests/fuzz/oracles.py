@@ -28,8 +28,19 @@ def check_malformed(exc: MalformedFrameError) -> None:
     text, rep = str(exc), repr(exc)
     assert MALFORMED_MESSAGE.fullmatch(text), text
     assert MARKER not in text and MARKER not in rep
-    # `raise ... from None`: no chained exception carries the payload either
-    assert exc.__cause__ is None and exc.__suppress_context__
+    # nor does any chained exception that a traceback (e.g. in a log line) would print. (A
+    # suppressed __context__ may still hold msgspec's "Invalid value '<type>'"; not displayed.)
+    chained = _displayed_cause(exc)
+    while chained is not None:
+        assert MARKER not in str(chained), type(chained)
+        chained = _displayed_cause(chained)
+
+
+def _displayed_cause(exc: BaseException) -> BaseException | None:
+    """The next exception ``traceback.format_exception`` prints for ``exc``."""
+    if exc.__cause__ is not None:
+        return exc.__cause__
+    return None if exc.__suppress_context__ else exc.__context__
 
 
 def check_event(event: Any, raw: Any = None) -> None:

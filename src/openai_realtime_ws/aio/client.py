@@ -24,6 +24,7 @@ import inspect
 import logging
 import os
 import ssl as ssl_module
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
@@ -225,6 +226,7 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
         self._last_error_code: str | None = None
         self._unsent: list[Any] = []  # client events queued and never written (after final close)
         self._confirmed_session: dict[str, Any] | None = None
+        self._rollover_handle: asyncio.TimerHandle | None = None
         self.conversation = Conversation()
         """The default conversation as the server reported it (see core.conversation)."""
         self.reconnects = 0
@@ -528,7 +530,9 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
         """State the client keeps from the stream: session, last error, conversation."""
         if isinstance(event, SessionCreatedEvent | SessionUpdatedEvent):
             self.session = event.session
-            if isinstance(event, SessionUpdatedEvent):
+            if isinstance(event, SessionCreatedEvent):
+                self._schedule_rollover(event.session.expires_at)
+            else:
                 # keep the raw JSON: a confirmed ``null`` (VAD off) must survive for restore
                 raw = msgspec.json.decode(data)
                 self._confirmed_session = raw.get("session") if isinstance(raw, dict) else None
@@ -798,6 +802,55 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
                 continue
             sock.send(picows.WSMsgType.TEXT, data)
 
+    # ------------------------------------------------------------------ rollover
+
+    def _schedule_rollover(self, expires_at: int | None) -> None:
+        """Plan the switch to a fresh session ``policy.rollover`` seconds before expiry."""
+        policy = self._reconnect
+        if policy is None or policy.rollover is None or expires_at is None or self._loop is None:
+            return
+        if self._rollover_handle is not None:
+            self._rollover_handle.cancel()
+        delay = max(0.0, expires_at - policy.rollover - time.time())
+        self._rollover_handle = self._loop.call_later(delay, self._start_rollover, expires_at)
+
+    def _start_rollover(self, expires_at: int) -> None:
+        self._rollover_handle = None
+        if self._closing or self._closed or self.reconnecting or self._reconnect is None:
+            return
+        assert self._loop is not None
+        self._reconnect_task = self._loop.create_task(self._rollover(self._reconnect, expires_at))
+
+    async def _rollover(self, policy: ReconnectPolicy, expires_at: int) -> None:
+        """Open the next session between responses, restore it, then retire the old one."""
+        # wait for the gap between two responses (but not past one second before expiry)
+        while self.conversation.active_response_id is not None and time.time() < expires_at - 1:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        if self._closing or self._closed or self.socket is None:
+            return
+        old_socket, old_listener = self.socket, self._listener
+        ctx = ReconnectContext(attempt=1, delay=0.0, close_code=None, close_reason="rollover")
+        self._emit_local("reconnecting", ctx)
+        assert self._plan_factory is not None
+        self._restoring = True
+        try:
+            self._plan = (await self._plan_factory()).with_overrides(ctx.headers, ctx.query)
+            await self._connect()
+        except OpenAIRealtimeError as exc:
+            # keep the old session: it may still have time left; a drop later reconnects as usual
+            logger.warning("session rollover failed, staying on the current session: %s", exc.message)
+            self._listener, self.socket = old_listener, old_socket
+            self._restoring = False
+            self._flush_outbound()
+            return
+        self._restore(policy)
+        self._restoring = False
+        self._flush_outbound()
+        self.reconnects += 1
+        old_socket.send_close(picows.WSCloseCode.OK, b"rollover")
+        old_socket.disconnect()
+        self._emit_local("reconnected", {"attempt": 1, "close_code": None, "url": self.url, "rollover": True})
+
     def _emit_local(self, type: str, payload: Any) -> None:
         for handler, arg in self._dispatcher.route_local(type, payload).calls:
             try:
@@ -998,6 +1051,9 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
         self._release()
         if not self._closed and not self._closing:
             self._closing = True
+            if self._rollover_handle is not None:
+                self._rollover_handle.cancel()
+                self._rollover_handle = None
             task = self._reconnect_task
             if task is not None and not task.done():
                 task.cancel()

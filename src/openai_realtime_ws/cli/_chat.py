@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from functools import partial
 from types import FrameType
 from typing import Any
 
@@ -219,11 +220,13 @@ class ChatSession:
                 raise KeyboardInterrupt from None
 
         previous = signal.signal(signal.SIGINT, on_sigint)
+        wrote = False
         try:
             ours.update(send())
-            if self.args.message is None and self.args.audio_in is None:
+            if self.interactive:
                 out.write("ai> ")
                 out.flush()
+                wrote = True
             while True:
                 event = self.next_event()
                 etype = event.type
@@ -237,6 +240,7 @@ class ChatSession:
                         figures.first_text = time.monotonic()
                     out.write(event.delta)
                     out.flush()
+                    wrote = True
                 elif etype == "response.output_audio.delta":
                     if getattr(event, "response_id", None) != response_id:
                         continue
@@ -258,14 +262,13 @@ class ChatSession:
                     if figures.status == "failed":
                         err = details.error if details is not None else None
                         message = getattr(err, "message", None) or "the response failed"
-                        out.write("\n")
                         raise TurnFailed(redact(str(message)))
                     return figures
                 elif isinstance(event, ErrorEvent):
                     self._on_error_event(event, ours, cancel_sent)
         finally:
             signal.signal(signal.SIGINT, previous)
-            if figures.first_text is not None or not self.args.quiet:
+            if wrote:
                 out.write("\n")
                 out.flush()
 
@@ -283,8 +286,10 @@ class ChatSession:
 
     def report(self, figures: TurnFigures) -> None:
         if figures.status == "cancelled":
-            sys.stdout.write("[cancelled]\n")
-            sys.stdout.flush()
+            # part of the conversation on a terminal; a note on stderr for one-shot use
+            stream = sys.stdout if self.interactive else sys.stderr
+            stream.write("[cancelled]\n")
+            stream.flush()
         if not self.args.quiet:
             sys.stderr.write(figures.line(self.bytes_per_second) + "\n")
             sys.stderr.flush()
@@ -324,9 +329,8 @@ def run_chat(args: argparse.Namespace) -> int:
             if interactive:
                 return _interactive(chat)
             try:
-                figures = chat.turn(
-                    (lambda: chat.send_recording(pcm)) if pcm is not None
-                    else (lambda: chat.send_text(message or "")))
+                figures = chat.turn(partial(chat.send_recording, pcm) if pcm is not None
+                                    else partial(chat.send_text, message or ""))
             except TurnFailed as exc:
                 raise CLIError(str(exc), EXIT_ERROR) from None
             chat.report(figures)
@@ -385,7 +389,7 @@ def _interactive(chat: ChatSession) -> int:
         if not text:
             continue
         try:
-            figures = chat.turn(lambda text=text: chat.send_text(text))  # type: ignore[misc]
+            figures = chat.turn(partial(chat.send_text, text))
         except TurnFailed as exc:
             sys.stderr.write(f"openai-realtime-ws: error: {exc}\n")
             sys.stderr.flush()
