@@ -33,6 +33,14 @@ class ServerProcess:
     def ssl_context(self) -> ssl.SSLContext | None:
         return ssl.create_default_context(cafile=self.ca_file) if self.ca_file else None
 
+    def cpu_seconds(self) -> float:
+        """The server process's CPU time so far (Linux /proc; 10 ms ticks), NaN elsewhere."""
+        try:
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError):
+            return float("nan")
+
 
 @contextlib.contextmanager
 def server_process(*, tls: bool, backend: str = "flood", timeout: float = 30.0) -> Iterator[ServerProcess]:
@@ -76,6 +84,7 @@ class Sample:
     events: int
     wall_s: float
     cpu_s: float
+    server_cpu_s: float = float("nan")
 
     @property
     def rate(self) -> float:
@@ -85,18 +94,27 @@ class Sample:
     def cpu_us(self) -> float:
         return self.cpu_s / self.events * 1e6 if self.events else float("nan")
 
+    @property
+    def server_cpu_us(self) -> float:
+        return self.server_cpu_s / self.events * 1e6 if self.events else float("nan")
+
 
 class Clock:
     """Wall (perf_counter) and process CPU time (all threads of this process)."""
 
-    __slots__ = ("cpu0", "t0")
+    __slots__ = ("cpu0", "server", "server0", "t0")
 
-    def __init__(self) -> None:
+    def __init__(self, server: ServerProcess | None = None) -> None:
+        self.server = server
+        self.server0 = server.cpu_seconds() if server is not None else float("nan")
         self.t0 = time.perf_counter()
         self.cpu0 = time.process_time()
 
     def sample(self, events: int) -> Sample:
-        return Sample(events, time.perf_counter() - self.t0, time.process_time() - self.cpu0)
+        wall = time.perf_counter() - self.t0
+        cpu = time.process_time() - self.cpu0
+        server = self.server.cpu_seconds() - self.server0 if self.server is not None else float("nan")
+        return Sample(events, wall, cpu, server)
 
 
 def best(samples: Sequence[Sample]) -> Sample:
@@ -125,6 +143,10 @@ def p90_ms(values: Sequence[float]) -> str:
 
 def fmt_int(x: float) -> str:
     return f"{x:,.0f}"
+
+
+def fmt_us(x: float) -> str:
+    return "-" if x != x else f"{x:.2f}"
 
 
 def render_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

@@ -52,6 +52,7 @@ from _benchlib import (  # noqa: E402
     ServerProcess,
     best,
     fmt_int,
+    fmt_us,
     machine,
     median_ms,
     p90_ms,
@@ -417,7 +418,7 @@ async def measure(factory: type[FloodClient], server: ServerProcess, *, response
         samples: list[Sample] = []
         for _ in range(repeat):
             gc.collect()
-            clock = Clock()
+            clock = Clock(server)
             n = await client.flood(responses)
             samples.append(clock.sample(n))
             if n != responses * PERIOD:
@@ -437,7 +438,7 @@ async def measure_server(server: ServerProcess, responses: int, repeat: int, *,
         await client.flood(1)
         samples = []
         for _ in range(repeat):
-            clock = Clock()
+            clock = Clock(server)
             n = await client.flood(responses)
             samples.append(clock.sample(n))
         row.sample = best(samples)
@@ -453,7 +454,7 @@ async def measure_emulator_generated(server: ServerProcess, chars: int) -> Row:
     try:
         words = ("the quick brown fox jumps over the lazy dog " * (chars // 44 + 1))[:chars]
         await client.generated("hi")  # warm-up
-        clock = Clock()
+        clock = Clock(server)
         n = await client.generated(words)
         row.sample = clock.sample(n)
     finally:
@@ -463,7 +464,7 @@ async def measure_emulator_generated(server: ServerProcess, chars: int) -> Row:
 
 def table(rows: list[Row], baseline: str = "openai-python") -> str:
     base = next((r.sample for r in rows if r.name == baseline and r.sample), None)
-    headers = ["client", "events/s", "CPU µs/event", "× openai (ev/s)", "× openai (CPU)",
+    headers = ["client", "events/s", "CPU µs/event", "server CPU µs/event", "× openai (ev/s)", "× openai (CPU)",
                "connect→1st ms", "request→delta ms (p50 / p90)"]
     out = []
     for r in rows:
@@ -473,7 +474,7 @@ def table(rows: list[Row], baseline: str = "openai-python") -> str:
         ratio = f"{s.rate / base.rate:.1f}×" if base else "-"
         cpu_ratio = f"{base.cpu_us / s.cpu_us:.1f}×" if base else "-"
         delta = f"{median_ms(r.first_delta_ms)} / {p90_ms(r.first_delta_ms)}" if r.first_delta_ms else "-"
-        out.append([r.name, fmt_int(s.rate), f"{s.cpu_us:.2f}", ratio, cpu_ratio,
+        out.append([r.name, fmt_int(s.rate), f"{s.cpu_us:.2f}", fmt_us(s.server_cpu_us), ratio, cpu_ratio,
                     median_ms(r.connect_ms), delta])
     return render_table(headers, out)
 
@@ -522,8 +523,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     name=f"emulator: inject, {transport} ({em_responses * PERIOD:,} ev)"))
                 if transport == "plain":
                     em_rows.append(await measure_emulator_generated(server, args.emulator_chars))
-        headers = ["emulator emit rate (counting client)", "events/s", "client CPU µs/event"]
-        text = render_table(headers, [[r.name, fmt_int(r.sample.rate), f"{r.sample.cpu_us:.2f}"]
+        headers = ["emulator emit rate (counting client)", "events/s", "client CPU µs/event",
+                   "server CPU µs/event"]
+        text = render_table(headers, [[r.name, fmt_int(r.sample.rate), f"{r.sample.cpu_us:.2f}",
+                                       fmt_us(r.sample.server_cpu_us)]
                                       for r in em_rows if r.sample])
         print(f"\n## the emulator itself (separate process)\n{text}", flush=True)
         results["tables"]["emulator"] = text

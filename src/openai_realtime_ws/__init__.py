@@ -8,6 +8,7 @@
 """
 
 from .aio.client import AsyncOpenAIRealtimeWS
+from .core.conversation import Conversation
 from .core.errors import (
     ConnectionClosedError,
     HandlerError,
@@ -19,6 +20,7 @@ from .core.errors import (
     RealtimeConnectionError,
 )
 from .core.handshake import RealtimeTarget, build_azure_url, build_realtime_url
+from .core.reconnect import ReconnectContext, ReconnectPolicy
 from .core.sendqueue import QueueFull
 from .sync.client import OpenAIRealtimeWS
 from .types import UnknownServerEvent
@@ -28,6 +30,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AsyncOpenAIRealtimeWS",
     "ConnectionClosedError",
+    "Conversation",
     "HandlerError",
     "HandshakeError",
     "InvalidClientEvent",
@@ -38,6 +41,8 @@ __all__ = [
     "RealtimeConfigError",
     "RealtimeConnectionError",
     "RealtimeTarget",
+    "ReconnectContext",
+    "ReconnectPolicy",
     "UnknownServerEvent",
     "__version__",
     "build_azure_url",
