@@ -49,15 +49,8 @@ def make_chunks() -> tuple[bytes, bytes]:
     return tone, b"\x00\x00" * SAMPLES
 
 
-async def soak(minutes: int) -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "openai_realtime_ws.emulator", "--speed", "0"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        base_url = proc.stdout.readline().strip()
+async def soak(minutes: int, base_url: str, server_pid: int) -> None:
+    if True:
         rt = await AsyncOpenAIRealtimeWS.create(
             base_url=base_url,
             api_key="sk-soak",
@@ -105,7 +98,7 @@ async def soak(minutes: int) -> None:
             await asyncio.sleep(0.05)
             print(
                 f"{minute:>7} {time.perf_counter() - start:>7.1f} {rss_kib() / 1024:>15.1f} "
-                f"{rss_kib(proc.pid) / 1024:>17.1f} {counts['events']:>9} {counts['responses']:>9} "
+                f"{rss_kib(server_pid) / 1024:>17.1f} {counts['events']:>9} {counts['responses']:>9} "
                 f"{counts['audio_bytes'] * 3 / 4 / 1e6:>11.1f} {len(rt._outbound):>7}",
                 flush=True,
             )
@@ -116,9 +109,6 @@ async def soak(minutes: int) -> None:
             f"{time.perf_counter() - start:.1f} s; client RSS growth {growth:+.1f} MiB; "
             f"reconnects {rt.reconnects}; errors {counts['errors']}"
         )
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 def main() -> None:
@@ -127,7 +117,18 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="3 simulated minutes")
     args = parser.parse_args()
     os.environ.pop("OPENAI_API_KEY", None)
-    asyncio.run(soak(3 if args.quick else args.minutes))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "openai_realtime_ws.emulator", "--speed", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        base_url = proc.stdout.readline().strip()
+        asyncio.run(soak(3 if args.quick else args.minutes, base_url, proc.pid))
+    finally:
+        proc.terminate()
+        proc.wait(10)
 
 
 if __name__ == "__main__":
