@@ -50,65 +50,64 @@ def make_chunks() -> tuple[bytes, bytes]:
 
 
 async def soak(minutes: int, base_url: str, server_pid: int) -> None:
-    if True:
-        rt = await AsyncOpenAIRealtimeWS.create(
-            base_url=base_url,
-            api_key="sk-soak",
-            model="gpt-realtime",
-            reconnect=ReconnectPolicy(restore="session"),
-        )
-        counts = {"events": 0, "audio_bytes": 0, "responses": 0, "errors": 0}
+    rt = await AsyncOpenAIRealtimeWS.create(
+        base_url=base_url,
+        api_key="sk-soak",
+        model="gpt-realtime",
+        reconnect=ReconnectPolicy(restore="session"),
+    )
+    counts = {"events": 0, "audio_bytes": 0, "responses": 0, "errors": 0}
 
-        def on_event(e: object) -> None:
-            counts["events"] += 1
+    def on_event(e: object) -> None:
+        counts["events"] += 1
 
-        def on_audio(e: object) -> None:
-            counts["audio_bytes"] += len(getattr(e, "delta", ""))
+    def on_audio(e: object) -> None:
+        counts["audio_bytes"] += len(getattr(e, "delta", ""))
 
-        def on_done(e: object) -> None:
-            counts["responses"] += 1
+    def on_done(e: object) -> None:
+        counts["responses"] += 1
 
-        def on_error(e: object) -> None:
-            counts["errors"] += 1
+    def on_error(e: object) -> None:
+        counts["errors"] += 1
 
-        rt.on("event", on_event)
-        rt.on("response.output_audio.delta", on_audio)
-        rt.on("response.done", on_done)
-        rt.on("error", on_error)
-        await asyncio.sleep(0.1)
-        speech, silence = make_chunks()
-        per_minute = 60_000 // CHUNK_MS  # 3000 chunks
-        pattern = [speech] * 50 + [silence] * 50  # 1 s of speech, 1 s of silence
+    rt.on("event", on_event)
+    rt.on("response.output_audio.delta", on_audio)
+    rt.on("response.done", on_done)
+    rt.on("error", on_error)
+    await asyncio.sleep(0.1)
+    speech, silence = make_chunks()
+    per_minute = 60_000 // CHUNK_MS  # 3000 chunks
+    pattern = [speech] * 50 + [silence] * 50  # 1 s of speech, 1 s of silence
+    print(
+        f"{'sim min':>7} {'wall s':>7} {'client RSS MiB':>15} {'emulator RSS MiB':>17} "
+        f"{'events':>9} {'responses':>9} {'audio MB in':>11} {'queued':>7}"
+    )
+    start = time.perf_counter()
+    baseline = rss_kib()
+    sent = 0
+    for minute in range(1, minutes + 1):
+        for _ in range(per_minute):
+            rt.send_audio(pattern[sent % len(pattern)])
+            sent += 1
+            if sent % 50 == 0:
+                # let the loop read server events; a real app would pace at 20 ms per chunk
+                await asyncio.sleep(0)
+                while len(rt._outbound) > 0 or rt._write_paused:
+                    await asyncio.sleep(0.001)
+        await asyncio.sleep(0.05)
         print(
-            f"{'sim min':>7} {'wall s':>7} {'client RSS MiB':>15} {'emulator RSS MiB':>17} "
-            f"{'events':>9} {'responses':>9} {'audio MB in':>11} {'queued':>7}"
+            f"{minute:>7} {time.perf_counter() - start:>7.1f} {rss_kib() / 1024:>15.1f} "
+            f"{rss_kib(server_pid) / 1024:>17.1f} {counts['events']:>9} {counts['responses']:>9} "
+            f"{counts['audio_bytes'] * 3 / 4 / 1e6:>11.1f} {len(rt._outbound):>7}",
+            flush=True,
         )
-        start = time.perf_counter()
-        baseline = rss_kib()
-        sent = 0
-        for minute in range(1, minutes + 1):
-            for _ in range(per_minute):
-                rt.send_audio(pattern[sent % len(pattern)])
-                sent += 1
-                if sent % 50 == 0:
-                    # let the loop read server events; a real app would pace at 20 ms per chunk
-                    await asyncio.sleep(0)
-                    while len(rt._outbound) > 0 or rt._write_paused:
-                        await asyncio.sleep(0.001)
-            await asyncio.sleep(0.05)
-            print(
-                f"{minute:>7} {time.perf_counter() - start:>7.1f} {rss_kib() / 1024:>15.1f} "
-                f"{rss_kib(server_pid) / 1024:>17.1f} {counts['events']:>9} {counts['responses']:>9} "
-                f"{counts['audio_bytes'] * 3 / 4 / 1e6:>11.1f} {len(rt._outbound):>7}",
-                flush=True,
-            )
-        growth = (rss_kib() - baseline) / 1024
-        await rt.close()
-        print(
-            f"\nsent {sent} chunks ({sent * CHUNK_MS / 60000:.0f} simulated minutes) in "
-            f"{time.perf_counter() - start:.1f} s; client RSS growth {growth:+.1f} MiB; "
-            f"reconnects {rt.reconnects}; errors {counts['errors']}"
-        )
+    growth = (rss_kib() - baseline) / 1024
+    await rt.close()
+    print(
+        f"\nsent {sent} chunks ({sent * CHUNK_MS / 60000:.0f} simulated minutes) in "
+        f"{time.perf_counter() - start:.1f} s; client RSS growth {growth:+.1f} MiB; "
+        f"reconnects {rt.reconnects}; errors {counts['errors']}"
+    )
 
 
 def main() -> None:

@@ -27,7 +27,7 @@ async def main():
         print(emu.ws_url, flush=True)
         conn = await emu.wait_for_connection(0, timeout=60)
         if MODE == "inject":
-            while not conn.received:
+            while not conn.received_frames:
                 await asyncio.sleep(0.01)
             await emu.inject(conn, (DELTA for _ in range(N)))
             await emu.inject(conn, [{"type": "rate_limits.updated", "rate_limits": []}])

@@ -192,7 +192,9 @@ def mutated(draw: st.DrawFn, value: Any, rate: float = 0.15) -> Any:
                 elif action == "null":
                     out[k] = None
             if draw(st.booleans()) and draw(st.booleans()):
-                out[draw(texts)] = draw(json_values(6))
+                extra = draw(texts)
+                if not (top and extra == "type"):
+                    out[extra] = draw(json_values(6))
             return out
         if isinstance(v, list):
             return [walk(x, False) for x in v]

@@ -16,8 +16,6 @@ import argparse
 import os
 import ssl
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -204,17 +202,3 @@ def connection_failure(last_error: ErrorEventError | None, exc: BaseException) -
     else:
         text = closed or redact(str(exc))
     return CLIError(text, EXIT_CONNECTION)
-
-
-@contextmanager
-def quiet_broken_pipe() -> Iterator[None]:
-    """Stop quietly when stdout's reader goes away (``… | head``)."""
-    try:
-        yield
-    except BrokenPipeError:
-        try:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-        except OSError:
-            pass
-        raise SystemExit(1) from None
