@@ -897,8 +897,6 @@ def render_emitter(commit: str, server_events: list[tuple[str, StructDef]]) -> s
     classes = sorted(s.name for _, s in server_events)
     out: list[str] = [
         header(commit).rstrip("\n"),
-        "# ruff: noqa: ASYNC109",
-        "# (ASYNC109: wait_for(type, timeout=...) is this library's public API.)",
         '"""Typed ``on``/``once``/``off`` and ``wait_for`` for the clients.',
         "",
         "The overloads only tell a type checker which event class a handler receives for each event",

@@ -63,7 +63,7 @@ class ServerEventDecoder:
     def decode(self, frame: str | bytes | memoryview) -> AnyServerEvent:
         try:
             return cast(AnyServerEvent, self._typed.decode(frame))
-        except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):
+        except (msgspec.ValidationError, msgspec.DecodeError, UnicodeError, RecursionError):
             return self._slow(frame)
 
     def _slow(self, frame: str | bytes | memoryview) -> AnyServerEvent:
@@ -73,10 +73,12 @@ class ServerEventDecoder:
             raise MalformedFrameError(
                 f"{_PREFIX}: not valid JSON ({len(frame)} bytes)"
             ) from None
-        except UnicodeDecodeError:
+        except UnicodeError:  # invalid UTF-8 bytes, or a str holding lone surrogates
             raise MalformedFrameError(
                 f"{_PREFIX}: not valid UTF-8 ({len(frame)} bytes)"
             ) from None
+        except RecursionError:
+            raise MalformedFrameError(f"{_PREFIX}: JSON nested too deeply") from None
         if not isinstance(raw, dict):
             raise MalformedFrameError(
                 f"{_PREFIX}: expected a JSON object, got {_json_kind(raw)}"

@@ -88,8 +88,13 @@ class Dispatcher:
         calls = routing.calls
         for h in self._take("event"):
             calls.append((h, event))
-        if isinstance(event, ErrorEvent):
-            error = OpenAIRealtimeError.from_event(event)
+        if isinstance(event, ErrorEvent) or (
+            isinstance(event, UnknownServerEvent) and event.type == "error"
+        ):
+            if isinstance(event, ErrorEvent):
+                error = OpenAIRealtimeError.from_event(event)
+            else:  # an error event off the spec (e.g. a numeric code): still an error
+                error = OpenAIRealtimeError.from_raw(event.raw)
             if self._redact is not None:
                 error.message = self._redact(error.message)
                 error.args = (error.message,)

@@ -18,6 +18,7 @@ event's ``error`` object (``type``, ``code``, ``message``, ``param``, ``event_id
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -74,6 +75,33 @@ class OpenAIRealtimeError(Exception):
     @classmethod
     def from_event(cls, event: ErrorEvent) -> OpenAIRealtimeError:
         return cls(format_error_event(event.error), event)
+
+    @classmethod
+    def from_raw(cls, raw: Mapping[str, Any]) -> OpenAIRealtimeError:
+        """An ``error`` event that did not match the spec (e.g. a numeric ``code``): every field
+        is turned into text so that it is reported, never dropped."""
+        from ..types import ErrorEventError
+
+        err = raw.get("error")
+        fields = err if isinstance(err, Mapping) else {}
+
+        def text(key: str) -> str | None:
+            value = fields.get(key)
+            return None if value is None else _text(value)
+
+        error = ErrorEventError(
+            type=text("type") or "unknown_error",
+            message=text("message") or "",
+            code=text("code"),
+            param=text("param"),
+            event_id=text("event_id"),
+        )
+        instance = cls(format_error_event(error))
+        instance.error = error
+        event_id = raw.get("event_id")
+        instance.event_id = event_id if isinstance(event_id, str) else None
+        instance.code = error.code
+        return instance
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.message!r})"

@@ -11,6 +11,7 @@ move bytes.
 from __future__ import annotations
 
 import ipaddress
+import re
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -55,6 +56,9 @@ SENSITIVE_HEADERS = frozenset(
 _SENSITIVE_QUERY = frozenset(
     {"api-key", "api_key", "apikey", "key", "token", "access_token", "sig", "signature", "code"}
 )
+
+
+_USERINFO = re.compile(r"//[^/?#]*@")
 
 
 class ClientLike(Protocol):
@@ -171,9 +175,11 @@ def redact_url(url: str) -> str:
             (k, "***" if k.lower() in _SENSITIVE_QUERY else v)
             for k, v in parse_qsl(parts.query, keep_blank_values=True)
         ]
-        return urlunsplit((parts.scheme, netloc, parts.path, urlencode(query, safe="*"), ""))
+        out = urlunsplit((parts.scheme, netloc, parts.path, urlencode(query, safe="*"), ""))
     except ValueError:
         return "<invalid url>"
+    # a malformed URL (no scheme, say) can keep user-info in its path: drop any "//…@" too
+    return _USERINFO.sub("//", out)
 
 
 def redact_text(text: str, secrets: Iterable[str]) -> str:
