@@ -910,8 +910,9 @@ def render_emitter(commit: str, server_events: list[tuple[str, StructDef]]) -> s
         "",
         "if TYPE_CHECKING:",
         "    from openai_realtime_ws.core.errors import OpenAIRealtimeError",
+        "    from openai_realtime_ws.core.reconnect import ReconnectContext",
         "    from openai_realtime_ws.types import (",
-        *(f"        {c}," for c in sorted(["AnyServerEvent", *classes])),
+        *(f"        {c}," for c in sorted(["AnyServerEvent", "UnknownServerEvent", *classes])),
         "    )",
         "",
         '__all__ = ["AsyncWaitForMixin", "SyncWaitForMixin", "TypedEmitterMixin"]',
@@ -929,7 +930,12 @@ def render_emitter(commit: str, server_events: list[tuple[str, StructDef]]) -> s
     handler_targets: list[tuple[str, str]] = [
         (wire, s.name) for wire, s in server_events if wire != "error"
     ]
-    handler_targets += [("event", "AnyServerEvent"), ("error", "OpenAIRealtimeError")]
+    handler_targets += [
+        ("event", "AnyServerEvent"),
+        ("error", "OpenAIRealtimeError"),
+        ("reconnecting", "ReconnectContext"),
+        ("reconnected", "dict[str, Any]"),
+    ]
 
     for method, once in (("on", False), ("once", True)):
         for wire, cls in handler_targets:
@@ -944,18 +950,23 @@ def render_emitter(commit: str, server_events: list[tuple[str, StructDef]]) -> s
                 f"    ) -> {cb}: ...",
                 "",
                 "    @overload",
-                f"    def {method}(",
+                # the str fallback's decorator form overlaps with a different return type; the
+                # literal form is listed first, so it is the one a type checker picks
+                f"    def {method}(  # type: ignore[overload-overlap]",
                 f"        self, type: Literal[{json.dumps(wire)}], handler: None = None",
                 f"    ) -> Callable[[{cb}], {cb}]: ...",
             ]
+        # any other type string: an event this library does not know, so it arrives as an
+        # UnknownServerEvent (a known type with a wrongly typed handler does not match this)
+        ucb = "Callable[[UnknownServerEvent], object]"
         cb = "Callable[[Any], object]"
         out += [
             "",
             "    @overload",
-            f"    def {method}(self, type: str, handler: {cb}) -> {cb}: ...",
+            f"    def {method}(self, type: str, handler: {ucb}) -> {ucb}: ...",
             "",
             "    @overload",
-            f"    def {method}(self, type: str, handler: None = None) -> Callable[[{cb}], {cb}]: ...",
+            f"    def {method}(self, type: str, handler: None = None) -> Callable[[{ucb}], {ucb}]: ...",
             "",
             f"    def {method}(self, type: str, handler: {cb} | None = None) -> Any:",
             f'        """Register ``handler`` for ``type``{" for one call" if once else ""}; '

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 if TYPE_CHECKING:
     from openai_realtime_ws.core.errors import OpenAIRealtimeError
+    from openai_realtime_ws.core.reconnect import ReconnectContext
     from openai_realtime_ws.types import (
         AnyServerEvent,
         ConversationCreatedEvent,
@@ -60,6 +61,7 @@ if TYPE_CHECKING:
         ResponseOutputTextDoneEvent,
         SessionCreatedEvent,
         SessionUpdatedEvent,
+        UnknownServerEvent,
     )
 
 __all__ = ["AsyncWaitForMixin", "SyncWaitForMixin", "TypedEmitterMixin"]
@@ -82,7 +84,7 @@ class TypedEmitterMixin:
     ) -> Callable[[ConversationCreatedEvent], object]: ...
 
     @overload
-    def on(
+    def on(  # type: ignore[overload-overlap]
         self, type: Literal["conversation.created"], handler: None = None
     ) -> Callable[[Callable[[ConversationCreatedEvent], object]], Callable[[ConversationCreatedEvent], object]]: ...
 
@@ -94,7 +96,7 @@ class TypedEmitterMixin:
     ) -> Callable[[ConversationItemCreatedEvent], object]: ...
 
     @overload
-    def on(
+    def on(  # type: ignore[overload-overlap]
         self, type: Literal["conversation.item.created"], handler: None = None
     ) -> Callable[[Callable[[ConversationItemCreatedEvent], object]], Callable[[ConversationItemCreatedEvent], object]]: ...
 
@@ -106,7 +108,7 @@ class TypedEmitterMixin:
     ) -> Callable[[ConversationItemDeletedEvent], object]: ...
 
     @overload
-    def on(
+    def on(  # type: ignore[overload-overlap]
         self, type: Literal["conversation.item.deleted"], handler: None = None
     ) -> Callable[[Callable[[ConversationItemDeletedEvent], object]], Callable[[ConversationItemDeletedEvent], object]]: ...
 
@@ -118,7 +120,7 @@ class TypedEmitterMixin:
     ) -> Callable[[ConversationItemInputAudioTranscriptionCompletedEvent], object]: ...
 
     @overload
-    def on(
+    def on(  # type: ignore[overload-overlap]
         self, type: Literal["conversation.item.input_audio_transcription.completed"], handler: None = None
     ) -> Callable[[Callable[[ConversationItemInputAudioTranscriptionCompletedEvent], object]], Callable[[ConversationItemInputAudioTranscriptionCompletedEvent], object]]: ...
 
@@ -130,7 +132,7 @@ class TypedEmitterMixin:
     ) -> Callable[[ConversationItemInputAudioTranscriptionDeltaEvent], object]: ...
 
     @overload
-    def on(
+    def on(  # type: ignore[overload-overlap]
         self, type: Literal["conversation.item.input_audio_transcription.delta"], handler: None = None
     ) -> Callable[[Callable[[ConversationItemInputAudioTranscriptionDeltaEvent], object]], Callable[[ConversationItemInputAudioTranscriptionDeltaEvent], object]]: ...
 
@@ -142,7 +144,7 @@ class TypedEmitterMixin:
     ) -> Callable[[ConversationItemInputAudioTranscriptionFailedEvent], object]: ...
 
     @overload
-    def on(
+    def on(  # type: ignore[overload-overlap]
         self, type: Literal["conversation.item.input_audio_transcription.failed"], handler: None = None
     ) -> Callable[[Callable[[ConversationItemInputAudioTranscriptionFailedEvent], object]], Callable[[ConversationItemInputAudioTranscriptionFailedEvent], object]]: ...
 
@@ -154,7 +156,7 @@ class TypedEmitterMixin:
     ) -> Callable[[ConversationItemRetrievedEvent], object]: ...
 
     @overload
-    def on(
+    def on(  # type: ignore[overload-overlap]
         self, type: Literal["conversation.item.retrieved"], handler: None = None
     ) -> Callable[[Callable[[ConversationItemRetrievedEvent], object]], Callable[[ConversationItemRetrievedEvent], object]]: ...
 
@@ -166,7 +168,7 @@ class TypedEmitterMixin:
     ) -> Callable[[ConversationItemTruncatedEvent], object]: ...
 
     @overload
-    def on(
+    def on(  # type: ignore[overload-overlap]
         self, type: Literal["conversation.item.truncated"], handler: None = None
     ) -> Callable[[Callable[[ConversationItemTruncatedEvent], object]], Callable[[ConversationItemTruncatedEvent], object]]: ...
 
@@ -178,7 +180,7 @@ class TypedEmitterMixin:
     ) -> Callable[[InputAudioBufferClearedEvent], object]: ...
 
     @overload
-    def on(
+    def on(  # type: ignore[overload-overlap]
         self, type: Literal["input_audio_buffer.cleared"], handler: None = None
     ) -> Callable[[Callable[[InputAudioBufferClearedEvent], object]], Callable[[InputAudioBufferClearedEvent], object]]: ...
 
@@ -190,7 +192,7 @@ class TypedEmitterMixin:
     ) -> Callable[[InputAudioBufferCommittedEvent], object]: ...
 
     @overload
-    def on(
+    def on(  # type: ignore[overload-overlap]
         self, type: Literal["input_audio_buffer.committed"], handler: None = None
     ) -> Callable[[Callable[[InputAudioBufferCommittedEvent], object]], Callable[[InputAudioBufferCommittedEvent], object]]: ...
 
@@ -202,7 +204,7 @@ class TypedEmitterMixin:
     ) -> Callable[[InputAudioBufferDtmfEventReceivedEvent], object]: ...
 
     @overload
-    def on(
+    def on(  # type: ignore[overload-overlap]
         self, type: Literal["input_audio_buffer.dtmf_event_received"], handler: None = None
     ) -> Callable[[Callable[[InputAudioBufferDtmfEventReceivedEvent], object]], Callable[[InputAudioBufferDtmfEventReceivedEvent], object]]: ...
 
@@ -214,7 +216,7 @@ class TypedEmitterMixin:
     ) -> Callable[[InputAudioBufferSpeechStartedEvent], object]: ...
 
     @overload
-    def on(
+    def on(  # type: ignore[overload-overlap]
         self, type: Literal["input_audio_buffer.speech_started"], handler: None = None
     ) -> Callable[[Callable[[InputAudioBufferSpeechStartedEvent], object]], Callable[[InputAudioBufferSpeechStartedEvent], object]]: ...
 
@@ -226,7 +228,7 @@ class TypedEmitterMixin:
     ) -> Callable[[InputAudioBufferSpeechStoppedEvent], object]: ...
 
     @overload
-    def on(
+    def on(  # type: ignore[overload-overlap]
         self, type: Literal["input_audio_buffer.speech_stopped"], handler: None = None
     ) -> Callable[[Callable[[InputAudioBufferSpeechStoppedEvent], object]], Callable[[InputAudioBufferSpeechStoppedEvent], object]]: ...
 
@@ -238,7 +240,7 @@ class TypedEmitterMixin:
     ) -> Callable[[RateLimitsUpdatedEvent], object]: ...
 
     @overload
-    def on(
+    def on(  # type: ignore[overload-overlap]
         self, type: Literal["rate_limits.updated"], handler: None = None
     ) -> Callable[[Callable[[RateLimitsUpdatedEvent], object]], Callable[[RateLimitsUpdatedEvent], object]]: ...
 
@@ -250,7 +252,7 @@ class TypedEmitterMixin:
     ) -> Callable[[ResponseOutputAudioDeltaEvent], object]: ...
 
     @overload
-    def on(
+    def on(  # type: ignore[overload-overlap]
         self, type: Literal["response.output_audio.delta"], handler: None = None
     ) -> Callable[[Callable[[ResponseOutputAudioDeltaEvent], object]], Callable[[ResponseOutputAudioDeltaEvent], object]]: ...
 
@@ -262,7 +264,7 @@ class TypedEmitterMixin:
     ) -> Callable[[ResponseOutputAudioDoneEvent], object]: ...
 
     @overload
-    def on(
+    def on(  # type: ignore[overload-overlap]
         self, type: Literal["response.output_audio.done"], handler: None = None
     ) -> Callable[[Callable[[ResponseOutputAudioDoneEvent], object]], Callable[[ResponseOutputAudioDoneEvent], object]]: ...
 
@@ -274,7 +276,7 @@ class TypedEmitterMixin:
     ) -> Callable[[ResponseOutputAudioTranscriptDeltaEvent], object]: ...
 
     @overload
-    def on(
+    def on(  # type: ignore[overload-overlap]
         self, type: Literal["response.output_audio_transcript.delta"], handler: None = None
     ) -> Callable[[Callable[[ResponseOutputAudioTranscriptDeltaEvent], object]], Callable[[ResponseOutputAudioTranscriptDeltaEvent], object]]: ...
 
@@ -286,7 +288,7 @@ class TypedEmitterMixin:
     ) -> Callable[[ResponseOutputAudioTranscriptDoneEvent], object]: ...
 
     @overload
-    def on(
+    def on(  # type: ignore[overload-overlap]
         self, type: Literal["response.output_audio_transcript.done"], handler: None = None
     ) -> Callable[[Callable[[ResponseOutputAudioTranscriptDoneEvent], object]], Callable[[ResponseOutputAudioTranscriptDoneEvent], object]]: ...
 
@@ -298,7 +300,7 @@ class TypedEmitterMixin:
     ) -> Callable[[ResponseContentPartAddedEvent], object]: ...
 
     @overload
-    def on(
+    def on(  # type: ignore[overload-overlap]
         self, type: Literal["response.content_part.added"], handler: None = None
     ) -> Callable[[Callable[[ResponseContentPartAddedEvent], object]], Callable[[ResponseContentPartAddedEvent], object]]: ...
 
@@ -310,7 +312,7 @@ class TypedEmitterMixin:
     ) -> Callable[[ResponseContentPartDoneEvent], object]: ...
 
     @overload
-    def on(
+    def on(  # type: ignore[overload-overlap]
         self, type: Literal["response.content_part.done"], handler: None = None
     ) -> Callable[[Callable[[ResponseContentPartDoneEvent], object]], Callable[[ResponseContentPartDoneEvent], object]]: ...
 
@@ -322,7 +324,7 @@ class TypedEmitterMixin:
     ) -> Callable[[ResponseCreatedEvent], object]: ...
 
     @overload
-    def on(
+    def on(  # type: ignore[overload-overlap]
         self, type: Literal["response.created"], handler: None = None
     ) -> Callable[[Callable[[ResponseCreatedEvent], object]], Callable[[ResponseCreatedEvent], object]]: ...
 
@@ -334,7 +336,7 @@ class TypedEmitterMixin:
     ) -> Callable[[ResponseDoneEvent], object]: ...
 
     @overload
-    def on(
+    def on(  # type: ignore[overload-overlap]
         self, type: Literal["response.done"], handler: None = None
     ) -> Callable[[Callable[[ResponseDoneEvent], object]], Callable[[ResponseDoneEvent], object]]: ...
 
@@ -346,7 +348,7 @@ class TypedEmitterMixin:
     ) -> Callable[[ResponseFunctionCallArgumentsDeltaEvent], object]: ...
 
     @overload
-    def on(
+    def on(  # type: ignore[overload-overlap]
         self, type: Literal["response.function_call_arguments.delta"], handler: None = None
     ) -> Callable[[Callable[[ResponseFunctionCallArgumentsDeltaEvent], object]], Callable[[ResponseFunctionCallArgumentsDeltaEvent], object]]: ...
 
@@ -358,7 +360,7 @@ class TypedEmitterMixin:
     ) -> Callable[[ResponseFunctionCallArgumentsDoneEvent], object]: ...
 
     @overload
-    def on(
+    def on(  # type: ignore[overload-overlap]
         self, type: Literal["response.function_call_arguments.done"], handler: None = None
     ) -> Callable[[Callable[[ResponseFunctionCallArgumentsDoneEvent], object]], Callable[[ResponseFunctionCallArgumentsDoneEvent], object]]: ...
 
@@ -370,7 +372,7 @@ class TypedEmitterMixin:
     ) -> Callable[[ResponseOutputItemAddedEvent], object]: ...
 
     @overload
-    def on(
+    def on(  # type: ignore[overload-overlap]
         self, type: Literal["response.output_item.added"], handler: None = None
     ) -> Callable[[Callable[[ResponseOutputItemAddedEvent], object]], Callable[[ResponseOutputItemAddedEvent], object]]: ...
 
@@ -382,7 +384,7 @@ class TypedEmitterMixin:
     ) -> Callable[[ResponseOutputItemDoneEvent], object]: ...
 
     @overload
-    def on(
+    def on(  # type: ignore[overload-overlap]
         self, type: Literal["response.output_item.done"], handler: None = None
     ) -> Callable[[Callable[[ResponseOutputItemDoneEvent], object]], Callable[[ResponseOutputItemDoneEvent], object]]: ...
 
@@ -394,7 +396,7 @@ class TypedEmitterMixin:
     ) -> Callable[[ResponseOutputTextDeltaEvent], object]: ...
 
     @overload
-    def on(
+    def on(  # type: ignore[overload-overlap]
         self, type: Literal["response.output_text.delta"], handler: None = None
     ) -> Callable[[Callable[[ResponseOutputTextDeltaEvent], object]], Callable[[ResponseOutputTextDeltaEvent], object]]: ...
 
@@ -406,7 +408,7 @@ class TypedEmitterMixin:
     ) -> Callable[[ResponseOutputTextDoneEvent], object]: ...
 
     @overload
-    def on(
+    def on(  # type: ignore[overload-overlap]
         self, type: Literal["response.output_text.done"], handler: None = None
     ) -> Callable[[Callable[[ResponseOutputTextDoneEvent], object]], Callable[[ResponseOutputTextDoneEvent], object]]: ...
 
@@ -418,7 +420,7 @@ class TypedEmitterMixin:
     ) -> Callable[[SessionCreatedEvent], object]: ...
 
     @overload
-    def on(
+    def on(  # type: ignore[overload-overlap]
         self, type: Literal["session.created"], handler: None = None
     ) -> Callable[[Callable[[SessionCreatedEvent], object]], Callable[[SessionCreatedEvent], object]]: ...
 
@@ -430,7 +432,7 @@ class TypedEmitterMixin:
     ) -> Callable[[SessionUpdatedEvent], object]: ...
 
     @overload
-    def on(
+    def on(  # type: ignore[overload-overlap]
         self, type: Literal["session.updated"], handler: None = None
     ) -> Callable[[Callable[[SessionUpdatedEvent], object]], Callable[[SessionUpdatedEvent], object]]: ...
 
@@ -442,7 +444,7 @@ class TypedEmitterMixin:
     ) -> Callable[[OutputAudioBufferStartedEvent], object]: ...
 
     @overload
-    def on(
+    def on(  # type: ignore[overload-overlap]
         self, type: Literal["output_audio_buffer.started"], handler: None = None
     ) -> Callable[[Callable[[OutputAudioBufferStartedEvent], object]], Callable[[OutputAudioBufferStartedEvent], object]]: ...
 
@@ -454,7 +456,7 @@ class TypedEmitterMixin:
     ) -> Callable[[OutputAudioBufferStoppedEvent], object]: ...
 
     @overload
-    def on(
+    def on(  # type: ignore[overload-overlap]
         self, type: Literal["output_audio_buffer.stopped"], handler: None = None
     ) -> Callable[[Callable[[OutputAudioBufferStoppedEvent], object]], Callable[[OutputAudioBufferStoppedEvent], object]]: ...
 
@@ -466,7 +468,7 @@ class TypedEmitterMixin:
     ) -> Callable[[OutputAudioBufferClearedEvent], object]: ...
 
     @overload
-    def on(
+    def on(  # type: ignore[overload-overlap]
         self, type: Literal["output_audio_buffer.cleared"], handler: None = None
     ) -> Callable[[Callable[[OutputAudioBufferClearedEvent], object]], Callable[[OutputAudioBufferClearedEvent], object]]: ...
 
@@ -478,7 +480,7 @@ class TypedEmitterMixin:
     ) -> Callable[[ConversationItemAddedEvent], object]: ...
 
     @overload
-    def on(
+    def on(  # type: ignore[overload-overlap]
         self, type: Literal["conversation.item.added"], handler: None = None
     ) -> Callable[[Callable[[ConversationItemAddedEvent], object]], Callable[[ConversationItemAddedEvent], object]]: ...
 
@@ -490,7 +492,7 @@ class TypedEmitterMixin:
     ) -> Callable[[ConversationItemDoneEvent], object]: ...
 
     @overload
-    def on(
+    def on(  # type: ignore[overload-overlap]
         self, type: Literal["conversation.item.done"], handler: None = None
     ) -> Callable[[Callable[[ConversationItemDoneEvent], object]], Callable[[ConversationItemDoneEvent], object]]: ...
 
@@ -502,7 +504,7 @@ class TypedEmitterMixin:
     ) -> Callable[[InputAudioBufferTimeoutTriggeredEvent], object]: ...
 
     @overload
-    def on(
+    def on(  # type: ignore[overload-overlap]
         self, type: Literal["input_audio_buffer.timeout_triggered"], handler: None = None
     ) -> Callable[[Callable[[InputAudioBufferTimeoutTriggeredEvent], object]], Callable[[InputAudioBufferTimeoutTriggeredEvent], object]]: ...
 
@@ -514,7 +516,7 @@ class TypedEmitterMixin:
     ) -> Callable[[ConversationItemInputAudioTranscriptionSegmentEvent], object]: ...
 
     @overload
-    def on(
+    def on(  # type: ignore[overload-overlap]
         self, type: Literal["conversation.item.input_audio_transcription.segment"], handler: None = None
     ) -> Callable[[Callable[[ConversationItemInputAudioTranscriptionSegmentEvent], object]], Callable[[ConversationItemInputAudioTranscriptionSegmentEvent], object]]: ...
 
@@ -526,7 +528,7 @@ class TypedEmitterMixin:
     ) -> Callable[[McpListToolsInProgressEvent], object]: ...
 
     @overload
-    def on(
+    def on(  # type: ignore[overload-overlap]
         self, type: Literal["mcp_list_tools.in_progress"], handler: None = None
     ) -> Callable[[Callable[[McpListToolsInProgressEvent], object]], Callable[[McpListToolsInProgressEvent], object]]: ...
 
@@ -538,7 +540,7 @@ class TypedEmitterMixin:
     ) -> Callable[[McpListToolsCompletedEvent], object]: ...
 
     @overload
-    def on(
+    def on(  # type: ignore[overload-overlap]
         self, type: Literal["mcp_list_tools.completed"], handler: None = None
     ) -> Callable[[Callable[[McpListToolsCompletedEvent], object]], Callable[[McpListToolsCompletedEvent], object]]: ...
 
@@ -550,7 +552,7 @@ class TypedEmitterMixin:
     ) -> Callable[[McpListToolsFailedEvent], object]: ...
 
     @overload
-    def on(
+    def on(  # type: ignore[overload-overlap]
         self, type: Literal["mcp_list_tools.failed"], handler: None = None
     ) -> Callable[[Callable[[McpListToolsFailedEvent], object]], Callable[[McpListToolsFailedEvent], object]]: ...
 
@@ -562,7 +564,7 @@ class TypedEmitterMixin:
     ) -> Callable[[ResponseMcpCallArgumentsDeltaEvent], object]: ...
 
     @overload
-    def on(
+    def on(  # type: ignore[overload-overlap]
         self, type: Literal["response.mcp_call_arguments.delta"], handler: None = None
     ) -> Callable[[Callable[[ResponseMcpCallArgumentsDeltaEvent], object]], Callable[[ResponseMcpCallArgumentsDeltaEvent], object]]: ...
 
@@ -574,7 +576,7 @@ class TypedEmitterMixin:
     ) -> Callable[[ResponseMcpCallArgumentsDoneEvent], object]: ...
 
     @overload
-    def on(
+    def on(  # type: ignore[overload-overlap]
         self, type: Literal["response.mcp_call_arguments.done"], handler: None = None
     ) -> Callable[[Callable[[ResponseMcpCallArgumentsDoneEvent], object]], Callable[[ResponseMcpCallArgumentsDoneEvent], object]]: ...
 
@@ -586,7 +588,7 @@ class TypedEmitterMixin:
     ) -> Callable[[ResponseMcpCallInProgressEvent], object]: ...
 
     @overload
-    def on(
+    def on(  # type: ignore[overload-overlap]
         self, type: Literal["response.mcp_call.in_progress"], handler: None = None
     ) -> Callable[[Callable[[ResponseMcpCallInProgressEvent], object]], Callable[[ResponseMcpCallInProgressEvent], object]]: ...
 
@@ -598,7 +600,7 @@ class TypedEmitterMixin:
     ) -> Callable[[ResponseMcpCallCompletedEvent], object]: ...
 
     @overload
-    def on(
+    def on(  # type: ignore[overload-overlap]
         self, type: Literal["response.mcp_call.completed"], handler: None = None
     ) -> Callable[[Callable[[ResponseMcpCallCompletedEvent], object]], Callable[[ResponseMcpCallCompletedEvent], object]]: ...
 
@@ -610,7 +612,7 @@ class TypedEmitterMixin:
     ) -> Callable[[ResponseMcpCallFailedEvent], object]: ...
 
     @overload
-    def on(
+    def on(  # type: ignore[overload-overlap]
         self, type: Literal["response.mcp_call.failed"], handler: None = None
     ) -> Callable[[Callable[[ResponseMcpCallFailedEvent], object]], Callable[[ResponseMcpCallFailedEvent], object]]: ...
 
@@ -622,7 +624,7 @@ class TypedEmitterMixin:
     ) -> Callable[[AnyServerEvent], object]: ...
 
     @overload
-    def on(
+    def on(  # type: ignore[overload-overlap]
         self, type: Literal["event"], handler: None = None
     ) -> Callable[[Callable[[AnyServerEvent], object]], Callable[[AnyServerEvent], object]]: ...
 
@@ -634,15 +636,39 @@ class TypedEmitterMixin:
     ) -> Callable[[OpenAIRealtimeError], object]: ...
 
     @overload
-    def on(
+    def on(  # type: ignore[overload-overlap]
         self, type: Literal["error"], handler: None = None
     ) -> Callable[[Callable[[OpenAIRealtimeError], object]], Callable[[OpenAIRealtimeError], object]]: ...
 
     @overload
-    def on(self, type: str, handler: Callable[[Any], object]) -> Callable[[Any], object]: ...
+    def on(
+        self,
+        type: Literal["reconnecting"],
+        handler: Callable[[ReconnectContext], object],
+    ) -> Callable[[ReconnectContext], object]: ...
 
     @overload
-    def on(self, type: str, handler: None = None) -> Callable[[Callable[[Any], object]], Callable[[Any], object]]: ...
+    def on(  # type: ignore[overload-overlap]
+        self, type: Literal["reconnecting"], handler: None = None
+    ) -> Callable[[Callable[[ReconnectContext], object]], Callable[[ReconnectContext], object]]: ...
+
+    @overload
+    def on(
+        self,
+        type: Literal["reconnected"],
+        handler: Callable[[dict[str, Any]], object],
+    ) -> Callable[[dict[str, Any]], object]: ...
+
+    @overload
+    def on(  # type: ignore[overload-overlap]
+        self, type: Literal["reconnected"], handler: None = None
+    ) -> Callable[[Callable[[dict[str, Any]], object]], Callable[[dict[str, Any]], object]]: ...
+
+    @overload
+    def on(self, type: str, handler: Callable[[UnknownServerEvent], object]) -> Callable[[UnknownServerEvent], object]: ...
+
+    @overload
+    def on(self, type: str, handler: None = None) -> Callable[[Callable[[UnknownServerEvent], object]], Callable[[UnknownServerEvent], object]]: ...
 
     def on(self, type: str, handler: Callable[[Any], object] | None = None) -> Any:
         """Register ``handler`` for ``type``; without a handler, return a decorator."""
@@ -664,7 +690,7 @@ class TypedEmitterMixin:
     ) -> Callable[[ConversationCreatedEvent], object]: ...
 
     @overload
-    def once(
+    def once(  # type: ignore[overload-overlap]
         self, type: Literal["conversation.created"], handler: None = None
     ) -> Callable[[Callable[[ConversationCreatedEvent], object]], Callable[[ConversationCreatedEvent], object]]: ...
 
@@ -676,7 +702,7 @@ class TypedEmitterMixin:
     ) -> Callable[[ConversationItemCreatedEvent], object]: ...
 
     @overload
-    def once(
+    def once(  # type: ignore[overload-overlap]
         self, type: Literal["conversation.item.created"], handler: None = None
     ) -> Callable[[Callable[[ConversationItemCreatedEvent], object]], Callable[[ConversationItemCreatedEvent], object]]: ...
 
@@ -688,7 +714,7 @@ class TypedEmitterMixin:
     ) -> Callable[[ConversationItemDeletedEvent], object]: ...
 
     @overload
-    def once(
+    def once(  # type: ignore[overload-overlap]
         self, type: Literal["conversation.item.deleted"], handler: None = None
     ) -> Callable[[Callable[[ConversationItemDeletedEvent], object]], Callable[[ConversationItemDeletedEvent], object]]: ...
 
@@ -700,7 +726,7 @@ class TypedEmitterMixin:
     ) -> Callable[[ConversationItemInputAudioTranscriptionCompletedEvent], object]: ...
 
     @overload
-    def once(
+    def once(  # type: ignore[overload-overlap]
         self, type: Literal["conversation.item.input_audio_transcription.completed"], handler: None = None
     ) -> Callable[[Callable[[ConversationItemInputAudioTranscriptionCompletedEvent], object]], Callable[[ConversationItemInputAudioTranscriptionCompletedEvent], object]]: ...
 
@@ -712,7 +738,7 @@ class TypedEmitterMixin:
     ) -> Callable[[ConversationItemInputAudioTranscriptionDeltaEvent], object]: ...
 
     @overload
-    def once(
+    def once(  # type: ignore[overload-overlap]
         self, type: Literal["conversation.item.input_audio_transcription.delta"], handler: None = None
     ) -> Callable[[Callable[[ConversationItemInputAudioTranscriptionDeltaEvent], object]], Callable[[ConversationItemInputAudioTranscriptionDeltaEvent], object]]: ...
 
@@ -724,7 +750,7 @@ class TypedEmitterMixin:
     ) -> Callable[[ConversationItemInputAudioTranscriptionFailedEvent], object]: ...
 
     @overload
-    def once(
+    def once(  # type: ignore[overload-overlap]
         self, type: Literal["conversation.item.input_audio_transcription.failed"], handler: None = None
     ) -> Callable[[Callable[[ConversationItemInputAudioTranscriptionFailedEvent], object]], Callable[[ConversationItemInputAudioTranscriptionFailedEvent], object]]: ...
 
@@ -736,7 +762,7 @@ class TypedEmitterMixin:
     ) -> Callable[[ConversationItemRetrievedEvent], object]: ...
 
     @overload
-    def once(
+    def once(  # type: ignore[overload-overlap]
         self, type: Literal["conversation.item.retrieved"], handler: None = None
     ) -> Callable[[Callable[[ConversationItemRetrievedEvent], object]], Callable[[ConversationItemRetrievedEvent], object]]: ...
 
@@ -748,7 +774,7 @@ class TypedEmitterMixin:
     ) -> Callable[[ConversationItemTruncatedEvent], object]: ...
 
     @overload
-    def once(
+    def once(  # type: ignore[overload-overlap]
         self, type: Literal["conversation.item.truncated"], handler: None = None
     ) -> Callable[[Callable[[ConversationItemTruncatedEvent], object]], Callable[[ConversationItemTruncatedEvent], object]]: ...
 
@@ -760,7 +786,7 @@ class TypedEmitterMixin:
     ) -> Callable[[InputAudioBufferClearedEvent], object]: ...
 
     @overload
-    def once(
+    def once(  # type: ignore[overload-overlap]
         self, type: Literal["input_audio_buffer.cleared"], handler: None = None
     ) -> Callable[[Callable[[InputAudioBufferClearedEvent], object]], Callable[[InputAudioBufferClearedEvent], object]]: ...
 
@@ -772,7 +798,7 @@ class TypedEmitterMixin:
     ) -> Callable[[InputAudioBufferCommittedEvent], object]: ...
 
     @overload
-    def once(
+    def once(  # type: ignore[overload-overlap]
         self, type: Literal["input_audio_buffer.committed"], handler: None = None
     ) -> Callable[[Callable[[InputAudioBufferCommittedEvent], object]], Callable[[InputAudioBufferCommittedEvent], object]]: ...
 
@@ -784,7 +810,7 @@ class TypedEmitterMixin:
     ) -> Callable[[InputAudioBufferDtmfEventReceivedEvent], object]: ...
 
     @overload
-    def once(
+    def once(  # type: ignore[overload-overlap]
         self, type: Literal["input_audio_buffer.dtmf_event_received"], handler: None = None
     ) -> Callable[[Callable[[InputAudioBufferDtmfEventReceivedEvent], object]], Callable[[InputAudioBufferDtmfEventReceivedEvent], object]]: ...
 
@@ -796,7 +822,7 @@ class TypedEmitterMixin:
     ) -> Callable[[InputAudioBufferSpeechStartedEvent], object]: ...
 
     @overload
-    def once(
+    def once(  # type: ignore[overload-overlap]
         self, type: Literal["input_audio_buffer.speech_started"], handler: None = None
     ) -> Callable[[Callable[[InputAudioBufferSpeechStartedEvent], object]], Callable[[InputAudioBufferSpeechStartedEvent], object]]: ...
 
@@ -808,7 +834,7 @@ class TypedEmitterMixin:
     ) -> Callable[[InputAudioBufferSpeechStoppedEvent], object]: ...
 
     @overload
-    def once(
+    def once(  # type: ignore[overload-overlap]
         self, type: Literal["input_audio_buffer.speech_stopped"], handler: None = None
     ) -> Callable[[Callable[[InputAudioBufferSpeechStoppedEvent], object]], Callable[[InputAudioBufferSpeechStoppedEvent], object]]: ...
 
@@ -820,7 +846,7 @@ class TypedEmitterMixin:
     ) -> Callable[[RateLimitsUpdatedEvent], object]: ...
 
     @overload
-    def once(
+    def once(  # type: ignore[overload-overlap]
         self, type: Literal["rate_limits.updated"], handler: None = None
     ) -> Callable[[Callable[[RateLimitsUpdatedEvent], object]], Callable[[RateLimitsUpdatedEvent], object]]: ...
 
@@ -832,7 +858,7 @@ class TypedEmitterMixin:
     ) -> Callable[[ResponseOutputAudioDeltaEvent], object]: ...
 
     @overload
-    def once(
+    def once(  # type: ignore[overload-overlap]
         self, type: Literal["response.output_audio.delta"], handler: None = None
     ) -> Callable[[Callable[[ResponseOutputAudioDeltaEvent], object]], Callable[[ResponseOutputAudioDeltaEvent], object]]: ...
 
@@ -844,7 +870,7 @@ class TypedEmitterMixin:
     ) -> Callable[[ResponseOutputAudioDoneEvent], object]: ...
 
     @overload
-    def once(
+    def once(  # type: ignore[overload-overlap]
         self, type: Literal["response.output_audio.done"], handler: None = None
     ) -> Callable[[Callable[[ResponseOutputAudioDoneEvent], object]], Callable[[ResponseOutputAudioDoneEvent], object]]: ...
 
@@ -856,7 +882,7 @@ class TypedEmitterMixin:
     ) -> Callable[[ResponseOutputAudioTranscriptDeltaEvent], object]: ...
 
     @overload
-    def once(
+    def once(  # type: ignore[overload-overlap]
         self, type: Literal["response.output_audio_transcript.delta"], handler: None = None
     ) -> Callable[[Callable[[ResponseOutputAudioTranscriptDeltaEvent], object]], Callable[[ResponseOutputAudioTranscriptDeltaEvent], object]]: ...
 
@@ -868,7 +894,7 @@ class TypedEmitterMixin:
     ) -> Callable[[ResponseOutputAudioTranscriptDoneEvent], object]: ...
 
     @overload
-    def once(
+    def once(  # type: ignore[overload-overlap]
         self, type: Literal["response.output_audio_transcript.done"], handler: None = None
     ) -> Callable[[Callable[[ResponseOutputAudioTranscriptDoneEvent], object]], Callable[[ResponseOutputAudioTranscriptDoneEvent], object]]: ...
 
@@ -880,7 +906,7 @@ class TypedEmitterMixin:
     ) -> Callable[[ResponseContentPartAddedEvent], object]: ...
 
     @overload
-    def once(
+    def once(  # type: ignore[overload-overlap]
         self, type: Literal["response.content_part.added"], handler: None = None
     ) -> Callable[[Callable[[ResponseContentPartAddedEvent], object]], Callable[[ResponseContentPartAddedEvent], object]]: ...
 
@@ -892,7 +918,7 @@ class TypedEmitterMixin:
     ) -> Callable[[ResponseContentPartDoneEvent], object]: ...
 
     @overload
-    def once(
+    def once(  # type: ignore[overload-overlap]
         self, type: Literal["response.content_part.done"], handler: None = None
     ) -> Callable[[Callable[[ResponseContentPartDoneEvent], object]], Callable[[ResponseContentPartDoneEvent], object]]: ...
 
@@ -904,7 +930,7 @@ class TypedEmitterMixin:
     ) -> Callable[[ResponseCreatedEvent], object]: ...
 
     @overload
-    def once(
+    def once(  # type: ignore[overload-overlap]
         self, type: Literal["response.created"], handler: None = None
     ) -> Callable[[Callable[[ResponseCreatedEvent], object]], Callable[[ResponseCreatedEvent], object]]: ...
 
@@ -916,7 +942,7 @@ class TypedEmitterMixin:
     ) -> Callable[[ResponseDoneEvent], object]: ...
 
     @overload
-    def once(
+    def once(  # type: ignore[overload-overlap]
         self, type: Literal["response.done"], handler: None = None
     ) -> Callable[[Callable[[ResponseDoneEvent], object]], Callable[[ResponseDoneEvent], object]]: ...
 
@@ -928,7 +954,7 @@ class TypedEmitterMixin:
     ) -> Callable[[ResponseFunctionCallArgumentsDeltaEvent], object]: ...
 
     @overload
-    def once(
+    def once(  # type: ignore[overload-overlap]
         self, type: Literal["response.function_call_arguments.delta"], handler: None = None
     ) -> Callable[[Callable[[ResponseFunctionCallArgumentsDeltaEvent], object]], Callable[[ResponseFunctionCallArgumentsDeltaEvent], object]]: ...
 
@@ -940,7 +966,7 @@ class TypedEmitterMixin:
     ) -> Callable[[ResponseFunctionCallArgumentsDoneEvent], object]: ...
 
     @overload
-    def once(
+    def once(  # type: ignore[overload-overlap]
         self, type: Literal["response.function_call_arguments.done"], handler: None = None
     ) -> Callable[[Callable[[ResponseFunctionCallArgumentsDoneEvent], object]], Callable[[ResponseFunctionCallArgumentsDoneEvent], object]]: ...
 
@@ -952,7 +978,7 @@ class TypedEmitterMixin:
     ) -> Callable[[ResponseOutputItemAddedEvent], object]: ...
 
     @overload
-    def once(
+    def once(  # type: ignore[overload-overlap]
         self, type: Literal["response.output_item.added"], handler: None = None
     ) -> Callable[[Callable[[ResponseOutputItemAddedEvent], object]], Callable[[ResponseOutputItemAddedEvent], object]]: ...
 
@@ -964,7 +990,7 @@ class TypedEmitterMixin:
     ) -> Callable[[ResponseOutputItemDoneEvent], object]: ...
 
     @overload
-    def once(
+    def once(  # type: ignore[overload-overlap]
         self, type: Literal["response.output_item.done"], handler: None = None
     ) -> Callable[[Callable[[ResponseOutputItemDoneEvent], object]], Callable[[ResponseOutputItemDoneEvent], object]]: ...
 
@@ -976,7 +1002,7 @@ class TypedEmitterMixin:
     ) -> Callable[[ResponseOutputTextDeltaEvent], object]: ...
 
     @overload
-    def once(
+    def once(  # type: ignore[overload-overlap]
         self, type: Literal["response.output_text.delta"], handler: None = None
     ) -> Callable[[Callable[[ResponseOutputTextDeltaEvent], object]], Callable[[ResponseOutputTextDeltaEvent], object]]: ...
 
@@ -988,7 +1014,7 @@ class TypedEmitterMixin:
     ) -> Callable[[ResponseOutputTextDoneEvent], object]: ...
 
     @overload
-    def once(
+    def once(  # type: ignore[overload-overlap]
         self, type: Literal["response.output_text.done"], handler: None = None
     ) -> Callable[[Callable[[ResponseOutputTextDoneEvent], object]], Callable[[ResponseOutputTextDoneEvent], object]]: ...
 
@@ -1000,7 +1026,7 @@ class TypedEmitterMixin:
     ) -> Callable[[SessionCreatedEvent], object]: ...
 
     @overload
-    def once(
+    def once(  # type: ignore[overload-overlap]
         self, type: Literal["session.created"], handler: None = None
     ) -> Callable[[Callable[[SessionCreatedEvent], object]], Callable[[SessionCreatedEvent], object]]: ...
 
@@ -1012,7 +1038,7 @@ class TypedEmitterMixin:
     ) -> Callable[[SessionUpdatedEvent], object]: ...
 
     @overload
-    def once(
+    def once(  # type: ignore[overload-overlap]
         self, type: Literal["session.updated"], handler: None = None
     ) -> Callable[[Callable[[SessionUpdatedEvent], object]], Callable[[SessionUpdatedEvent], object]]: ...
 
@@ -1024,7 +1050,7 @@ class TypedEmitterMixin:
     ) -> Callable[[OutputAudioBufferStartedEvent], object]: ...
 
     @overload
-    def once(
+    def once(  # type: ignore[overload-overlap]
         self, type: Literal["output_audio_buffer.started"], handler: None = None
     ) -> Callable[[Callable[[OutputAudioBufferStartedEvent], object]], Callable[[OutputAudioBufferStartedEvent], object]]: ...
 
@@ -1036,7 +1062,7 @@ class TypedEmitterMixin:
     ) -> Callable[[OutputAudioBufferStoppedEvent], object]: ...
 
     @overload
-    def once(
+    def once(  # type: ignore[overload-overlap]
         self, type: Literal["output_audio_buffer.stopped"], handler: None = None
     ) -> Callable[[Callable[[OutputAudioBufferStoppedEvent], object]], Callable[[OutputAudioBufferStoppedEvent], object]]: ...
 
@@ -1048,7 +1074,7 @@ class TypedEmitterMixin:
     ) -> Callable[[OutputAudioBufferClearedEvent], object]: ...
 
     @overload
-    def once(
+    def once(  # type: ignore[overload-overlap]
         self, type: Literal["output_audio_buffer.cleared"], handler: None = None
     ) -> Callable[[Callable[[OutputAudioBufferClearedEvent], object]], Callable[[OutputAudioBufferClearedEvent], object]]: ...
 
@@ -1060,7 +1086,7 @@ class TypedEmitterMixin:
     ) -> Callable[[ConversationItemAddedEvent], object]: ...
 
     @overload
-    def once(
+    def once(  # type: ignore[overload-overlap]
         self, type: Literal["conversation.item.added"], handler: None = None
     ) -> Callable[[Callable[[ConversationItemAddedEvent], object]], Callable[[ConversationItemAddedEvent], object]]: ...
 
@@ -1072,7 +1098,7 @@ class TypedEmitterMixin:
     ) -> Callable[[ConversationItemDoneEvent], object]: ...
 
     @overload
-    def once(
+    def once(  # type: ignore[overload-overlap]
         self, type: Literal["conversation.item.done"], handler: None = None
     ) -> Callable[[Callable[[ConversationItemDoneEvent], object]], Callable[[ConversationItemDoneEvent], object]]: ...
 
@@ -1084,7 +1110,7 @@ class TypedEmitterMixin:
     ) -> Callable[[InputAudioBufferTimeoutTriggeredEvent], object]: ...
 
     @overload
-    def once(
+    def once(  # type: ignore[overload-overlap]
         self, type: Literal["input_audio_buffer.timeout_triggered"], handler: None = None
     ) -> Callable[[Callable[[InputAudioBufferTimeoutTriggeredEvent], object]], Callable[[InputAudioBufferTimeoutTriggeredEvent], object]]: ...
 
@@ -1096,7 +1122,7 @@ class TypedEmitterMixin:
     ) -> Callable[[ConversationItemInputAudioTranscriptionSegmentEvent], object]: ...
 
     @overload
-    def once(
+    def once(  # type: ignore[overload-overlap]
         self, type: Literal["conversation.item.input_audio_transcription.segment"], handler: None = None
     ) -> Callable[[Callable[[ConversationItemInputAudioTranscriptionSegmentEvent], object]], Callable[[ConversationItemInputAudioTranscriptionSegmentEvent], object]]: ...
 
@@ -1108,7 +1134,7 @@ class TypedEmitterMixin:
     ) -> Callable[[McpListToolsInProgressEvent], object]: ...
 
     @overload
-    def once(
+    def once(  # type: ignore[overload-overlap]
         self, type: Literal["mcp_list_tools.in_progress"], handler: None = None
     ) -> Callable[[Callable[[McpListToolsInProgressEvent], object]], Callable[[McpListToolsInProgressEvent], object]]: ...
 
@@ -1120,7 +1146,7 @@ class TypedEmitterMixin:
     ) -> Callable[[McpListToolsCompletedEvent], object]: ...
 
     @overload
-    def once(
+    def once(  # type: ignore[overload-overlap]
         self, type: Literal["mcp_list_tools.completed"], handler: None = None
     ) -> Callable[[Callable[[McpListToolsCompletedEvent], object]], Callable[[McpListToolsCompletedEvent], object]]: ...
 
@@ -1132,7 +1158,7 @@ class TypedEmitterMixin:
     ) -> Callable[[McpListToolsFailedEvent], object]: ...
 
     @overload
-    def once(
+    def once(  # type: ignore[overload-overlap]
         self, type: Literal["mcp_list_tools.failed"], handler: None = None
     ) -> Callable[[Callable[[McpListToolsFailedEvent], object]], Callable[[McpListToolsFailedEvent], object]]: ...
 
@@ -1144,7 +1170,7 @@ class TypedEmitterMixin:
     ) -> Callable[[ResponseMcpCallArgumentsDeltaEvent], object]: ...
 
     @overload
-    def once(
+    def once(  # type: ignore[overload-overlap]
         self, type: Literal["response.mcp_call_arguments.delta"], handler: None = None
     ) -> Callable[[Callable[[ResponseMcpCallArgumentsDeltaEvent], object]], Callable[[ResponseMcpCallArgumentsDeltaEvent], object]]: ...
 
@@ -1156,7 +1182,7 @@ class TypedEmitterMixin:
     ) -> Callable[[ResponseMcpCallArgumentsDoneEvent], object]: ...
 
     @overload
-    def once(
+    def once(  # type: ignore[overload-overlap]
         self, type: Literal["response.mcp_call_arguments.done"], handler: None = None
     ) -> Callable[[Callable[[ResponseMcpCallArgumentsDoneEvent], object]], Callable[[ResponseMcpCallArgumentsDoneEvent], object]]: ...
 
@@ -1168,7 +1194,7 @@ class TypedEmitterMixin:
     ) -> Callable[[ResponseMcpCallInProgressEvent], object]: ...
 
     @overload
-    def once(
+    def once(  # type: ignore[overload-overlap]
         self, type: Literal["response.mcp_call.in_progress"], handler: None = None
     ) -> Callable[[Callable[[ResponseMcpCallInProgressEvent], object]], Callable[[ResponseMcpCallInProgressEvent], object]]: ...
 
@@ -1180,7 +1206,7 @@ class TypedEmitterMixin:
     ) -> Callable[[ResponseMcpCallCompletedEvent], object]: ...
 
     @overload
-    def once(
+    def once(  # type: ignore[overload-overlap]
         self, type: Literal["response.mcp_call.completed"], handler: None = None
     ) -> Callable[[Callable[[ResponseMcpCallCompletedEvent], object]], Callable[[ResponseMcpCallCompletedEvent], object]]: ...
 
@@ -1192,7 +1218,7 @@ class TypedEmitterMixin:
     ) -> Callable[[ResponseMcpCallFailedEvent], object]: ...
 
     @overload
-    def once(
+    def once(  # type: ignore[overload-overlap]
         self, type: Literal["response.mcp_call.failed"], handler: None = None
     ) -> Callable[[Callable[[ResponseMcpCallFailedEvent], object]], Callable[[ResponseMcpCallFailedEvent], object]]: ...
 
@@ -1204,7 +1230,7 @@ class TypedEmitterMixin:
     ) -> Callable[[AnyServerEvent], object]: ...
 
     @overload
-    def once(
+    def once(  # type: ignore[overload-overlap]
         self, type: Literal["event"], handler: None = None
     ) -> Callable[[Callable[[AnyServerEvent], object]], Callable[[AnyServerEvent], object]]: ...
 
@@ -1216,15 +1242,39 @@ class TypedEmitterMixin:
     ) -> Callable[[OpenAIRealtimeError], object]: ...
 
     @overload
-    def once(
+    def once(  # type: ignore[overload-overlap]
         self, type: Literal["error"], handler: None = None
     ) -> Callable[[Callable[[OpenAIRealtimeError], object]], Callable[[OpenAIRealtimeError], object]]: ...
 
     @overload
-    def once(self, type: str, handler: Callable[[Any], object]) -> Callable[[Any], object]: ...
+    def once(
+        self,
+        type: Literal["reconnecting"],
+        handler: Callable[[ReconnectContext], object],
+    ) -> Callable[[ReconnectContext], object]: ...
 
     @overload
-    def once(self, type: str, handler: None = None) -> Callable[[Callable[[Any], object]], Callable[[Any], object]]: ...
+    def once(  # type: ignore[overload-overlap]
+        self, type: Literal["reconnecting"], handler: None = None
+    ) -> Callable[[Callable[[ReconnectContext], object]], Callable[[ReconnectContext], object]]: ...
+
+    @overload
+    def once(
+        self,
+        type: Literal["reconnected"],
+        handler: Callable[[dict[str, Any]], object],
+    ) -> Callable[[dict[str, Any]], object]: ...
+
+    @overload
+    def once(  # type: ignore[overload-overlap]
+        self, type: Literal["reconnected"], handler: None = None
+    ) -> Callable[[Callable[[dict[str, Any]], object]], Callable[[dict[str, Any]], object]]: ...
+
+    @overload
+    def once(self, type: str, handler: Callable[[UnknownServerEvent], object]) -> Callable[[UnknownServerEvent], object]: ...
+
+    @overload
+    def once(self, type: str, handler: None = None) -> Callable[[Callable[[UnknownServerEvent], object]], Callable[[UnknownServerEvent], object]]: ...
 
     def once(self, type: str, handler: Callable[[Any], object] | None = None) -> Any:
         """Register ``handler`` for ``type`` for one call; without a handler, return a decorator."""
