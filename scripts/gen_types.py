@@ -730,6 +730,8 @@ def header(commit: str) -> str:
 def render_struct(struct: StructDef) -> list[str]:
     kw = f', tag="{struct.tag}"' if struct.tag is not None else ""
     lines = [f"class {struct.name}({struct.base}{kw}):", docstring(struct.doc)]
+    if struct.tag is not None and struct.base in ("ServerEventBase", "ClientEventBase"):
+        lines += ["", f"    type: ClassVar[Literal[{json.dumps(struct.tag)}]] = {json.dumps(struct.tag)}"]
     if struct.fields:
         lines.append("")
     for f in struct.fields:
@@ -748,10 +750,8 @@ BASES_SOURCE = '''\
 class ServerEventBase(msgspec.Struct, kw_only=True, tag_field="type", omit_defaults=True):
 {server_doc}
 
-    @property
-    def type(self) -> str:
-        """The wire ``type`` of this event."""
-        return str(self.__struct_config__.tag)
+    type: ClassVar[str]
+    """The wire ``type`` of this event (a class attribute: the msgspec tag, not a field)."""
 
 
 class ClientEventBase(
@@ -761,10 +761,8 @@ class ClientEventBase(
 
     event_id: Annotated[str, msgspec.Meta(max_length=512)] | None = None
 
-    @property
-    def type(self) -> str:
-        """The wire ``type`` of this event."""
-        return str(self.__struct_config__.tag)
+    type: ClassVar[str]
+    """The wire ``type`` of this event (a class attribute: the msgspec tag, not a field)."""
 
 
 class _ServerStruct(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -849,7 +847,7 @@ def generate(spec: Schema) -> Generated:
         "from __future__ import annotations",
         "",
         "import base64",
-        "from typing import Annotated, Any, Literal, Self, Union",
+        "from typing import Annotated, Any, ClassVar, Literal, Self, Union",
         "",
         "import msgspec",
         "from msgspec import UNSET, UnsetType",

@@ -65,6 +65,7 @@ from ..types import (
     AnyServerEvent,
     ClientEventBase,
     ErrorEvent,
+    UnknownServerEvent,
     SessionCreatedEvent,
     SessionUpdatedEvent,
 )
@@ -94,6 +95,9 @@ _TRACKED = frozenset(
         "response.done",
     }
 )
+
+_NO_ROUTING = Routing()  # for the fast path: no error to report after the handlers
+_SLOW_PATH = (OpenAIRealtimeError, ErrorEvent, UnknownServerEvent)  # routed by Dispatcher.route
 
 CredentialSource = str | Callable[[], "str | Awaitable[str]"] | None
 
@@ -251,7 +255,8 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
         self._release_on_yield = True  # False: the blocking client releases on its first call
         self._drain_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Future[None]] = set()
-        self._buffer: deque[AnyServerEvent | _Unhandled] = deque()
+        # until the first iteration only the newest max_queue events are kept (maxlen)
+        self._buffer: deque[AnyServerEvent | _Unhandled] = deque(maxlen=max_queue)
         self._iterating = False
         self._iter_waiter: asyncio.Future[None] | None = None
         self._waiters: dict[str, list[asyncio.Future[Any]]] = {}
@@ -550,6 +555,25 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
 
     def _dispatch(self, item: AnyServerEvent | OpenAIRealtimeError) -> None:
         """Run the handlers of one item; if one returns an awaitable, finish in a task."""
+        if not isinstance(item, _SLOW_PATH):
+            # the hot path: a typed, non-error event and no once-handler involved
+            handlers = self._dispatcher.fast_handlers(item.type)
+            if handlers is not None:
+                for i, handler in enumerate(handlers):
+                    try:
+                        result = handler(item)
+                    except Exception as exc:
+                        self._handler_failed(handler, item, exc)
+                        continue
+                    if result is not None and inspect.isawaitable(result):
+                        rest = [(h, item) for h in handlers[i + 1 :]]
+                        self._dispatching = True
+                        self._drain_task = asyncio.ensure_future(
+                            self._finish(result, handler, item, rest, _NO_ROUTING, item)
+                        )
+                        return
+                self._deliver_event(item)
+                return
         if isinstance(item, OpenAIRealtimeError):
             routing = self._dispatcher.route_error(item)
             event: AnyServerEvent | None = None
@@ -651,25 +675,24 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
             # the _Unhandled marker stands for the error event in the iteration buffer
             self._unhandled(routing.unhandled)
             return
-        if event is None:
-            return
-        waiters = self._waiters.get(event.type) if self._waiters else None
-        if waiters:
-            del self._waiters[event.type]
-            for fut in waiters:
-                if not fut.done():
-                    fut.set_result(event)
+        if event is not None:
+            self._deliver_event(event)
+
+    def _deliver_event(self, event: AnyServerEvent) -> None:
+        """After its handlers: resolve ``wait_for`` waiters, then the iteration buffer."""
+        if self._waiters:
+            waiters = self._waiters.pop(event.type, None)
+            if waiters:
+                for fut in waiters:
+                    if not fut.done():
+                        fut.set_result(event)
         self._push_buffer(event)
 
     def _push_buffer(self, item: AnyServerEvent | _Unhandled) -> None:
         buf = self._buffer
-        buf.append(item)
-        if len(buf) >= self._max_queue:
-            if self._iterating:
-                self._pause("iteration")
-            else:
-                while len(buf) > self._max_queue:
-                    buf.popleft()
+        buf.append(item)  # before the first iteration buf has maxlen: the oldest drop off
+        if self._iterating and len(buf) >= self._max_queue:
+            self._pause("iteration")
         waiter = self._iter_waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -916,16 +939,21 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
         return self
 
     def _start_iterating(self) -> None:
-        self._iterating = True
+        if not self._iterating:
+            self._iterating = True
+            # from now on a full buffer pauses the socket instead of dropping events
+            self._buffer = deque(self._buffer)
 
     async def __anext__(self) -> AnyServerEvent:
-        self._iterating = True
-        self._release()
+        if not self._iterating:
+            self._start_iterating()
+        if self._hold:
+            self._release()
         buf = self._buffer
         while True:
             while buf:
                 item = buf.popleft()
-                if len(buf) <= self._max_queue // 2:
+                if self._pause_reasons and len(buf) <= self._max_queue // 2:
                     self._resume("iteration")
                 if isinstance(item, _Unhandled):
                     if self._take_pending(item.error):

@@ -117,7 +117,7 @@ def read_wav_pcm16_24k(path: str | Path) -> bytes:
     except wave.Error as exc:
         raise ValueError(f"{path}: not a PCM WAV file ({exc})") from None
     except EOFError:
-        raise ValueError(f"{path}: truncated WAV file") from None
+        raise ValueError(f"{path}: not a WAV file, or truncated") from None
     samples = downmix(to_int16_samples(frames, width), channels)
     out = resample_linear(samples, rate, API_RATE)
     if sys.byteorder == "big":

@@ -15,14 +15,23 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from types import FrameType
 from typing import Any
 
 from .. import ConnectionClosedError, OpenAIRealtimeError, OpenAIRealtimeWS
-from ..types import AnyServerEvent, ErrorEvent, ErrorEventError
+from ..types import (
+    AnyServerEvent,
+    ErrorEvent,
+    ErrorEventError,
+    ResponseCreatedEvent,
+    ResponseDoneEvent,
+    ResponseOutputAudioDeltaEvent,
+    ResponseOutputAudioTranscriptDeltaEvent,
+    ResponseOutputTextDeltaEvent,
+)
 from ._audio import BYTES_PER_SECOND, read_wav_pcm16_24k, write_wav_pcm16_24k
 from ._errors import EXIT_CONNECTION, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CLIError
 from ._target import (
@@ -80,14 +89,14 @@ class TurnFigures:
 
     def line(self, bytes_per_second: int) -> str:
         def ms(t: float | None) -> str:
-            return "–" if t is None else f"{(t - self.started) * 1000:.0f} ms"
+            return "n/a" if t is None else f"{(t - self.started) * 1000:.0f} ms"
 
         parts = []
         if self.status and self.status != "completed":
             parts.append(self.status + (f" ({self.reason})" if self.reason else ""))
         parts += [f"first text {ms(self.first_text)}", f"first audio {ms(self.first_audio)}",
                   f"audio {self.audio_bytes / bytes_per_second:.2f} s",
-                  f"tokens {'–' if self.tokens is None else self.tokens}"]
+                  f"tokens {'n/a' if self.tokens is None else self.tokens}"]
         return "[" + " · ".join(parts) + "]"
 
 
@@ -105,6 +114,8 @@ class ChatSession:
         self.rt = rt
         self.args = args
         self.interactive = interactive
+        self.on_terminal = interactive and sys.stdin.isatty()
+        """A person is typing: prompts, the `ai> ` prefix and a [cancelled] marker on stdout."""
         self.audio = bytearray()
         self.last_error: ErrorEventError | None = None
         self._events: Iterator[AnyServerEvent] = iter(rt)
@@ -223,26 +234,26 @@ class ChatSession:
         wrote = False
         try:
             ours.update(send())
-            if self.interactive:
+            if self.on_terminal:
                 out.write("ai> ")
                 out.flush()
                 wrote = True
             while True:
                 event = self.next_event()
-                etype = event.type
-                if etype == "response.created" and response_id is None:
-                    response_id = getattr(event.response, "id", None)
-                elif etype in ("response.output_text.delta",
-                               "response.output_audio_transcript.delta"):
-                    if getattr(event, "response_id", None) != response_id:
+                if isinstance(event, ResponseCreatedEvent):
+                    if response_id is None:
+                        response_id = event.response.id
+                elif isinstance(event, ResponseOutputTextDeltaEvent
+                                | ResponseOutputAudioTranscriptDeltaEvent):
+                    if event.response_id != response_id:
                         continue
                     if figures.first_text is None:
                         figures.first_text = time.monotonic()
                     out.write(event.delta)
                     out.flush()
                     wrote = True
-                elif etype == "response.output_audio.delta":
-                    if getattr(event, "response_id", None) != response_id:
+                elif isinstance(event, ResponseOutputAudioDeltaEvent):
+                    if event.response_id != response_id:
                         continue
                     if figures.first_audio is None:
                         figures.first_audio = time.monotonic()
@@ -250,9 +261,9 @@ class ChatSession:
                     figures.audio_bytes += len(chunk)
                     if self.args.audio_out:
                         self.audio += chunk
-                elif etype == "response.done" and response_id is not None:
+                elif isinstance(event, ResponseDoneEvent):
                     response = event.response
-                    if getattr(response, "id", None) != response_id:
+                    if response_id is None or response.id != response_id:
                         continue
                     figures.status = response.status
                     details = response.status_details
@@ -285,9 +296,9 @@ class ChatSession:
         sys.stderr.flush()
 
     def report(self, figures: TurnFigures) -> None:
-        if figures.status == "cancelled":
-            # part of the conversation on a terminal; a note on stderr for one-shot use
-            stream = sys.stdout if self.interactive else sys.stderr
+        if figures.status == "cancelled" and (self.on_terminal or self.args.quiet):
+            # part of the conversation on a terminal; the figures line says it otherwise
+            stream = sys.stdout if self.on_terminal else sys.stderr
             stream.write("[cancelled]\n")
             stream.flush()
         if not self.args.quiet:
@@ -321,7 +332,8 @@ def run_chat(args: argparse.Namespace) -> int:
     interactive = message is None and pcm is None
     target = resolve_target(args)
     with ExitStack() as stack:
-        rt = _open(stack, target)
+        with _sigint_stays_on_this_thread():
+            rt = _open(stack, target)
         chat = ChatSession(rt, args, interactive)
         try:
             chat.wait_ready()
@@ -338,6 +350,22 @@ def run_chat(args: argparse.Namespace) -> int:
         finally:
             if args.audio_out:
                 write_wav_pcm16_24k(args.audio_out, bytes(chat.audio))
+
+
+@contextmanager
+def _sigint_stays_on_this_thread() -> Iterator[None]:
+    """Threads started in this block (the client's loop, the emulator) block SIGINT, so that the
+    kernel always delivers Ctrl-C to the main thread, which may be asleep in ``input()`` or in a
+    lock: a signal caught by another thread would not wake it."""
+    block = getattr(signal, "pthread_sigmask", None)
+    if block is None:  # pragma: no cover - not POSIX
+        yield
+        return
+    old = block(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        block(signal.SIG_SETMASK, old)
 
 
 def _open(stack: ExitStack, target: Target) -> OpenAIRealtimeWS:

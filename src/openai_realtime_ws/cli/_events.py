@@ -132,7 +132,7 @@ class Output:
         self._record: IO[bytes] | None = None
         if args.record:
             try:
-                self._record = open(args.record, "wb")  # noqa: SIM115 - closed in close()
+                self._record = open(args.record, "wb")  # closed in close()
             except OSError as exc:
                 raise CLIError(f"cannot write {args.record}: {exc.strerror}") from None
 
@@ -341,6 +341,11 @@ async def _replay(args: argparse.Namespace, target: Target, steps: Sequence[Step
         counts: Counter[str] = Counter()
         changed = asyncio.Event()
         closed: list[BaseException | None] = []
+        """Set when the connection ends: None (normal close) or the ConnectionClosedError."""
+        all_sent = False
+
+        def finished() -> bool:
+            return all_sent and (final is None or counts[final[0]] >= final[1])
 
         async def read() -> None:
             try:
@@ -350,6 +355,8 @@ async def _replay(args: argparse.Namespace, target: Target, steps: Sequence[Step
                     out.server(event)
                     counts[event.type] += 1
                     changed.set()
+                    if finished():
+                        return  # the recording ends here: print nothing after it
                 closed.append(None)
             except ConnectionClosedError as exc:
                 closed.append(exc)
@@ -384,6 +391,7 @@ async def _replay(args: argparse.Namespace, target: Target, steps: Sequence[Step
                 rt.send_raw(_json.encode(step.event))
                 out.record("client", step.event)
             else:
+                all_sent = True
                 if final is not None and not await reached(final):
                     diverged += 1
                     _warn(f"the recording ended with {_nth(final)}; it did not arrive"
@@ -392,7 +400,8 @@ async def _replay(args: argparse.Namespace, target: Target, steps: Sequence[Step
             if not closed:
                 with contextlib.suppress(OpenAIRealtimeError):
                     await rt.close()
-            await reader
+            if not reader.done():
+                await reader
         if closed and closed[0] is not None:
             raise connection_failure(conn.last_error, closed[0])
         if diverged:

@@ -16,7 +16,7 @@ produced; the error names the field path and what was expected.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 import msgspec
@@ -57,12 +57,13 @@ class ServerEventDecoder:
     __slots__ = ("_generic", "_typed")
 
     def __init__(self) -> None:
-        self._typed = msgspec.json.Decoder(ServerEvent)
+        typed: msgspec.json.Decoder[Any] = msgspec.json.Decoder(ServerEvent)
+        self._typed: Callable[[str | bytes | memoryview], AnyServerEvent] = typed.decode
         self._generic = msgspec.json.Decoder()
 
     def decode(self, frame: str | bytes | memoryview) -> AnyServerEvent:
         try:
-            return cast(AnyServerEvent, self._typed.decode(frame))
+            return self._typed(frame)
         except (msgspec.ValidationError, msgspec.DecodeError, UnicodeError, RecursionError):
             return self._slow(frame)
 

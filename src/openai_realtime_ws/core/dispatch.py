@@ -42,12 +42,32 @@ class Routing:
 class Dispatcher:
     """Who listens to what. Mutations during a dispatch apply to the next event."""
 
-    __slots__ = ("_handlers", "_redact")
+    __slots__ = ("_fast", "_handlers", "_redact")
 
     def __init__(self, redact: Callable[[str], str] | None = None) -> None:
         # type -> list of (handler, once); copied on write so routing may iterate safely
         self._handlers: dict[str, list[tuple[Handler, bool]]] = {}
         self._redact = redact
+        # type -> the handlers one event of that type gets ("event" ones first), or None when
+        # a once-handler is involved; rebuilt lazily after any change
+        self._fast: dict[str, tuple[Handler, ...] | None] = {}
+
+    def fast_handlers(self, type: str) -> tuple[Handler, ...] | None:
+        """The handlers for a plain (non-error) event of ``type``, in order, when routing it
+        needs no bookkeeping; ``None`` means: use :meth:`route`."""
+        try:
+            return self._fast[type]
+        except KeyError:
+            pass
+        catch_all = self._handlers.get("event", ())
+        specific = self._handlers.get(type, ())
+        plan: tuple[Handler, ...] | None
+        if type in SPECIAL_TYPES or any(o for _, o in catch_all) or any(o for _, o in specific):
+            plan = None
+        else:
+            plan = tuple(h for h, _ in catch_all) + tuple(h for h, _ in specific)
+        self._fast[type] = plan
+        return plan
 
     def add(self, type: str, handler: Handler, *, once: bool = False) -> None:
         if not isinstance(type, str) or not type:
@@ -55,9 +75,11 @@ class Dispatcher:
         if not callable(handler):
             raise TypeError(f"handler must be callable, got {handler.__class__.__name__}")
         self._handlers[type] = [*self._handlers.get(type, ()), (handler, once)]
+        self._fast.clear()
 
     def remove(self, type: str, handler: Handler | None = None) -> None:
         """Remove ``handler`` (every registration of it) or, with no handler, all of ``type``."""
+        self._fast.clear()
         if handler is None:
             self._handlers.pop(type, None)
             return
@@ -75,6 +97,7 @@ class Dispatcher:
         if not entries:
             return []
         if any(once for _, once in entries):
+            self._fast.clear()
             kept: list[tuple[Handler, bool]] = [(h, o) for h, o in entries if not o]
             if kept:
                 self._handlers[type] = kept

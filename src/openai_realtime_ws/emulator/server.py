@@ -19,6 +19,7 @@ from urllib.parse import urlencode
 
 import msgspec
 from aiohttp import WSMsgType, web
+from aiohttp.abc import AbstractStreamWriter
 
 from . import _tls
 from .core.actions import Action, CancelTimer, Close, Send, SetTimer, StartStream, Step
@@ -95,6 +96,9 @@ class ConnectionRecord:
     closed: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
     _ws: web.WebSocketResponse | None = field(default=None, repr=False)
     _request: web.Request | None = field(default=None, repr=False)
+    _writer: AbstractStreamWriter | None = field(default=None, repr=False)
+    _out: list[bytes] = field(default_factory=list, repr=False)
+    _out_size: int = field(default=0, repr=False)
     _faults: FaultRunner = field(default_factory=FaultRunner, repr=False)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set, repr=False)
@@ -165,6 +169,41 @@ class FaultPlan:
             return [*self._always, *nxt]
 
 
+FLUSH_BYTES = 256 * 1024
+
+
+def _text_frame_header(n: int) -> bytes:
+    """RFC 6455 §5.2 header of an unmasked, final text frame with an n-byte payload."""
+    if n < 126:
+        return bytes((0x81, n))
+    if n < 65536:
+        return b"\x81\x7e" + n.to_bytes(2, "big")
+    return b"\x81\x7f" + n.to_bytes(8, "big")
+
+
+def _write_out(conn: ConnectionRecord) -> None:
+    """Write the frames buffered by `_send` in one transport write (one syscall for a batch)."""
+    if conn._out:
+        data = b"".join(conn._out)
+        conn._out.clear()
+        conn._out_size = 0
+        transport = conn._request.transport if conn._request is not None else None
+        if transport is None or transport.is_closing():
+            conn._dead = True
+            return
+        transport.write(data)
+
+
+async def _flush(conn: ConnectionRecord) -> None:
+    """Write buffered frames and wait while the transport is paused (flow control)."""
+    _write_out(conn)
+    if conn._writer is not None and not conn._dead:
+        try:
+            await conn._writer.drain()
+        except (ConnectionError, RuntimeError):
+            conn._dead = True
+
+
 async def _run_triggered(conn: ConnectionRecord, faults: list[Triggered]) -> None:
     async with conn._lock:
         await _apply_triggered(conn, faults)
@@ -175,6 +214,7 @@ async def _apply_triggered(conn: ConnectionRecord, faults: list[Triggered]) -> N
     ws, req = conn._ws, conn._request
     if ws is None or req is None or conn._dead:
         return
+    _write_out(conn)
     for f in faults:
         if isinstance(f, Drop):
             conn._dead = True
@@ -292,9 +332,7 @@ class Emulator:
         await site.start()
         self._runner, self._site = runner, site
         if self.port == 0:
-            server = site._server
-            assert isinstance(server, asyncio.base_events.Server)
-            self.port = server.sockets[0].getsockname()[1]
+            self.port = int(runner.addresses[0][1])
         return self
 
     async def stop(self, *, close_code: int = 1012, abort: bool = False, remove_tls: bool = False) -> None:
@@ -336,14 +374,13 @@ class Emulator:
         """Send raw events on a connection, as fast as the socket takes them (bypassing the
         session). Dicts are JSON-encoded (an `event_id` added when missing); bytes/str are sent
         as they are in text frames. Returns the number of frames sent."""
-        ws = connection._ws
-        if ws is None:
+        if connection._ws is None:
             raise RuntimeError("connection has no socket")
         n = 0
         async with connection._lock:
             for ev in events:
                 if isinstance(ev, bytes | str):
-                    await ws.send_frame(ev.encode() if isinstance(ev, str) else ev, WSMsgType.TEXT)
+                    await self._send_raw(connection, ev.encode() if isinstance(ev, str) else ev)
                 else:
                     event = dict(ev)
                     if fill_event_ids and "event_id" not in event:
@@ -351,9 +388,11 @@ class Emulator:
                     await self._send(connection, event)
                 n += 1
                 if n & 255 == 0:
+                    await _flush(connection)
                     await asyncio.sleep(0)
                 if connection._dead:
                     break
+            await _flush(connection)
         return n
 
     # --- aiohttp app -----------------------------------------------------------------------
@@ -434,14 +473,16 @@ class Emulator:
         ws = web.WebSocketResponse(protocols=("realtime",) if decision.subprotocol else (), compress=False,
                                    max_msg_size=self.config.max_message_bytes, timeout=2.0,
                                    decode_text=False, autoping=True)
-        await ws.prepare(request)
+        writer = await ws.prepare(request)
         loop = asyncio.get_running_loop()
         conn = ConnectionRecord(
             index=len(self.connections), path=request.path, query=decision.query, headers=headers,
             received_api_key=decision.received_api_key, subprotocol=ws.ws_protocol,
         )
         conn._ws, conn._request, conn._faults, conn._loop = ws, request, runner, loop
+        conn._writer = writer
         self.connections.append(conn)
+        log.debug("connection #%d %s %s subprotocol=%s", conn.index, request.path, decision.kind, ws.ws_protocol)
         session = Session(config=self.config, responder=self.responder, ids=self.ids, now=time.time(),
                           kind=decision.kind, model=decision.model, defaults=decision.defaults,
                           synthesizer=self.synthesizer, transcriber=self.transcriber)
@@ -455,6 +496,7 @@ class Emulator:
                     await self._apply(conn, session.fatal(decision.fatal))
                 else:
                     await self._apply(conn, session.open(time.time()))
+                await _flush(conn)
             await self._read_loop(conn, ws, session)
         finally:
             await self._teardown(conn, ws)
@@ -472,6 +514,7 @@ class Emulator:
                     if record and not binary and session.last_event is not None:
                         conn.received.append(session.last_event)
                     await self._apply(conn, acts)
+                    await _flush(conn)
             elif msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
                 if conn.close_code is None and ws.close_code is not None:
                     conn.close_code = ws.close_code
@@ -499,6 +542,7 @@ class Emulator:
         ws = conn._ws
         if ws is None or ws.closed:
             return
+        _write_out(conn)
         conn.close_code = code
         conn._dead = True
         with contextlib.suppress(Exception):
@@ -519,18 +563,43 @@ class Emulator:
                 return
             delay = faults.delay_for(event.get("type"))
             if delay > 0:
+                await _flush(conn)
                 await asyncio.sleep(delay)
-        ws = conn._ws
-        assert ws is not None
-        try:
-            await ws.send_frame(_encoder.encode(event), WSMsgType.TEXT)
-        except (ConnectionError, RuntimeError):
-            conn._dead = True
-            return
+        payload = _encoder.encode(event)
+        conn._out.append(_text_frame_header(len(payload)))
+        conn._out.append(payload)
+        conn._out_size += len(payload)
         conn.sent_count += 1
+        if conn._out_size > FLUSH_BYTES:
+            await _flush(conn)
         if not faults.idle:
             fired = faults.after_sent(event.get("type"))
             if fired:
+                await _flush(conn)
+                await _apply_triggered(conn, fired)
+
+    async def _send_raw(self, conn: ConnectionRecord, payload: bytes) -> None:
+        """Queue an already encoded text frame (inject); faults apply, observers don't."""
+        if conn._dead:
+            return
+        faults = conn._faults
+        if not faults.idle:
+            if faults.stalled:
+                return
+            delay = faults.delay_for(None)
+            if delay > 0:
+                await _flush(conn)
+                await asyncio.sleep(delay)
+        conn._out.append(_text_frame_header(len(payload)))
+        conn._out.append(payload)
+        conn._out_size += len(payload)
+        conn.sent_count += 1
+        if conn._out_size > FLUSH_BYTES:
+            await _flush(conn)
+        if not faults.idle:
+            fired = faults.after_sent(None)
+            if fired:
+                await _flush(conn)
                 await _apply_triggered(conn, fired)
 
     async def _apply(self, conn: ConnectionRecord, actions: list[Action]) -> None:
@@ -548,7 +617,7 @@ class Emulator:
                 if old is not None:
                     old.cancel()
                 conn._timers[act.name] = asyncio.get_running_loop().call_later(
-                    act.at, self._fire_timer, conn, act.name)
+                    act.delay, self._fire_timer, conn, act.name)
             elif isinstance(act, CancelTimer):
                 old = conn._timers.pop(act.name, None)
                 if old is not None:
@@ -563,6 +632,7 @@ class Emulator:
             async with conn._lock:
                 if conn.session is not None:
                     await self._apply(conn, conn.session.timer_fired(name, time.time()))
+                    await _flush(conn)
 
         task = asyncio.get_running_loop().create_task(run())
         conn._tasks.add(task)
@@ -578,16 +648,19 @@ class Emulator:
             async with lock:
                 # pull and send a run of steps without releasing the lock, up to a pacing point
                 wait = None
-                for _ in range(64):
-                    step = next(stream, None)
-                    if step is None:
-                        return
-                    if isinstance(step, float):
-                        wait = step
-                        break
-                    await self._apply(conn, step)
-                    if conn._dead:
-                        return
+                try:
+                    for _ in range(64):
+                        step = next(stream, None)
+                        if step is None:
+                            return
+                        if isinstance(step, float):
+                            wait = step
+                            break
+                        await self._apply(conn, step)
+                        if conn._dead:
+                            return
+                finally:
+                    await _flush(conn)
             n += 1
             if wait is not None:
                 delay = t0 + wait - loop.time()

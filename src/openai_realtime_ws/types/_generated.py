@@ -10,7 +10,7 @@ enums are ``Literal`` and optional fields default to ``UNSET`` (omitted when enc
 from __future__ import annotations
 
 import base64
-from typing import Annotated, Any, Literal, Self, Union
+from typing import Annotated, Any, ClassVar, Literal, Self, Union
 
 import msgspec
 from msgspec import UNSET, UnsetType
@@ -177,10 +177,8 @@ __all__ = [
 class ServerEventBase(msgspec.Struct, kw_only=True, tag_field="type", omit_defaults=True):
     """Base of every server event; ``type`` is the msgspec tag (a read-only property)."""
 
-    @property
-    def type(self) -> str:
-        """The wire ``type`` of this event."""
-        return str(self.__struct_config__.tag)
+    type: ClassVar[str]
+    """The wire ``type`` of this event (a class attribute: the msgspec tag, not a field)."""
 
 
 class ClientEventBase(
@@ -190,10 +188,8 @@ class ClientEventBase(
 
     event_id: Annotated[str, msgspec.Meta(max_length=512)] | None = None
 
-    @property
-    def type(self) -> str:
-        """The wire ``type`` of this event."""
-        return str(self.__struct_config__.tag)
+    type: ClassVar[str]
+    """The wire ``type`` of this event (a class attribute: the msgspec tag, not a field)."""
 
 
 class _ServerStruct(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -221,12 +217,16 @@ class _ClientTaggedStruct(
 class ConversationCreatedEvent(ServerEventBase, tag="conversation.created"):
     """Returned when a conversation is created."""
 
+    type: ClassVar[Literal["conversation.created"]] = "conversation.created"
+
     event_id: str
     conversation: ConversationCreatedEventConversation
 
 
 class ConversationItemCreatedEvent(ServerEventBase, tag="conversation.item.created"):
     """Returned when a conversation item is created."""
+
+    type: ClassVar[Literal["conversation.item.created"]] = "conversation.item.created"
 
     event_id: str
     item: ConversationItem
@@ -236,12 +236,16 @@ class ConversationItemCreatedEvent(ServerEventBase, tag="conversation.item.creat
 class ConversationItemDeletedEvent(ServerEventBase, tag="conversation.item.deleted"):
     """Returned when an item in the conversation is deleted by the client with a `conversation.item.delete` event."""
 
+    type: ClassVar[Literal["conversation.item.deleted"]] = "conversation.item.deleted"
+
     event_id: str
     item_id: str
 
 
 class ConversationItemInputAudioTranscriptionCompletedEvent(ServerEventBase, tag="conversation.item.input_audio_transcription.completed"):
     """This event is the output of audio transcription for user audio written to the user audio buffer."""
+
+    type: ClassVar[Literal["conversation.item.input_audio_transcription.completed"]] = "conversation.item.input_audio_transcription.completed"
 
     event_id: str
     item_id: str
@@ -255,6 +259,8 @@ class ConversationItemInputAudioTranscriptionCompletedEvent(ServerEventBase, tag
 class ConversationItemInputAudioTranscriptionDeltaEvent(ServerEventBase, tag="conversation.item.input_audio_transcription.delta"):
     """Returned when the text value of an input audio transcription content part is updated with incremental transcription results."""
 
+    type: ClassVar[Literal["conversation.item.input_audio_transcription.delta"]] = "conversation.item.input_audio_transcription.delta"
+
     event_id: str
     item_id: str
     content_index: int | None = None
@@ -265,6 +271,8 @@ class ConversationItemInputAudioTranscriptionDeltaEvent(ServerEventBase, tag="co
 class ConversationItemInputAudioTranscriptionFailedEvent(ServerEventBase, tag="conversation.item.input_audio_transcription.failed"):
     """Returned when input audio transcription is configured, and a transcription request for a user message failed."""
 
+    type: ClassVar[Literal["conversation.item.input_audio_transcription.failed"]] = "conversation.item.input_audio_transcription.failed"
+
     event_id: str
     item_id: str
     content_index: int
@@ -274,12 +282,16 @@ class ConversationItemInputAudioTranscriptionFailedEvent(ServerEventBase, tag="c
 class ConversationItemRetrievedEvent(ServerEventBase, tag="conversation.item.retrieved"):
     """Returned when a conversation item is retrieved with `conversation.item.retrieve`."""
 
+    type: ClassVar[Literal["conversation.item.retrieved"]] = "conversation.item.retrieved"
+
     event_id: str
     item: ConversationItem
 
 
 class ConversationItemTruncatedEvent(ServerEventBase, tag="conversation.item.truncated"):
     """Returned when an earlier assistant audio message item is truncated by the client with a `conversation.item.truncate` event."""
+
+    type: ClassVar[Literal["conversation.item.truncated"]] = "conversation.item.truncated"
 
     event_id: str
     item_id: str
@@ -290,6 +302,8 @@ class ConversationItemTruncatedEvent(ServerEventBase, tag="conversation.item.tru
 class ErrorEvent(ServerEventBase, tag="error"):
     """Returned when an error occurs, which could be a client problem or a server problem."""
 
+    type: ClassVar[Literal["error"]] = "error"
+
     event_id: str
     error: ErrorEventError
 
@@ -297,11 +311,15 @@ class ErrorEvent(ServerEventBase, tag="error"):
 class InputAudioBufferClearedEvent(ServerEventBase, tag="input_audio_buffer.cleared"):
     """Returned when the input audio buffer is cleared by the client with a `input_audio_buffer.clear` event."""
 
+    type: ClassVar[Literal["input_audio_buffer.cleared"]] = "input_audio_buffer.cleared"
+
     event_id: str
 
 
 class InputAudioBufferCommittedEvent(ServerEventBase, tag="input_audio_buffer.committed"):
     """Returned when an input audio buffer is committed, either by the client or automatically in server VAD mode."""
+
+    type: ClassVar[Literal["input_audio_buffer.committed"]] = "input_audio_buffer.committed"
 
     event_id: str
     item_id: str
@@ -311,6 +329,8 @@ class InputAudioBufferCommittedEvent(ServerEventBase, tag="input_audio_buffer.co
 class InputAudioBufferDtmfEventReceivedEvent(ServerEventBase, tag="input_audio_buffer.dtmf_event_received"):
     """**SIP Only:** Returned when an DTMF event is received."""
 
+    type: ClassVar[Literal["input_audio_buffer.dtmf_event_received"]] = "input_audio_buffer.dtmf_event_received"
+
     event: str
     received_at: int
     event_id: str | None = None
@@ -318,6 +338,8 @@ class InputAudioBufferDtmfEventReceivedEvent(ServerEventBase, tag="input_audio_b
 
 class InputAudioBufferSpeechStartedEvent(ServerEventBase, tag="input_audio_buffer.speech_started"):
     """Sent by the server when in `server_vad` mode to indicate that speech has been detected in the audio buffer."""
+
+    type: ClassVar[Literal["input_audio_buffer.speech_started"]] = "input_audio_buffer.speech_started"
 
     event_id: str
     audio_start_ms: int
@@ -327,6 +349,8 @@ class InputAudioBufferSpeechStartedEvent(ServerEventBase, tag="input_audio_buffe
 class InputAudioBufferSpeechStoppedEvent(ServerEventBase, tag="input_audio_buffer.speech_stopped"):
     """Returned in `server_vad` mode when the server detects the end of speech in the audio buffer."""
 
+    type: ClassVar[Literal["input_audio_buffer.speech_stopped"]] = "input_audio_buffer.speech_stopped"
+
     event_id: str
     audio_end_ms: int
     item_id: str
@@ -335,12 +359,16 @@ class InputAudioBufferSpeechStoppedEvent(ServerEventBase, tag="input_audio_buffe
 class RateLimitsUpdatedEvent(ServerEventBase, tag="rate_limits.updated"):
     """Emitted at the beginning of a Response to indicate the updated rate limits."""
 
+    type: ClassVar[Literal["rate_limits.updated"]] = "rate_limits.updated"
+
     event_id: str
     rate_limits: list[RateLimitsUpdatedEventRateLimits]
 
 
 class ResponseOutputAudioDeltaEvent(ServerEventBase, tag="response.output_audio.delta"):
     """Returned when the model-generated audio is updated."""
+
+    type: ClassVar[Literal["response.output_audio.delta"]] = "response.output_audio.delta"
 
     event_id: str
     response_id: str
@@ -359,6 +387,8 @@ class ResponseOutputAudioDeltaEvent(ServerEventBase, tag="response.output_audio.
 class ResponseOutputAudioDoneEvent(ServerEventBase, tag="response.output_audio.done"):
     """Returned when the model-generated audio is done."""
 
+    type: ClassVar[Literal["response.output_audio.done"]] = "response.output_audio.done"
+
     event_id: str
     response_id: str
     item_id: str
@@ -368,6 +398,8 @@ class ResponseOutputAudioDoneEvent(ServerEventBase, tag="response.output_audio.d
 
 class ResponseOutputAudioTranscriptDeltaEvent(ServerEventBase, tag="response.output_audio_transcript.delta"):
     """Returned when the model-generated transcription of audio output is updated."""
+
+    type: ClassVar[Literal["response.output_audio_transcript.delta"]] = "response.output_audio_transcript.delta"
 
     event_id: str
     response_id: str
@@ -380,6 +412,8 @@ class ResponseOutputAudioTranscriptDeltaEvent(ServerEventBase, tag="response.out
 class ResponseOutputAudioTranscriptDoneEvent(ServerEventBase, tag="response.output_audio_transcript.done"):
     """Returned when the model-generated transcription of audio output is done streaming."""
 
+    type: ClassVar[Literal["response.output_audio_transcript.done"]] = "response.output_audio_transcript.done"
+
     event_id: str
     response_id: str
     item_id: str
@@ -390,6 +424,8 @@ class ResponseOutputAudioTranscriptDoneEvent(ServerEventBase, tag="response.outp
 
 class ResponseContentPartAddedEvent(ServerEventBase, tag="response.content_part.added"):
     """Returned when a new content part is added to an assistant message item during response generation."""
+
+    type: ClassVar[Literal["response.content_part.added"]] = "response.content_part.added"
 
     event_id: str
     response_id: str
@@ -402,6 +438,8 @@ class ResponseContentPartAddedEvent(ServerEventBase, tag="response.content_part.
 class ResponseContentPartDoneEvent(ServerEventBase, tag="response.content_part.done"):
     """Returned when a content part is done streaming in an assistant message item."""
 
+    type: ClassVar[Literal["response.content_part.done"]] = "response.content_part.done"
+
     event_id: str
     response_id: str
     item_id: str
@@ -413,6 +451,8 @@ class ResponseContentPartDoneEvent(ServerEventBase, tag="response.content_part.d
 class ResponseCreatedEvent(ServerEventBase, tag="response.created"):
     """Returned when a new Response is created."""
 
+    type: ClassVar[Literal["response.created"]] = "response.created"
+
     event_id: str
     response: Response
 
@@ -420,12 +460,16 @@ class ResponseCreatedEvent(ServerEventBase, tag="response.created"):
 class ResponseDoneEvent(ServerEventBase, tag="response.done"):
     """Returned when a Response is done streaming."""
 
+    type: ClassVar[Literal["response.done"]] = "response.done"
+
     event_id: str
     response: Response
 
 
 class ResponseFunctionCallArgumentsDeltaEvent(ServerEventBase, tag="response.function_call_arguments.delta"):
     """Returned when the model-generated function call arguments are updated."""
+
+    type: ClassVar[Literal["response.function_call_arguments.delta"]] = "response.function_call_arguments.delta"
 
     event_id: str
     response_id: str
@@ -437,6 +481,8 @@ class ResponseFunctionCallArgumentsDeltaEvent(ServerEventBase, tag="response.fun
 
 class ResponseFunctionCallArgumentsDoneEvent(ServerEventBase, tag="response.function_call_arguments.done"):
     """Returned when the model-generated function call arguments are done streaming."""
+
+    type: ClassVar[Literal["response.function_call_arguments.done"]] = "response.function_call_arguments.done"
 
     event_id: str
     response_id: str
@@ -450,6 +496,8 @@ class ResponseFunctionCallArgumentsDoneEvent(ServerEventBase, tag="response.func
 class ResponseOutputItemAddedEvent(ServerEventBase, tag="response.output_item.added"):
     """Returned when a new Item is created during Response generation."""
 
+    type: ClassVar[Literal["response.output_item.added"]] = "response.output_item.added"
+
     event_id: str
     response_id: str
     output_index: int
@@ -459,6 +507,8 @@ class ResponseOutputItemAddedEvent(ServerEventBase, tag="response.output_item.ad
 class ResponseOutputItemDoneEvent(ServerEventBase, tag="response.output_item.done"):
     """Returned when an Item is done streaming."""
 
+    type: ClassVar[Literal["response.output_item.done"]] = "response.output_item.done"
+
     event_id: str
     response_id: str
     output_index: int
@@ -467,6 +517,8 @@ class ResponseOutputItemDoneEvent(ServerEventBase, tag="response.output_item.don
 
 class ResponseOutputTextDeltaEvent(ServerEventBase, tag="response.output_text.delta"):
     """Returned when the text value of an "output_text" content part is updated."""
+
+    type: ClassVar[Literal["response.output_text.delta"]] = "response.output_text.delta"
 
     event_id: str
     response_id: str
@@ -479,6 +531,8 @@ class ResponseOutputTextDeltaEvent(ServerEventBase, tag="response.output_text.de
 class ResponseOutputTextDoneEvent(ServerEventBase, tag="response.output_text.done"):
     """Returned when the text value of an "output_text" content part is done streaming."""
 
+    type: ClassVar[Literal["response.output_text.done"]] = "response.output_text.done"
+
     event_id: str
     response_id: str
     item_id: str
@@ -490,12 +544,16 @@ class ResponseOutputTextDoneEvent(ServerEventBase, tag="response.output_text.don
 class SessionCreatedEvent(ServerEventBase, tag="session.created"):
     """Returned when a Session is created."""
 
+    type: ClassVar[Literal["session.created"]] = "session.created"
+
     event_id: str
     session: Session
 
 
 class SessionUpdatedEvent(ServerEventBase, tag="session.updated"):
     """Returned when a session is updated with a `session.update` event, unless there is an error."""
+
+    type: ClassVar[Literal["session.updated"]] = "session.updated"
 
     event_id: str
     session: Session
@@ -504,12 +562,16 @@ class SessionUpdatedEvent(ServerEventBase, tag="session.updated"):
 class OutputAudioBufferStartedEvent(ServerEventBase, tag="output_audio_buffer.started"):
     """**WebRTC/SIP Only:** Emitted when the server begins streaming audio to the client."""
 
+    type: ClassVar[Literal["output_audio_buffer.started"]] = "output_audio_buffer.started"
+
     event_id: str
     response_id: str
 
 
 class OutputAudioBufferStoppedEvent(ServerEventBase, tag="output_audio_buffer.stopped"):
     """**WebRTC/SIP Only:** Emitted when the output audio buffer has been completely drained on the server, and no more audio is forthcoming."""
+
+    type: ClassVar[Literal["output_audio_buffer.stopped"]] = "output_audio_buffer.stopped"
 
     event_id: str
     response_id: str
@@ -518,12 +580,16 @@ class OutputAudioBufferStoppedEvent(ServerEventBase, tag="output_audio_buffer.st
 class OutputAudioBufferClearedEvent(ServerEventBase, tag="output_audio_buffer.cleared"):
     """**WebRTC/SIP Only:** Emitted when the output audio buffer is cleared."""
 
+    type: ClassVar[Literal["output_audio_buffer.cleared"]] = "output_audio_buffer.cleared"
+
     event_id: str
     response_id: str
 
 
 class ConversationItemAddedEvent(ServerEventBase, tag="conversation.item.added"):
     """Sent by the server when an Item is added to the default Conversation."""
+
+    type: ClassVar[Literal["conversation.item.added"]] = "conversation.item.added"
 
     event_id: str
     item: ConversationItem
@@ -533,6 +599,8 @@ class ConversationItemAddedEvent(ServerEventBase, tag="conversation.item.added")
 class ConversationItemDoneEvent(ServerEventBase, tag="conversation.item.done"):
     """Returned when a conversation item is finalized."""
 
+    type: ClassVar[Literal["conversation.item.done"]] = "conversation.item.done"
+
     event_id: str
     item: ConversationItem
     previous_item_id: str | None = None
@@ -540,6 +608,8 @@ class ConversationItemDoneEvent(ServerEventBase, tag="conversation.item.done"):
 
 class InputAudioBufferTimeoutTriggeredEvent(ServerEventBase, tag="input_audio_buffer.timeout_triggered"):
     """Returned when the Server VAD timeout is triggered for the input audio buffer."""
+
+    type: ClassVar[Literal["input_audio_buffer.timeout_triggered"]] = "input_audio_buffer.timeout_triggered"
 
     event_id: str
     audio_start_ms: int
@@ -549,6 +619,8 @@ class InputAudioBufferTimeoutTriggeredEvent(ServerEventBase, tag="input_audio_bu
 
 class ConversationItemInputAudioTranscriptionSegmentEvent(ServerEventBase, tag="conversation.item.input_audio_transcription.segment"):
     """Returned when an input audio transcription segment is identified for an item."""
+
+    type: ClassVar[Literal["conversation.item.input_audio_transcription.segment"]] = "conversation.item.input_audio_transcription.segment"
 
     event_id: str
     item_id: str
@@ -563,12 +635,16 @@ class ConversationItemInputAudioTranscriptionSegmentEvent(ServerEventBase, tag="
 class McpListToolsInProgressEvent(ServerEventBase, tag="mcp_list_tools.in_progress"):
     """Returned when listing MCP tools is in progress for an item."""
 
+    type: ClassVar[Literal["mcp_list_tools.in_progress"]] = "mcp_list_tools.in_progress"
+
     event_id: str
     item_id: str
 
 
 class McpListToolsCompletedEvent(ServerEventBase, tag="mcp_list_tools.completed"):
     """Returned when listing MCP tools has completed for an item."""
+
+    type: ClassVar[Literal["mcp_list_tools.completed"]] = "mcp_list_tools.completed"
 
     event_id: str
     item_id: str
@@ -577,12 +653,16 @@ class McpListToolsCompletedEvent(ServerEventBase, tag="mcp_list_tools.completed"
 class McpListToolsFailedEvent(ServerEventBase, tag="mcp_list_tools.failed"):
     """Returned when listing MCP tools has failed for an item."""
 
+    type: ClassVar[Literal["mcp_list_tools.failed"]] = "mcp_list_tools.failed"
+
     event_id: str
     item_id: str
 
 
 class ResponseMcpCallArgumentsDeltaEvent(ServerEventBase, tag="response.mcp_call_arguments.delta"):
     """Returned when MCP tool call arguments are updated during response generation."""
+
+    type: ClassVar[Literal["response.mcp_call_arguments.delta"]] = "response.mcp_call_arguments.delta"
 
     event_id: str
     response_id: str
@@ -595,6 +675,8 @@ class ResponseMcpCallArgumentsDeltaEvent(ServerEventBase, tag="response.mcp_call
 class ResponseMcpCallArgumentsDoneEvent(ServerEventBase, tag="response.mcp_call_arguments.done"):
     """Returned when MCP tool call arguments are finalized during response generation."""
 
+    type: ClassVar[Literal["response.mcp_call_arguments.done"]] = "response.mcp_call_arguments.done"
+
     event_id: str
     response_id: str
     item_id: str
@@ -605,6 +687,8 @@ class ResponseMcpCallArgumentsDoneEvent(ServerEventBase, tag="response.mcp_call_
 class ResponseMcpCallInProgressEvent(ServerEventBase, tag="response.mcp_call.in_progress"):
     """Returned when an MCP tool call has started and is in progress."""
 
+    type: ClassVar[Literal["response.mcp_call.in_progress"]] = "response.mcp_call.in_progress"
+
     event_id: str
     output_index: int
     item_id: str
@@ -613,6 +697,8 @@ class ResponseMcpCallInProgressEvent(ServerEventBase, tag="response.mcp_call.in_
 class ResponseMcpCallCompletedEvent(ServerEventBase, tag="response.mcp_call.completed"):
     """Returned when an MCP tool call has completed successfully."""
 
+    type: ClassVar[Literal["response.mcp_call.completed"]] = "response.mcp_call.completed"
+
     event_id: str
     output_index: int
     item_id: str
@@ -620,6 +706,8 @@ class ResponseMcpCallCompletedEvent(ServerEventBase, tag="response.mcp_call.comp
 
 class ResponseMcpCallFailedEvent(ServerEventBase, tag="response.mcp_call.failed"):
     """Returned when an MCP tool call has failed."""
+
+    type: ClassVar[Literal["response.mcp_call.failed"]] = "response.mcp_call.failed"
 
     event_id: str
     output_index: int
@@ -1046,6 +1134,8 @@ class Session(_ServerStruct):
 class ConversationItemCreateEvent(ClientEventBase, tag="conversation.item.create"):
     """Add a new Item to the Conversation's context, including messages, function calls, and function call responses."""
 
+    type: ClassVar[Literal["conversation.item.create"]] = "conversation.item.create"
+
     item: ConversationItemParam
     previous_item_id: str | UnsetType = UNSET
 
@@ -1053,17 +1143,23 @@ class ConversationItemCreateEvent(ClientEventBase, tag="conversation.item.create
 class ConversationItemDeleteEvent(ClientEventBase, tag="conversation.item.delete"):
     """Send this event when you want to remove any item from the conversation history."""
 
+    type: ClassVar[Literal["conversation.item.delete"]] = "conversation.item.delete"
+
     item_id: str
 
 
 class ConversationItemRetrieveEvent(ClientEventBase, tag="conversation.item.retrieve"):
     """Send this event when you want to retrieve the server's representation of a specific item in the conversation history."""
 
+    type: ClassVar[Literal["conversation.item.retrieve"]] = "conversation.item.retrieve"
+
     item_id: str
 
 
 class ConversationItemTruncateEvent(ClientEventBase, tag="conversation.item.truncate"):
     """Send this event to truncate a previous assistant message’s audio."""
+
+    type: ClassVar[Literal["conversation.item.truncate"]] = "conversation.item.truncate"
 
     item_id: str
     content_index: int
@@ -1072,6 +1168,8 @@ class ConversationItemTruncateEvent(ClientEventBase, tag="conversation.item.trun
 
 class InputAudioBufferAppendEvent(ClientEventBase, tag="input_audio_buffer.append"):
     """Send this event to append audio bytes to the input audio buffer."""
+
+    type: ClassVar[Literal["input_audio_buffer.append"]] = "input_audio_buffer.append"
 
     audio: str
 
@@ -1091,17 +1189,25 @@ class InputAudioBufferAppendEvent(ClientEventBase, tag="input_audio_buffer.appen
 class InputAudioBufferClearEvent(ClientEventBase, tag="input_audio_buffer.clear"):
     """Send this event to clear the audio bytes in the buffer."""
 
+    type: ClassVar[Literal["input_audio_buffer.clear"]] = "input_audio_buffer.clear"
+
 
 class OutputAudioBufferClearEvent(ClientEventBase, tag="output_audio_buffer.clear"):
     """**WebRTC/SIP Only:** Emit to cut off the current audio response."""
+
+    type: ClassVar[Literal["output_audio_buffer.clear"]] = "output_audio_buffer.clear"
 
 
 class InputAudioBufferCommitEvent(ClientEventBase, tag="input_audio_buffer.commit"):
     """Send this event to commit the user input audio buffer, which will create a new user message item in the conversation."""
 
+    type: ClassVar[Literal["input_audio_buffer.commit"]] = "input_audio_buffer.commit"
+
 
 class ResponseCancelEvent(ClientEventBase, tag="response.cancel"):
     """Send this event to cancel an in-progress response."""
+
+    type: ClassVar[Literal["response.cancel"]] = "response.cancel"
 
     response_id: str | UnsetType = UNSET
 
@@ -1109,11 +1215,15 @@ class ResponseCancelEvent(ClientEventBase, tag="response.cancel"):
 class ResponseCreateEvent(ClientEventBase, tag="response.create"):
     """This event instructs the server to create a Response, which means triggering model inference."""
 
+    type: ClassVar[Literal["response.create"]] = "response.create"
+
     response: ResponseCreateParams | UnsetType = UNSET
 
 
 class SessionUpdateEvent(ClientEventBase, tag="session.update"):
     """Send this event to update the session’s configuration."""
+
+    type: ClassVar[Literal["session.update"]] = "session.update"
 
     session: SessionParam | TranscriptionSessionParam
 

@@ -24,10 +24,10 @@ class Close:
 
 @dataclass(frozen=True, slots=True)
 class SetTimer:
-    """Call `Session.timer_fired(name, now)` at clock value `at` (replaces a timer of that name)."""
+    """Call `Session.timer_fired(name, now)` after `delay` seconds (replaces a timer of that name)."""
 
     name: str
-    at: float
+    delay: float
 
 
 @dataclass(frozen=True, slots=True)

@@ -164,7 +164,7 @@ class Session:
     def cancel_response(self, reason: str = "client_cancelled", response_id: str | None = None) -> list[Action]:
         """Cancel the in-band response (or `response_id`): its terminal events + response.done.
         Returns [] when nothing matches (the `response.cancel` handler turns that into an error)."""
-        run = self.runs.get(response_id) if response_id else (self.active or self._latest_run())
+        run = self.runs.get(response_id) if response_id else self.active
         if run is None:
             return []
         return run.cancel(reason)
@@ -196,9 +196,6 @@ class Session:
 
     def _error(self, err: errors.RequestError, client_event_id: str | None) -> list[Action]:
         return [self._ev("error", error=errors.error_payload(err, client_event_id))]
-
-    def _latest_run(self) -> ResponseRun | None:
-        return next(reversed(self.runs.values()), None) if self.runs else None
 
     def _turn_detection(self) -> dict[str, Any] | None:
         return sc.turn_detection(self.state)
@@ -310,9 +307,17 @@ class Session:
                                                      "param": None})]
         acts: list[Action] = []
         words = text.split(" ") if text else []
+        logprobs = "item.input_audio_transcription.logprobs" in (self.state.get("include") or [])
+        all_probs: list[dict[str, Any]] = []
         for i, word in enumerate(words):
+            delta = word if i == 0 else " " + word
+            extra: dict[str, Any] = {}
+            if logprobs:  # one token per word, a fixed high confidence [INF]
+                probs = [{"token": delta, "logprob": -0.01, "bytes": list(delta.encode())}]
+                all_probs.extend(probs)
+                extra["logprobs"] = probs
             acts.append(self._ev("conversation.item.input_audio_transcription.delta", item_id=item_id,
-                                 content_index=0, delta=word if i == 0 else " " + word))
+                                 content_index=0, delta=delta, **extra))
         ms = duration_ms(len(audio), fmt)
         if str(cfg.get("model", "")).startswith("whisper"):
             usage: dict[str, Any] = {"type": "duration", "seconds": math.ceil(ms / 1000)}
@@ -322,8 +327,9 @@ class Session:
             usage = {"type": "tokens", "total_tokens": audio_tokens + out_tokens, "input_tokens": audio_tokens,
                      "input_token_details": {"text_tokens": 0, "audio_tokens": audio_tokens},
                      "output_tokens": out_tokens}
+        extra = {"logprobs": all_probs} if logprobs else {}
         acts.append(self._ev("conversation.item.input_audio_transcription.completed", item_id=item_id,
-                             content_index=0, transcript=text or "", usage=usage))
+                             content_index=0, transcript=text or "", usage=usage, **extra))
         item = self.conversation.get(item_id)
         if item is not None:
             item["content"][0]["transcript"] = text or ""
