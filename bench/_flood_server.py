@@ -33,7 +33,7 @@ import msgspec
 import picows
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _workload import (  # noqa: E402
+from _workload import (
     BENCH_EVENTS_KEY,
     COUNT_PREFIX,
     PERIOD,

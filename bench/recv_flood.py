@@ -35,7 +35,7 @@ import argparse
 import asyncio
 import gc
 import json
-import ssl
+import os
 import sys
 import time
 from pathlib import Path
@@ -45,7 +45,7 @@ import msgspec
 import picows
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _benchlib import (  # noqa: E402
+from _benchlib import (
     Clock,
     Row,
     Sample,
@@ -60,7 +60,7 @@ from _benchlib import (  # noqa: E402
     server_process,
     versions,
 )
-from _workload import (  # noqa: E402
+from _workload import (
     AUDIO_TYPE,
     BENCH_EVENTS_KEY,
     DONE_TYPE,
@@ -72,8 +72,8 @@ from _workload import (  # noqa: E402
     response_period,
 )
 
-from openai_realtime_ws import AsyncOpenAIRealtimeWS  # noqa: E402
-from openai_realtime_ws.types import ResponseDoneEvent, ResponseOutputAudioDeltaEvent, ServerEvent  # noqa: E402
+from openai_realtime_ws import AsyncOpenAIRealtimeWS
+from openai_realtime_ws.types import ResponseDoneEvent, ResponseOutputAudioDeltaEvent, ServerEvent
 
 API_KEY: Final = "sk-bench-not-a-real-key"
 AUDIO_PER_PERIOD: Final = audio_per_period()
@@ -303,6 +303,93 @@ class RawWebsockets(FloodClient):
             await self.ws.close()
 
 
+class _Decoding(picows.WSListener):
+    """picows + one msgspec typed decode + a dict lookup per frame: the floor for a client."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.decode = msgspec.json.Decoder(ServerEvent).decode
+        self.handlers: dict[type[Any], Any] = {}
+        self.audio = self.done = self.want = 0
+        self.wake: asyncio.Future[float] | None = None
+        self.wake_on: type[Any] | None = None
+
+    def on_ws_frame(self, transport: picows.WSTransport, frame: picows.WSFrame) -> None:
+        if frame.msg_type is picows.WSMsgType.TEXT:
+            event = self.decode(frame.get_payload_as_memoryview())
+            cls = type(event)
+            if cls is ResponseOutputAudioDeltaEvent:
+                self.audio += 1
+            elif cls is ResponseDoneEvent:
+                self.done += 1
+                if self.done == self.want and self.wake_on is ResponseDoneEvent:
+                    self._wake()
+            if cls is self.wake_on and cls is not ResponseDoneEvent:
+                self._wake()
+        elif frame.msg_type is picows.WSMsgType.CLOSE:
+            transport.send_close(frame.get_close_code(), frame.get_close_message())
+            transport.disconnect()
+
+    def _wake(self) -> None:
+        if self.wake is not None and not self.wake.done():
+            self.wake.set_result(time.perf_counter())
+
+
+class PicowsFloor(FloodClient):
+    name = "floor: picows+msgspec, no dispatch"
+
+    def __init__(self, server: ServerProcess) -> None:
+        super().__init__(server)
+        self.transport: picows.WSTransport | None = None
+        self.listener = _Decoding()
+        self.encoder = msgspec.json.Encoder()
+
+    def _arm(self, cls: type[Any]) -> asyncio.Future[float]:
+        self.listener.wake_on = cls
+        self.listener.wake = asyncio.get_running_loop().create_future()
+        return self.listener.wake
+
+    async def connect(self) -> float:
+        from openai_realtime_ws.types import SessionCreatedEvent
+
+        woke = self._arm(SessionCreatedEvent)
+        t0 = time.perf_counter()
+        self.transport, _ = await picows.ws_connect(
+            lambda: self.listener, self.server.ws_url, ssl_context=self.server.ssl_context(),
+            extra_headers={"Authorization": f"Bearer {API_KEY}"}, max_frame_size=64 * 1024 * 1024,
+        )
+        return await woke - t0
+
+    def _send(self, event: dict[str, Any]) -> None:
+        assert self.transport is not None
+        self.transport.send(picows.WSMsgType.TEXT, self.encoder.encode(event))
+
+    async def probe(self) -> float:
+        woke = self._arm(ResponseOutputAudioDeltaEvent)
+        t0 = time.perf_counter()
+        self._send(create_event(FIRST_DELTA_INDEX + 1))
+        return await woke - t0
+
+    async def flood(self, responses: int) -> int:
+        listener = self.listener
+        listener.audio = listener.done = 0
+        listener.want = responses
+        woke = self._arm(ResponseDoneEvent)
+        self._send(create_event(responses * PERIOD))
+        await woke
+        if listener.audio != responses * AUDIO_PER_PERIOD:
+            raise AssertionError(f"{self.name}: {listener.audio} audio deltas")
+        return responses * PERIOD
+
+    async def close(self) -> None:
+        if self.transport is not None:
+            self.transport.send_close(picows.WSCloseCode.OK)
+            try:
+                await asyncio.wait_for(self.transport.wait_disconnected(), 5)
+            except TimeoutError:
+                self.transport.disconnect(graceful=False)
+
+
 class _Counter(picows.WSListener):
     """Counts text frames; done after ``target`` frames (or a frame starting with ``stop``)."""
 
@@ -387,14 +474,14 @@ class CountingClient(FloodClient):
     async def close(self) -> None:
         if self.transport is not None:
             self.transport.send_close(picows.WSCloseCode.OK)
-            with_timeout = asyncio.wait_for(self.transport.wait_disconnected(), 5)
             try:
-                await with_timeout
+                await asyncio.wait_for(self.transport.wait_disconnected(), 5)
             except TimeoutError:
                 self.transport.disconnect(graceful=False)
 
 
 CLIENTS: Final[dict[str, type[FloodClient]]] = {
+    "floor": PicowsFloor,
     "ours-handler": OursHandler,
     "ours-iter": OursIter,
     "openai": OpenAIPython,
@@ -464,15 +551,17 @@ async def measure_emulator_generated(server: ServerProcess, chars: int) -> Row:
 
 def table(rows: list[Row], baseline: str = "openai-python") -> str:
     base = next((r.sample for r in rows if r.name == baseline and r.sample), None)
-    headers = ["client", "events/s", "CPU µs/event", "server CPU µs/event", "× openai (ev/s)", "× openai (CPU)",
+    headers = ["client", "events/s", "CPU µs/event", "server CPU µs/event", "x openai (ev/s)", "x openai (CPU)",
                "connect→1st ms", "request→delta ms (p50 / p90)"]
     out = []
     for r in rows:
         s = r.sample
         if s is None:
             continue
-        ratio = f"{s.rate / base.rate:.1f}×" if base else "-"
-        cpu_ratio = f"{base.cpu_us / s.cpu_us:.1f}×" if base else "-"
+        ratio = cpu_ratio = "-"
+        if base and r.name != CountingClient.name:
+            ratio = f"{s.rate / base.rate:.1f}x"
+            cpu_ratio = f"{base.cpu_us / s.cpu_us:.1f}x"
         delta = f"{median_ms(r.first_delta_ms)} / {p90_ms(r.first_delta_ms)}" if r.first_delta_ms else "-"
         out.append([r.name, fmt_int(s.rate), f"{s.cpu_us:.2f}", fmt_us(s.server_cpu_us), ratio, cpu_ratio,
                     median_ms(r.connect_ms), delta])
@@ -496,10 +585,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     responses = max(1, args.events // PERIOD)
     results: dict[str, Any] = {"events": responses * PERIOD, "machine": machine(),
                                "versions": versions(), "tables": {}}
-    print(f"# receive flood: {responses * PERIOD:,} events = {responses} audio responses × {PERIOD}"
+    print(f"# receive flood: {responses * PERIOD:,} events = {responses} audio responses x {PERIOD}"
           f" events; best of {args.repeat}")
     print(f"# mix per response: {mix_summary()}")
     print(f"# {machine()}\n# {versions()}")
+    print(f"# load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     transports = ("plain", "tls") if args.transport == "both" else (args.transport,)
     for transport in transports:
         rows: list[Row] = []
@@ -545,7 +635,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--probes", type=int, default=50, help="request→first delta probes")
     p.add_argument("--no-emulator", dest="emulator", action="store_false",
                    help="skip measuring the emulator's own emit rate")
-    p.add_argument("--emulator-events", type=int, default=20_000)
+    p.add_argument("--emulator-events", type=int, default=50_000,
+                   help="events per emulator inject run (default 50000)")
     p.add_argument("--emulator-chars", type=int, default=600,
                    help="length of the text the emulator speaks back (~3 audio deltas per char)")
     p.add_argument("--json", type=Path, help="also write the results here")

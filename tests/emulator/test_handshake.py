@@ -63,7 +63,7 @@ async def test_realtime_subprotocol_is_selected(realtime_emulator: Emulator) -> 
 async def test_key_sources_accepted(realtime_emulator: Emulator) -> None:
     for kwargs in ({"headers": {"Authorization": f"Bearer {KEY}"}},
                    {"subprotocols": ["realtime", f"openai-insecure-api-key.{KEY}"]}):
-        raw = await connect(realtime_emulator, **kwargs)  # type: ignore[arg-type]
+        raw = await connect(realtime_emulator, **kwargs)
         await raw.send(user_text("hi"))
         assert (await raw.recv())["type"] == "conversation.item.added"
         await raw.ws.close()

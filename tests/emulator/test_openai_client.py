@@ -9,7 +9,13 @@ from typing import Any
 import pytest
 from openai import AsyncOpenAI
 
-from openai_realtime_ws.emulator import Emulator, EmulatorConfig, ScriptedResponder, ToolCall, synth_audio
+from openai_realtime_ws.emulator import (
+    Emulator,
+    EmulatorConfig,
+    ScriptedResponder,
+    ToolCall,
+    synth_audio,
+)
 
 KEY = "sk-openai-python-test-0000"
 

@@ -24,7 +24,7 @@ from .helpers import connect, user_text
 async def test_tls_fixture_serves_wss(realtime_emulator_tls: Emulator) -> None:
     emu = realtime_emulator_tls
     assert emu.base_url.startswith("https://127.0.0.1:") and emu.ws_url.startswith("wss://")
-    assert emu.ca_file is not None and os.path.exists(emu.ca_file)
+    assert emu.ca_file is not None and await asyncio.to_thread(os.path.exists, emu.ca_file)
     raw = await connect(emu)
     await raw.ws.close()
     # an untrusting client fails
@@ -47,8 +47,8 @@ async def test_openai_python_over_tls(realtime_emulator_tls: Emulator) -> None:
 async def test_ca_file_removed_on_exit() -> None:
     async with Emulator(tls=True) as emu:
         ca = emu.ca_file
-        assert ca is not None and os.path.exists(ca)
-    assert not os.path.exists(ca)
+        assert ca is not None and await asyncio.to_thread(os.path.exists, ca)
+    assert not await asyncio.to_thread(os.path.exists, ca)
 
 
 @pytest.mark.realtime_emulator(api_key="sk-marker", config=EmulatorConfig(speed=0))

@@ -18,6 +18,7 @@ MALFORMED_MESSAGE = re.compile(
     r"could not parse websocket event: (?:"
     r"not valid JSON \(\d+ bytes\)"
     r"|not valid UTF-8 \(\d+ bytes\)"
+    r"|JSON nested too deeply"
     rf"|expected a JSON object, got {_KIND}"
     rf"|the 'type' field is (?:missing|{_KIND}, not a string)"
     r")"

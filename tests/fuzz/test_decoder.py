@@ -53,7 +53,7 @@ def test_any_json_value(value: Any) -> None:
 @FUZZ
 @given(frames())
 def test_str_bytes_and_memoryview_agree(frame: str | bytes | memoryview) -> None:
-    data = frame.encode() if isinstance(frame, str) else bytes(frame)
+    data = frame.encode("utf-8", "surrogatepass") if isinstance(frame, str) else bytes(frame)
     try:
         text = data.decode()
     except UnicodeDecodeError:
@@ -105,25 +105,24 @@ def test_spec_drift_is_described_without_values(caplog: pytest.LogCaptureFixture
     assert MARKER not in caplog.text
 
 
-# ---- known bugs (src/ is not ours to fix): strict xfails, so a fix turns them into failures
-# that ask for the xfail to be removed.
+# ---- regressions for what these properties found (fixed in src/ since) ----------------------
 
 
-@pytest.mark.xfail(raises=RecursionError, strict=True, reason="BUG: RecursionError escapes decode()")
-def test_deeply_nested_frame_is_malformed() -> None:
-    # 1,000 nested arrays (2 KB) from a server: msgspec raises RecursionError, which
-    # ServerEventDecoder.decode does not catch (it escapes picows' on_ws_frame).
-    frame = b'{"type":"x","a":' + b"[" * 1000 + b"]" * 1000 + b"}"
-    with pytest.raises(MalformedFrameError):
+@pytest.mark.parametrize("depth", [999, 1000, 5000, 100_000])
+def test_deeply_nested_frame_is_malformed(depth: int) -> None:
+    # was: msgspec's RecursionError escaped decode() (a 2 KB frame from the server)
+    frame = b'{"type":"x","a":' + b"[" * depth + b"]" * depth + b"}"
+    with pytest.raises(MalformedFrameError) as info:
         DECODER.decode(frame)
+    check_malformed(info.value)
 
 
-@pytest.mark.xfail(
-    raises=UnicodeEncodeError, strict=True, reason="BUG: UnicodeEncodeError escapes decode(str)"
-)
-def test_str_frame_with_lone_surrogate_is_malformed() -> None:
-    with pytest.raises(MalformedFrameError):
-        DECODER.decode('{"type":"x","a":"\ud800"}')
+@pytest.mark.parametrize("frame", ['{"type":"x","a":"\ud800"}', "\udfff", '{"type":"error\udc80"}'])
+def test_str_frame_with_lone_surrogate_is_malformed(frame: str) -> None:
+    # was: UnicodeEncodeError escaped decode(str)
+    with pytest.raises(MalformedFrameError) as info:
+        DECODER.decode(frame)
+    check_malformed(info.value)
 
 
 def test_typed_result_is_a_server_event_base() -> None:

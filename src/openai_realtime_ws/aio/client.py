@@ -65,9 +65,9 @@ from ..types import (
     AnyServerEvent,
     ClientEventBase,
     ErrorEvent,
-    UnknownServerEvent,
     SessionCreatedEvent,
     SessionUpdatedEvent,
+    UnknownServerEvent,
 )
 
 __all__ = ["AsyncOpenAIRealtimeWS", "resolve_credential"]

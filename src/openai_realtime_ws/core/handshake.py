@@ -11,8 +11,8 @@ move bytes.
 from __future__ import annotations
 
 import ipaddress
-import re
 import os
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol

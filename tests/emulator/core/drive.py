@@ -46,7 +46,7 @@ class Driver:
             elif isinstance(act, Close):
                 self.closes.append(act)
             elif isinstance(act, SetTimer):
-                self.timers[act.name] = act.at
+                self.timers[act.name] = act.delay
             elif isinstance(act, CancelTimer):
                 self.timers.pop(act.name, None)
             elif isinstance(act, StartStream):

@@ -392,6 +392,7 @@ def speak(d: Driver, text: str, *, lead: int = 200, tail: int = 400, chunk_ms: i
 def test_server_vad_turn_with_transcription_and_response() -> None:
     d = Driver()
     d.send({"type": "session.update", "session": {"type": "realtime", "output_modalities": ["text"],
+                                                  "include": ["item.input_audio_transcription.logprobs"],
                                                   "audio": {"input": {"transcription": {"model": "gpt-4o-transcribe"}}}}})
     ev = speak(d, "book a table")
     t = types(ev)
@@ -406,6 +407,7 @@ def test_server_vad_turn_with_transcription_and_response() -> None:
     assert "".join(deltas) == "book a table"
     completed = next(e for e in ev if e["type"] == "conversation.item.input_audio_transcription.completed")
     assert completed["transcript"] == "book a table" and completed["usage"]["type"] == "tokens"
+    assert [p["token"] for p in completed["logprobs"]] == ["book", " a", " table"]
     text = "".join(e["delta"] for e in ev if e["type"] == "response.output_text.delta")
     assert text == "You said: book a table"
     assert t[-2:] == ["response.done", "rate_limits.updated"]
