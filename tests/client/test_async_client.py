@@ -337,3 +337,19 @@ async def test_iteration_ends_after_normal_close() -> None:
         await rt.close()
         await asyncio.wait_for(task, 5)
     assert seen and seen[0].type == "session.created"
+
+
+async def test_drain_waits_for_queued_sends() -> None:
+    async with Emulator() as emu:
+        rt = await AsyncOpenAIRealtimeWS.create(base_url=emu.base_url, api_key=KEY, model="m")
+        for _ in range(200):
+            rt.send_audio(b"\x00\x01" * 2400)
+        await rt.drain()
+        assert rt.outbound_bytes == 0
+        rt.send({"type": "input_audio_buffer.commit", "event_id": "evt_c"})
+        await rt.wait_for("input_audio_buffer.committed", timeout=5)
+        await rt.close()
+        with pytest.raises(ConnectionClosedError):
+            await rt.drain()
+    types = emu.connections[-1].received_types()
+    assert types.count("input_audio_buffer.append") == 200 and types[-1] == "input_audio_buffer.commit"

@@ -229,6 +229,7 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
         self._restoring = False
         self._last_error_code: str | None = None
         self._unsent: list[Any] = []  # client events queued and never written (after final close)
+        self._drain_waiters: list[asyncio.Future[None]] = []
         self._confirmed_session: dict[str, Any] | None = None
         self._rollover_handle: asyncio.TimerHandle | None = None
         self.conversation = Conversation()
@@ -888,6 +889,7 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
     def _finalize(self) -> None:
         """The connection is over for good: fail waiters, end iteration."""
         self._closed = True
+        self._wake_drainers(self._closed_error())
         self._pause_reasons.clear()
         if self._closed_future is not None and not self._closed_future.done():
             self._closed_future.set_result(None)
@@ -1052,6 +1054,33 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
             return
         while self._outbound and not self._write_paused:
             sock.send(picows.WSMsgType.TEXT, self._outbound.popleft().data)
+        if not self._outbound and not self._write_paused:
+            self._wake_drainers(None)
+
+    def _wake_drainers(self, error: BaseException | None) -> None:
+        waiters, self._drain_waiters = self._drain_waiters, []
+        for fut in waiters:
+            if not fut.done():
+                if error is None:
+                    fut.set_result(None)
+                else:
+                    fut.set_exception(error)
+
+    @property
+    def outbound_bytes(self) -> int:
+        """Bytes of client events queued because the socket could not take them yet."""
+        return self._outbound.nbytes
+
+    async def drain(self) -> None:
+        """Wait until every queued client event has been handed to the socket (flow control for
+        bulk senders: ``send_audio`` never blocks, ``await rt.drain()`` does)."""
+        while self._outbound or self._write_paused or self.socket is None or self._restoring:
+            if self._closed:
+                raise self._closed_error()
+            assert self._loop is not None
+            fut: asyncio.Future[None] = self._loop.create_future()
+            self._drain_waiters.append(fut)
+            await fut
 
     # ------------------------------------------------------------------ closing
 

@@ -256,6 +256,14 @@ class OpenAIRealtimeWS(TypedEmitterMixin, SyncWaitForMixin):
         # is reported by the next call (its unsent events are on that ConnectionClosedError)
         self._runner.loop.call_soon_threadsafe(_send_quietly, inner, data, droppable)
 
+    @property
+    def outbound_bytes(self) -> int:
+        return self._inner.outbound_bytes
+
+    def drain(self, timeout: float | None = None) -> None:
+        """Block until every queued client event has been handed to the socket."""
+        self._runner.call(self._inner.drain(), timeout)
+
     def __iter__(self) -> Iterator[AnyServerEvent]:
         self._inner._start_iterating()
         return self
