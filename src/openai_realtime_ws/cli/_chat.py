@@ -327,8 +327,6 @@ def run_chat(args: argparse.Namespace) -> int:
             raise CLIError("no message on stdin", EXIT_USAGE)
         args.message = message
     pcm = read_wav_pcm16_24k(args.audio_in) if args.audio_in else None
-    if pcm is not None and len(pcm) < BYTES_PER_SECOND // 10:
-        raise CLIError(f"{args.audio_in}: less than 100 ms of audio")
     interactive = message is None and pcm is None
     target = resolve_target(args)
     with ExitStack() as stack:
