@@ -22,6 +22,7 @@ from types import FrameType
 from typing import Any
 
 from .. import ConnectionClosedError, OpenAIRealtimeError, OpenAIRealtimeWS
+from ..audio import BYTES_PER_SECOND, read_wav_pcm16_24k, write_wav_pcm16_24k
 from ..types import (
     AnyServerEvent,
     ErrorEvent,
@@ -32,7 +33,6 @@ from ..types import (
     ResponseOutputAudioTranscriptDeltaEvent,
     ResponseOutputTextDeltaEvent,
 )
-from ._audio import BYTES_PER_SECOND, read_wav_pcm16_24k, write_wav_pcm16_24k
 from ._errors import EXIT_CONNECTION, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CLIError
 from ._target import (
     Target,

@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
-from urllib.parse import urlencode
 
 import msgspec
 from aiohttp import WSMsgType, web
@@ -643,7 +642,6 @@ class Emulator:
         loop = asyncio.get_running_loop()
         t0 = loop.time()
         lock = conn._lock
-        n = 0
         while not conn._dead:
             async with lock:
                 # pull and send a run of steps without releasing the lock, up to a pacing point
@@ -661,7 +659,6 @@ class Emulator:
                             return
                 finally:
                     await _flush(conn)
-            n += 1
             if wait is not None:
                 delay = t0 + wait - loop.time()
                 await asyncio.sleep(delay if delay > 0 else 0)
@@ -774,6 +771,3 @@ class EmulatorThread:
     def config(self) -> EmulatorConfig:
         return self._emu.config
 
-
-def query_string(**params: str) -> str:
-    return "?" + urlencode(params)

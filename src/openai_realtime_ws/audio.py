@@ -1,9 +1,9 @@
-"""WAV input/output for the CLI: read any integer-PCM WAV and convert it to the Realtime API's
-default input format (PCM16, 24 kHz, mono), and write replies as 24 kHz mono PCM16 WAV.
+"""Audio helpers: read any integer-PCM WAV as the Realtime API's default input format (PCM16,
+24 kHz, mono), resample and downmix, and write replies as 24 kHz mono PCM16 WAV.
 
-Pure Python (stdlib ``wave`` + ``array``), no numpy and no ``audioop`` (deprecated, removed in
-3.13). These helpers are generic audio plumbing and are meant to move into the library's audio
-helpers; the CLI keeps them here until then.
+Pure Python (stdlib ``wave`` + ``array``): no numpy and no ``audioop`` (deprecated, removed in
+3.13). Used by the CLI's ``chat --audio-in/--audio-out``; ``AsyncOpenAIRealtimeWS.send_audio``
+takes the bytes these functions return.
 """
 
 from __future__ import annotations
