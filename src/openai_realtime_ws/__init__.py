@@ -8,6 +8,7 @@
 """
 
 from .aio.client import AsyncOpenAIRealtimeWS
+from .aio.secrets import create_client_secret
 from .core.conversation import Conversation
 from .core.errors import (
     ConnectionClosedError,
@@ -22,7 +23,7 @@ from .core.errors import (
 from .core.handshake import RealtimeTarget, build_azure_url, build_realtime_url
 from .core.reconnect import ReconnectContext, ReconnectPolicy
 from .core.sendqueue import QueueFull
-from .sync.client import OpenAIRealtimeWS
+from .sync.client import OpenAIRealtimeWS, create_client_secret_sync
 from .types import UnknownServerEvent
 
 __version__ = "0.1.0"
@@ -47,4 +48,6 @@ __all__ = [
     "__version__",
     "build_azure_url",
     "build_realtime_url",
+    "create_client_secret",
+    "create_client_secret_sync",
 ]

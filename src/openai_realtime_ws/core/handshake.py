@@ -29,7 +29,10 @@ __all__ = [
     "azure_plan",
     "build_azure_url",
     "build_realtime_url",
+    "check_http_url",
     "check_ws_url",
+    "client_secret_body",
+    "client_secrets_url",
     "is_loopback_host",
     "openai_plan",
     "redact_text",
@@ -164,6 +167,52 @@ def check_ws_url(url: str) -> str:
                 "pass it with api_key= so that it goes in a header."
             )
     return url
+
+
+def check_http_url(url: str) -> str:
+    """The REST twin of :func:`check_ws_url`: ``https:``, or ``http:`` only to loopback."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise RealtimeConfigError(f"not an http(s) URL: {redact_url(url)}")
+    swapped = urlunsplit(("wss" if parts.scheme == "https" else "ws", *parts[1:]))
+    check_ws_url(swapped)
+    return url
+
+
+def client_secrets_url(client: object | None = None, *, azure_endpoint: str | None = None) -> str:
+    """``POST`` target for ephemeral client secrets: ``{base_url}/realtime/client_secrets`` (or
+    the Azure GA form ``<endpoint>/openai/v1/realtime/client_secrets``)."""
+    if azure_endpoint is not None:
+        base = azure_endpoint.rstrip("/")
+        for suffix in ("/openai/v1", "/openai"):
+            base = base.removesuffix(suffix)
+        return check_http_url(base + "/openai/v1/realtime/client_secrets")
+    http_base = _attr(client, "base_url") if client is not None else None
+    if http_base is None:
+        http_base = os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
+    return check_http_url(str(http_base).rstrip("/") + "/realtime/client_secrets")
+
+
+def client_secret_body(
+    *,
+    session: Mapping[str, Any] | None = None,
+    model: str | None = None,
+    expires_after: int | None = None,
+) -> dict[str, Any]:
+    """The request body of PROTOCOL §1.6; ``expires_after`` seconds must be 10..7200."""
+    body: dict[str, Any] = {}
+    if expires_after is not None:
+        if not isinstance(expires_after, int) or not 10 <= expires_after <= 7200:
+            raise RealtimeConfigError(
+                f"expires_after must be an int from 10 to 7200 seconds, got {expires_after!r}."
+            )
+        body["expires_after"] = {"anchor": "created_at", "seconds": expires_after}
+    sess: dict[str, Any] = dict(session) if session is not None else {"type": "realtime"}
+    sess.setdefault("type", "realtime")
+    if model is not None:
+        sess["model"] = model
+    body["session"] = sess
+    return body
 
 
 def redact_url(url: str) -> str:

@@ -26,13 +26,20 @@ from concurrent.futures import Future
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
+from ..aio import secrets as _secrets
 from ..aio.client import AsyncOpenAIRealtimeWS, CredentialSource, logger
 from ..core._typed_emitter import SyncWaitForMixin, TypedEmitterMixin
 from ..core.errors import OpenAIRealtimeError
 from ..core.handshake import RealtimeTarget
 from ..types import AnyServerEvent, ClientEventBase
 
-__all__ = ["OpenAIRealtimeWS"]
+__all__ = ["OpenAIRealtimeWS", "create_client_secret_sync"]
+
+
+def create_client_secret_sync(*args: Any, **kwargs: Any) -> dict[str, Any]:
+    """Blocking :func:`openai_realtime_ws.create_client_secret` (same arguments); runs its own
+    event loop, so call it from code that is not already inside one."""
+    return asyncio.run(_secrets.create_client_secret(*args, **kwargs))
 
 _T = TypeVar("_T")
 
