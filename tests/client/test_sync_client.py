@@ -113,3 +113,20 @@ def test_blocking_method_from_handler_is_refused() -> None:
         rt.wait_for("session.updated", timeout=5)
         rt.close()
     assert problems and "loop thread" in str(problems[0])
+
+
+def test_blocking_send_then_slow_wait_for_does_not_miss_the_reply() -> None:
+    import time
+
+    with EmulatorThread() as emu:
+        with OpenAIRealtimeWS.create(base_url=emu.base_url, api_key=KEY, model="m") as rt:
+            rt.send({"type": "session.update", "session": {"type": "realtime", "instructions": "one"}})
+            time.sleep(0.3)  # the reply arrives before wait_for is even called
+            first = rt.wait_for("session.updated", timeout=5)
+            assert first.session.instructions == "one"
+            rt.send({"type": "session.update", "session": {"type": "realtime", "instructions": "two"}})
+            time.sleep(0.3)
+            second = rt.wait_for("session.updated", timeout=5)
+            assert second.session.instructions == "two"  # not the first reply again
+            with pytest.raises(TimeoutError):
+                rt.wait_for("session.updated", timeout=0.3)  # nothing new since

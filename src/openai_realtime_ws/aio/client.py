@@ -262,6 +262,11 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
         self._iter_waiter: asyncio.Future[None] | None = None
         self._waiters: dict[str, list[asyncio.Future[Any]]] = {}
         self._pending_errors: list[OpenAIRealtimeError] = []
+        # delivery sequence and the last event of each type (bounded by the number of types),
+        # for the blocking client's race-free send(); wait_for()
+        self._seq = 0
+        self._last_by_type: dict[str, tuple[int, AnyServerEvent]] = {}
+        self._consumed: dict[str, int] = {}
         self._pause_reasons: set[str] = set()
         # outbound
         self._outbound = OutboundQueue(send_queue_bytes)
@@ -681,6 +686,8 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
 
     def _deliver_event(self, event: AnyServerEvent) -> None:
         """After its handlers: resolve ``wait_for`` waiters, then the iteration buffer."""
+        self._seq = seq = self._seq + 1
+        self._last_by_type[event.type] = (seq, event)
         if self._waiters:
             waiters = self._waiters.pop(event.type, None)
             if waiters:
@@ -984,7 +991,13 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
         if self._pending_errors:
             raise self._pending_errors.pop(0)
 
-    async def _wait_for_impl(self, type: str, timeout: float | None) -> Any:
+    async def _wait_for_impl(
+        self, type: str, timeout: float | None, since: int | None = None
+    ) -> Any:
+        """Wait for the next event of ``type``. With ``since`` (a delivery sequence number, the
+        blocking client's position at its last ``send``), an event of that type delivered after
+        ``since`` and not yet returned by ``wait_for`` counts too: the blocking client's
+        ``send(); wait_for()`` cannot miss a fast reply."""
         self._raise_pending()
         if self._closed and not self._hold and not self._backlog:
             raise self._closed_error()
@@ -993,10 +1006,19 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
         self._waiters.setdefault(type, []).append(fut)
         # release held dispatch only now, so that a held event of this type is seen
         self._release()
+        if since is not None and not fut.done():
+            last = self._last_by_type.get(type)
+            floor = max(since, self._consumed.get(type, 0))
+            if last is not None and last[0] > floor:
+                fut.set_result(last[1])
         if self._closed and not fut.done() and not self._dispatching:
             fut.set_exception(self._closed_error())
         try:
-            return await asyncio.wait_for(fut, timeout)
+            event = await asyncio.wait_for(fut, timeout)
+            last = self._last_by_type.get(type)
+            if last is not None and last[1] is event:
+                self._consumed[type] = last[0]
+            return event
         except OpenAIRealtimeError as exc:
             self._take_pending(exc)
             raise

@@ -19,6 +19,7 @@ Threading rules (documented in docs/client.md):
 from __future__ import annotations
 
 import asyncio
+import signal
 import ssl as ssl_module
 import threading
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
@@ -55,6 +56,10 @@ class _LoopThread:
         self._thread.start()
 
     def _run(self) -> None:
+        # Ctrl-C belongs to the caller's (main) thread: keep SIGINT off this one, so that a
+        # blocking call in the main thread is interrupted promptly
+        if hasattr(signal, "pthread_sigmask"):
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         asyncio.set_event_loop(self.loop)
         self.loop.run_forever()
 
@@ -99,6 +104,7 @@ class OpenAIRealtimeWS(TypedEmitterMixin, SyncWaitForMixin):
         self._runner = runner
         self._inner = inner
         self._closed_by_user = False
+        self._send_mark = 0  # the inner client's delivery sequence at the last send()
 
     # ------------------------------------------------------------------ factories
 
@@ -258,6 +264,7 @@ class OpenAIRealtimeWS(TypedEmitterMixin, SyncWaitForMixin):
         inner = self._inner
         if inner.closed:
             raise inner._closed_error()
+        self._send_mark = inner._seq
 
         # queued to the loop in call order without waiting; a connection that closed meanwhile
         # is reported by the next call (its unsent events are on that ConnectionClosedError)
@@ -276,16 +283,32 @@ class OpenAIRealtimeWS(TypedEmitterMixin, SyncWaitForMixin):
         return self
 
     def __next__(self) -> AnyServerEvent:
+        inner = self._inner
+        handoff: list[AnyServerEvent] = []
+
         async def step() -> AnyServerEvent:
-            return await self._inner.__anext__()
+            item = await inner.__anext__()
+            handoff.append(item)  # in the same loop step as the pop: no await in between
+            return item
 
         try:
             return self._runner.call(step())
         except StopAsyncIteration:
             raise StopIteration from None
+        except BaseException:
+            # interrupted (Ctrl-C, timeout) after the loop took an event: put it back in front,
+            # so that the next iteration step returns it and no event is lost
+            def give_back() -> None:
+                while handoff:
+                    inner._buffer.appendleft(handoff.pop())
+
+            if not self._runner.loop.is_closed():
+                self._runner.loop.call_soon_threadsafe(give_back)
+            raise
 
     def _wait_for_impl(self, type: str, timeout: float | None) -> Any:
-        return self._runner.call(self._inner._wait_for_impl(type, timeout))
+        # events delivered after the last send() count: its reply may already be in
+        return self._runner.call(self._inner._wait_for_impl(type, timeout, self._send_mark))
 
     def close(self, code: int = 1000, reason: str = "OK") -> None:
         """Close the session and stop the loop thread; raises a pending unhandled error."""
