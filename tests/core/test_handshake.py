@@ -11,6 +11,7 @@ from openai_realtime_ws.core.handshake import (
     azure_plan,
     build_azure_url,
     check_ws_url,
+    is_credential_header,
     is_loopback_host,
     openai_plan,
     redact_text,
@@ -174,3 +175,21 @@ def test_redaction_helpers() -> None:
     )
     assert redact_text("key=abcd1234", ["abcd1234"]) == "key=***"
     assert redact_text("short", ["ab"]) == "short"
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["X-Auth-Token", "X_AUTHENTICATION_TOKEN", "X-Amz-Security-Token", "Security-Token", "Cookie",
+     "Authorization", "Proxy-Authorization", "x_api_key", "api-key", "OpenAI-Organization"],
+)
+def test_credential_headers_are_recognised(name: str) -> None:
+    assert is_credential_header(name)
+    plan = openai_plan("wss://x.example/v1/realtime?model=m", None, headers={name: "v4lue-secret"})
+    assert plan.has_credentials and "v4lue-secret" not in repr(plan)
+
+
+@pytest.mark.parametrize("name", ["X-Trace-Id", "X-Token-Budget", "x_trace_id", "User-Agent"])
+def test_benign_headers_are_not_credentials(name: str) -> None:
+    assert not is_credential_header(name)
+    plan = openai_plan("wss://x.example/v1/realtime?model=m", None, headers={name: "ordinary"})
+    assert not plan.has_credentials and "ordinary" in repr(plan)

@@ -22,7 +22,7 @@ from .errors import RealtimeConfigError
 
 __all__ = [
     "DEFAULT_BASE_URL",
-    "SENSITIVE_HEADERS",
+    "REDIRECT_SAFE_HEADERS",
     "ClientLike",
     "ConnectPlan",
     "RealtimeTarget",
@@ -33,6 +33,7 @@ __all__ = [
     "check_ws_url",
     "client_secret_body",
     "client_secrets_url",
+    "is_credential_header",
     "is_loopback_host",
     "openai_plan",
     "redact_text",
@@ -41,19 +42,40 @@ __all__ = [
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
-#: Header names (lower case) whose values are credentials; they are never logged and a handshake
-#: that carries one never follows a redirect.
-SENSITIVE_HEADERS = frozenset(
+#: Headers known NOT to carry a credential (lower case, ``_`` read as ``-``). Every other header
+#: is treated as one: its value is masked in ``repr`` and a handshake that carries it never follows
+#: a redirect. An allowlist, as openai-node does, so that custom auth headers (``X-Auth-Token``,
+#: ``X-Amz-Security-Token``, ``Cookie``…) are protected without being listed.
+REDIRECT_SAFE_HEADERS = frozenset(
     {
-        "authorization",
-        "api-key",
-        "x-api-key",
-        "cookie",
-        "proxy-authorization",
-        "openai-api-key",
-        "ocp-apim-subscription-key",
+        "connection",
+        "host",
+        "openai-beta",
+        "origin",
+        "sec-websocket-extensions",
+        "sec-websocket-key",
+        "sec-websocket-protocol",
+        "sec-websocket-version",
+        "upgrade",
+        "user-agent",
+        "x-access-level",
+        "x-auth-metadata",
+        "x-auth-tokenization",
+        "x-authentication-metadata",
+        "x-authentication-tokenization",
+        "x-security-policy",
+        "x-token-budget",
+        "x-trace-id",
     }
 )
+#: Credential-class headers that identify rather than authenticate: protected from redirects,
+#: but their values are not secrets to scrub from text.
+_ROUTING_HEADERS = frozenset({"openai-organization", "openai-project"})
+
+
+def is_credential_header(name: str) -> bool:
+    """Whether a header may carry a credential (anything not known to be harmless)."""
+    return name.lower().replace("_", "-") not in REDIRECT_SAFE_HEADERS
 
 #: Query keys that would put a credential in a URL; refused in every URL we build or accept.
 _SENSITIVE_QUERY = frozenset(
@@ -321,7 +343,7 @@ class ConnectPlan:
 
     @property
     def has_credentials(self) -> bool:
-        return any(name.lower() in SENSITIVE_HEADERS for name, _ in self.headers) or any(
+        return any(is_credential_header(name) for name, _ in self.headers) or any(
             p.startswith("openai-insecure-api-key.") for p in self.subprotocols
         )
 
@@ -348,7 +370,7 @@ class ConnectPlan:
 
     def __repr__(self) -> str:
         names = ", ".join(
-            f"{n}: ***" if n.lower() in SENSITIVE_HEADERS else f"{n}: {v}" for n, v in self.headers
+            f"{n}: ***" if is_credential_header(n) else f"{n}: {v}" for n, v in self.headers
         )
         return f"ConnectPlan(url={self.redacted_url!r}, headers={{{names}}})"
 
@@ -368,7 +390,11 @@ def _merge_headers(
 
 
 def _secrets_of(headers: Iterable[tuple[str, str]], *extra: str | None) -> tuple[str, ...]:
-    found = [v for k, v in headers if k.lower() in SENSITIVE_HEADERS]
+    found = [
+        v
+        for k, v in headers
+        if is_credential_header(k) and k.lower().replace("_", "-") not in _ROUTING_HEADERS
+    ]
     for v in list(found):
         if v.lower().startswith("bearer "):
             found.append(v[7:])
