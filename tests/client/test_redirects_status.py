@@ -166,7 +166,7 @@ async def test_custom_credential_header_never_crosses_a_redirect(
 async def test_security_token_blocked_across_every_redirect_status(
     monkeypatch: pytest.MonkeyPatch, status: int
 ) -> None:
-    origin, target, error = await _redirect_with_header(
+    _origin, target, error = await _redirect_with_header(
         monkeypatch, "X-Amz-Security-Token", same_origin=False, status=status
     )
     assert isinstance(error, HandshakeError) and error.status == status

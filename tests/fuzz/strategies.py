@@ -224,7 +224,15 @@ def client_event_dicts() -> st.SearchStrategy[dict[str, Any]]:
 
 # ---- frames --------------------------------------------------------------------------------------
 
-_BAD_UTF8 = [b"\xff", b"\xfe", b"\xc0\x80", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\x80", b"\xe2\x82"]
+_BAD_UTF8 = [
+    b"\xff",
+    b"\xfe",
+    b"\xc0\x80",
+    b"\xed\xa0\x80",
+    b"\xf4\x90\x80\x80",
+    b"\x80",
+    b"\xe2\x82",
+]
 
 
 def _encode(v: Any) -> bytes:
@@ -287,7 +295,11 @@ def frames() -> st.SearchStrategy[str | bytes | memoryview]:
         ),
         as_bytes.filter(_is_utf8).map(bytes.decode),
     )
-    return st.one_of(as_bytes, as_bytes.map(memoryview), as_text)
+    return st.one_of(as_bytes, as_bytes.map(_view), as_text)
+
+
+def _view(b: bytes) -> memoryview:
+    return memoryview(b)
 
 
 def _is_utf8(b: bytes) -> bool:
