@@ -16,6 +16,7 @@ produced; the error names the field path and what was expected.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 
@@ -38,17 +39,26 @@ _PREFIX = "could not parse websocket event"
 logger = logging.getLogger("openai_realtime_ws")
 
 
+_NAMED_FIELD = re.compile(r"^Object (?:contains unknown|missing required) field `(?P<name>.*)`$", re.S)
+
+
 def describe_validation_error(exc: msgspec.ValidationError) -> tuple[str, str | None]:
-    """msgspec's ``"Expected `str`, got `int` - at `$.session.instructions`"`` → (text, field)."""
+    """msgspec's ``"Expected `str`, got `int` - at `$.session.instructions`"`` → (text, field).
+
+    ``field`` is the dotted path of the offending field: for an unknown or missing field, the
+    path of that field itself (``session.modalities``), not of the object holding it."""
     text = str(exc)
-    field: str | None = None
-    marker = " - at `$"
-    if marker in text:
-        head, _, tail = text.partition(marker)
-        path = tail.rstrip("`")
-        field = path.lstrip(".") or None
-        text = f"{head} at `{field}`" if field else head
-    return text, field
+    head, marker, tail = text.rpartition(" - at `$")  # the path is last; a key may hold the marker
+    if not marker:
+        head, path = text, ""
+    else:
+        path = tail[:-1].lstrip(".") if tail.endswith("`") else tail.lstrip(".")
+    named = _NAMED_FIELD.match(head)
+    if named is not None:
+        field: str | None = f"{path}.{named['name']}" if path else named["name"]
+    else:
+        field = path or None
+    return (f"{head} at `{path}`" if path else head), field
 
 
 class ServerEventDecoder:
@@ -129,7 +139,12 @@ class ClientEventEncoder:
 
     def encode(self, event: Mapping[str, Any] | ClientEventBase) -> bytes:
         if isinstance(event, ClientEventBase):
-            data = self._encoder.encode(event)
+            try:
+                data = self._encoder.encode(event)
+            except UnicodeEncodeError:
+                raise InvalidClientEvent(
+                    f"invalid client event {event.type!r}: a string holds a lone surrogate"
+                ) from None
             try:
                 self._validator.decode(data)
             except msgspec.ValidationError as exc:
@@ -160,6 +175,11 @@ class ClientEventEncoder:
             self._raise(etype, exc)
         try:
             return self._encoder.encode(event)
+        except UnicodeEncodeError:
+            raise InvalidClientEvent(
+                f"invalid client event {etype!r}: a string holds a lone surrogate (not encodable "
+                "as UTF-8); clean the text, e.g. with .encode('utf-8', 'replace').decode()"
+            ) from None
         except (TypeError, OverflowError) as exc:  # pragma: no cover - convert caught these
             raise InvalidClientEvent(f"invalid client event {etype!r}: {exc}") from None
 

@@ -122,7 +122,11 @@ class Dispatcher:
                 error.message = self._redact(error.message)
                 error.args = (error.message,)
             self._route_error_into(routing, error)
-        elif not (isinstance(event, UnknownServerEvent) and event.decode_error is not None):
+        elif event.type not in SPECIAL_TYPES and not (
+            isinstance(event, UnknownServerEvent) and event.decode_error is not None
+        ):
+            # (a server frame named like a library event — "event", "reconnecting"… — reaches
+            # "event" handlers only: a server cannot fake library events)
             # a known type that failed typed decoding skips its typed handlers (they would get
             # an object of the wrong class); "event" handlers and iteration still see it
             for h in self._take(event.type):

@@ -79,7 +79,11 @@ def is_credential_header(name: str) -> bool:
 
 #: Query keys that would put a credential in a URL; refused in every URL we build or accept.
 _SENSITIVE_QUERY = frozenset(
-    {"api-key", "api_key", "apikey", "key", "token", "access_token", "sig", "signature", "code"}
+    {
+        "api-key", "api_key", "apikey", "x-api-key", "x_api_key", "key", "token",
+        "access_token", "access-token", "client_secret", "client-secret", "password",
+        "secret", "sig", "signature", "code",
+    }
 )
 
 
@@ -167,8 +171,9 @@ def check_ws_url(url: str) -> str:
     try:
         parts = urlsplit(url)
         host = parts.hostname
-    except ValueError as exc:
-        raise RealtimeConfigError(f"invalid WebSocket URL: {exc}") from None
+    except ValueError:
+        # urlsplit's own message may quote the netloc, password included: never echo it
+        raise RealtimeConfigError("invalid WebSocket URL: it could not be parsed.") from None
     if parts.scheme not in ("wss", "ws"):
         raise RealtimeConfigError(
             f"the Realtime URL must use wss:// (got {parts.scheme or 'no'} scheme)."

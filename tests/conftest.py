@@ -1,0 +1,87 @@
+# Session-wide secret scan: proves that no key or token appears in any log record or any library
+# exception produced by the whole test suite (the scanner and its patterns: tests/fuzz/secret_scan.py).
+#
+#  (a) a handler on the root logger records every formatted record (exc_info included); the
+#      openai_realtime_ws, picows and aiohttp loggers are set to DEBUG for the session;
+#  (b) OpenAIRealtimeError.__init__ is wrapped (session-scoped autouse fixture) so that every
+#      library exception is recorded; its str()/repr() is read when the test that made it ends;
+#  (c) pytest_sessionfinish scans it all and fails the session on a finding; the terminal summary
+#      prints the counts and each finding (masked) with where it came from.
+#
+# The emulator's fixtures come from its pytest11 plugin; nothing here duplicates them.
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from openai_realtime_ws.core.errors import OpenAIRealtimeError
+
+from .fuzz.secret_scan import Finding, SecretRecorder
+
+_RECORDER = SecretRecorder()
+_LOGGERS = ("openai_realtime_ws", "picows", "aiohttp")
+_saved_levels: dict[str, int] = {}
+_handler: logging.Handler | None = None
+_findings: list[Finding] = []
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    global _handler
+    _handler = _RECORDER.handler()
+    logging.getLogger().addHandler(_handler)
+    for name in _LOGGERS:
+        _saved_levels[name] = logging.getLogger(name).level
+        logging.getLogger(name).setLevel(logging.DEBUG)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _record_library_exceptions() -> Iterator[SecretRecorder]:
+    original = OpenAIRealtimeError.__init__
+
+    @functools.wraps(original)
+    def init(self: OpenAIRealtimeError, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        _RECORDER.exception_created(self)
+
+    OpenAIRealtimeError.__init__ = init  # type: ignore[method-assign]
+    try:
+        yield _RECORDER
+    finally:
+        OpenAIRealtimeError.__init__ = original  # type: ignore[method-assign]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
+    _RECORDER.current_test = item.nodeid  # findings name the test that produced them
+    try:
+        return (yield)
+    finally:
+        _RECORDER.flush()
+        _RECORDER.current_test = "<session>"
+
+
+@pytest.hookimpl(trylast=True)  # after the runner's own sessionfinish tears fixtures down
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if _handler is not None:
+        logging.getLogger().removeHandler(_handler)
+    for name, level in _saved_levels.items():
+        logging.getLogger(name).setLevel(level)
+    _findings[:] = _RECORDER.scan()
+    if _findings:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    r = _RECORDER
+    terminalreporter.write_sep(
+        "-" if not _findings else "!",
+        f"secret scan: {r.log_records} log records, {r.exceptions} library exceptions, "
+        f"{len(_findings)} secrets found",
+        red=bool(_findings),
+    )
+    for f in _findings[:50]:
+        terminalreporter.write_line(f"SECRET {f.kind} {f.masked} in {f.source}", red=True)
