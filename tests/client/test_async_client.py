@@ -353,3 +353,34 @@ async def test_drain_waits_for_queued_sends() -> None:
             await rt.drain()
     types = emu.connections[-1].received_types()
     assert types.count("input_audio_buffer.append") == 200 and types[-1] == "input_audio_buffer.commit"
+
+
+async def test_azure_accepts_an_openai_azure_client_object() -> None:
+    openai = pytest.importorskip("openai")
+    async with Emulator(api_key=KEY) as emu:
+        endpoint = emu.base_url.rsplit("/v1", 1)[0]
+        client = openai.AzureOpenAI(
+            azure_endpoint=endpoint, api_key=KEY, api_version="2025-04-01-preview",
+            azure_deployment="my-deployment",
+        )
+        rt = await AsyncOpenAIRealtimeWS.azure(client)
+        assert (await rt.__anext__()).type == "session.created"
+        await rt.close()
+        record = emu.connections[-1]
+        assert record.path == "/openai/v1/realtime" and record.query == {"model": "my-deployment"}
+        assert record.headers["api-key"] == KEY
+        calls: list[str] = []
+
+        async def token() -> str:
+            calls.append("token")
+            return KEY
+
+        aclient = openai.AsyncAzureOpenAI(
+            azure_endpoint=endpoint, azure_ad_token_provider=token, api_version="2025-04-01-preview"
+        )
+        rt = await AsyncOpenAIRealtimeWS.azure(aclient, deployment="other")
+        assert (await rt.__anext__()).type == "session.created"
+        await rt.close()
+        record = emu.connections[-1]
+        assert record.query == {"model": "other"} and calls == ["token"]
+        assert record.headers["authorization"] == f"Bearer {KEY}" and "api-key" not in record.headers
