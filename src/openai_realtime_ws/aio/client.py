@@ -61,10 +61,12 @@ from ..core.reconnect import (
     session_restore_event,
 )
 from ..core.sendqueue import OutboundQueue
+from ..core.tools import Tool, ToolCallRequest, ToolRouter
 from ..types import (
     AnyServerEvent,
     ClientEventBase,
     ErrorEvent,
+    ResponseDoneEvent,
     SessionCreatedEvent,
     SessionUpdatedEvent,
     UnknownServerEvent,
@@ -234,6 +236,7 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
         self._rollover_handle: asyncio.TimerHandle | None = None
         self.conversation = Conversation()
         """The default conversation as the server reported it (see core.conversation)."""
+        self._tools = ToolRouter()
         self.reconnects = 0
         """How many times this session reconnected."""
         self._plan = plan
@@ -552,6 +555,86 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
             self._last_error_code = code if isinstance(code, str) else None
         else:
             self.conversation.apply(event)
+            if self._tools.tools and isinstance(event, ResponseDoneEvent):
+                calls = self._tools.calls(event)
+                if calls:
+                    task = asyncio.ensure_future(
+                        self._run_tools(calls, event.response.output_modalities)
+                    )
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+
+    # ------------------------------------------------------------------ tools
+
+    def tool(
+        self,
+        name: str | None = None,
+        *,
+        description: str = "",
+        parameters: Mapping[str, Any] | None = None,
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Register a function the model may call (decorator)::
+
+            @rt.tool(description="Weather for a city",
+                     parameters={"type": "object", "properties": {"city": {"type": "string"}}})
+            async def get_weather(city: str) -> dict[str, object]: ...
+
+            rt.update_tools()  # announce the registered tools to the session
+
+        When a response asks for it, the function is called with the JSON arguments as keyword
+        arguments (coroutines on the loop, plain functions in a worker thread); its result goes
+        back as a ``function_call_output`` (strings as is, anything else as JSON), and once every
+        call of that response is answered a ``response.create`` follows. A tool that raises
+        answers ``{"error": ...}`` to the model and reports a ``HandlerError`` to ``"error"``.
+        """
+
+        def register(func: Callable[..., Any]) -> Callable[..., Any]:
+            self._tools.register(
+                Tool(
+                    name=name or func.__name__,
+                    handler=func,
+                    description=description or (func.__doc__ or "").strip().split("\n")[0],
+                    parameters=parameters or {"type": "object", "properties": {}},
+                )
+            )
+            return func
+
+        return register
+
+    def update_tools(self, **session: Any) -> None:
+        """Send ``session.update`` with the registered tools (plus any other session fields)."""
+        current = getattr(self.session, "type", None) or "realtime"
+        self.send(
+            {"type": "session.update", "session": {"type": current, **session, "tools": self._tools.schemas()}}
+        )
+
+    async def _run_tools(
+        self, calls: list[ToolCallRequest], output_modalities: list[str] | None
+    ) -> None:
+        answered = 0
+        for call in calls:
+            tool = self._tools.tools[call.name]
+            if call.error is not None:
+                event = ToolRouter.error_event(call, call.error)
+            else:
+                try:
+                    if inspect.iscoroutinefunction(tool.handler):
+                        result = await tool.handler(**call.arguments)
+                    else:
+                        result = await asyncio.to_thread(tool.handler, **call.arguments)
+                        if inspect.isawaitable(result):
+                            result = await result
+                    event = ToolRouter.output_event(call, result)
+                except Exception as exc:
+                    self._handler_failed(tool.handler, _ToolCallArg(call), exc)
+                    event = ToolRouter.error_event(call, f"{type(exc).__name__}: {exc}")
+            if self._closed:
+                return
+            self.send(event)
+            answered += 1
+        for follow in self._tools.follow_up(answered, output_modalities):
+            if not self._closed:
+                self.send(follow)
 
     def _on_local_error(self, error: OpenAIRealtimeError) -> None:
         if self._dispatching or self._hold or self._backlog:
@@ -1184,6 +1267,13 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
                 await self.close()
             except OpenAIRealtimeError:
                 pass
+
+
+class _ToolCallArg:
+    """What a failing tool's HandlerError names: ``tool call 'name'``."""
+
+    def __init__(self, call: ToolCallRequest) -> None:
+        self.type = f"tool call {call.name!r}"
 
 
 async def _watch_disconnect(transport: picows.WSTransport) -> None:

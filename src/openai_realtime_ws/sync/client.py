@@ -237,6 +237,20 @@ class OpenAIRealtimeWS(TypedEmitterMixin, SyncWaitForMixin):
     def _remove_handler(self, type: str, handler: Callable[[Any], object] | None) -> None:
         self._inner._remove_handler(type, handler)
 
+    def tool(
+        self, name: str | None = None, *, description: str = "", parameters: Any = None
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Register a tool (see :meth:`AsyncOpenAIRealtimeWS.tool`); plain functions run in a
+        worker thread, never on the loop thread."""
+        return self._inner.tool(name, description=description, parameters=parameters)
+
+    def update_tools(self, **session: Any) -> None:
+        self._submit_event({"type": "session.update", "session": {
+            "type": getattr(self._inner.session, "type", None) or "realtime",
+            **session,
+            "tools": self._inner._tools.schemas(),
+        }})
+
     def start(self) -> None:
         """Start dispatching to handlers now (otherwise the first blocking call does)."""
         self._runner.loop.call_soon_threadsafe(self._inner._release)
@@ -245,6 +259,9 @@ class OpenAIRealtimeWS(TypedEmitterMixin, SyncWaitForMixin):
 
     def send(self, event: Mapping[str, Any] | ClientEventBase) -> None:
         """Validate here (a bad event raises in this thread), then send in call order."""
+        self._submit_event(event)
+
+    def _submit_event(self, event: Mapping[str, Any] | ClientEventBase) -> None:
         data = self._inner._encoder.encode(event)
         etype = event.type if isinstance(event, ClientEventBase) else event["type"]
         self._submit(data, etype == "input_audio_buffer.append")

@@ -1,0 +1,109 @@
+"""Function calling: registered tools run when the model asks, their output goes back, and the
+model answers with it (the emulator's ScriptedResponder plays the model)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+from openai_realtime_ws import AsyncOpenAIRealtimeWS, OpenAIRealtimeError, OpenAIRealtimeWS
+from openai_realtime_ws.emulator import Emulator, EmulatorThread, ScriptedResponder, ToolCall
+
+KEY = "sk-tools-0000000000"
+
+
+def weather_responder() -> ScriptedResponder:
+    r = ScriptedResponder()
+    r.on(r"weather in (\w+)", tools=[ToolCall("get_weather", {"city": r"\1"})], then="Report: {output}")
+    r.on(r"broken tool", tools=[ToolCall("explode", {})], then="Tool said: {output}")
+    return r
+
+
+def ask(text: str) -> list[dict[str, Any]]:
+    return [
+        {"type": "conversation.item.create", "item": {"type": "message", "role": "user",
+         "content": [{"type": "input_text", "text": text}]}},
+        {"type": "response.create", "response": {"output_modalities": ["text"]}},
+    ]
+
+
+async def test_async_tool_runs_and_the_model_answers_with_its_output() -> None:
+    async with Emulator(responder=weather_responder()) as emu:
+        rt = await AsyncOpenAIRealtimeWS.create(base_url=emu.base_url, api_key=KEY, model="m")
+        seen: list[dict[str, Any]] = []
+
+        @rt.tool(description="Weather for a city",
+                 parameters={"type": "object", "properties": {"city": {"type": "string"}}})
+        async def get_weather(city: str) -> dict[str, Any]:
+            seen.append({"city": city})
+            await asyncio.sleep(0)
+            return {"city": city, "temp_c": 21}
+
+        done: list[Any] = []
+        rt.on("response.done", done.append)
+        rt.update_tools()
+        await rt.wait_for("session.updated", timeout=5)
+        for event in ask("What is the weather in Paris?"):
+            rt.send(event)
+        for _ in range(200):
+            if len(done) == 2:
+                break
+            await asyncio.sleep(0.02)
+        await rt.close()
+    assert seen == [{"city": "Paris"}]
+    assert done[0].response.output[0].type == "function_call"
+    final = done[1].response.output[0].content[0].text
+    assert '"temp_c":21' in final and "Paris" in final
+    received = emu.connections[-1].received
+    tools = received[0]["session"]["tools"]
+    assert tools[0]["name"] == "get_weather" and tools[0]["description"] == "Weather for a city"
+    outputs = [e["item"] for e in received if e["type"] == "conversation.item.create"
+               and e["item"]["type"] == "function_call_output"]
+    assert outputs and outputs[0]["output"] == '{"city":"Paris","temp_c":21}'
+    assert [e["type"] for e in received][-1] == "response.create"
+
+
+async def test_failing_tool_answers_an_error_and_reports_it() -> None:
+    async with Emulator(responder=weather_responder()) as emu:
+        rt = await AsyncOpenAIRealtimeWS.create(base_url=emu.base_url, api_key=KEY, model="m")
+        errors: list[OpenAIRealtimeError] = []
+        rt.on("error", errors.append)
+
+        @rt.tool()
+        def explode() -> str:
+            """Always fails."""
+            raise RuntimeError("kaboom")
+
+        done: list[Any] = []
+        rt.on("response.done", done.append)
+        for event in ask("use the broken tool"):
+            rt.send(event)
+        for _ in range(200):
+            if len(done) == 2:
+                break
+            await asyncio.sleep(0.02)
+        await rt.close()
+    assert len(errors) == 1 and "kaboom" in errors[0].message and "explode" in errors[0].message
+    assert "kaboom" in done[1].response.output[0].content[0].text
+
+
+def test_blocking_tool_runs_in_a_worker_thread() -> None:
+    with EmulatorThread(responder=weather_responder()) as emu:
+        with OpenAIRealtimeWS.create(base_url=emu.base_url, api_key=KEY, model="m") as rt:
+            threads: list[str] = []
+
+            @rt.tool()
+            def get_weather(city: str) -> str:
+                threads.append(threading.current_thread().name)
+                return f"sunny in {city}"
+
+            rt.update_tools()
+            for event in ask("weather in Oslo please"):
+                rt.send(event)
+            rt.wait_for("response.done", timeout=10)  # the tool call
+            final = rt.wait_for("response.done", timeout=10)  # the answer
+    assert final.response.output is not None
+    text = final.response.output[0].content[0].text  # type: ignore[index]
+    assert text == "Report: sunny in Oslo"
+    assert threads and threads[0] != "openai-realtime-ws"
