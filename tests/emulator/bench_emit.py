@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> None:
         for mode in args.modes.split(","):
             runs = run(args.events, mode, transport == "tls", args.repeat)
             rates = [r[0] / r[1] for r in runs]
-            ev, secs, cpu, ccpu = max(runs, key=lambda r: r[0] / r[1])
+            ev, _, cpu, ccpu = max(runs, key=lambda r: r[0] / r[1])
             print(f"{transport:5s} {mode:11s}: {ev:,} events, best {max(rates):>11,.0f}/s, "
                   f"median {statistics.median(rates):>11,.0f}/s, CPU µs/event: server {cpu / ev * 1e6:.2f}, "
                   f"client {ccpu / ev * 1e6:.2f}",

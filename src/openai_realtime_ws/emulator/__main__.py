@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import signal
 import sys
+from typing import Any
 
 from .core.config import EmulatorConfig
 from .server import Emulator
@@ -28,10 +29,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--idle-timeout-scale", type=float, default=1.0)
     p.add_argument("--seed", type=int, default=None, help="seed ids for reproducible traces")
     p.add_argument("--print-ca", action="store_true", help="with --tls: print the CA file path on line 2")
+    p.add_argument("--voice", action="store_true",
+                   help="real local speech: espeak-ng output audio, PocketSphinx input transcription "
+                        "(needs the 'voice' extra)")
     return p.parse_args(argv)
 
 
-async def serve(args: argparse.Namespace) -> None:
+async def serve(args: argparse.Namespace, plugins: dict[str, Any] | None = None) -> None:
     config = EmulatorConfig(api_key=args.api_key, speed=args.speed, session_seconds=args.session_seconds,
                             audio_chunk_ms=args.chunk_ms, send_conversation_created=args.conversation_created,
                             idle_timeout_scale=args.idle_timeout_scale, seed=args.seed)
@@ -40,7 +44,7 @@ async def serve(args: argparse.Namespace) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    async with Emulator(host=args.host, port=args.port, tls=args.tls, config=config) as emu:
+    async with Emulator(host=args.host, port=args.port, tls=args.tls, config=config, **(plugins or {})) as emu:
         sys.stdout.write(emu.base_url + "\n")
         if args.tls and args.print_ca:
             sys.stdout.write(f"{emu.ca_file}\n")
@@ -50,8 +54,16 @@ async def serve(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    plugins: dict[str, Any] = {}
+    if args.voice:  # espeak-ng speaks, PocketSphinx listens (the optional `voice` extra)
+        from .voice import EspeakSynthesizer, PocketsphinxTranscriber, VoiceUnavailableError
+        try:
+            plugins = {"synthesizer": EspeakSynthesizer(), "transcriber": PocketsphinxTranscriber()}
+        except VoiceUnavailableError as exc:
+            sys.stderr.write(f"error: --voice: {exc}\n")
+            return 2
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(args))
+        asyncio.run(serve(args, plugins))
     return 0
 
 

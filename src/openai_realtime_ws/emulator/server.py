@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import ssl
+import struct
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
@@ -168,33 +169,118 @@ class FaultPlan:
             return [*self._always, *nxt]
 
 
+# --- the raw frame writer ------------------------------------------------------------------
+# Server events are queued as ready-made RFC 6455 frames in `conn._out` (server frames are
+# unmasked: 0x81, a 7/16/64-bit length, the payload) and a burst goes to the transport in one
+# `write`. That is only valid because every emulator socket is uncompressed (`compress=False`,
+# checked in `_handle_ws`): aiohttp's writer then writes each of its own frames (pongs, close)
+# synchronously in one piece, so it is never mid-frame when we write. Flow control: after a
+# write, `_flush` awaits drain while the transport is above its high-water mark.
+
 FLUSH_BYTES = 256 * 1024
+"""Write the queued frames once this many payload bytes are queued."""
+YIELD_BYTES = 1024 * 1024
+"""A burst (inject, a speed-0 response) yields to the event loop after about this many bytes
+even when the socket never pushes back (pings, reads and other connections go on)."""
+_MAX_STEPS = 4096
+"""A response stream releases the connection lock at least every this many steps."""
+
+_H16 = struct.Struct(">BBH").pack
+_H64 = struct.Struct(">BBQ").pack
+_HEADERS: dict[int, bytes] = {n: bytes((0x81, n)) for n in range(126)}
 
 
 def _text_frame_header(n: int) -> bytes:
-    """RFC 6455 §5.2 header of an unmasked, final text frame with an n-byte payload."""
-    if n < 126:
-        return bytes((0x81, n))
-    if n < 65536:
-        return b"\x81\x7e" + n.to_bytes(2, "big")
-    return b"\x81\x7f" + n.to_bytes(8, "big")
+    """RFC 6455 §5.2 header of an unmasked, final text frame with an n-byte payload (cached)."""
+    h = _HEADERS.get(n)
+    if h is None:
+        h = _H16(0x81, 126, n) if n < 65536 else _H64(0x81, 127, n)
+        if len(_HEADERS) < 8192:
+            _HEADERS[n] = h
+    return h
+
+
+# `response.output_audio.delta`, the bulk of any response, is written from a template instead of
+# a msgspec encode per event: its base64 `delta` (the synthesizer hands out the same str objects
+# again and again) is encoded once and cached by identity, the ids/indexes part once per item.
+# The bytes are exactly what `_encoder.encode(event)` makes.
+_AUDIO_DELTA = "response.output_audio.delta"
+_AUDIO_DELTA_KEYS = ("type", "event_id", "response_id", "item_id", "output_index", "content_index", "delta")
+_AUDIO_DELTA_HEAD = b'{"type":"response.output_audio.delta","event_id":'
+_AUDIO_DELTA_FIXED = len(_AUDIO_DELTA_HEAD) + 1  # + the closing brace
+_audio_mid: dict[tuple[str, str, int, int], bytes] = {}
+_b64_cache: dict[int, tuple[str, bytes]] = {}
+_b64_cache_bytes = 0
+_B64_CACHE_MAX = 16 * 1024 * 1024
+
+
+def _audio_delta_parts(event: dict[str, Any]) -> tuple[bytes, bytes, bytes] | None:
+    """(encoded event_id, ids part, encoded delta) of a canonical audio delta, else None."""
+    global _b64_cache_bytes
+    if len(event) != 7 or tuple(event) != _AUDIO_DELTA_KEYS:
+        return None
+    eid, rid, iid = event["event_id"], event["response_id"], event["item_id"]
+    oi, ci, delta = event["output_index"], event["content_index"], event["delta"]
+    if not (type(eid) is str and type(rid) is str and type(iid) is str and type(oi) is int
+            and type(ci) is int and type(delta) is str):
+        return None
+    key = (rid, iid, oi, ci)
+    mid = _audio_mid.get(key)
+    if mid is None:
+        if len(_audio_mid) >= 1024:
+            _audio_mid.clear()
+        mid = _audio_mid[key] = b"".join((
+            b',"response_id":', _encoder.encode(rid), b',"item_id":', _encoder.encode(iid),
+            b',"output_index":', _encoder.encode(oi), b',"content_index":', _encoder.encode(ci), b',"delta":'))
+    hit = _b64_cache.get(id(delta))
+    if hit is not None and hit[0] is delta:
+        enc = hit[1]
+    else:
+        enc = _encoder.encode(delta)
+        if _b64_cache_bytes + len(enc) > _B64_CACHE_MAX:
+            _b64_cache.clear()
+            _b64_cache_bytes = 0
+        _b64_cache[id(delta)] = (delta, enc)  # holding `delta` keeps its id unique
+        _b64_cache_bytes += len(enc)
+    return _encoder.encode(eid), mid, enc
+
+
+def _queue_event(conn: ConnectionRecord, event: dict[str, Any]) -> None:
+    """Encode one event and queue it as a frame (no observers, no faults: see `_send`)."""
+    out = conn._out
+    if event.get("type") == _AUDIO_DELTA:
+        parts = _audio_delta_parts(event)
+        if parts is not None:
+            eid, mid, enc = parts
+            n = _AUDIO_DELTA_FIXED + len(eid) + len(mid) + len(enc)
+            out += (_text_frame_header(n), _AUDIO_DELTA_HEAD, eid, mid, enc, b"}")
+            conn._out_size += n
+            conn.sent_count += 1
+            return
+    payload = _encoder.encode(event)
+    n = len(payload)
+    out.append(_text_frame_header(n))
+    out.append(payload)
+    conn._out_size += n
+    conn.sent_count += 1
 
 
 def _write_out(conn: ConnectionRecord) -> None:
-    """Write the frames buffered by `_send` in one transport write (one syscall for a batch)."""
+    """Write the queued frames in one transport write (one syscall for a burst). Nothing is
+    written once the connection is dead or aiohttp sent a close frame."""
     if conn._out:
         data = b"".join(conn._out)
         conn._out.clear()
         conn._out_size = 0
         transport = conn._request.transport if conn._request is not None else None
-        if transport is None or transport.is_closing():
+        if conn._dead or transport is None or transport.is_closing() or (conn._ws is not None and conn._ws.closed):
             conn._dead = True
             return
         transport.write(data)
 
 
 async def _flush(conn: ConnectionRecord) -> None:
-    """Write buffered frames and wait while the transport is paused (flow control)."""
+    """Write queued frames and wait while the transport is above its high-water mark."""
     _write_out(conn)
     if conn._writer is not None and not conn._dead:
         try:
@@ -375,23 +461,54 @@ class Emulator:
         as they are in text frames. Returns the number of frames sent."""
         if connection._ws is None:
             raise RuntimeError("connection has no socket")
-        n = 0
-        async with connection._lock:
+        conn = connection
+        n = sent = 0
+        async with conn._lock:
+            out, faults, headers = conn._out, conn._faults, _HEADERS
+            idle = faults.idle
+            observers = self._observers()
+            size = conn._out_size  # conn._out_size and conn.sent_count are synced before any await
+            burst = 0
             for ev in events:
-                if isinstance(ev, bytes | str):
-                    await self._send_raw(connection, ev.encode() if isinstance(ev, str) else ev)
-                else:
-                    event = dict(ev)
-                    if fill_event_ids and "event_id" not in event:
-                        event["event_id"] = self.ids.event()
-                    await self._send(connection, event)
-                n += 1
-                if n & 255 == 0:
-                    await _flush(connection)
-                    await asyncio.sleep(0)
-                if connection._dead:
+                if conn._dead:
                     break
-            await _flush(connection)
+                payload = ev if type(ev) is bytes else ev.encode() if type(ev) is str else None
+                if payload is not None and idle:
+                    # the fast path: a pre-encoded frame, nothing to observe, no fault armed
+                    ln = len(payload)
+                    out.append(headers.get(ln) or _text_frame_header(ln))
+                    out.append(payload)
+                    size += ln
+                    sent += 1
+                else:
+                    conn._out_size, conn.sent_count, sent = size, conn.sent_count + sent, 0
+                    if isinstance(ev, bytes | str):
+                        await self._send_raw(conn, ev.encode() if isinstance(ev, str) else bytes(ev))
+                    else:
+                        event = dict(ev)
+                        if fill_event_ids and "event_id" not in event:
+                            event["event_id"] = self.ids.event()
+                        if idle:
+                            for obs in observers:
+                                obs(event)
+                            _queue_event(conn, event)
+                        else:
+                            await self._send(conn, event)
+                    size = conn._out_size
+                    idle = faults.idle
+                n += 1
+                if size > FLUSH_BYTES:
+                    conn._out_size, conn.sent_count, sent = size, conn.sent_count + sent, 0
+                    burst += size
+                    await _flush(conn)  # writes, and waits while the transport is over its limit
+                    if burst > YIELD_BYTES:
+                        burst = 0
+                        await asyncio.sleep(0)
+                    size = conn._out_size
+                    idle = faults.idle
+                    observers = self._observers()
+            conn._out_size, conn.sent_count = size, conn.sent_count + sent
+            await _flush(conn)
         return n
 
     # --- aiohttp app -----------------------------------------------------------------------
@@ -473,6 +590,8 @@ class Emulator:
                                    max_msg_size=self.config.max_message_bytes, timeout=2.0,
                                    decode_text=False, autoping=True)
         writer = await ws.prepare(request)
+        if ws.compress:  # never: compress=False above; `_write_out` writes uncompressed frames
+            raise RuntimeError("permessage-deflate negotiated on an emulator socket")
         loop = asyncio.get_running_loop()
         conn = ConnectionRecord(
             index=len(self.connections), path=request.path, query=decision.query, headers=headers,
@@ -549,33 +668,37 @@ class Emulator:
 
     # --- carrying out actions (caller holds conn._lock) ------------------------------------
 
+    def _observers(self) -> tuple[Callable[[dict[str, Any]], None], ...]:
+        """The frame observers to call for each event sent (usually none)."""
+        cfg = self.config.frame_observer
+        if cfg is None:
+            return tuple(_frame_observers) if _frame_observers else ()
+        return (*_frame_observers, cfg)
+
     async def _send(self, conn: ConnectionRecord, event: dict[str, Any]) -> None:
         if conn._dead:
             return
-        for obs in _frame_observers:
+        for obs in self._observers():
             obs(event)
-        if self.config.frame_observer is not None:
-            self.config.frame_observer(event)
         faults = conn._faults
-        if not faults.idle:
-            if faults.stalled:
-                return
-            delay = faults.delay_for(event.get("type"))
-            if delay > 0:
+        if faults.idle:
+            _queue_event(conn, event)
+            if conn._out_size > FLUSH_BYTES:
                 await _flush(conn)
-                await asyncio.sleep(delay)
-        payload = _encoder.encode(event)
-        conn._out.append(_text_frame_header(len(payload)))
-        conn._out.append(payload)
-        conn._out_size += len(payload)
-        conn.sent_count += 1
+            return
+        if faults.stalled:
+            return
+        delay = faults.delay_for(event.get("type"))
+        if delay > 0:
+            await _flush(conn)
+            await asyncio.sleep(delay)
+        _queue_event(conn, event)
         if conn._out_size > FLUSH_BYTES:
             await _flush(conn)
-        if not faults.idle:
-            fired = faults.after_sent(event.get("type"))
-            if fired:
-                await _flush(conn)
-                await _apply_triggered(conn, fired)
+        fired = faults.after_sent(event.get("type"))
+        if fired:
+            await _flush(conn)
+            await _apply_triggered(conn, fired)
 
     async def _send_raw(self, conn: ConnectionRecord, payload: bytes) -> None:
         """Queue an already encoded text frame (inject); faults apply, observers don't."""
@@ -638,25 +761,44 @@ class Emulator:
         task.add_done_callback(conn._tasks.discard)
 
     async def _drive(self, conn: ConnectionRecord, stream: Iterator[Step]) -> None:
-        """Pull a response stream: sleep at pacing points, pull+send steps under the lock."""
+        """Pull a response stream: sleep at pacing points, pull+send steps under the lock.
+
+        Between pacing points (all of a response at speed 0) the steps are pulled and queued
+        without awaiting, written every FLUSH_BYTES; the lock is released (a cancel can land)
+        after YIELD_BYTES or MAX_STEPS steps."""
         loop = asyncio.get_running_loop()
         t0 = loop.time()
         lock = conn._lock
+        faults = conn._faults
         while not conn._dead:
             async with lock:
                 # pull and send a run of steps without releasing the lock, up to a pacing point
                 wait = None
+                observers = self._observers()
+                burst = 0
                 try:
-                    for _ in range(64):
+                    for _ in range(_MAX_STEPS):
                         step = next(stream, None)
                         if step is None:
                             return
                         if isinstance(step, float):
                             wait = step
                             break
-                        await self._apply(conn, step)
-                        if conn._dead:
-                            return
+                        if len(step) == 1 and type(act := step[0]) is Send and faults.idle:
+                            event = act.event
+                            for obs in observers:
+                                obs(event)
+                            _queue_event(conn, event)
+                        else:
+                            await self._apply(conn, step)
+                            if conn._dead:
+                                return
+                            observers = self._observers()
+                        if conn._out_size > FLUSH_BYTES:
+                            burst += conn._out_size
+                            await _flush(conn)
+                            if conn._dead or burst > YIELD_BYTES:
+                                break
                 finally:
                     await _flush(conn)
             if wait is not None:
