@@ -627,13 +627,14 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
                     event = ToolRouter.output_event(call, result)
                 except Exception as exc:
                     self._handler_failed(tool.handler, _ToolCallArg(call), exc)
-                    event = ToolRouter.error_event(call, f"{type(exc).__name__}: {exc}")
-            if self._closed:
-                return
+                    detail = self._plan.redact(f"{type(exc).__name__}: {exc}")
+                    event = ToolRouter.error_event(call, detail[:500])
+            if self._closed or self._closing:
+                return  # nobody to answer any more
             self.send(event)
             answered += 1
         for follow in self._tools.follow_up(answered, output_modalities):
-            if not self._closed:
+            if not (self._closed or self._closing):
                 self.send(follow)
 
     def _on_local_error(self, error: OpenAIRealtimeError) -> None:
