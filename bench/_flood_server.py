@@ -1,23 +1,26 @@
-"""A bench-only Realtime-ish server, run as a separate process by the benchmarks.
+"""The server of the benchmarks, run as a separate process.
 
-    python bench/_flood_server.py [--tls] [--backend flood|emulator]
+    python bench/_flood_server.py [--tls] [--backend emulator|flood]
 
 Prints its base URL (``http://127.0.0.1:PORT/v1``, ``https://`` with ``--tls``) on the first
 stdout line and the CA file to trust on the second (empty without TLS), then serves until
 SIGTERM/SIGINT.
 
-``flood`` (default, picows): on connect sends ``session.created``; counts every text frame;
-answers ``response.create`` whose ``response.metadata.bench_events`` is ``"n"`` with the first
-``n`` events of the cyclic script of :mod:`_workload` (pre-encoded wire frames written straight
-to the transport, a whole 200-event response per write, honouring write flow control), and
-``input_audio_buffer.clear`` with ``input_audio_buffer.cleared`` whose ``event_id`` carries the
-frame count. Other frames are only counted. The emulator cannot be driven like this from
-another process, hence this server.
+``emulator`` (the receive benchmark's server): the real
+:class:`openai_realtime_ws.emulator.Emulator` (speed 0, 20 ms audio chunks), thinly wrapped: a
+client asks for a flood with ``input_audio_buffer.clear`` whose ``event_id`` is
+``FLOOD_PREFIX + "<n>"``; the emulator answers the clear itself (``input_audio_buffer.cleared``),
+then ``Emulator.inject`` writes the first ``n`` events of the cyclic script of :mod:`_workload`
+(pre-encoded frames; the emulator batches them into few transport writes and honours write flow
+control). Anything else is the emulator's normal behaviour (e.g. ``response.create`` makes it
+speak its own generated audio response).
 
-``emulator``: the real :class:`openai_realtime_ws.emulator.Emulator` (speed 0, 20 ms audio
-chunks), plus a watcher: ``input_audio_buffer.clear`` with ``event_id="bench_flood_<n>"`` makes
-it ``Emulator.inject`` the same ``n`` pre-encoded events (after the emulator's own
-``input_audio_buffer.cleared``), to measure the emulator's emit rate.
+``flood`` (picows; the send benchmark's server, also accepted by the receive benchmark): on
+connect sends ``session.created``; counts every text frame; answers ``input_audio_buffer.clear``
+with ``input_audio_buffer.cleared`` whose ``event_id`` carries the frame count (``COUNT_PREFIX``)
+and, when the clear's ``event_id`` is ``FLOOD_PREFIX + "<n>"``, then writes the same ``n`` events
+(whole 200-event responses per transport write, honouring write flow control). Other frames are
+only counted.
 """
 
 from __future__ import annotations
@@ -25,9 +28,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import signal
 import sys
 from pathlib import Path
+from typing import Any, Final
 
 import msgspec
 import picows
@@ -53,6 +58,9 @@ class _Head(msgspec.Struct):
     event_id: str | None = None
     response: _Resp | None = None
 
+
+FLOOD_PREFIX: Final = "bench_flood_"
+"""``input_audio_buffer.clear`` with ``event_id = FLOOD_PREFIX + "<n>"`` asks for a flood of n events."""
 
 _HEAD = msgspec.json.Decoder(_Head)
 _PAYLOADS = encode_all(response_period())
@@ -98,6 +106,12 @@ class FloodListener(picows.WSListener):
             elif head.type == "input_audio_buffer.clear":
                 reply = {"type": "input_audio_buffer.cleared", "event_id": f"{COUNT_PREFIX}{self.frames}"}
                 transport.send(picows.WSMsgType.TEXT, msgspec.json.encode(reply))
+                n = flood_size(head.event_id)
+                if n:
+                    if not self.remaining:
+                        self.pos = 0
+                    self.remaining += n
+                    self.pump()
         elif mt is picows.WSMsgType.CLOSE:
             transport.send_close(frame.get_close_code(), frame.get_close_message())
             transport.disconnect()
@@ -162,53 +176,52 @@ async def serve_flood(tls: bool) -> None:
             material.remove()
 
 
+def flood_size(event_id: str | None) -> int:
+    """n of a ``FLOOD_PREFIX + "<n>"`` event id, else 0."""
+    if event_id is None or not event_id.startswith(FLOOD_PREFIX):
+        return 0
+    try:
+        return max(0, int(event_id.removeprefix(FLOOD_PREFIX)))
+    except ValueError:
+        return 0
+
+
 async def serve_emulator(tls: bool) -> None:
-    from openai_realtime_ws.emulator import ConnectionRecord, Emulator, EmulatorConfig
+    from openai_realtime_ws.emulator import Emulator, EmulatorConfig
 
-    config = EmulatorConfig(speed=0, audio_chunk_ms=20, record_received=True)
-    tasks: set[asyncio.Task[None]] = set()
+    emu = Emulator(tls=tls, config=EmulatorConfig(speed=0, audio_chunk_ms=20, record_received=True))
+    tasks: set[asyncio.Task[int]] = set()
+    handled: dict[int, int] = {}  # connection index -> client events already looked at
 
-    async def watch(emu: Emulator, conn: ConnectionRecord) -> None:
-        seen = 0
-        while not conn.closed.is_set():
-            while seen < len(conn.received):
-                ev = conn.received[seen]
-                seen += 1
-                eid = ev.get("event_id")
-                if ev.get("type") == "input_audio_buffer.clear" and isinstance(eid, str) \
-                        and eid.startswith("bench_flood_"):
-                    n = int(eid.removeprefix("bench_flood_"))
-                    await emu.inject(conn, (_PAYLOADS[i % PERIOD] for i in range(n)))
-            await asyncio.sleep(0.001)
-
-    async with Emulator(tls=tls, config=config) as emu:
-        _announce(emu.base_url, emu.ca_file)
-
-        async def accept() -> None:
-            index = 0
-            while True:
-                try:
-                    conn = await emu.wait_for_connection(index, timeout=3600)
-                except TimeoutError:
-                    continue
-                index += 1
-                task = asyncio.create_task(watch(emu, conn))
+    def observe(event: dict[str, Any]) -> None:
+        # Called for every event the emulator's session sends (not for injected frames). The
+        # clear's `cleared` is being sent from inside the read loop of the connection that just
+        # recorded the clear: inject the flood right behind it (it waits for that connection's lock).
+        if event.get("type") != "input_audio_buffer.cleared":
+            return
+        for conn in emu.connections:
+            seen = handled.get(conn.index, 0)
+            if len(conn.received) == seen:
+                continue
+            handled[conn.index] = len(conn.received)
+            last = conn.received[-1]
+            n = flood_size(last.get("event_id")) if last.get("type") == "input_audio_buffer.clear" else 0
+            if n:
+                task = asyncio.get_running_loop().create_task(
+                    emu.inject(conn, itertools.islice(itertools.cycle(_PAYLOADS), n)))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
 
-        acceptor = asyncio.create_task(accept())
-        try:
-            await _wait_stop()
-        finally:
-            acceptor.cancel()
-            for t in list(tasks):
-                t.cancel()
+    emu.config.frame_observer = observe
+    async with emu:
+        _announce(emu.base_url, emu.ca_file)
+        await _wait_stop()
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     p.add_argument("--tls", action="store_true")
-    p.add_argument("--backend", choices=("flood", "emulator"), default="flood")
+    p.add_argument("--backend", choices=("emulator", "flood"), default="emulator")
     args = p.parse_args()
     serve = serve_flood if args.backend == "flood" else serve_emulator
     with contextlib.suppress(KeyboardInterrupt):

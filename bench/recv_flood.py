@@ -4,8 +4,9 @@
     .venv/bin/python bench/recv_flood.py --quick    # 2_000 events, a few seconds
     .venv/bin/python bench/recv_flood.py --events 300000 --transport tls --repeat 3
 
-Clients, one after another in this process, against a flood server in a separate process
-(``bench/_flood_server.py``), so ``time.process_time()`` here is the client's CPU alone:
+Clients, one after another in this process, against the emulator in a separate process
+(``bench/_flood_server.py``: ``Emulator.inject`` of the pre-encoded workload), so
+``time.process_time()`` here is the client's CPU alone:
 
 * ``ours: handler``    AsyncOpenAIRealtimeWS, typed events, one counting handler on
   ``response.output_audio.delta`` (+ one on ``response.done`` to know when to stop);
@@ -17,15 +18,18 @@ Clients, one after another in this process, against a flood server in a separate
 * ``server emit``      a counting-only picows client (no JSON decoding): the server's emit
   rate, to show the server is not the limit.
 
-Workload: ``_workload.py`` (200-event audio responses: 70 % 20 ms audio deltas, a transcript
-delta every 3 audio deltas, a few text deltas, one ``response.done`` with full usage).
+A flood is asked for with ``input_audio_buffer.clear`` whose ``event_id`` is
+``bench_flood_<n>``: the server answers ``input_audio_buffer.cleared``, then sends the first n
+events of the workload (``_workload.py``: 200-event audio responses: 70 % 20 ms audio deltas, a
+transcript delta every 3 audio deltas, a few text deltas, one ``response.done`` with full usage).
 Latency: connect -> first event (``session.created``) over fresh connections, and request ->
-first delta (``response.create`` sent -> first ``response.output_audio.delta`` in the
-consumer), median and p90.
+first delta (the request sent -> first ``response.output_audio.delta`` in the consumer, behind
+the ``cleared`` and 4 other events), median and p90.
 
-``--emulator`` (on by default, ``--no-emulator`` skips it) also measures the real emulator's
-own emit rate with the counting client: ``Emulator.inject`` of the same pre-encoded frames,
-and a response it generates itself (speed 0, 20 ms chunks).
+``--server flood`` uses the bare picows flood server instead of the emulator (same protocol).
+With the emulator, ``--emulator`` (on by default, ``--no-emulator`` skips it) also measures a
+response the emulator generates itself (``response.create``: speed 0, 20 ms chunks, the
+session/response machinery) with the counting client.
 """
 
 from __future__ import annotations
@@ -60,9 +64,9 @@ from _benchlib import (
     server_process,
     versions,
 )
+from _flood_server import FLOOD_PREFIX
 from _workload import (
     AUDIO_TYPE,
-    BENCH_EVENTS_KEY,
     DONE_TYPE,
     FIRST_DELTA_INDEX,
     PERIOD,
@@ -79,8 +83,12 @@ API_KEY: Final = "sk-bench-not-a-real-key"
 AUDIO_PER_PERIOD: Final = audio_per_period()
 
 
+CLEARED_TYPE: Final = "input_audio_buffer.cleared"
+
+
 def create_event(n: int) -> dict[str, Any]:
-    return {"type": "response.create", "response": {"metadata": {BENCH_EVENTS_KEY: str(n)}}}
+    """The flood request: the server answers ``input_audio_buffer.cleared``, then n events."""
+    return {"type": "input_audio_buffer.clear", "event_id": f"{FLOOD_PREFIX}{n}"}
 
 
 class FloodClient(abc.ABC):
@@ -192,6 +200,8 @@ class OursIter(FloodClient):
     async def flood(self, responses: int) -> int:
         assert self.rt is not None
         self.rt.send(create_event(responses * PERIOD))
+        first = await anext(self.rt)
+        assert first.type == CLEARED_TYPE, first
         n = done = 0
         async for event in self.rt:
             n += 1
@@ -243,6 +253,8 @@ class OpenAIPython(FloodClient):
 
     async def flood(self, responses: int) -> int:
         await self.conn.send(create_event(responses * PERIOD))
+        first = await anext(self.events)
+        assert first.type == CLEARED_TYPE, first
         n = done = 0
         async for event in self.events:
             n += 1
@@ -289,6 +301,8 @@ class RawWebsockets(FloodClient):
         await self.ws.send(self.encoder.encode(create_event(responses * PERIOD)), text=True)
         decode = self.decoder.decode
         recv = self.ws.recv
+        first = decode(await recv(decode=False))
+        assert first.type == CLEARED_TYPE, first
         n = done = 0
         while True:
             event = decode(await recv(decode=False))
@@ -423,9 +437,8 @@ class CountingClient(FloodClient):
 
     name = "server emit (counting client)"
 
-    def __init__(self, server: ServerProcess, *, emulator: bool = False) -> None:
+    def __init__(self, server: ServerProcess) -> None:
         super().__init__(server)
-        self.emulator = emulator
         self.transport: picows.WSTransport | None = None
         self.listener: _Counter | None = None
 
@@ -457,19 +470,18 @@ class CountingClient(FloodClient):
 
     async def flood(self, responses: int) -> int:
         n = responses * PERIOD
-        if self.emulator:
-            # the emulator answers the clear itself, then injects the n frames
-            trigger = {"type": "input_audio_buffer.clear", "event_id": f"bench_flood_{n}"}
-            return await self._run(trigger, n + 1) - 1
-        return await self._run(create_event(n), n)
+        return await self._run(create_event(n), n + 1) - 1  # the cleared, then the n events
 
-    async def generated(self, text: str) -> int:
-        """The emulator's own generated audio response to ``text``: events until response.done."""
-        assert self.transport is not None
+    async def say(self, text: str) -> None:
+        """Add a user message (untimed) for ``generated`` to answer."""
         item = {"type": "conversation.item.create", "item": {
             "type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}}
-        self.transport.send(picows.WSMsgType.TEXT, msgspec.json.encode(item))
-        return await self._run({"type": "response.create"}, 10**9, b'{"type":"response.done"')
+        await self._run(item, 10**9, b'{"type":"conversation.item.done"')
+
+    async def generated(self) -> int:
+        """The emulator's own generated audio response (the default responder repeats the last
+        user message): response.created ... response.done, rate_limits.updated."""
+        return await self._run({"type": "response.create"}, 10**9, b'{"type":"rate_limits.updated"')
 
     async def close(self) -> None:
         if self.transport is not None:
@@ -516,10 +528,9 @@ async def measure(factory: type[FloodClient], server: ServerProcess, *, response
     return row
 
 
-async def measure_server(server: ServerProcess, responses: int, repeat: int, *,
-                         emulator: bool = False, name: str | None = None) -> Row:
-    client = CountingClient(server, emulator=emulator)
-    row = Row(name or client.name)
+async def measure_server(server: ServerProcess, responses: int, repeat: int) -> Row:
+    client = CountingClient(server)
+    row = Row(client.name)
     row.connect_ms.append(await client.connect() * 1e3)
     try:
         await client.flood(1)
@@ -528,22 +539,29 @@ async def measure_server(server: ServerProcess, responses: int, repeat: int, *,
             clock = Clock(server)
             n = await client.flood(responses)
             samples.append(clock.sample(n))
+            if n != responses * PERIOD:
+                raise AssertionError(f"{client.name}: {n} events, expected {responses * PERIOD}")
         row.sample = best(samples)
     finally:
         await client.close()
     return row
 
 
-async def measure_emulator_generated(server: ServerProcess, chars: int) -> Row:
-    client = CountingClient(server, emulator=True)
-    row = Row("emulator: generated response (speed 0)")
+async def measure_emulator_generated(server: ServerProcess, chars: int, repeat: int) -> Row:
+    client = CountingClient(server)
+    row = Row(f"emulator: generated response, speed 0 ({chars:,} chars)")
     row.connect_ms.append(await client.connect() * 1e3)
     try:
+        await client.say("hi")
+        await client.generated()  # warm-up
         words = ("the quick brown fox jumps over the lazy dog " * (chars // 44 + 1))[:chars]
-        await client.generated("hi")  # warm-up
-        clock = Clock(server)
-        n = await client.generated(words)
-        row.sample = clock.sample(n)
+        await client.say(words)
+        samples = []
+        for _ in range(repeat):
+            clock = Clock(server)
+            n = await client.generated()
+            samples.append(clock.sample(n))
+        row.sample = best(samples)
     finally:
         await client.close()
     return row
@@ -591,34 +609,32 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     print(f"# {machine()}\n# {versions()}")
     print(f"# load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     transports = ("plain", "tls") if args.transport == "both" else (args.transport,)
+    server_name = ("the emulator (Emulator.inject)" if args.server == "emulator"
+                   else "bench/_flood_server.py --backend flood (picows)")
+    em_rows: list[Row] = []
     for transport in transports:
         rows: list[Row] = []
-        with server_process(tls=transport == "tls") as server:
+        with server_process(tls=transport == "tls", backend=args.server) as server:
             rows.append(await measure_server(server, responses, args.repeat))
             for key in args.clients:
                 rows.append(await measure(CLIENTS[key], server, responses=responses,
                                           repeat=args.repeat, connects=args.connects,
                                           probes=args.probes))
+            if args.emulator and args.server == "emulator":
+                row = await measure_emulator_generated(server, args.emulator_chars, args.repeat)
+                row.name += f", {transport}"
+                em_rows.append(row)
         title = "plain ws://" if transport == "plain" else "TLS wss://"
         text = table(rows)
-        print(f"\n## {title}  (server: bench/_flood_server.py, separate process)\n{text}", flush=True)
+        print(f"\n## {title}  (server: {server_name}, separate process)\n{text}", flush=True)
         results["tables"][transport] = text
-    if args.emulator:
-        em_rows: list[Row] = []
-        em_responses = max(1, min(responses, args.emulator_events // PERIOD))
-        for transport in transports:
-            with server_process(tls=transport == "tls", backend="emulator") as server:
-                em_rows.append(await measure_server(
-                    server, em_responses, 1, emulator=True,
-                    name=f"emulator: inject, {transport} ({em_responses * PERIOD:,} ev)"))
-                if transport == "plain":
-                    em_rows.append(await measure_emulator_generated(server, args.emulator_chars))
-        headers = ["emulator emit rate (counting client)", "events/s", "client CPU µs/event",
+    if em_rows:
+        headers = ["emulator emit rate (counting client)", "events", "events/s", "client CPU µs/event",
                    "server CPU µs/event"]
-        text = render_table(headers, [[r.name, fmt_int(r.sample.rate), f"{r.sample.cpu_us:.2f}",
-                                       fmt_us(r.sample.server_cpu_us)]
+        text = render_table(headers, [[r.name, fmt_int(r.sample.events), fmt_int(r.sample.rate),
+                                       f"{r.sample.cpu_us:.2f}", fmt_us(r.sample.server_cpu_us)]
                                       for r in em_rows if r.sample])
-        print(f"\n## the emulator itself (separate process)\n{text}", flush=True)
+        print(f"\n## the emulator's own generated response (separate process)\n{text}", flush=True)
         results["tables"]["emulator"] = text
     return results
 
@@ -633,12 +649,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--repeat", type=int, default=1, help="timed floods per client; the best is shown")
     p.add_argument("--connects", type=int, default=5, help="fresh connections for connect→1st event")
     p.add_argument("--probes", type=int, default=50, help="request→first delta probes")
+    p.add_argument("--server", choices=("emulator", "flood"), default="emulator",
+                   help="the emulator (default) or the bare picows flood server")
     p.add_argument("--no-emulator", dest="emulator", action="store_false",
-                   help="skip measuring the emulator's own emit rate")
-    p.add_argument("--emulator-events", type=int, default=50_000,
-                   help="events per emulator inject run (default 50000)")
-    p.add_argument("--emulator-chars", type=int, default=600,
-                   help="length of the text the emulator speaks back (~3 audio deltas per char)")
+                   help="skip measuring the emulator's own generated response")
+    p.add_argument("--emulator-chars", type=int, default=None,
+                   help="length of the text the emulator speaks back (~3.2 events per char; "
+                        "default: about --events events)")
     p.add_argument("--json", type=Path, help="also write the results here")
     args = p.parse_args(argv)
     args.clients = [c.strip() for c in args.clients.split(",") if c.strip()]
@@ -648,7 +665,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.quick:
         args.events = min(args.events, 2_000)
         args.connects, args.probes = min(args.connects, 2), min(args.probes, 10)
-        args.emulator_events, args.emulator_chars = 2_000, 100
+    if args.emulator_chars is None:
+        args.emulator_chars = max(10, args.events * 44 // 141)  # 44 chars speak as ~141 events
     check_workload()
     results = asyncio.run(run(args))
     if args.json:

@@ -203,63 +203,59 @@ def _text_frame_header(n: int) -> bytes:
 # `response.output_audio.delta`, the bulk of any response, is written from a template instead of
 # a msgspec encode per event: its base64 `delta` (the synthesizer hands out the same str objects
 # again and again) is encoded once and cached by identity, the ids/indexes part once per item.
-# The bytes are exactly what `_encoder.encode(event)` makes.
+# Only for dicts with exactly these keys and values of these exact types; the bytes are what
+# `_encoder.encode(event)` makes for the keys in this order, the order the core builds them in
+# (tests/emulator/test_throughput.py). The key order is not checked: a dict with these keys in
+# another order is written in this one (the same JSON object).
 _AUDIO_DELTA = "response.output_audio.delta"
-_AUDIO_DELTA_KEYS = ("type", "event_id", "response_id", "item_id", "output_index", "content_index", "delta")
 _AUDIO_DELTA_HEAD = b'{"type":"response.output_audio.delta","event_id":'
 _AUDIO_DELTA_FIXED = len(_AUDIO_DELTA_HEAD) + 1  # + the closing brace
 _audio_mid: dict[tuple[str, str, int, int], bytes] = {}
-_b64_cache: dict[int, tuple[str, bytes]] = {}
+_b64_cache: dict[int, tuple[str, bytes]] = {}  # id(delta) -> (delta, its JSON); holding delta pins its id
 _b64_cache_bytes = 0
-_B64_CACHE_MAX = 16 * 1024 * 1024
-
-
-def _audio_delta_parts(event: dict[str, Any]) -> tuple[bytes, bytes, bytes] | None:
-    """(encoded event_id, ids part, encoded delta) of a canonical audio delta, else None."""
-    global _b64_cache_bytes
-    if len(event) != 7 or tuple(event) != _AUDIO_DELTA_KEYS:
-        return None
-    eid, rid, iid = event["event_id"], event["response_id"], event["item_id"]
-    oi, ci, delta = event["output_index"], event["content_index"], event["delta"]
-    if not (type(eid) is str and type(rid) is str and type(iid) is str and type(oi) is int
-            and type(ci) is int and type(delta) is str):
-        return None
-    key = (rid, iid, oi, ci)
-    mid = _audio_mid.get(key)
-    if mid is None:
-        if len(_audio_mid) >= 1024:
-            _audio_mid.clear()
-        mid = _audio_mid[key] = b"".join((
-            b',"response_id":', _encoder.encode(rid), b',"item_id":', _encoder.encode(iid),
-            b',"output_index":', _encoder.encode(oi), b',"content_index":', _encoder.encode(ci), b',"delta":'))
-    hit = _b64_cache.get(id(delta))
-    if hit is not None and hit[0] is delta:
-        enc = hit[1]
-    else:
-        enc = _encoder.encode(delta)
-        if _b64_cache_bytes + len(enc) > _B64_CACHE_MAX:
-            _b64_cache.clear()
-            _b64_cache_bytes = 0
-        _b64_cache[id(delta)] = (delta, enc)  # holding `delta` keeps its id unique
-        _b64_cache_bytes += len(enc)
-    return _encoder.encode(eid), mid, enc
+_B64_CACHE_MAX = 8 * 1024 * 1024
 
 
 def _queue_event(conn: ConnectionRecord, event: dict[str, Any]) -> None:
-    """Encode one event and queue it as a frame (no observers, no faults: see `_send`)."""
+    """Encode one event and queue it as a frame (observers and faults are the caller's)."""
+    global _b64_cache_bytes
     out = conn._out
-    if event.get("type") == _AUDIO_DELTA:
-        parts = _audio_delta_parts(event)
-        if parts is not None:
-            eid, mid, enc = parts
-            n = _AUDIO_DELTA_FIXED + len(eid) + len(mid) + len(enc)
-            out += (_text_frame_header(n), _AUDIO_DELTA_HEAD, eid, mid, enc, b"}")
-            conn._out_size += n
-            conn.sent_count += 1
-            return
+    if len(event) == 7 and event.get("type") == _AUDIO_DELTA:
+        try:
+            delta = event["delta"]
+            hit = _b64_cache.get(id(delta))
+            if hit is not None and hit[0] is delta:
+                eid, oi, ci = event["event_id"], event["output_index"], event["content_index"]
+                key = (event["response_id"], event["item_id"], oi, ci)
+                mid = _audio_mid.get(key)
+                if mid is not None and type(eid) is str and type(oi) is int and type(ci) is int:
+                    eid_json = _encoder.encode(eid)
+                    enc = hit[1]
+                    n = _AUDIO_DELTA_FIXED + len(eid_json) + len(mid) + len(enc)
+                    out += (_HEADERS.get(n) or _text_frame_header(n), _AUDIO_DELTA_HEAD, eid_json, mid, enc, b"}")
+                    conn._out_size += n
+                    conn.sent_count += 1
+                    return
+                rid, iid = key[0], key[1]
+                if type(rid) is str and type(iid) is str and type(oi) is int and type(ci) is int:
+                    if len(_audio_mid) >= 1024:
+                        _audio_mid.clear()
+                    _audio_mid[key] = b"".join((
+                        b',"response_id":', _encoder.encode(rid), b',"item_id":', _encoder.encode(iid),
+                        b',"output_index":', _encoder.encode(oi), b',"content_index":', _encoder.encode(ci),
+                        b',"delta":'))
+            elif type(delta) is str:
+                enc = _encoder.encode(delta)
+                if _b64_cache_bytes + len(enc) > _B64_CACHE_MAX:
+                    _b64_cache.clear()
+                    _b64_cache_bytes = 0
+                _b64_cache[id(delta)] = (delta, enc)
+                _b64_cache_bytes += len(enc)
+        except (KeyError, TypeError):  # a key missing, an unhashable id: msgspec decides below
+            pass
     payload = _encoder.encode(event)
     n = len(payload)
-    out.append(_text_frame_header(n))
+    out.append(_HEADERS.get(n) or _text_frame_header(n))
     out.append(payload)
     conn._out_size += n
     conn.sent_count += 1
@@ -488,12 +484,13 @@ class Emulator:
                         event = dict(ev)
                         if fill_event_ids and "event_id" not in event:
                             event["event_id"] = self.ids.event()
-                        if idle:
-                            for obs in observers:
-                                obs(event)
+                        for obs in observers:
+                            obs(event)  # may arm a fault, which must count this event
+                        if faults.idle:
                             _queue_event(conn, event)
                         else:
-                            await self._send(conn, event)
+                            await self._send(conn, event, observed=True)
+                            observers = self._observers()
                     size = conn._out_size
                     idle = faults.idle
                 n += 1
@@ -675,11 +672,13 @@ class Emulator:
             return tuple(_frame_observers) if _frame_observers else ()
         return (*_frame_observers, cfg)
 
-    async def _send(self, conn: ConnectionRecord, event: dict[str, Any]) -> None:
+    async def _send(self, conn: ConnectionRecord, event: dict[str, Any], *, observed: bool = False) -> None:
+        """Observe (unless `observed`: the caller did), apply faults, queue the frame."""
         if conn._dead:
             return
-        for obs in self._observers():
-            obs(event)
+        if not observed:
+            for obs in self._observers():
+                obs(event)
         faults = conn._faults
         if faults.idle:
             _queue_event(conn, event)
@@ -772,9 +771,12 @@ class Emulator:
         faults = conn._faults
         while not conn._dead:
             async with lock:
-                # pull and send a run of steps without releasing the lock, up to a pacing point
+                # pull and send a run of steps without releasing the lock, up to a pacing point.
+                # `idle` and `observers` are re-read after anything that can change them: an
+                # await, or an observer (it may arm a fault, which must count this very event).
                 wait = None
                 observers = self._observers()
+                idle = faults.idle
                 burst = 0
                 try:
                     for _ in range(_MAX_STEPS):
@@ -784,21 +786,31 @@ class Emulator:
                         if isinstance(step, float):
                             wait = step
                             break
-                        if len(step) == 1 and type(act := step[0]) is Send and faults.idle:
+                        if idle and len(step) == 1 and type(act := step[0]) is Send:
                             event = act.event
-                            for obs in observers:
-                                obs(event)
-                            _queue_event(conn, event)
+                            if observers:
+                                for obs in observers:
+                                    obs(event)
+                                idle = faults.idle
+                            if idle:
+                                _queue_event(conn, event)
+                            else:
+                                await self._send(conn, event, observed=True)
+                                if conn._dead:
+                                    return
                         else:
                             await self._apply(conn, step)
                             if conn._dead:
                                 return
                             observers = self._observers()
+                            idle = faults.idle
                         if conn._out_size > FLUSH_BYTES:
                             burst += conn._out_size
                             await _flush(conn)
                             if conn._dead or burst > YIELD_BYTES:
                                 break
+                            observers = self._observers()
+                            idle = faults.idle
                 finally:
                     await _flush(conn)
             if wait is not None:

@@ -214,6 +214,15 @@ def _b64_chunk(units: tuple[float | None, ...], fmt: str) -> str:
     return base64.b64encode(b"".join(_unit(u, fmt) for u in units)).decode("ascii")
 
 
+@lru_cache(maxsize=4096)
+def _word_chunks(spoken: str, audio_format: str, units_per_chunk: int) -> tuple[tuple[str, ...], int]:
+    units = synth_units(spoken)
+    return tuple(
+        _b64_chunk(tuple(units[j : j + units_per_chunk]), audio_format)
+        for j in range(0, len(units), units_per_chunk)
+    ), len(units) * UNIT_MS
+
+
 class ToneSynthesizer:
     """Deterministic tone-code speech (see module comment). Word by word: each word's chunks hold
     the word plus the following space; chunk boundaries never cross words, so a word's last chunk
@@ -228,12 +237,8 @@ class ToneSynthesizer:
                 continue
             delta = word if not segments else " " + word
             spoken = word + (" " if i < len(words) - 1 else "")
-            units = synth_units(spoken)
-            chunks = tuple(
-                _b64_chunk(tuple(units[j : j + units_per_chunk]), audio_format)
-                for j in range(0, len(units), units_per_chunk)
-            )
-            segments.append(SpeechSegment(delta, chunks, len(units) * UNIT_MS))
+            chunks, ms = _word_chunks(spoken, audio_format, units_per_chunk)
+            segments.append(SpeechSegment(delta, chunks, ms))
         return segments
 
 

@@ -159,19 +159,24 @@ class ResponseRun:
                     yield [self._ev("response.output_audio_transcript.delta", response_id=rid, item_id=item_id,
                                     output_index=oi, content_index=0, delta=seg.text)]
                     left = seg.duration_ms
+                    chunks_out = op.audio_chunks
+                    event_id = ids.event
                     for b64 in seg.chunks:
-                        yield from self._wait(clock)
-                        if self.finished:
-                            return
-                        ms = min(full_ms, left)
+                        if clock > self._last_wait:
+                            self._last_wait = clock
+                            yield clock
+                            if self.finished:
+                                return
+                        ms = full_ms if left > full_ms else left
                         left -= ms
-                        op.audio_chunks.append(b64)
+                        chunks_out.append(b64)
                         op.audio_ms += ms
                         self.out_audio_ms += ms
-                        yield [Send({"type": "response.output_audio.delta", "event_id": ids.event(),
+                        yield [Send({"type": "response.output_audio.delta", "event_id": event_id(),
                                      "response_id": rid, "item_id": item_id, "output_index": oi,
                                      "content_index": 0, "delta": b64})]
-                        clock += ms / 1000.0 * scale
+                        if scale:
+                            clock += ms / 1000.0 * scale
             else:
                 rate = cfg.text_tokens_per_second
                 for i, word in enumerate(text.split(" ")):
