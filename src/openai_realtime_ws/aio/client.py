@@ -98,6 +98,8 @@ _TRACKED = frozenset(
     }
 )
 
+_MISSING: Any = object()
+_DECODE_ERRORS = (msgspec.ValidationError, msgspec.DecodeError, UnicodeError, RecursionError)
 _NO_ROUTING = Routing()  # for the fast path: no error to report after the handlers
 _SLOW_PATH = (OpenAIRealtimeError, ErrorEvent, UnknownServerEvent)  # routed by Dispatcher.route
 
@@ -133,6 +135,7 @@ class _Listener(picows.WSListener):
     def __init__(self, owner: AsyncOpenAIRealtimeWS) -> None:
         super().__init__()
         self._owner = owner
+        self._on_message = owner._on_message
         self._fragments: bytearray | None = None
 
     def on_ws_connected(self, transport: picows.WSTransport) -> None:
@@ -146,7 +149,7 @@ class _Listener(picows.WSListener):
         msg_type = frame.msg_type
         if msg_type is picows.WSMsgType.TEXT:
             if frame.fin:
-                self._owner._on_message(frame.get_payload_as_memoryview())
+                self._on_message(frame.get_payload_as_memoryview())
             else:
                 self._fragments = bytearray(frame.get_payload_as_memoryview())
         elif msg_type is picows.WSMsgType.CONTINUATION:
@@ -250,6 +253,8 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
         self._decoder = ServerEventDecoder()
         self._encoder = ClientEventEncoder()
         self._dispatcher = Dispatcher(redact=plan.redact)
+        self._plans = self._dispatcher.plans  # event type -> handler plan (the hot path reads it)
+        self._decode_typed = self._decoder.decode_typed
         self.socket = None
         self._loop: asyncio.AbstractEventLoop | None = None
         # inbound
@@ -268,6 +273,7 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
         # delivery sequence and the last event of each type (bounded by the number of types),
         # for the blocking client's race-free send(); wait_for()
         self._seq = 0
+        self._track_last = False  # set by the blocking client, which needs it
         self._last_by_type: dict[str, tuple[int, AnyServerEvent]] = {}
         self._consumed: dict[str, int] = {}
         self._pause_reasons: set[str] = set()
@@ -525,11 +531,17 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
     # ------------------------------------------------------------------ inbound path
 
     def _on_message(self, data: bytes | memoryview) -> None:
+        """One text message in. This is the receive hot path: the common case (a typed,
+        non-error event, no backlog, handlers without once-registrations) is done inline
+        here; everything else goes through :meth:`_dispatch` with the same outcome."""
         try:
-            event = self._decoder.decode(data)
-        except MalformedFrameError as exc:
-            self._on_local_error(exc)
-            return
+            event = self._decode_typed(data)
+        except _DECODE_ERRORS:
+            try:
+                event = self._decoder.decode_slow(data)
+            except MalformedFrameError as exc:
+                self._on_local_error(exc)
+                return
         etype = event.type
         if etype in _TRACKED:
             self._track(event, data)
@@ -538,7 +550,47 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
             if len(self._backlog) >= self._max_queue:
                 self._pause("dispatch")
             return
-        self._dispatch(event)
+        if isinstance(event, _SLOW_PATH):
+            self._dispatch(event)
+            return
+        handlers = self._plans.get(etype, _MISSING)
+        if handlers is _MISSING:
+            handlers = self._dispatcher.fast_handlers(etype)
+        if handlers is None:  # once-handlers involved: full routing
+            self._dispatch(event)
+            return
+        i = 0
+        for handler in handlers:
+            i += 1
+            try:
+                result = handler(event)
+            except Exception as exc:
+                self._handler_failed(handler, event, exc)
+                continue
+            if result is not None and inspect.isawaitable(result):
+                rest = [(h, event) for h in handlers[i:]]
+                self._dispatching = True
+                self._drain_task = asyncio.ensure_future(
+                    self._finish(result, handler, event, rest, _NO_ROUTING, event)
+                )
+                return
+        # delivered: what _deliver_event does, inline
+        if self._track_last:
+            self._seq = seq = self._seq + 1
+            self._last_by_type[etype] = (seq, event)
+        if self._waiters:
+            waiters = self._waiters.pop(etype, None)
+            if waiters:
+                for fut in waiters:
+                    if not fut.done():
+                        fut.set_result(event)
+        buf = self._buffer
+        buf.append(event)
+        if self._iterating and len(buf) >= self._max_queue:
+            self._pause("iteration")
+        waiter = self._iter_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def _track(self, event: AnyServerEvent, data: bytes | memoryview) -> None:
         """State the client keeps from the stream: session, last error, conversation."""
@@ -770,8 +822,9 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
 
     def _deliver_event(self, event: AnyServerEvent) -> None:
         """After its handlers: resolve ``wait_for`` waiters, then the iteration buffer."""
-        self._seq = seq = self._seq + 1
-        self._last_by_type[event.type] = (seq, event)
+        if self._track_last:
+            self._seq = seq = self._seq + 1
+            self._last_by_type[event.type] = (seq, event)
         if self._waiters:
             waiters = self._waiters.pop(event.type, None)
             if waiters:

@@ -71,13 +71,20 @@ class ServerEventDecoder:
         self._typed: Callable[[str | bytes | memoryview], AnyServerEvent] = typed.decode
         self._generic = msgspec.json.Decoder()
 
+    @property
+    def decode_typed(self) -> Callable[[str | bytes | memoryview], AnyServerEvent]:
+        """The fast path alone (raises msgspec/Unicode/Recursion errors): for callers that
+        inline :meth:`decode`; on any of those errors, call :meth:`decode_slow`."""
+        return self._typed
+
     def decode(self, frame: str | bytes | memoryview) -> AnyServerEvent:
         try:
             return self._typed(frame)
         except (msgspec.ValidationError, msgspec.DecodeError, UnicodeError, RecursionError):
-            return self._slow(frame)
+            return self.decode_slow(frame)
 
-    def _slow(self, frame: str | bytes | memoryview) -> AnyServerEvent:
+    def decode_slow(self, frame: str | bytes | memoryview) -> AnyServerEvent:
+        """Classify a frame the typed decoder refused (see the module comment)."""
         try:
             raw = self._generic.decode(frame)
         except msgspec.DecodeError:

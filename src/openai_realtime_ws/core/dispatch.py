@@ -44,6 +44,12 @@ class Dispatcher:
 
     __slots__ = ("_fast", "_handlers", "_redact")
 
+    @property
+    def plans(self) -> dict[str, tuple[Handler, ...] | None]:
+        """The cache :meth:`fast_handlers` fills (one dict, cleared on every change): hot paths
+        may read it directly and call :meth:`fast_handlers` on a miss."""
+        return self._fast
+
     def __init__(self, redact: Callable[[str], str] | None = None) -> None:
         # type -> list of (handler, once); copied on write so routing may iterate safely
         self._handlers: dict[str, list[tuple[Handler, bool]]] = {}

@@ -117,6 +117,7 @@ class OpenAIRealtimeWS(TypedEmitterMixin, SyncWaitForMixin):
             # factory scheduled the release for asyncio callers; a blocking caller's first
             # blocking call releases instead (see the module comment)
             inner._release_on_yield = False
+            inner._track_last = True  # for the race-free send(); wait_for()
             return inner
 
         try:
