@@ -99,6 +99,7 @@ _TRACKED = frozenset(
 )
 
 _MISSING: Any = object()
+_TEXT = picows.WSMsgType.TEXT
 _DECODE_ERRORS = (msgspec.ValidationError, msgspec.DecodeError, UnicodeError, RecursionError)
 _NO_ROUTING = Routing()  # for the fast path: no error to report after the handlers
 _SLOW_PATH = (OpenAIRealtimeError, ErrorEvent, UnknownServerEvent)  # routed by Dispatcher.route
@@ -137,6 +138,7 @@ class _Listener(picows.WSListener):
         self._owner = owner
         self._on_message = owner._on_message
         self._fragments: bytearray | None = None
+        self.active = True  # False once the owner switched to another connection
 
     def on_ws_connected(self, transport: picows.WSTransport) -> None:
         # frames may arrive in the handshake's read: the owner must be able to pause already
@@ -144,10 +146,10 @@ class _Listener(picows.WSListener):
             self._owner.socket = transport
 
     def on_ws_frame(self, transport: picows.WSTransport, frame: picows.WSFrame) -> None:
-        if self._owner._listener is not self:  # a connection that was replaced
+        if not self.active:  # a connection that was replaced
             return
         msg_type = frame.msg_type
-        if msg_type is picows.WSMsgType.TEXT:
+        if msg_type is _TEXT:
             if frame.fin:
                 self._on_message(frame.get_payload_as_memoryview())
             else:
@@ -460,6 +462,8 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
         if plan.subprotocols:
             headers.append(("Sec-WebSocket-Protocol", ", ".join(plan.subprotocols)))
         listener = _Listener(self)
+        if self._listener is not None:
+            self._listener.active = False
         self._listener = listener
         try:
             transport, _ = await picows.ws_connect(
@@ -1007,7 +1011,11 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
         except OpenAIRealtimeError as exc:
             # keep the old session: it may still have time left; a drop later reconnects as usual
             logger.warning("session rollover failed, staying on the current session: %s", exc.message)
+            if self._listener is not None:
+                self._listener.active = False
             self._listener, self.socket = old_listener, old_socket
+            if old_listener is not None:
+                old_listener.active = True
             self._restoring = False
             self._flush_outbound()
             return
