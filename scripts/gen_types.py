@@ -933,6 +933,7 @@ def render_emitter(commit: str, server_events: list[tuple[str, StructDef]]) -> s
         ("error", "OpenAIRealtimeError"),
         ("reconnecting", "ReconnectContext"),
         ("reconnected", "dict[str, Any]"),
+        ("frame", "str"),
     ]
 
     for method, once in (("on", False), ("once", True)):

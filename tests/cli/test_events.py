@@ -95,3 +95,14 @@ def test_replay_of_a_bad_file_is_one_line_error(tmp_path: Path) -> None:
     assert res.returncode == 1
     assert res.stderr.startswith("openai-realtime-ws: error: ")
     assert res.stderr.count("\n") == 1
+
+
+def test_events_prints_the_servers_exact_json() -> None:
+    # the real API (and the emulator) send nulls such as status_details; a re-encoded typed
+    # event would drop them: `events` prints what the server sent
+    proc = run_cli("events", "--send", '{"type":"response.create","response":{"output_modalities":["text"]}}',
+                   "--until", "response.done", "--type", "response.done")
+    assert proc.returncode == 0, proc.stderr
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [e["type"] for e in lines] == ["response.done"]
+    assert "status_details" in lines[0]["response"] and lines[0]["response"]["status_details"] is None

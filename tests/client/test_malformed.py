@@ -206,3 +206,19 @@ async def test_schema_drift_on_known_type_is_not_fatal(caplog: pytest.LogCapture
     assert drift.type == "response.output_text.delta"
     assert drift.decode_error is not None and "delta" in drift.decode_error
     assert isinstance(events[2], ResponseOutputTextDeltaEvent)
+
+
+async def test_frame_handlers_get_exact_text_in_order_with_events() -> None:
+    async with RawServer(malformed_script) as srv:
+        rt = await AsyncOpenAIRealtimeWS.create(base_url=srv.base_url, api_key="sk-x", model="m")
+        order: list[str] = []
+        rt.on("frame", lambda text: order.append("frame:" + text[:20]))
+        rt.on("event", lambda e: order.append("event:" + e.type))
+        rt.on("error", lambda e: order.append("error"))
+        await rt.wait_for("response.output_text.delta", timeout=5)
+        await rt.close()
+    assert order[0].startswith('frame:{"type":"session.cre')
+    assert order[1] == "event:session.created"
+    assert order[2] == "frame:" + ("not json " + SECRET_PAYLOAD)[:20]  # malformed ones too
+    assert order[3] == "error"
+    assert order[-2].startswith('frame:{"type":"response.ou') and order[-1] == "event:response.output_text.delta"

@@ -121,6 +121,15 @@ async def resolve_credential(source: object, what: str = "api_key") -> str | Non
     raise RealtimeConfigError(f"`{what}` must be a str or a callable, got {type(source).__name__}.")
 
 
+class _Frame:
+    """A raw server message waiting in the backlog for ``"frame"`` handlers."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
 class _Unhandled:
     """A marker in the iteration buffer: raise this error when iteration reaches it."""
 
@@ -260,7 +269,8 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
         self.socket = None
         self._loop: asyncio.AbstractEventLoop | None = None
         # inbound
-        self._backlog: deque[AnyServerEvent | OpenAIRealtimeError] = deque()
+        self._backlog: deque[AnyServerEvent | OpenAIRealtimeError | _Frame] = deque()
+        self._want_frames = False  # a "frame" handler is registered
         self._dispatching = False  # a coroutine handler is being awaited
         self._hold = True  # dispatch held until the caller can have registered handlers
         self._release_on_yield = True  # False: the blocking client releases on its first call
@@ -538,6 +548,8 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
         """One text message in. This is the receive hot path: the common case (a typed,
         non-error event, no backlog, handlers without once-registrations) is done inline
         here; everything else goes through :meth:`_dispatch` with the same outcome."""
+        if self._want_frames or self._hold:  # (held: a "frame" handler may still be added)
+            self._on_frame(data)
         try:
             event = self._decode_typed(data)
         except _DECODE_ERRORS:
@@ -595,6 +607,15 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
         waiter = self._iter_waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+
+    def _on_frame(self, data: bytes | memoryview) -> None:
+        """``"frame"`` handlers get each server message's exact text (before decoding, malformed
+        ones included), in order with the events."""
+        item = _Frame(bytes(data).decode("utf-8", "replace"))
+        if self._dispatching or self._hold or self._backlog:
+            self._backlog.append(item)
+        else:
+            self._emit_local("frame", item.text)
 
     def _track(self, event: AnyServerEvent, data: bytes | memoryview) -> None:
         """State the client keeps from the stream: session, last error, conversation."""
@@ -699,8 +720,11 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
             return
         self._dispatch(error)
 
-    def _dispatch(self, item: AnyServerEvent | OpenAIRealtimeError) -> None:
+    def _dispatch(self, item: AnyServerEvent | OpenAIRealtimeError | _Frame) -> None:
         """Run the handlers of one item; if one returns an awaitable, finish in a task."""
+        if isinstance(item, _Frame):
+            self._emit_local("frame", item.text)
+            return
         if not isinstance(item, _SLOW_PATH):
             # the hot path: a typed, non-error event and no once-handler involved
             handlers = self._dispatcher.fast_handlers(item.type)
@@ -1082,9 +1106,11 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
 
     def _add_handler(self, type: str, handler: Callable[[Any], object], once: bool) -> None:
         self._dispatcher.add(type, handler, once=once)
+        self._want_frames = self._dispatcher.has("frame")
 
     def _remove_handler(self, type: str, handler: Callable[[Any], object] | None) -> None:
         self._dispatcher.remove(type, handler)
+        self._want_frames = self._dispatcher.has("frame")
 
     # ------------------------------------------------------------------ iteration / wait_for
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import fnmatch
 import sys
@@ -121,6 +122,30 @@ def event_to_json(event: AnyServerEvent) -> Any:
     return msgspec.to_builtins(event)
 
 
+class RawFrames:
+    """The exact JSON of each server message (the client's ``"frame"`` hook), so that what is
+    printed and recorded is what the server sent: nulls and unknown fields included."""
+
+    def __init__(self) -> None:
+        self._objects: collections.deque[dict[str, Any]] = collections.deque()
+
+    def __call__(self, text: str) -> None:
+        try:
+            obj = msgspec.json.decode(text)
+        except msgspec.DecodeError:
+            return  # a malformed frame never becomes an event
+        if isinstance(obj, dict) and isinstance(obj.get("type"), str):
+            self._objects.append(obj)
+
+    def json_for(self, event: AnyServerEvent) -> Any:
+        """The raw object of ``event`` (frames arrive before their events, in the same order)."""
+        while self._objects:
+            obj = self._objects.popleft()
+            if obj["type"] == event.type:
+                return obj
+        return event_to_json(event)
+
+
 class Output:
     """Prints selected events as JSON lines and records everything."""
 
@@ -147,8 +172,8 @@ class Output:
             self._record.write(_json.encode({"direction": direction, "t": t, "event": event}))
             self._record.write(b"\n")
 
-    def server(self, event: AnyServerEvent) -> None:
-        obj = event_to_json(event)
+    def server(self, event: AnyServerEvent, raw: RawFrames | None = None) -> None:
+        obj = raw.json_for(event) if raw is not None else event_to_json(event)
         self.record("server", obj)
         if self.selected(event.type):
             sys.stdout.write(_json.encode(obj).decode() + "\n")
@@ -166,6 +191,7 @@ class Connected:
     rt: AsyncOpenAIRealtimeWS
     target: Target
     last_error: ErrorEventError | None = None
+    raw: RawFrames | None = None
 
 
 @contextlib.asynccontextmanager
@@ -192,8 +218,10 @@ async def connected(target: Target) -> AsyncIterator[Connected]:
                 sys.stderr.write(f"openai-realtime-ws: warning: {redact(error.message)}\n")
 
         rt.on("error", on_error)
+        raw = RawFrames()
+        rt.on("frame", raw)
         try:
-            yield Connected(rt, target)
+            yield Connected(rt, target, raw=raw)
         finally:
             with contextlib.suppress(OpenAIRealtimeError):
                 await rt.close()
@@ -264,7 +292,7 @@ async def _events(args: argparse.Namespace, target: Target, to_send: list[dict[s
                 raise connection_failure(conn.last_error, exc) from None
             if isinstance(event, ErrorEvent):
                 conn.last_error = event.error
-            out.server(event)
+            out.server(event, conn.raw)
             if not ready and event.type == "session.created":
                 ready = True
                 for i, e in enumerate(to_send, 1):
@@ -352,7 +380,7 @@ async def _replay(args: argparse.Namespace, target: Target, steps: Sequence[Step
                 async for event in rt:
                     if isinstance(event, ErrorEvent):
                         conn.last_error = event.error
-                    out.server(event)
+                    out.server(event, conn.raw)
                     counts[event.type] += 1
                     changed.set()
                     if finished():

@@ -665,6 +665,18 @@ class TypedEmitterMixin:
     ) -> Callable[[Callable[[dict[str, Any]], object]], Callable[[dict[str, Any]], object]]: ...
 
     @overload
+    def on(
+        self,
+        type: Literal["frame"],
+        handler: Callable[[str], object],
+    ) -> Callable[[str], object]: ...
+
+    @overload
+    def on(  # type: ignore[overload-overlap]
+        self, type: Literal["frame"], handler: None = None
+    ) -> Callable[[Callable[[str], object]], Callable[[str], object]]: ...
+
+    @overload
     def on(self, type: str, handler: Callable[[UnknownServerEvent], object]) -> Callable[[UnknownServerEvent], object]: ...
 
     @overload
@@ -1269,6 +1281,18 @@ class TypedEmitterMixin:
     def once(  # type: ignore[overload-overlap]
         self, type: Literal["reconnected"], handler: None = None
     ) -> Callable[[Callable[[dict[str, Any]], object]], Callable[[dict[str, Any]], object]]: ...
+
+    @overload
+    def once(
+        self,
+        type: Literal["frame"],
+        handler: Callable[[str], object],
+    ) -> Callable[[str], object]: ...
+
+    @overload
+    def once(  # type: ignore[overload-overlap]
+        self, type: Literal["frame"], handler: None = None
+    ) -> Callable[[Callable[[str], object]], Callable[[str], object]]: ...
 
     @overload
     def once(self, type: str, handler: Callable[[UnknownServerEvent], object]) -> Callable[[UnknownServerEvent], object]: ...

@@ -11,7 +11,8 @@ Rules owned here:
   gets *what*.
 * An error with no ``"error"`` handler is *unhandled*: the shell logs it and raises it from the
   next iteration step, ``wait_for`` or ``close``.
-* Library events (``reconnecting``, ``reconnected``) go to their handlers only.
+* Library events (``reconnecting``, ``reconnected``, and ``frame``: the raw text of each server
+  message) go to their handlers only.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ __all__ = ["SPECIAL_TYPES", "Dispatcher", "Handler", "Routing"]
 Handler = Callable[[Any], object]
 
 #: Types that are not server event types.
-SPECIAL_TYPES = frozenset({"event", "error", "reconnecting", "reconnected"})
+SPECIAL_TYPES = frozenset({"event", "error", "frame", "reconnecting", "reconnected"})
 
 
 @dataclass(slots=True)
