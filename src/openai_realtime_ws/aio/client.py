@@ -58,6 +58,7 @@ from ..core.reconnect import (
     ReconnectContext,
     ReconnectPolicy,
     is_recoverable,
+    is_recoverable_status,
     session_restore_event,
 )
 from ..core.sendqueue import OutboundQueue
@@ -680,10 +681,7 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
 
     def update_tools(self, **session: Any) -> None:
         """Send ``session.update`` with the registered tools (plus any other session fields)."""
-        current = getattr(self.session, "type", None) or "realtime"
-        self.send(
-            {"type": "session.update", "session": {"type": current, **session, "tools": self._tools.schemas()}}
-        )
+        self.send(self._tools.session_update(getattr(self.session, "type", None), **session))
 
     async def _run_tools(
         self, calls: list[ToolCallRequest], output_modalities: list[str] | None
@@ -722,28 +720,11 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
 
     def _dispatch(self, item: AnyServerEvent | OpenAIRealtimeError | _Frame) -> None:
         """Run the handlers of one item; if one returns an awaitable, finish in a task."""
+        # (the common case of a fresh event is inlined in _on_message; this is the general path,
+        # used for errors, once-handlers and events drained from the backlog)
         if isinstance(item, _Frame):
             self._emit_local("frame", item.text)
             return
-        if not isinstance(item, _SLOW_PATH):
-            # the hot path: a typed, non-error event and no once-handler involved
-            handlers = self._dispatcher.fast_handlers(item.type)
-            if handlers is not None:
-                for i, handler in enumerate(handlers):
-                    try:
-                        result = handler(item)
-                    except Exception as exc:
-                        self._handler_failed(handler, item, exc)
-                        continue
-                    if result is not None and inspect.isawaitable(result):
-                        rest = [(h, item) for h in handlers[i + 1 :]]
-                        self._dispatching = True
-                        self._drain_task = asyncio.ensure_future(
-                            self._finish(result, handler, item, rest, _NO_ROUTING, item)
-                        )
-                        return
-                self._deliver_event(item)
-                return
         if isinstance(item, OpenAIRealtimeError):
             routing = self._dispatcher.route_error(item)
             event: AnyServerEvent | None = None
@@ -955,7 +936,7 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
             except HandshakeError as exc:
                 self._restoring = False
                 logger.info("reconnect attempt %d refused: %s", attempt, exc.message)
-                if exc.status in (401, 403):
+                if not is_recoverable_status(exc.status):
                     break
                 continue
             except RealtimeConnectionError as exc:
@@ -1221,11 +1202,7 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
 
     def send_audio(self, pcm: bytes, *, event_id: str | None = None) -> None:
         """Append raw audio bytes (in the session's input format) to the input buffer."""
-        event: dict[str, Any] = {"type": "input_audio_buffer.append", "audio": pcm}
-        if event_id is not None:
-            event["event_id"] = event_id
-        # msgspec encodes bytes as base64, exactly what the API expects
-        self._send_bytes(msgspec.json.encode(event), droppable=True)
+        self._send_bytes(self._encoder.encode_audio(pcm, event_id), droppable=True)
 
     def _send_bytes(self, data: bytes, *, droppable: bool) -> None:
         if self._closed or self._closing:

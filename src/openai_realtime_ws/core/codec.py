@@ -190,6 +190,13 @@ class ClientEventEncoder:
         except (TypeError, OverflowError) as exc:  # pragma: no cover - convert caught these
             raise InvalidClientEvent(f"invalid client event {etype!r}: {exc}") from None
 
+    def encode_audio(self, pcm: bytes, event_id: str | None = None) -> bytes:
+        """``input_audio_buffer.append`` for raw audio bytes (msgspec base64-encodes bytes)."""
+        event: dict[str, Any] = {"type": "input_audio_buffer.append", "audio": pcm}
+        if event_id is not None:
+            event["event_id"] = event_id
+        return self._encoder.encode(event)
+
     @staticmethod
     def _raise(etype: str, exc: msgspec.ValidationError) -> Any:
         text, field = describe_validation_error(exc)

@@ -23,6 +23,7 @@ __all__ = [
     "ReconnectContext",
     "ReconnectPolicy",
     "is_recoverable",
+    "is_recoverable_status",
     "session_restore_event",
 ]
 
@@ -41,6 +42,12 @@ def is_recoverable(close_code: int | None, last_error_code: str | None = None) -
     if close_code is None:  # a network error without a close frame
         return True
     return close_code in RECOVERABLE_CLOSE_CODES
+
+
+def is_recoverable_status(status: int | None) -> bool:
+    """Whether a reconnect attempt refused with this HTTP status is worth retrying: a refused
+    credential (401, 403) is final; a server error, rate limit or redirect may pass."""
+    return status not in (401, 403)
 
 
 @dataclass

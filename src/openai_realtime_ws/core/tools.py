@@ -71,6 +71,11 @@ class ToolRouter:
     def schemas(self) -> list[dict[str, Any]]:
         return [t.schema() for t in self.tools.values()]
 
+    def session_update(self, session_type: str | None, **fields: Any) -> dict[str, Any]:
+        """The ``session.update`` announcing every registered tool (plus other ``fields``)."""
+        session = {"type": session_type or "realtime", **fields, "tools": self.schemas()}
+        return {"type": "session.update", "session": session}
+
     def calls(self, event: ResponseDoneEvent) -> list[ToolCallRequest]:
         """The calls of a finished response that a registered tool handles."""
         if event.response.status not in (None, "completed"):

@@ -246,11 +246,8 @@ class OpenAIRealtimeWS(TypedEmitterMixin, SyncWaitForMixin):
         return self._inner.tool(name, description=description, parameters=parameters)
 
     def update_tools(self, **session: Any) -> None:
-        self._submit_event({"type": "session.update", "session": {
-            "type": getattr(self._inner.session, "type", None) or "realtime",
-            **session,
-            "tools": self._inner._tools.schemas(),
-        }})
+        inner = self._inner
+        self._submit_event(inner._tools.session_update(getattr(inner.session, "type", None), **session))
 
     def start(self) -> None:
         """Start dispatching to handlers now (otherwise the first blocking call does)."""
@@ -271,12 +268,7 @@ class OpenAIRealtimeWS(TypedEmitterMixin, SyncWaitForMixin):
         self._submit(data.encode() if isinstance(data, str) else data, False)
 
     def send_audio(self, pcm: bytes, *, event_id: str | None = None) -> None:
-        import msgspec
-
-        event: dict[str, Any] = {"type": "input_audio_buffer.append", "audio": pcm}
-        if event_id is not None:
-            event["event_id"] = event_id
-        self._submit(msgspec.json.encode(event), True)
+        self._submit(self._inner._encoder.encode_audio(pcm, event_id), True)
 
     def _submit(self, data: bytes, droppable: bool) -> None:
         inner = self._inner
