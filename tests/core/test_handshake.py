@@ -10,9 +10,11 @@ from openai_realtime_ws import RealtimeConfigError, RealtimeTarget, build_realti
 from openai_realtime_ws.core.handshake import (
     azure_plan,
     build_azure_url,
+    check_resolved_loopback,
     check_ws_url,
     is_credential_header,
     is_loopback_host,
+    loopback_name_to_resolve,
     openai_plan,
     redact_text,
     redact_url,
@@ -193,3 +195,127 @@ def test_benign_headers_are_not_credentials(name: str) -> None:
     assert not is_credential_header(name)
     plan = openai_plan("wss://x.example/v1/realtime?model=m", None, headers={name: "ordinary"})
     assert not plan.has_credentials and "ordinary" in repr(plan)
+
+
+# --- issue 9: header injection, credential-like query names, loopback names, credential history
+
+KEY = "sk-" + "injectiontest-0123456789"
+
+
+@pytest.mark.parametrize("value", ["a\r\nX-Injected: yes", "a\nX-Injected: yes", "a\rb", "a\x00b"])
+def test_header_value_with_cr_lf_nul_refused(value: str) -> None:
+    with pytest.raises(RealtimeConfigError, match="'X-Trace-Id'") as info:
+        openai_plan("wss://h.example/v1/realtime?model=m", KEY, headers={"X-Trace-Id": value})
+    assert "X-Injected" not in str(info.value) and "header injection" in str(info.value)
+
+
+@pytest.mark.parametrize("name", ["X-A\r\nX-Injected", "X-A\n", "X A", "X-A:", "", "X-\x00"])
+def test_header_name_not_a_token_refused(name: str) -> None:
+    with pytest.raises(RealtimeConfigError, match="invalid header name") as info:
+        azure_plan("wss://h.example/openai/v1/realtime?model=d", api_key=KEY, headers={name: "v"})
+    assert "\r" not in str(info.value) and "\n" not in str(info.value)
+
+
+def test_credential_with_newline_names_the_header_not_the_value() -> None:
+    with pytest.raises(RealtimeConfigError, match="'Authorization'") as info:
+        openai_plan("wss://h.example/v1/realtime?model=m", KEY + "\r\nX-Injected: 1")
+    assert KEY not in str(info.value) and KEY not in repr(info.value)
+    with pytest.raises(RealtimeConfigError, match="'api-key'") as info:
+        azure_plan("wss://h.example/openai/v1/realtime?model=d", api_key=KEY + "\n")
+    assert KEY not in str(info.value)
+
+
+def test_with_overrides_checks_headers_too() -> None:
+    plan = openai_plan("wss://h.example/v1/realtime?model=m", KEY)
+    with pytest.raises(RealtimeConfigError, match="'X-Trace-Id'"):
+        plan.with_overrides(headers={"X-Trace-Id": "x\r\nEvil: 1"})
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["authorization", "Authorization", "auth", "bearer", "ek", "x-amz-signature",
+     "X-Amz-Signature", "x_amz_credential", "x-amz-security-token", "x-goog-signature",
+     "access_token", "id_token", "jwt", "client-secret"],
+)
+def test_credential_like_query_names_refused(name: str) -> None:
+    secret = "Zq8v3NUlpT6kXw2Y"
+    with pytest.raises(RealtimeConfigError, match="must not carry a credential") as info:
+        check_ws_url(f"wss://h.example/v1/realtime?model=m&{name}={secret}")
+    assert secret not in str(info.value) and secret not in repr(info.value)
+    assert secret not in redact_url(f"wss://h.example/v1/realtime?{name}={secret}")
+
+
+@pytest.mark.parametrize("value", [KEY, "ek_" + "ab12" * 8, "Bearer " + KEY])
+def test_key_shaped_value_refused_under_any_name(value: str) -> None:
+    with pytest.raises(RealtimeConfigError, match="parameter 'trace'") as info:
+        check_ws_url(f"wss://h.example/v1/realtime?model=m&trace={value}")
+    assert value not in str(info.value)
+    assert KEY not in redact_url(f"wss://h.example/v1/realtime?trace={KEY}")
+
+
+def test_ordinary_query_names_still_pass() -> None:
+    url = "wss://h.example/v1/realtime?model=m&deployment=d&api-version=2025-08-28&author=me"
+    assert check_ws_url(url) == url
+
+
+@pytest.mark.parametrize(
+    ("url", "name"),
+    [
+        ("ws://localhost:8000/v1/realtime?model=m", "localhost"),
+        ("ws://evil.localhost/v1/realtime", "evil.localhost"),
+        ("ws://A.B.LOCALHOST:1/x", "a.b.localhost"),
+        ("ws://127.0.0.1:8000/v1", None),
+        ("ws://[::1]:8000/v1", None),
+        ("wss://evil.localhost/v1", None),
+        ("wss://api.openai.com/v1", None),
+    ],
+)
+def test_loopback_name_to_resolve(url: str, name: str | None) -> None:
+    assert loopback_name_to_resolve(url) == name
+
+
+@pytest.mark.parametrize(
+    "addresses",
+    [["127.0.0.1"], ["127.0.0.1", "::1"], ["127.9.8.7"], ["::1%lo"], ["::ffff:127.0.0.1"]],
+)
+def test_resolved_loopback_accepted(addresses: list[str]) -> None:
+    if addresses == ["::ffff:127.0.0.1"]:  # IPv4-mapped: ipaddress says not loopback on 3.11
+        import ipaddress
+
+        if not ipaddress.ip_address("::ffff:127.0.0.1").is_loopback:
+            with pytest.raises(RealtimeConfigError):
+                check_resolved_loopback("x.localhost", addresses)
+            return
+    check_resolved_loopback("x.localhost", addresses)
+
+
+@pytest.mark.parametrize(
+    "addresses", [["10.0.0.5"], ["127.0.0.1", "93.184.216.34"], [], ["2001:db8::1"], ["nonsense"]]
+)
+def test_resolved_non_loopback_refused(addresses: list[str]) -> None:
+    with pytest.raises(RealtimeConfigError, match="not a loopback address"):
+        check_resolved_loopback("evil.localhost", addresses)
+
+
+def test_plan_redacts_every_credential_it_has_used() -> None:
+    url = "wss://h.example/v1/realtime?model=m"
+    first = openai_plan(url, "sk-first-token-1111")
+    second = first.succeeded_by(openai_plan(url, "sk-second-token-2222"))  # provider rotation
+    third = second.with_overrides(headers={"Authorization": "Bearer rotated-third-3333"})
+    text = "a sk-first-token-1111 b sk-second-token-2222 c Bearer rotated-third-3333 d"
+    for plan in (first, second, third):
+        out = plan.redact(text)
+        assert "1111" not in out and "2222" not in out and "3333" not in out, out
+    assert set(first.known_secrets) >= {
+        "sk-first-token-1111", "sk-second-token-2222", "rotated-third-3333"
+    }
+    # the current plan sends only its own credential
+    assert dict(third.headers)["Authorization"] == "Bearer rotated-third-3333"
+    assert "sk-first" not in repr(third) and "rotated" not in repr(third)
+
+
+def test_unrelated_plans_do_not_share_history() -> None:
+    url = "wss://h.example/v1/realtime?model=m"
+    a = openai_plan(url, "sk-aaaa-token-1111")
+    openai_plan(url, "sk-bbbb-token-2222")
+    assert a.redact("sk-bbbb-token-2222") == "sk-bbbb-token-2222"

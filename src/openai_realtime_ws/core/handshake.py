@@ -6,6 +6,11 @@ it*: the seed's ``buildRealtimeURL`` (exactly one of ``model`` / ``call_id`` /
 only, plain ``ws:`` for loopback hosts), the headers for OpenAI and Azure, and redaction of URLs and
 text so that no key or token is ever printed. Transports receive a :class:`ConnectPlan` and only
 move bytes.
+
+Also here: header hygiene (no CR/LF/NUL in a header name or value: header injection), the
+credential-like query names refused in every URL, and the loopback check of a plain ``ws:`` host
+given by name (:func:`loopback_name_to_resolve` / :func:`check_resolved_loopback`: a name is
+loopback only if it resolves to loopback addresses; the shell resolves, the core judges).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import ipaddress
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
@@ -30,11 +35,13 @@ __all__ = [
     "build_azure_url",
     "build_realtime_url",
     "check_http_url",
+    "check_resolved_loopback",
     "check_ws_url",
     "client_secret_body",
     "client_secrets_url",
     "is_credential_header",
     "is_loopback_host",
+    "loopback_name_to_resolve",
     "openai_plan",
     "redact_text",
     "redact_url",
@@ -77,14 +84,24 @@ def is_credential_header(name: str) -> bool:
     """Whether a header may carry a credential (anything not known to be harmless)."""
     return name.lower().replace("_", "-") not in REDIRECT_SAFE_HEADERS
 
-#: Query keys that would put a credential in a URL; refused in every URL we build or accept.
+#: Query keys that would put a credential in a URL; refused in every URL we build or accept and
+#: masked by :func:`redact_url`. Compared lower case with ``_`` read as ``-``.
 _SENSITIVE_QUERY = frozenset(
     {
-        "api-key", "api_key", "apikey", "x-api-key", "x_api_key", "key", "token",
-        "access_token", "access-token", "client_secret", "client-secret", "password",
-        "secret", "sig", "signature", "code",
+        "api-key", "apikey", "x-api-key", "key", "token", "access-token", "id-token",
+        "refresh-token", "session-token", "client-secret", "password", "passwd", "pwd",
+        "secret", "sig", "signature", "code", "authorization", "auth", "bearer", "jwt", "ek",
+        "ephemeral-key", "client-key", "private-key", "access-key", "secret-key", "credential",
+        "credentials", "x-amz-signature", "x-amz-credential", "x-amz-security-token",
+        "x-goog-signature", "x-goog-credential", "x-ms-signature",
     }
 )
+#: Values that are credentials whatever their key is called (OpenAI keys, ephemeral secrets).
+_SECRET_VALUE = re.compile(r"^(?:Bearer\s+)?(?:sk-[A-Za-z0-9_-]{8,}|ek_[0-9A-Za-z]{16,})", re.I)
+
+
+def _sensitive_query(key: str, value: str) -> bool:
+    return key.lower().replace("_", "-") in _SENSITIVE_QUERY or bool(_SECRET_VALUE.match(value))
 
 
 _USERINFO = re.compile(r"//[^/?#]*@")
@@ -133,7 +150,10 @@ class RealtimeTarget:
 
 
 def is_loopback_host(host: str | None) -> bool:
-    """127.0.0.0/8, ::1 and ``localhost`` (and its subdomains) are loopback."""
+    """127.0.0.0/8, ::1 and ``localhost`` (and its subdomains) are loopback.
+
+    For a *name* (``localhost``, ``*.localhost``) this is a claim, not a fact: the shell must
+    confirm it with :func:`loopback_name_to_resolve` and :func:`check_resolved_loopback`."""
     if not host:
         return False
     host = host.strip("[]").lower()
@@ -143,6 +163,48 @@ def is_loopback_host(host: str | None) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def loopback_name_to_resolve(url: str) -> str | None:
+    """The host name a shell must resolve, then judge with :func:`check_resolved_loopback`,
+    before opening ``url``; ``None`` when nothing needs checking.
+
+    Only a plain ``ws:`` URL whose loopback status rests on a name (``localhost`` or a
+    ``*.localhost`` subdomain) needs it: ``wss:`` is encrypted wherever it goes, and an IP
+    literal was judged by :func:`check_ws_url` already."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        return None
+    if parts.scheme != "ws" or not host:
+        return None
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return host
+    return None
+
+
+def check_resolved_loopback(host: str, addresses: Iterable[str]) -> None:
+    """Refuse a plain ``ws:`` connection to ``host`` unless every address it resolved to is a
+    loopback address (an empty result is refused too). ``addresses`` are the textual addresses
+    from ``getaddrinfo`` (``sockaddr[0]``; an IPv6 zone suffix ``%eth0`` is ignored)."""
+    resolved = list(addresses)
+    bad: list[str] = []
+    for address in resolved:
+        try:
+            if not ipaddress.ip_address(address.split("%", 1)[0]).is_loopback:
+                bad.append(address)
+        except ValueError:
+            bad.append(address)
+    if not resolved or bad:
+        found = ", ".join(bad[:3]) if bad else "no address"
+        raise RealtimeConfigError(
+            f"refusing plain ws:// to {host!r}: it resolved to {found}, not a loopback address; "
+            "a credential would travel unencrypted. Use wss://, or a host that resolves to "
+            "127.0.0.0/8 or ::1 only."
+        )
 
 
 def _attr(obj: object, *names: str) -> Any:
@@ -187,11 +249,12 @@ def check_ws_url(url: str) -> str:
         )
     if parts.username is not None or parts.password is not None:
         raise RealtimeConfigError("credentials must not be embedded in the Realtime URL.")
-    for key, _ in parse_qsl(parts.query, keep_blank_values=True):
-        if key.lower() in _SENSITIVE_QUERY:
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        if _sensitive_query(key, value):
+            shown = key if key.isascii() and len(key) <= 40 else "<unprintable>"
             raise RealtimeConfigError(
-                f"the Realtime URL must not carry a credential in its query (parameter {key!r}); "
-                "pass it with api_key= so that it goes in a header."
+                f"the Realtime URL must not carry a credential in its query (parameter "
+                f"{shown!r}); pass it with api_key= so that it goes in a header."
             )
     return url
 
@@ -248,7 +311,7 @@ def redact_url(url: str) -> str:
         parts = urlsplit(url)
         netloc = parts.netloc.rsplit("@", 1)[-1]
         query = [
-            (k, "***" if k.lower() in _SENSITIVE_QUERY else v)
+            (k, "***" if _sensitive_query(k, v) else v)
             for k, v in parse_qsl(parts.query, keep_blank_values=True)
         ]
         out = urlunsplit((parts.scheme, netloc, parts.path, urlencode(query, safe="*"), ""))
@@ -333,14 +396,40 @@ def build_azure_url(
     return check_ws_url(url)
 
 
+class _SecretLog:
+    """Every credential a chain of plans has used (shared by a plan and all its successors)."""
+
+    __slots__ = ("items",)
+
+    def __init__(self) -> None:
+        self.items: dict[str, None] = {}  # ordered set
+
+    def add(self, secrets: Iterable[str]) -> None:
+        for s in secrets:
+            if s and s not in self.items:
+                self.items[s] = None
+        # a long token first, so that a secret holding another one is replaced whole
+        if len(self.items) > 1:
+            self.items = dict.fromkeys(sorted(self.items, key=len, reverse=True))
+
+
 @dataclass(frozen=True, repr=False)
 class ConnectPlan:
-    """Everything a transport needs to open one socket. ``repr`` shows no credential."""
+    """Everything a transport needs to open one socket. ``repr`` shows no credential.
+
+    A plan remembers every credential of the plans it descends from (:meth:`with_overrides`,
+    :meth:`succeeded_by`): :meth:`redact` of the first plan of a session, and of every later
+    one, masks all the keys and tokens the session has ever used, rotated ones included."""
 
     url: str
     headers: tuple[tuple[str, str], ...] = ()
     subprotocols: tuple[str, ...] = ()
     secrets: tuple[str, ...] = field(default=())
+    _log: _SecretLog = field(default_factory=_SecretLog, compare=False)
+
+    def __post_init__(self) -> None:
+        _check_header_text(self.headers)
+        self._log.add(self.secrets)
 
     @property
     def redacted_url(self) -> str:
@@ -352,8 +441,21 @@ class ConnectPlan:
             p.startswith("openai-insecure-api-key.") for p in self.subprotocols
         )
 
+    @property
+    def known_secrets(self) -> tuple[str, ...]:
+        """Every credential this plan and the plans it descends from have used."""
+        return tuple(self._log.items)
+
     def redact(self, text: str) -> str:
-        return redact_text(text, self.secrets)
+        """``text`` with every credential the plan's chain has ever used replaced by ``***``."""
+        return redact_text(text, self._log.items)
+
+    def succeeded_by(self, newer: ConnectPlan) -> ConnectPlan:
+        """``newer`` (a fresh plan, e.g. from a token provider on reconnect), joined to this
+        plan's credential history: both plans' :meth:`redact` then mask the credentials of both.
+        """
+        self._log.add(newer._log.items)
+        return replace(newer, _log=self._log)
 
     def with_overrides(
         self, headers: Mapping[str, str] | None = None, query: Mapping[str, str] | None = None
@@ -371,6 +473,7 @@ class ConnectPlan:
             headers=merged,
             subprotocols=self.subprotocols,
             secrets=_secrets_of(merged, *self.secrets),
+            _log=self._log,
         )
 
     def __repr__(self) -> str:
@@ -380,17 +483,42 @@ class ConnectPlan:
         return f"ConnectPlan(url={self.redacted_url!r}, headers={{{names}}})"
 
 
+_BAD_HEADER_CHARS = re.compile(r"[\r\n\x00]")
+#: RFC 9110 §5.1 field-name: a token.
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
+def _check_header_text(headers: Iterable[tuple[str, str]]) -> None:
+    """Refuse header injection: CR, LF or NUL in a name or value (RFC 9110 §5.5), or a name
+    that is not an RFC 9110 token. The error names the header, never its value."""
+    for name, value in headers:
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise RealtimeConfigError("headers must map str to str.")
+        if not _HEADER_NAME.fullmatch(name):
+            shown = _BAD_HEADER_CHARS.sub("?", name)[:60]
+            raise RealtimeConfigError(
+                f"invalid header name {shown!r}: expected an HTTP token (letters, digits and "
+                "!#$%&'*+.^_`|~-), without CR, LF, NUL, spaces or ':'."
+            )
+        if _BAD_HEADER_CHARS.search(value):
+            raise RealtimeConfigError(
+                f"the value of header {name!r} contains CR, LF or NUL (header injection); "
+                "expected a single-line value."
+            )
+
+
 def _merge_headers(
     base: list[tuple[str, str]], extra: Mapping[str, str] | None
 ) -> tuple[tuple[str, str], ...]:
     headers = list(base)
     if extra:
-        names = {k.lower() for k in extra}
+        names = {k.lower() for k in extra if isinstance(k, str)}
         headers = [(k, v) for k, v in headers if k.lower() not in names]
         for k, v in extra.items():
             if not isinstance(k, str) or not isinstance(v, str):
                 raise RealtimeConfigError("headers must map str to str.")
             headers.append((k, v))
+    _check_header_text(headers)
     return tuple(headers)
 
 
