@@ -319,3 +319,15 @@ def test_unrelated_plans_do_not_share_history() -> None:
     a = openai_plan(url, "sk-aaaa-token-1111")
     openai_plan(url, "sk-bbbb-token-2222")
     assert a.redact("sk-bbbb-token-2222") == "sk-bbbb-token-2222"
+
+
+def test_no_key_for_api_openai_com_is_a_config_error() -> None:
+    # issue 13 (asked by devx): before any network I/O, not a DNS or 401 traceback
+    with pytest.raises(RealtimeConfigError, match="OPENAI_API_KEY is not set"):
+        openai_plan("wss://api.openai.com/v1/realtime?model=m", None)
+    # a gateway or the emulator may need no key; an Authorization header of the user's counts
+    assert openai_plan("ws://127.0.0.1:9/v1/realtime?model=m", None).headers == ()
+    plan = openai_plan(
+        "wss://api.openai.com/v1/realtime?model=m", None, headers={"Authorization": "Bearer t0k3n-x"}
+    )
+    assert "t0k3n" not in plan.redact("Authorization: Bearer t0k3n-x")

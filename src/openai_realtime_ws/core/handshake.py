@@ -555,7 +555,15 @@ def openai_plan(
     if user_agent:
         base.append(("User-Agent", user_agent))
     merged = _merge_headers(base, headers)
-    return ConnectPlan(url=check_ws_url(url), headers=merged, secrets=_secrets_of(merged, api_key))
+    check_ws_url(url)
+    if not api_key and urlsplit(url).hostname == "api.openai.com" and not any(
+        k.lower() == "authorization" for k, _ in merged
+    ):
+        raise RealtimeConfigError(
+            "OPENAI_API_KEY is not set: pass api_key=... (a key or a token provider), set "
+            "OPENAI_API_KEY, or run against the emulator (base_url=emulator.base_url)."
+        )
+    return ConnectPlan(url=url, headers=merged, secrets=_secrets_of(merged, api_key))
 
 
 def azure_plan(
