@@ -107,3 +107,70 @@ def test_blocking_tool_runs_in_a_worker_thread() -> None:
     text = final.response.output[0].content[0].text  # type: ignore[index]
     assert text == "Report: sunny in Oslo"
     assert threads and threads[0] != "openai-realtime-ws"
+
+
+def arithmetic_responder() -> ScriptedResponder:
+    r = ScriptedResponder()
+    r.on(r"add (\w+) and (\w+)", tools=[ToolCall("add", {"a": r"\1", "b": r"\2"})],
+         then="Sum: {output}")
+    return r
+
+
+async def run_turn(rt: AsyncOpenAIRealtimeWS, text: str, responses: int = 2) -> list[Any]:
+    """Send one user turn; the response.done events until `responses` have arrived."""
+    done: list[Any] = []
+    finished = asyncio.Event()
+
+    def on_done(event: Any) -> None:
+        done.append(event)
+        if len(done) == responses:
+            finished.set()
+
+    rt.on("response.done", on_done)
+    for event in ask(text):
+        rt.send(event)
+    await asyncio.wait_for(finished.wait(), 10)
+    rt.off("response.done", on_done)
+    return done
+
+
+async def test_schema_from_type_hints_and_string_arguments_converted() -> None:
+    async with Emulator(responder=arithmetic_responder()) as emu:
+        rt = await AsyncOpenAIRealtimeWS.create(base_url=emu.base_url, api_key=KEY, model="m")
+        got: list[tuple[Any, Any]] = []
+
+        @rt.tool()
+        def add(a: int, b: int = 0) -> int:
+            """Add two integers."""
+            got.append((a, b))
+            return a + b
+
+        rt.update_tools()
+        await rt.wait_for("session.updated", timeout=5)
+        done = await run_turn(rt, "please add 4 and 5")
+        await rt.close()
+    assert got == [(4, 5)] and all(type(x) is int for x in got[0])  # the emulator sent "4", "5"
+    assert done[1].response.output[0].content[0].text == "Sum: 9"
+    tools = emu.connections[-1].received[0]["session"]["tools"]
+    assert tools == [{"type": "function", "name": "add", "description": "Add two integers.",
+                      "parameters": {"type": "object",
+                                     "properties": {"a": {"type": "integer"},
+                                                    "b": {"type": "integer", "default": 0}},
+                                     "required": ["a"]}}]
+
+
+async def test_arguments_that_do_not_fit_answer_a_tool_error_without_calling() -> None:
+    async with Emulator(responder=arithmetic_responder()) as emu:
+        rt = await AsyncOpenAIRealtimeWS.create(base_url=emu.base_url, api_key=KEY, model="m")
+        called: list[int] = []
+
+        @rt.tool()
+        def add(a: int, b: int) -> int:
+            called.append(a)
+            return a + b
+
+        done = await run_turn(rt, "add many and 5")
+        await rt.close()
+    assert called == []
+    text = done[1].response.output[0].content[0].text
+    assert text == 'Sum: {"error":"invalid arguments for add: a: expected int, got str"}'
