@@ -11,18 +11,21 @@ from .aio.client import AsyncOpenAIRealtimeWS
 from .aio.secrets import create_client_secret
 from .core.conversation import Conversation
 from .core.errors import (
+    ConnectionClosed,
     ConnectionClosedError,
+    ConnectionClosedOK,
     HandlerError,
     HandshakeError,
     InvalidClientEvent,
     MalformedFrameError,
     OpenAIRealtimeError,
+    QueueFull,
+    RealtimeAPIError,
     RealtimeConfigError,
     RealtimeConnectionError,
 )
 from .core.handshake import RealtimeTarget, build_azure_url, build_realtime_url
 from .core.reconnect import ReconnectContext, ReconnectPolicy
-from .core.sendqueue import QueueFull
 from .sync.client import OpenAIRealtimeWS, create_client_secret_sync
 from .types import UnknownServerEvent
 
@@ -30,7 +33,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AsyncOpenAIRealtimeWS",
+    "ConnectionClosed",
     "ConnectionClosedError",
+    "ConnectionClosedOK",
     "Conversation",
     "HandlerError",
     "HandshakeError",
@@ -39,6 +44,7 @@ __all__ = [
     "OpenAIRealtimeError",
     "OpenAIRealtimeWS",
     "QueueFull",
+    "RealtimeAPIError",
     "RealtimeConfigError",
     "RealtimeConnectionError",
     "RealtimeTarget",

@@ -14,6 +14,7 @@ from openai_realtime_ws import (
     ConnectionClosedError,
     InvalidClientEvent,
     OpenAIRealtimeError,
+    RealtimeAPIError,
     RealtimeConnectionError,
 )
 from openai_realtime_ws.emulator import Emulator
@@ -152,10 +153,16 @@ async def test_send_raw_skips_validation_and_server_error_reaches_listener() -> 
         await rt.close()
     assert len(errors) == 1
     err = errors[0]
+    assert isinstance(err, RealtimeAPIError)
     assert err.error is not None and err.error.code == "invalid_value"
     assert err.error.event_id == "evt_bogus"
-    assert "code=invalid_value" in err.message and "event_id=evt_bogus" in err.message
-    assert err.event_id and err.event_id.startswith("event_")
+    # the fields are attributes; .message is the API's message alone, str() adds the fields
+    assert (err.code, err.param, err.type, err.event_id) == (
+        err.error.code, err.error.param, err.error.type, "evt_bogus"
+    )
+    assert err.message == err.error.message and "code=" not in err.message
+    assert "code=invalid_value" in str(err) and "event_id=evt_bogus" in str(err)
+    assert err.server_event_id and err.server_event_id.startswith("event_")
 
 
 async def test_unhandled_api_error_is_raised_from_next_iteration_and_close(
@@ -165,7 +172,7 @@ async def test_unhandled_api_error_is_raised_from_next_iteration_and_close(
         rt = await AsyncOpenAIRealtimeWS.create(base_url=emu.base_url, api_key=KEY, model="m")
         assert (await rt.__anext__()).type == "session.created"
         rt.send({"type": "response.cancel", "event_id": "evt_cancel"})
-        with pytest.raises(OpenAIRealtimeError) as info:
+        with pytest.raises(RealtimeAPIError) as info:
             await rt.__anext__()
         assert info.value.code == "response_cancel_not_active"
         assert "response_cancel_not_active" in caplog.text  # logged, never silent
@@ -210,7 +217,8 @@ async def test_bad_key_gets_error_then_close_3000() -> None:
         assert info.value.code == 3000
         assert rt.close_code == 3000
         assert rt.close_reason == "invalid_request_error.invalid_api_key"
-        assert errors and errors[0].code == "invalid_api_key"
+        assert errors and isinstance(errors[0], RealtimeAPIError)
+        assert errors[0].code == "invalid_api_key"
         assert "sk-wrong-key-zzzz9999" not in errors[0].message
         with pytest.raises(ConnectionClosedError):
             rt.send({"type": "response.create"})
@@ -299,7 +307,7 @@ async def test_no_secret_in_repr_url_logs_or_errors(caplog: pytest.LogCaptureFix
                 break
             except OpenAIRealtimeError as exc:  # the unhandled invalid_api_key error, first
                 raised.append(exc)
-        assert [type(e).__name__ for e in raised] == ["OpenAIRealtimeError", "ConnectionClosedError"]
+        assert [type(e).__name__ for e in raised] == ["RealtimeAPIError", "ConnectionClosedError"]
         texts += [t for e in raised for t in (str(e), repr(e))]
     for t in [*texts, caplog.text]:
         assert secret not in t

@@ -16,6 +16,7 @@ from openai_realtime_ws import (
     OpenAIRealtimeError,
     OpenAIRealtimeWS,
     QueueFull,
+    RealtimeAPIError,
 )
 from openai_realtime_ws.core.reconnect import ReconnectContext, ReconnectPolicy
 from openai_realtime_ws.emulator import CloseWith, Drop, Emulator, EmulatorConfig, EmulatorThread
@@ -173,6 +174,7 @@ async def test_bad_key_is_final() -> None:
         await wait_until(lambda: rec.errors)
         assert rt.closed
         assert rt.close_code == 3000 and rec.reconnecting == []
+        assert isinstance(rec.errors[0], RealtimeAPIError)
         assert rec.errors[0].code == "invalid_api_key"
         assert len(emu.connections) == 1
 
@@ -187,7 +189,8 @@ async def test_session_expiry_reconnects_with_restored_session() -> None:
         rt.send(CONFIGURE)
         await wait_until(lambda: rec.reconnected, timeout=10)
         await rt.close()
-    assert rec.errors and rec.errors[0].code == "session_expired"
+    assert rec.errors and isinstance(rec.errors[0], RealtimeAPIError)
+    assert rec.errors[0].code == "session_expired"
     assert rec.reconnecting[0].close_code == 1001
     assert emu.connections[1].received_types()[0] == "session.update"
 
@@ -381,7 +384,7 @@ async def test_rollover_switches_to_a_fresh_session_before_expiry() -> None:
         rt.send(TEXT_RESPONSE)
         await rt.wait_for("response.done", timeout=10)
         await rt.close()
-    assert not any(e.code == "session_expired" for e in rec.errors)
+    assert not any(isinstance(e, RealtimeAPIError) and e.code == "session_expired" for e in rec.errors)
     second = emu.connections[1].received
     types = [e["type"] for e in second]
     assert types[0] == "session.update"

@@ -12,6 +12,7 @@ from openai_realtime_ws import (
     InvalidClientEvent,
     OpenAIRealtimeError,
     OpenAIRealtimeWS,
+    RealtimeAPIError,
 )
 from openai_realtime_ws.emulator import EmulatorThread
 from openai_realtime_ws.types import ResponseDoneEvent, ResponseOutputTextDeltaEvent
@@ -92,7 +93,7 @@ def test_blocking_bad_key() -> None:
             for _ in rt:
                 pass
         assert info.value.code == 3000
-        assert errors[0].code == "invalid_api_key"
+        assert isinstance(errors[0], RealtimeAPIError) and errors[0].code == "invalid_api_key"
         rt.close()
 
 

@@ -8,6 +8,7 @@ import msgspec
 import pytest
 
 from openai_realtime_ws.core.conversation import Conversation
+from openai_realtime_ws.core.errors import RealtimeConfigError
 from openai_realtime_ws.core.reconnect import ReconnectPolicy, is_recoverable, session_restore_event
 from openai_realtime_ws.core.sendqueue import OutboundQueue, QueueFull
 from openai_realtime_ws.types import ServerEvent
@@ -39,7 +40,13 @@ def test_backoff_grows_caps_and_jitters() -> None:
     for attempt in range(1, 6):
         d = j.delay(attempt, rng)
         base = min(8, 2 ** (attempt - 1))
-        assert base / 2 <= d <= base
+        assert 0 <= d <= base
+    # full jitter (what reconnect.py says): uniform over [0, base), not [base/2, base)
+    samples = [j.delay(4, rng) for _ in range(2000)]
+    assert min(samples) < 0.5 and max(samples) > 7.5
+    assert sum(d < 4 for d in samples) > 800
+    with pytest.raises(RealtimeConfigError):
+        ReconnectPolicy(initial_delay=-1)
     with pytest.raises(ValueError):
         ReconnectPolicy(max_attempts=0)
     with pytest.raises(ValueError):

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from openai_realtime_ws.core.codec import ServerEventDecoder
 from openai_realtime_ws.core.dispatch import Dispatcher
-from openai_realtime_ws.core.errors import OpenAIRealtimeError, format_error_event
+from openai_realtime_ws.core.errors import OpenAIRealtimeError, RealtimeAPIError, format_error_event
 from openai_realtime_ws.types import ErrorEvent, ErrorEventError, UnknownServerEvent
 
 from ._settings import FUZZ
@@ -39,8 +39,11 @@ def test_from_event_formats_any_field_types(fields: dict[str, Any], event_id: An
     exc = OpenAIRealtimeError.from_event(event)
     text = str(exc)
     assert isinstance(text, str) and isinstance(repr(exc), str)
-    assert text == format_error_event(error) == exc.message
-    assert exc.code is None or isinstance(exc.code, str)
+    assert text == format_error_event(error)
+    assert isinstance(exc, RealtimeAPIError) and exc.message in text
+    for name in ("code", "param", "type", "event_id"):
+        value = getattr(exc, name)
+        assert value is None or isinstance(value, str)
     assert exc.error is error and exc.event is event
     for name in FIELDS:
         value = getattr(error, name)
@@ -70,6 +73,7 @@ def test_from_raw_formats_any_error_object(error: Any) -> None:
     assert isinstance(str(exc), str) and isinstance(repr(exc), str)
     assert exc.error is not None and isinstance(exc.error.message, str)
     assert exc.code is None or isinstance(exc.code, str)
+    assert exc.code == exc.error.code and exc.param == exc.error.param
 
 
 @FUZZ
@@ -97,6 +101,7 @@ def test_error_frames_route_without_error(
         err = routing.unhandled
     assert isinstance(err, OpenAIRealtimeError)
     assert "secret" not in err.message and err.args == (err.message,)
+    assert isinstance(err, RealtimeAPIError)
     if isinstance(event, ErrorEvent):
         assert err.event is event
     else:
@@ -108,5 +113,6 @@ def test_error_event_with_numeric_code_reaches_error_handlers() -> None:
     # that was never reported as unhandled (docs/client.md: "never silent")
     frame = b'{"type":"error","event_id":"e1","error":{"type":"rate_limit","message":"slow down","code":429}}'
     routing = Dispatcher().route(DECODER.decode(frame))
-    assert routing.unhandled is not None
-    assert "slow down" in routing.unhandled.message and routing.unhandled.code == "429"
+    err = routing.unhandled
+    assert isinstance(err, RealtimeAPIError)
+    assert err.message == "slow down" and err.code == "429" and err.type == "rate_limit"

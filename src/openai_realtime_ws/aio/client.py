@@ -811,7 +811,7 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
     def _unhandled(self, error: OpenAIRealtimeError) -> None:
         logger.error(
             "unhandled Realtime error (register rt.on('error', ...) to handle it): %s",
-            error.message,
+            error,  # str(): the message and, for an API error, its type/code/param/event_id
         )
         self._pending_errors.append(error)
         self._push_buffer(_Unhandled(error))

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from .. import (
     InvalidClientEvent,
     OpenAIRealtimeError,
+    RealtimeAPIError,
     RealtimeConfigError,
     RealtimeConnectionError,
     __version__,
@@ -90,7 +91,7 @@ def _exit_code(exc: BaseException) -> tuple[int, str]:
     if isinstance(exc, RealtimeConnectionError):
         return EXIT_CONNECTION, exc.message
     if isinstance(exc, OpenAIRealtimeError):
-        code = exc.code if isinstance(exc.code, str) else None
+        code = exc.code if isinstance(exc, RealtimeAPIError) else None
         return (EXIT_CONNECTION if code in _AUTH_CODES else EXIT_ERROR), exc.message
     if isinstance(exc, OSError):
         name = f"{exc.filename}: " if exc.filename else ""

@@ -21,7 +21,7 @@ from functools import partial
 from types import FrameType
 from typing import Any
 
-from .. import ConnectionClosedError, OpenAIRealtimeError, OpenAIRealtimeWS
+from .. import ConnectionClosedError, OpenAIRealtimeError, OpenAIRealtimeWS, RealtimeAPIError
 from ..audio import BYTES_PER_SECOND, read_wav_pcm16_24k, write_wav_pcm16_24k
 from ..types import (
     AnyServerEvent,
@@ -124,7 +124,7 @@ class ChatSession:
 
     # errors that are not API error events (malformed frames, ...) never reach iteration
     def _on_error(self, error: OpenAIRealtimeError) -> None:
-        if error.event is None:
+        if not isinstance(error, RealtimeAPIError):
             sys.stderr.write(f"openai-realtime-ws: warning: {redact(error.message)}\n")
             sys.stderr.flush()
 

@@ -32,6 +32,7 @@ from .. import (
     ConnectionClosedError,
     InvalidClientEvent,
     OpenAIRealtimeError,
+    RealtimeAPIError,
     UnknownServerEvent,
     __version__,
 )
@@ -214,7 +215,7 @@ async def connected(target: Target) -> AsyncIterator[Connected]:
 
         def on_error(error: OpenAIRealtimeError) -> None:
             # API errors reach the iteration as `error` events; report the others here
-            if error.event is None:
+            if not isinstance(error, RealtimeAPIError):
                 sys.stderr.write(f"openai-realtime-ws: warning: {redact(error.message)}\n")
 
         rt.on("error", on_error)

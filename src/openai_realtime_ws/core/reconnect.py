@@ -17,6 +17,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .errors import RealtimeConfigError
+
 __all__ = [
     "FATAL_ERROR_CODES",
     "RECOVERABLE_CLOSE_CODES",
@@ -87,19 +89,30 @@ class ReconnectPolicy:
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
+            raise RealtimeConfigError(
+                f"ReconnectPolicy.max_attempts must be at least 1, got {self.max_attempts!r}"
+            )
         if self.initial_delay < 0 or self.max_delay < 0 or self.factor < 1:
-            raise ValueError("delays must be >= 0 and factor >= 1")
+            raise RealtimeConfigError(
+                "ReconnectPolicy: initial_delay and max_delay must be >= 0 and factor >= 1, got "
+                f"initial_delay={self.initial_delay!r} max_delay={self.max_delay!r} "
+                f"factor={self.factor!r}"
+            )
         if self.restore not in ("none", "session", "conversation"):
-            raise ValueError("restore must be 'none', 'session' or 'conversation'")
+            raise RealtimeConfigError(
+                "ReconnectPolicy.restore must be 'none', 'session' or 'conversation', "
+                f"got {self.restore!r}"
+            )
 
     def delay(self, attempt: int, rng: random.Random | None = None) -> float:
-        """Seconds to wait before attempt ``attempt`` (1-based); the first retry is immediate-ish."""
+        """Seconds to wait before attempt ``attempt`` (1-based): ``initial_delay * factor **
+        (attempt - 1)`` capped at ``max_delay``; with ``jitter``, a uniform random fraction of it
+        ("full jitter"), so that many clients dropped at once do not retry in step."""
         base = min(self.max_delay, self.initial_delay * self.factor ** (attempt - 1))
         if not self.jitter:
             return base
         r = rng if rng is not None else random
-        return base / 2 + r.random() * base / 2
+        return r.random() * base  # full jitter: uniform in [0, base)
 
 
 #: Keys of a confirmed session that a ``session.update`` may not carry.

@@ -11,13 +11,9 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-from .errors import OpenAIRealtimeError
+from .errors import QueueFull  # defined with the other errors; re-exported here
 
 __all__ = ["OutboundQueue", "QueueFull", "Queued"]
-
-
-class QueueFull(OpenAIRealtimeError):
-    """The outbound queue cannot hold this control event; nothing was queued."""
 
 
 @dataclass(slots=True, frozen=True)
