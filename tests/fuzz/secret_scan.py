@@ -1,7 +1,14 @@
 """The session-wide secret scan (wired up in tests/conftest.py).
 
-:class:`SecretRecorder` collects the formatted text of every log record and the ``str()`` /
-``repr()`` of every library exception; :func:`find_secrets` looks for credential shapes:
+:class:`SecretRecorder` scans the formatted text of every log record (at every level, down to
+picows' level-9 frame and handshake logs) as it is emitted, and, when the test that made it ends,
+the ``str()`` / ``repr()`` of every library exception and the ``repr()`` of each of its attributes
+(a close ``reason``, an API ``error`` with its ``message``...). Two kinds of finding:
+
+* a *known* credential: the exact text of every key and token any :class:`ConnectPlan` has held
+  (registered with :meth:`SecretRecorder.register_secret`; tokens rotated by a provider on
+  reconnect included), whatever its shape;
+* a credential *shape* (:func:`find_secrets`):
 
 * ``sk-`` + 8 or more ``[A-Za-z0-9_-]`` (OpenAI keys; the emulator's ``sk-…abcd`` is masked);
 * ``ek_`` + 32 hex digits (ephemeral client secrets);
@@ -18,7 +25,7 @@ import traceback
 from dataclasses import dataclass, field
 from types import FrameType
 
-__all__ = ["Finding", "SecretRecorder", "find_secrets", "mask"]
+__all__ = ["Finding", "SecretRecorder", "find_known", "find_secrets", "mask"]
 
 _B = r"(?<![A-Za-z0-9_-])"  # a key starts a token: "task-lookup123" holds no key
 _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
@@ -56,6 +63,11 @@ def find_secrets(text: str) -> list[tuple[str, str]]:
     return found
 
 
+def find_known(text: str, known: dict[str, None]) -> list[tuple[str, str]]:
+    """``("known-credential", masked)`` for each registered secret that occurs in ``text``."""
+    return [("known-credential", mask(s)) for s in known if s in text]
+
+
 @dataclass(frozen=True)
 class Finding:
     source: str
@@ -65,13 +77,25 @@ class Finding:
 
 @dataclass
 class SecretRecorder:
-    """Texts produced during the session, with where they came from; scanned by :meth:`scan`."""
+    """Scans what the session produces; findings (never the texts) are kept, so that a test that
+    logs a million frames at level 9 costs no memory here."""
 
-    texts: list[tuple[str, str]] = field(default_factory=list)  # (source, text)
+    findings: list[Finding] = field(default_factory=list)
+    known: dict[str, None] = field(default_factory=dict)  # registered secrets (ordered set)
     log_records: int = 0
     exceptions: int = 0
     current_test: str = "<session>"
     _pending: list[tuple[str, BaseException]] = field(default_factory=list)
+
+    def register_secret(self, secret: str | None) -> None:
+        """Scan every later text for this exact credential (8 characters and more: a shorter
+        one would match ordinary words)."""
+        if secret and len(secret) >= 8 and secret not in self.known:
+            self.known[secret] = None
+
+    def check(self, where: str, text: str) -> None:
+        for kind, masked in [*find_secrets(text), *find_known(text, self.known)]:
+            self.findings.append(Finding(where, kind, masked))
 
     # -- log records
     def handler(self) -> logging.Handler:
@@ -85,7 +109,7 @@ class SecretRecorder:
                     text = f"{record.msg!r} {record.args!r} ({type(exc).__name__})"
                 recorder.log_records += 1
                 where = f"{recorder.current_test}: log {record.name}:{record.levelname}"
-                recorder.texts.append((where, text))
+                recorder.check(where, text)
 
         h = _Handler(logging.NOTSET)
         h.setFormatter(logging.Formatter("%(message)s"))  # Formatter adds exc_info / stack_info
@@ -106,19 +130,23 @@ class SecretRecorder:
     def flush(self) -> None:
         for where, exc in self._pending:
             try:
-                self.texts.append((where, f"{exc}\n{exc!r}"))
+                self.check(where, f"{exc}\n{exc!r}")
             except Exception as err:  # pragma: no cover - a broken __str__ is a finding too
-                self.texts.append((where, f"<str()/repr() raised {type(err).__name__}>"))
+                self.findings.append(Finding(where, f"<str()/repr() raised {type(err).__name__}>", ""))
+            for name, value in list(vars(exc).items()):
+                if name.startswith("__") or value is None or isinstance(value, BaseException):
+                    continue  # __cause__/__context__: scanned as exceptions of their own
+                try:
+                    text = value if isinstance(value, str) else repr(value)
+                except Exception:  # pragma: no cover - a broken repr
+                    continue
+                text = text[:200_000]  # .unsent can hold megabytes of queued events
+                self.check(f"{where} (.{name})", text)
         self._pending.clear()
 
     def scan(self) -> list[Finding]:
         self.flush()
-        found = (
-            Finding(w, kind, masked)
-            for w, text in self.texts
-            for kind, masked in find_secrets(text)
-        )
-        return list(dict.fromkeys(found))  # str() and repr() of one exception: one finding
+        return list(dict.fromkeys(self.findings))  # str() and repr() of one exception: one finding
 
 
 def _creator() -> str:

@@ -104,3 +104,30 @@ def test_recorder_scans_logs_and_exceptions() -> None:
     assert all(KEY not in f.masked and EK not in f.masked for f in findings)
     assert any("log secret-scan-selftest:ERROR" in f.source for f in findings)
     assert any("RuntimeError created at" in f.source and __file__ in f.source for f in findings)
+
+
+def test_recorder_finds_registered_credentials_of_any_shape() -> None:
+    # a token rotated by a provider need not look like a key: it is searched for literally
+    rec = SecretRecorder()
+    rec.register_secret("rotated-token-number-2")
+    rec.register_secret("short")  # < 8 characters: would match ordinary words, not registered
+    rec.check("log", "reconnected with rotated-token-number-2 and a short word")
+    assert [(f.kind, f.masked) for f in rec.scan()] == [("known-credential", mask("rotated-token-number-2"))]
+
+
+def test_recorder_scans_exception_attributes_such_as_close_reasons() -> None:
+    class Closed(Exception):
+        def __init__(self, message: str, reason: str, error: object) -> None:
+            super().__init__(message)
+            self.reason = reason
+            self.error = error
+
+    rec = SecretRecorder()
+    rec.register_secret("opaque-provider-token-7")
+    rec.exception_created(Closed("closed (code=1008)", f"bad key {KEY}", {"message": "x"}))
+    rec.exception_created(Closed("closed", "normal", {"message": "opaque-provider-token-7"}))
+    findings = rec.scan()
+    assert {(f.kind, f.source.rsplit(" ", 1)[-1]) for f in findings} == {
+        ("openai-key", "(.reason)"),
+        ("known-credential", "(.error)"),
+    }, findings
