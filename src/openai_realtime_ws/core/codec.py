@@ -190,12 +190,36 @@ class ClientEventEncoder:
         except (TypeError, OverflowError) as exc:  # pragma: no cover - convert caught these
             raise InvalidClientEvent(f"invalid client event {etype!r}: {exc}") from None
 
-    def encode_audio(self, pcm: bytes, event_id: str | None = None) -> bytes:
-        """``input_audio_buffer.append`` for raw audio bytes (msgspec base64-encodes bytes)."""
-        event: dict[str, Any] = {"type": "input_audio_buffer.append", "audio": pcm}
-        if event_id is not None:
-            event["event_id"] = event_id
-        return self._encoder.encode(event)
+    def encode_audio(self, pcm: bytes | bytearray | memoryview, event_id: str | None = None) -> bytes:
+        """``input_audio_buffer.append`` for raw audio bytes (msgspec base64-encodes bytes).
+
+        ``pcm`` must be bytes-like (``bytes``, ``bytearray``, ``memoryview``): a ``str`` would go
+        out as if it were base64 already, so it is refused, as is an ``event_id`` that is not a
+        str of at most 512 characters (the API's limit)."""
+        if type(pcm) is not bytes and not isinstance(pcm, bytes | bytearray | memoryview):
+            hint = (
+                " (a str is not audio: pass the raw PCM bytes, or send() the event with a base64 "
+                "`audio` string)"
+                if isinstance(pcm, str)
+                else ""
+            )
+            raise InvalidClientEvent(
+                "invalid client event 'input_audio_buffer.append': `audio` must be bytes-like "
+                f"(bytes, bytearray or memoryview), got {type(pcm).__name__}{hint}",
+                field="audio",
+            )
+        if event_id is None:
+            return self._encoder.encode({"type": "input_audio_buffer.append", "audio": pcm})
+        if not isinstance(event_id, str) or len(event_id) > 512:
+            raise InvalidClientEvent(
+                "invalid client event 'input_audio_buffer.append': `event_id` must be a str of at "
+                f"most 512 characters, got {type(event_id).__name__}"
+                + (f" of {len(event_id)}" if isinstance(event_id, str) else ""),
+                field="event_id",
+            )
+        return self._encoder.encode(
+            {"type": "input_audio_buffer.append", "audio": pcm, "event_id": event_id}
+        )
 
     @staticmethod
     def _raise(etype: str, exc: msgspec.ValidationError) -> Any:
