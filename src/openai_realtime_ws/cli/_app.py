@@ -69,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run the local Realtime emulator; all options are the emulator's own "
                     "(python -m openai_realtime_ws.emulator). The first line of stdout is the "
                     "base URL.")
+    sub.add_parser(
+        "relay", add_help=False, parents=[debug],
+        help="serve the browser relay and web console (options: `relay --help`)",
+        description="Serve the browser relay, /realtime.js and the console; see docs/relay.md.")
     return parser
 
 
@@ -115,6 +119,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return emulator_main(extra)
         except OSError as exc:
             return _report(exc, debug)
+    if args.command == "relay":
+        from ..relay.__main__ import main as relay_main
+
+        _setup_logging(debug)
+        return relay_main(extra)
     if extra:
         sub_parser = args._subparsers.get(args.command, parser)
         sub_parser.error(f"unrecognized arguments: {' '.join(extra)}")

@@ -1,0 +1,418 @@
+"""The browser relay's rules (no I/O here): which client events a browser may send, which session
+fields the server owns, size limits, redaction of server-owned fields in what the browser sees,
+and per-principal usage accounting (sessions, events per second, audio seconds).
+
+The relay shell (:mod:`openai_realtime_ws.relay`) holds the sockets, the clock and the store; it
+asks this module what to do with each browser frame:
+
+* :meth:`RelayPolicy.check` takes one browser frame and answers :class:`Accepted` (the parsed
+  event, its audio duration) or :class:`Refused` (the ``error`` event to send back to the
+  browser, shaped like the API's own errors, so every client handles it).
+* :meth:`RelayPolicy.session_update` is the ``session.update`` the relay sends upstream first:
+  the server-owned configuration.
+* :meth:`RelayPolicy.redact` removes server-owned fields from ``session.created`` /
+  ``session.updated`` frames before they reach the browser (when asked).
+* :class:`UsageMeter` decides, per event, whether a principal is over its limits, from the
+  totals the shared store last returned plus what this session has not synced yet. The shell
+  syncs when :meth:`UsageMeter.due` says so (at most every ``sync_interval`` seconds), so limits
+  hold across workers to within one sync interval per session.
+
+Error codes the browser can receive (``error.type`` is ``invalid_request_error``):
+``relay_invalid_event`` (not a JSON object with a string ``type``), ``relay_event_not_allowed``
+(param ``type``), ``relay_event_too_large``, ``relay_server_owned_field`` (param: the dotted
+field), ``relay_item_not_allowed`` (system messages, unless allowed), ``relay_rate_limited``,
+``relay_audio_limit``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from itertools import count
+from typing import Any
+
+import msgspec
+
+__all__ = [
+    "DEFAULT_ALLOWED_EVENTS",
+    "Accepted",
+    "Limits",
+    "Refused",
+    "RelayPolicy",
+    "UsageMeter",
+    "error_event",
+]
+
+DEFAULT_ALLOWED_EVENTS: frozenset[str] = frozenset({
+    "session.update",
+    "input_audio_buffer.append",
+    "input_audio_buffer.commit",
+    "input_audio_buffer.clear",
+    "conversation.item.create",
+    "conversation.item.truncate",
+    "conversation.item.delete",
+    "conversation.item.retrieve",
+    "response.create",
+    "response.cancel",
+})
+"""What a browser may send by default: every GA client event."""
+
+# Session fields the browser may never set, whatever the configuration: the model is chosen by
+# the relay's operator, and `type` is fixed by the session.
+_ALWAYS_OWNED = ("model",)
+# Paths of a session.update's `session` that also exist in response.create's `response`
+# (per-response overrides), so that a response cannot override what the session may not.
+_RESPONSE_PATHS = {
+    "instructions": "instructions",
+    "tools": "tools",
+    "tool_choice": "tool_choice",
+    "audio.output.voice": "audio.output.voice",
+    "max_output_tokens": "max_output_tokens",
+    "output_modalities": "output_modalities",
+}
+_BYTES_PER_MS = {"audio/pcm": 48, "audio/pcmu": 8, "audio/pcma": 8}
+_decoder = msgspec.json.Decoder()
+_encoder = msgspec.json.Encoder()
+_ids = count(1)
+
+
+def error_event(code: str, message: str, *, param: str | None = None,
+                event_id: str | None = None) -> dict[str, Any]:
+    """An ``error`` server event in the API's shape (``error.event_id`` = the client event's id)."""
+    return {
+        "type": "error",
+        "event_id": f"event_relay_{next(_ids)}",
+        "error": {"type": "invalid_request_error", "code": code, "message": message,
+                  "param": param, "event_id": event_id},
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """A browser event that may go upstream: the parsed ``event``, its ``type`` and, for
+    ``input_audio_buffer.append``, the duration of its audio in milliseconds."""
+
+    event: dict[str, Any]
+    type: str
+    audio_ms: float = 0.0
+    input_bytes_per_ms: int | None = None
+    """Set when a ``session.update`` changes the input audio format (PCM16: 48, G.711: 8)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """A browser event that must not go upstream; ``error`` goes back to the browser."""
+
+    error: dict[str, Any]
+
+    @property
+    def code(self) -> str:
+        return str(self.error["error"]["code"])
+
+
+def _leaf_paths(value: Mapping[str, Any], prefix: str = "") -> Iterator[str]:
+    for key, sub in value.items():
+        path = f"{prefix}{key}"
+        if isinstance(sub, Mapping) and sub:
+            yield from _leaf_paths(sub, path + ".")
+        else:
+            yield path
+
+
+def _get(value: Mapping[str, Any], path: str) -> tuple[bool, Any]:
+    node: Any = value
+    for part in path.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return False, None
+        node = node[part]
+    return True, node
+
+
+def _delete(value: dict[str, Any], path: str) -> None:
+    *parents, last = path.split(".")
+    node: Any = value
+    for part in parents:
+        node = node.get(part) if isinstance(node, dict) else None
+        if node is None:
+            return
+    if isinstance(node, dict):
+        node.pop(last, None)
+
+
+def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _merge(dict(out[key]), value)
+        else:
+            out[key] = value
+    return out
+
+
+@dataclass(slots=True)
+class RelayPolicy:
+    """What browsers may send through the relay.
+
+    ``server_session`` is the server-owned part of the session (the shape of ``session.update``'s
+    ``session``: ``{"instructions": ..., "tools": [...], "audio": {"output": {"voice": "marin"}}}``);
+    each of its leaves (a list counts as one leaf) is a field a browser cannot set to another
+    value, in ``session.update`` or in ``response.create``'s per-response overrides.
+    ``owned_fields`` adds dotted paths the server owns without configuring them (e.g. ``tools``
+    when the tools are registered on the relay). ``model`` is always server-owned.
+    """
+
+    allowed_events: frozenset[str] = DEFAULT_ALLOWED_EVENTS
+    server_session: Mapping[str, Any] = field(default_factory=dict)
+    owned_fields: frozenset[str] = frozenset()
+    max_event_bytes: int = 1 << 20
+    redact_server_fields: bool = False
+    allow_system_items: bool = False
+    _owned: tuple[str, ...] = field(init=False, default=())
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.server_session, Mapping):
+            raise ValueError("server_session: expected a mapping (the shape of session.update's "
+                             f"`session`), got {type(self.server_session).__name__}")
+        if self.max_event_bytes < 1024:
+            raise ValueError(f"max_event_bytes: expected at least 1024, got {self.max_event_bytes}")
+        unknown = set(self.allowed_events) - DEFAULT_ALLOWED_EVENTS
+        if unknown:
+            raise ValueError(f"allowed_events: unknown client event types {sorted(unknown)}; "
+                             f"expected some of {sorted(DEFAULT_ALLOWED_EVENTS)}")
+        paths = [p for p in _leaf_paths(self.server_session) if p != "type"]
+        self._owned = tuple(dict.fromkeys([*_ALWAYS_OWNED, *paths, *sorted(self.owned_fields)]))
+
+    @property
+    def owned(self) -> tuple[str, ...]:
+        """The server-owned session fields, as dotted paths."""
+        return self._owned
+
+    # ------------------------------------------------------------------ browser → upstream
+
+    def check(self, frame: str | bytes, bytes_per_ms: int = 48) -> Accepted | Refused:
+        """Decide what to do with one browser frame (the text of a WebSocket message);
+        ``bytes_per_ms`` is the session's input audio format (PCM16 24 kHz: 48, G.711: 8)."""
+        if len(frame) > self.max_event_bytes:
+            return Refused(error_event(
+                "relay_event_too_large",
+                f"The event is {len(frame)} bytes; this relay accepts at most "
+                f"{self.max_event_bytes} bytes per event.", param=None))
+        try:
+            event = _decoder.decode(frame)
+        except (msgspec.DecodeError, UnicodeDecodeError):
+            return Refused(error_event("relay_invalid_event",
+                                       "The event is not valid JSON; expected a JSON object "
+                                       "with a string `type`."))
+        if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+            return Refused(error_event("relay_invalid_event",
+                                       "Expected a JSON object with a string `type`.",
+                                       param="type"))
+        etype: str = event["type"]
+        raw_id = event.get("event_id")
+        event_id = raw_id if isinstance(raw_id, str) else None
+        if etype not in self.allowed_events:
+            return Refused(error_event(
+                "relay_event_not_allowed",
+                f"This relay does not accept `{etype[:64]}` events from the browser; allowed: "
+                f"{', '.join(sorted(self.allowed_events))}.",
+                param="type", event_id=event_id))
+        if etype == "input_audio_buffer.append":
+            audio = event.get("audio")
+            size = (len(audio) * 3) // 4 - audio[-2:].count("=") if isinstance(audio, str) else 0
+            return Accepted(event, etype, size / bytes_per_ms)
+        if etype == "session.update":
+            session = event.get("session")
+            if isinstance(session, Mapping):
+                refused = self._owned_in(session, self._owned, "session", event_id)
+                if refused is not None:
+                    return refused
+                found, fmt = _get(session, "audio.input.format.type")
+                if found and fmt in _BYTES_PER_MS:
+                    return Accepted(event, etype, input_bytes_per_ms=_BYTES_PER_MS[fmt])
+        elif etype == "response.create":
+            response = event.get("response")
+            if isinstance(response, Mapping):
+                paths = tuple(_RESPONSE_PATHS[p] for p in self._owned if p in _RESPONSE_PATHS)
+                refused = self._owned_in(response, paths, "response", event_id)
+                if refused is not None:
+                    return refused
+        elif etype == "conversation.item.create" and not self.allow_system_items:
+            item = event.get("item")
+            if isinstance(item, Mapping) and item.get("role") == "system":
+                return Refused(error_event(
+                    "relay_item_not_allowed",
+                    "System messages come from the server; this relay refuses "
+                    "`conversation.item.create` with `item.role: system` from the browser.",
+                    param="item.role", event_id=event_id))
+        return Accepted(event, etype)
+
+    def _owned_in(self, obj: Mapping[str, Any], paths: tuple[str, ...], prefix: str,
+                  event_id: str | None) -> Refused | None:
+        for path in paths:
+            present, value = _get(obj, path)
+            if not present:
+                continue
+            found, owned = _get(self.server_session, path)
+            if found and value == owned:
+                continue  # restating the server's own value changes nothing
+            return Refused(error_event(
+                "relay_server_owned_field",
+                f"`{prefix}.{path}` is set by the server and cannot be changed from the browser.",
+                param=f"{prefix}.{path}", event_id=event_id))
+        return None
+
+    # ------------------------------------------------------------------ relay → upstream
+
+    def session_update(self) -> dict[str, Any] | None:
+        """The ``session.update`` that applies the server-owned configuration (``None`` if none).
+        ``model`` is not in it (the relay picks the model in the URL; it cannot change)."""
+        session = {k: v for k, v in self.server_session.items() if k != "model"}
+        if not session or set(session) == {"type"}:
+            return None
+        return {"type": "session.update", "session": {"type": "realtime", **session}}
+
+    def secret_session(self, browser_session: Mapping[str, Any] | None,
+                       model: str) -> dict[str, Any] | Refused:
+        """The session of a client secret minted for a browser: its own fields (checked like a
+        ``session.update``), then the server-owned ones on top."""
+        extra: Mapping[str, Any] = browser_session or {}
+        if not isinstance(extra, Mapping):
+            return Refused(error_event("relay_invalid_event",
+                                       "`session` must be a JSON object.", param="session"))
+        refused = self._owned_in(extra, self._owned, "session", None)
+        if refused is not None:
+            return refused
+        merged = _merge(dict(extra), self.server_session)
+        merged["type"] = "realtime"
+        merged["model"] = model
+        return merged
+
+    # ------------------------------------------------------------------ upstream → browser
+
+    def redact(self, frame: str) -> str:
+        """``frame`` with server-owned fields removed from ``session.created/updated`` (when
+        ``redact_server_fields``); any other frame is returned as is, undecoded."""
+        if not self.redact_server_fields:
+            return frame
+        head = frame[:120]
+        if '"session.created"' not in head and '"session.updated"' not in head:
+            return frame
+        try:
+            event = _decoder.decode(frame)
+        except msgspec.DecodeError:
+            return frame
+        session = event.get("session") if isinstance(event, dict) else None
+        if not isinstance(session, dict) or event.get("type") not in (
+                "session.created", "session.updated"):
+            return frame
+        for path in self._owned:
+            if path != "model":
+                _delete(session, path)
+        return _encoder.encode(event).decode()
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Per-principal limits (``None`` = unlimited).
+
+    ``max_sessions``: concurrent relay sessions; ``events_per_second``: browser events (audio
+    appends included); ``audio_seconds`` of input audio per ``audio_window`` seconds;
+    ``max_session_seconds``: the length of one session. ``sync_interval``: how often a session
+    syncs its usage with the shared store (the bound on how far workers can overshoot together).
+    """
+
+    max_sessions: int | None = None
+    events_per_second: int | None = None
+    audio_seconds: float | None = None
+    audio_window: float = 3600.0
+    max_session_seconds: float | None = None
+    sync_interval: float = 0.25
+    session_ttl: float = 60.0
+
+    def __post_init__(self) -> None:
+        for name in ("max_sessions", "events_per_second", "audio_seconds", "max_session_seconds"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int | float) or value <= 0):
+                raise ValueError(f"Limits.{name}: expected a positive number or None, got {value!r}")
+        for name in ("audio_window", "sync_interval", "session_ttl"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"Limits.{name}: expected a positive number")
+
+    @property
+    def metered(self) -> bool:
+        return self.events_per_second is not None or self.audio_seconds is not None
+
+
+class UsageMeter:
+    """One session's view of its principal's usage.
+
+    Keys name fixed windows: ``ev:<second>`` counts events, ``au:<window>`` audio milliseconds.
+    :meth:`charge` decides from the store's last totals plus the unsynced ``pending`` counts;
+    the shell calls :meth:`take_pending` / :meth:`apply` around a store round trip when
+    :meth:`due` is true (never synced, or ``sync_interval`` passed with something pending).
+    """
+
+    __slots__ = ("_last_sync", "_refused_in", "limits", "pending", "totals")
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.totals: dict[str, float] = {}
+        self.pending: dict[str, float] = {}
+        self._last_sync: float | None = None
+        self._refused_in: set[str] = set()
+
+    def keys(self, now: float) -> tuple[str, str]:
+        return f"ev:{math.floor(now)}", f"au:{math.floor(now / self.limits.audio_window)}"
+
+    def due(self, now: float) -> bool:
+        if self._last_sync is None:
+            return True
+        return bool(self.pending) and now - self._last_sync >= self.limits.sync_interval
+
+    def take_pending(self, now: float) -> dict[str, float]:
+        """The counts to add to the store (the current windows are always included, at 0, so
+        that their totals come back)."""
+        ev, au = self.keys(now)
+        out = {ev: 0.0, au: 0.0}
+        out.update(self.pending)
+        self.pending = {}
+        return out
+
+    def apply(self, totals: Mapping[str, float], now: float) -> None:
+        """The store's totals after the add."""
+        self.totals = dict(totals)
+        self._last_sync = now
+
+    def ttl(self, key: str) -> float:
+        return 2.0 if key.startswith("ev:") else self.limits.audio_window + 1.0
+
+    def charge(self, now: float, audio_ms: float, event_id: str | None = None) -> Refused | None:
+        """Count one browser event (with ``audio_ms`` of input audio); a :class:`Refused` when it
+        would go over a limit (one error per window is enough: later refusals in the same
+        window come back with ``error`` set to an empty dict, meaning "drop quietly")."""
+        limits = self.limits
+        ev, au = self.keys(now)
+        if limits.events_per_second is not None:
+            used = self.totals.get(ev, 0.0) + self.pending.get(ev, 0.0)
+            if used + 1 > limits.events_per_second:
+                return self._refuse(ev, "relay_rate_limited",
+                                    f"Too many events: this relay accepts "
+                                    f"{limits.events_per_second} events per second per user.",
+                                    event_id)
+        if limits.audio_seconds is not None and audio_ms:
+            used_ms = self.totals.get(au, 0.0) + self.pending.get(au, 0.0)
+            if used_ms + audio_ms > limits.audio_seconds * 1000:
+                return self._refuse(au, "relay_audio_limit",
+                                    f"Audio limit reached: {limits.audio_seconds:g} s of input "
+                                    f"audio per {limits.audio_window:g} s per user.", event_id)
+        self.pending[ev] = self.pending.get(ev, 0.0) + 1
+        if audio_ms:
+            self.pending[au] = self.pending.get(au, 0.0) + audio_ms
+        return None
+
+    def _refuse(self, key: str, code: str, message: str, event_id: str | None) -> Refused:
+        if key in self._refused_in:
+            return Refused({})
+        self._refused_in = {k for k in self._refused_in if k[:3] != key[:3]} | {key}
+        return Refused(error_event(code, message, event_id=event_id))

@@ -1,0 +1,519 @@
+"""The relay's ASGI shell: HTTP routes, the browser WebSocket, one upstream session per browser
+over :class:`~openai_realtime_ws.AsyncOpenAIRealtimeWS`, the limits store round trips, timers
+and draining. Every rule it applies (what may pass, what the server owns, when a principal is
+over a limit) is decided in :mod:`openai_realtime_ws.core.relay_policy`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import ipaddress
+import json
+import logging
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from starlette.applications import Starlette
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from .. import AsyncOpenAIRealtimeWS, ReconnectPolicy, create_client_secret
+from ..core.errors import ConnectionClosedError, InvalidClientEvent, OpenAIRealtimeError
+from ..core.relay_policy import Limits, Refused, RelayPolicy, UsageMeter, error_event
+from .store import LimitStore, MemoryStore
+
+__all__ = ["Principal", "RealtimeRelay", "RelayRefused", "RelayTool", "Upstream"]
+
+logger = logging.getLogger("openai_realtime_ws.relay")
+
+_STATIC = {
+    "/realtime.js": ("realtime.js", "text/javascript; charset=utf-8"),
+    "/realtime-audio.js": ("realtime-audio.js", "text/javascript; charset=utf-8"),
+    "/console.js": ("console.js", "text/javascript; charset=utf-8"),
+    "/console.css": ("console.css", "text/css; charset=utf-8"),
+    "/": ("console.html", "text/html; charset=utf-8"),
+}
+_HIGH_WATER = 512  # frames waiting for a slow browser before the upstream socket is paused
+_LOOPBACK_MESSAGE = (
+    "This relay has no authentication hook, so it only accepts connections from this machine "
+    "(loopback). Pass authenticate=… to RealtimeRelay (or allow_anonymous_remote=True for a "
+    "trusted network) to serve other hosts.")
+
+
+class RelayRefused(Exception):
+    """Raise from an authentication hook to refuse a connection before the upgrade, with an
+    HTTP ``status`` (401 or 403) and a ``message`` the client may see."""
+
+    def __init__(self, status: int = 401, message: str = "Not signed in.") -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is connecting, as the authentication hook says: ``id`` keys the limits; ``limits``
+    overrides the relay's limits for this principal."""
+
+    id: str
+    limits: Limits | None = None
+
+
+Authenticate = Callable[[HTTPConnection], "str | Principal | Awaitable[str | Principal | None] | None"]
+
+
+@dataclass(slots=True)
+class Upstream:
+    """Where the relay opens its sessions, with the server's credentials.
+
+    ``kind``: ``"openai"`` (``api_key``, optional ``base_url``), ``"azure"``
+    (``azure_endpoint``, ``azure_deployment``, ``api_key``) or ``"emulator"`` (the embedded local
+    emulator, started on first use). :meth:`from_env` picks one from ``OPENAI_API_KEY`` /
+    ``OPENAI_BASE_URL`` / ``AZURE_OPENAI_*``, else the emulator.
+    """
+
+    kind: Literal["openai", "azure", "emulator"] = "emulator"
+    model: str = "gpt-realtime"
+    api_key: str | None = field(default=None, repr=False)
+    base_url: str | None = None
+    azure_endpoint: str | None = None
+    azure_deployment: str | None = None
+    emulator_options: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, model: str = "gpt-realtime") -> Upstream:
+        if os.environ.get("OPENAI_API_KEY") or os.environ.get("OPENAI_BASE_URL"):
+            return cls("openai", model, os.environ.get("OPENAI_API_KEY"),
+                       os.environ.get("OPENAI_BASE_URL"))
+        if os.environ.get("AZURE_OPENAI_ENDPOINT") and os.environ.get("AZURE_OPENAI_API_KEY"):
+            return cls("azure", model, os.environ["AZURE_OPENAI_API_KEY"],
+                       azure_endpoint=os.environ["AZURE_OPENAI_ENDPOINT"],
+                       azure_deployment=os.environ.get("AZURE_OPENAI_DEPLOYMENT", model))
+        return cls("emulator", model)
+
+
+@dataclass(slots=True)
+class RelayTool:
+    func: Callable[..., Any]
+    name: str | None = None
+    description: str = ""
+    parameters: Mapping[str, Any] | None = None
+
+
+def _is_loopback(host: str | None) -> bool:
+    if host is None:
+        return False
+    if host in ("localhost", "testclient"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class RealtimeRelay:
+    """The browser relay as an ASGI application.
+
+    ::
+
+        relay = RealtimeRelay(authenticate=my_hook, policy=RelayPolicy(server_session={...}))
+        app.mount("/rt", relay)            # FastAPI / Starlette; or: uvicorn module:relay
+
+    Routes (relative to where it is mounted): ``GET /`` the console, ``/realtime.js`` and
+    ``/realtime-audio.js`` the browser modules, ``WS /realtime`` the relay, ``POST
+    /client_secrets`` ephemeral keys for signed-in principals, ``GET /health``.
+    """
+
+    def __init__(
+        self,
+        *,
+        upstream: Upstream | None = None,
+        authenticate: Authenticate | None = None,
+        allow_anonymous_remote: bool = False,
+        allowed_origins: Sequence[str] | None = None,
+        policy: RelayPolicy | None = None,
+        limits: Limits | None = None,
+        store: LimitStore | None = None,
+        tools: Sequence[Callable[..., Any] | RelayTool] = (),
+        reconnect: ReconnectPolicy | bool = True,
+        console: bool = True,
+        client_secrets: bool = True,
+        secret_ttl: int = 600,
+        drain_timeout: float = 10.0,
+    ) -> None:
+        self.upstream = upstream if upstream is not None else Upstream.from_env()
+        self.authenticate = authenticate
+        self.allow_anonymous_remote = allow_anonymous_remote
+        self.allowed_origins = None if allowed_origins is None else frozenset(allowed_origins)
+        self.tools = [t if isinstance(t, RelayTool) else RelayTool(t) for t in tools]
+        base = policy if policy is not None else RelayPolicy()
+        if self.tools and "tools" not in base.owned:
+            base = RelayPolicy(base.allowed_events, base.server_session,
+                               base.owned_fields | {"tools", "tool_choice"}, base.max_event_bytes,
+                               base.redact_server_fields, base.allow_system_items)
+        self.policy = base
+        self.limits = limits if limits is not None else Limits()
+        self.store: LimitStore = store if store is not None else MemoryStore()
+        self.reconnect = (ReconnectPolicy(restore="conversation") if reconnect is True
+                          else reconnect or None)
+        self.secret_ttl = secret_ttl
+        self.drain_timeout = drain_timeout
+        self.sessions: set[_RelaySession] = set()
+        self.draining = False
+        self._emulator: Any = None
+        self._emulator_lock: asyncio.Lock | None = None
+        routes: list[Any] = [
+            WebSocketRoute("/realtime", self._websocket),
+            Route("/health", self._health),
+        ]
+        if client_secrets:
+            routes.append(Route("/client_secrets", self._client_secret, methods=["POST"]))
+        if console:
+            routes += [Route(path, self._static) for path in _STATIC]
+        self.app = Starlette(routes=routes, lifespan=self._lifespan)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.app(scope, receive, send)
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        yield
+        await self.close()
+
+    # ------------------------------------------------------------------ who may connect
+
+    async def _principal(self, conn: HTTPConnection) -> Principal:
+        origin = conn.headers.get("origin")
+        if origin is not None and not self._origin_allowed(origin, conn.headers.get("host")):
+            raise RelayRefused(403, "This origin may not use the relay.")
+        host = conn.client.host if conn.client else None
+        if self.authenticate is None:
+            if not self.allow_anonymous_remote and not _is_loopback(host):
+                raise RelayRefused(403, _LOOPBACK_MESSAGE)
+            return Principal(f"anonymous:{host}")
+        result = self.authenticate(conn)
+        if inspect.isawaitable(result):
+            result = await result
+        if result is None:
+            raise RelayRefused(401, "Not signed in.")
+        return result if isinstance(result, Principal) else Principal(str(result))
+
+    def _origin_allowed(self, origin: str, host: str | None) -> bool:
+        if self.allowed_origins is not None:
+            return "*" in self.allowed_origins or origin in self.allowed_origins
+        return urlsplit(origin).netloc == host  # same origin only
+
+    # ------------------------------------------------------------------ upstream
+
+    async def _open_upstream(self) -> AsyncOpenAIRealtimeWS:
+        up = self.upstream
+        if up.kind == "azure":
+            return await AsyncOpenAIRealtimeWS.azure(
+                endpoint=up.azure_endpoint, deployment=up.azure_deployment, api_key=up.api_key,
+                reconnect=self.reconnect)
+        base_url, api_key = await self._endpoint()
+        return await AsyncOpenAIRealtimeWS.create(
+            model=up.model, base_url=base_url, api_key=api_key, reconnect=self.reconnect)
+
+    async def _endpoint(self) -> tuple[str | None, str | None]:
+        up = self.upstream
+        if up.kind != "emulator":
+            return up.base_url, up.api_key
+        if self._emulator_lock is None:
+            self._emulator_lock = asyncio.Lock()
+        async with self._emulator_lock:
+            if self._emulator is None:
+                from ..emulator import Emulator
+
+                self._emulator = await Emulator(**dict(up.emulator_options)).start()
+                logger.info("relay: embedded emulator at %s", self._emulator.base_url)
+        return str(self._emulator.base_url), "sk-emulator"
+
+    # ------------------------------------------------------------------ routes
+
+    async def _health(self, request: Request) -> Response:
+        return JSONResponse({"ok": not self.draining, "sessions": len(self.sessions),
+                             "upstream": self.upstream.kind})
+
+    async def _static(self, request: Request) -> Response:
+        path = request.url.path[len(request.scope.get("root_path", "")):] or "/"
+        if path not in _STATIC:
+            path = "/" + path.rsplit("/", 1)[-1]
+        name, media = _STATIC.get(path, _STATIC["/"])
+        body = resources.files(__package__).joinpath("static", name).read_bytes()
+        return Response(body, media_type=media, headers={"cache-control": "no-cache"})
+
+    async def _client_secret(self, request: Request) -> Response:
+        try:
+            principal = await self._principal(request)
+        except RelayRefused as exc:
+            return JSONResponse({"error": {"message": exc.message}}, exc.status)
+        try:
+            body = await request.json() if await request.body() else {}
+        except ValueError:
+            return JSONResponse({"error": {"message": "Expected a JSON body."}}, 400)
+        session = self.policy.secret_session(
+            body.get("session") if isinstance(body, dict) else None, self.upstream.model)
+        if isinstance(session, Refused):
+            return JSONResponse(session.error, 400)
+        if self.upstream.kind == "azure":
+            return JSONResponse({"error": {"message": "Client secrets are minted by the OpenAI "
+                                           "upstream only in this relay."}}, 501)
+        base_url, api_key = await self._endpoint()
+        try:
+            secret = await create_client_secret(session=session, expires_after=self.secret_ttl,
+                                                api_key=api_key, base_url=base_url)
+        except OpenAIRealtimeError as exc:
+            return JSONResponse({"error": {"message": exc.message}}, 502)
+        logger.info("relay: client secret minted for %s", principal.id)
+        return JSONResponse({"value": secret["value"], "expires_at": secret["expires_at"]})
+
+    async def _websocket(self, ws: WebSocket) -> None:
+        if self.draining:
+            await ws.send_denial_response(JSONResponse(
+                {"error": {"message": "The relay is shutting down; connect again."}}, 503))
+            return
+        try:
+            principal = await self._principal(ws)
+        except RelayRefused as exc:
+            await ws.send_denial_response(JSONResponse({"error": {"message": exc.message}},
+                                                       exc.status))
+            return
+        limits = principal.limits or self.limits
+        session_id = uuid.uuid4().hex
+        if not await self.store.acquire_session(principal.id, session_id, limits.max_sessions,
+                                                limits.session_ttl):
+            await ws.send_denial_response(JSONResponse({"error": {
+                "message": f"Too many sessions: at most {limits.max_sessions} at a time per user."}},
+                429))
+            return
+        try:
+            try:
+                rt = await self._open_upstream()
+            except (OpenAIRealtimeError, OSError) as exc:
+                message = exc.message if isinstance(exc, OpenAIRealtimeError) else "unreachable"
+                logger.warning("relay: upstream refused: %s", message)
+                await ws.send_denial_response(JSONResponse(
+                    {"error": {"message": f"The Realtime upstream refused: {message}"}}, 502))
+                return
+            offered = ws.scope.get("subprotocols") or []
+            await ws.accept(subprotocol="realtime" if "realtime" in offered else None)
+            session = _RelaySession(self, ws, rt, principal, limits, session_id)
+            self.sessions.add(session)
+            try:
+                await session.run()
+            finally:
+                self.sessions.discard(session)
+        finally:
+            await self.store.release_session(principal.id, session_id)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def drain(self, timeout: float | None = None) -> None:
+        """Stop taking sessions, let running responses finish (at most ``timeout`` seconds,
+        default ``drain_timeout``), then close every browser with 1012 (service restart: the
+        browser client reconnects, to another worker) and every upstream with 1000."""
+        self.draining = True
+        sessions = list(self.sessions)
+        if sessions:
+            await asyncio.wait([asyncio.ensure_future(s.drain()) for s in sessions],
+                               timeout=self.drain_timeout if timeout is None else timeout)
+        for session in sessions:
+            await session.stop(1012, "relay restarting")
+
+    async def close(self) -> None:
+        """Drain, then stop the embedded emulator and close the store."""
+        await self.drain()
+        if self._emulator is not None:
+            await self._emulator.stop()
+            self._emulator = None
+        await self.store.close()
+
+
+class _RelaySession:
+    """One browser WebSocket and its upstream session."""
+
+    def __init__(self, relay: RealtimeRelay, ws: WebSocket, rt: AsyncOpenAIRealtimeWS,
+                 principal: Principal, limits: Limits, session_id: str) -> None:
+        self.relay = relay
+        self.ws = ws
+        self.rt = rt
+        self.principal = principal
+        self.limits = limits
+        self.session_id = session_id
+        self.meter = UsageMeter(limits) if limits.metered else None
+        self.bytes_per_ms = 48
+        self.out: asyncio.Queue[str | None] = asyncio.Queue()
+        self.writable = asyncio.Event()
+        self.writable.set()
+        self.closing = False
+        self.writer: asyncio.Future[None] | None = None
+        self.stopped: asyncio.Future[None] | None = None
+
+    # upstream → browser
+
+    async def _on_frame(self, text: str) -> None:
+        self.out.put_nowait(self.relay.policy.redact(text))
+        if self.out.qsize() > _HIGH_WATER:
+            self.writable.clear()
+            await self.writable.wait()  # back-pressure: the client stops reading upstream
+
+    def _control(self, event: dict[str, Any]) -> None:
+        self.out.put_nowait(json.dumps(event))
+
+    async def _writer(self) -> None:
+        while True:
+            text = await self.out.get()
+            if text is None:
+                return
+            await self.ws.send_text(text)
+            if not self.writable.is_set() and self.out.qsize() < _HIGH_WATER // 2:
+                self.writable.set()
+
+    def _on_reconnecting(self, ctx: Any) -> None:
+        self._control({"type": "relay.reconnecting", "attempt": ctx.attempt,
+                       "delay": ctx.delay, "close_code": ctx.close_code})
+
+    def _on_reconnected(self, info: Mapping[str, Any]) -> None:
+        self._control({"type": "relay.reconnected", "attempt": info.get("attempt"),
+                       "rollover": bool(info.get("rollover"))})
+
+    def _on_error(self, error: OpenAIRealtimeError) -> None:
+        # API error events already reached the browser as frames; the rest stays server-side
+        logger.debug("relay: upstream error for %s: %s", self.principal.id, error.message)
+
+    # browser → upstream
+
+    async def _reader(self) -> None:
+        policy = self.relay.policy
+        meter = self.meter
+        while True:
+            message = await self.ws.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            frame = message.get("text")
+            if frame is None:
+                frame = message.get("bytes") or b""
+            verdict = policy.check(frame, self.bytes_per_ms)
+            if isinstance(verdict, Refused):
+                self._control(verdict.error)
+                continue
+            event_id = verdict.event.get("event_id")
+            if meter is not None:
+                now = time.time()
+                if meter.due(now):
+                    pending = meter.take_pending(now)
+                    totals = await self.relay.store.add(
+                        self.principal.id, pending, {k: meter.ttl(k) for k in pending})
+                    meter.apply(totals, now)
+                refused = meter.charge(now, verdict.audio_ms,
+                                       event_id if isinstance(event_id, str) else None)
+                if refused is not None:
+                    if refused.error:
+                        self._control(refused.error)
+                    continue
+            if verdict.input_bytes_per_ms is not None:
+                self.bytes_per_ms = verdict.input_bytes_per_ms
+            try:
+                self.rt.send(verdict.event)
+            except InvalidClientEvent as exc:
+                self._control(error_event("invalid_value", exc.message, param=exc.field,
+                                          event_id=event_id if isinstance(event_id, str) else None))
+            except ConnectionClosedError:
+                return  # the watcher reports it
+
+    async def _watch_upstream(self) -> None:
+        try:
+            await self.rt.wait_for("relay.upstream_closed")
+        except ConnectionClosedError as exc:
+            if self.closing:
+                return
+            lost = len(exc.unsent)
+            message = f"The Realtime upstream closed (code {exc.code})."
+            if lost:
+                message += f" {lost} event(s) sent by the browser were not delivered."
+            self._control(error_event("relay_upstream_closed", message))
+        except OpenAIRealtimeError as exc:
+            self._control(error_event("relay_upstream_error", exc.message))
+
+    async def _heartbeat(self) -> None:
+        interval = self.limits.session_ttl / 3
+        while True:
+            await asyncio.sleep(interval)
+            await self.relay.store.refresh_session(self.principal.id, self.session_id,
+                                                   self.limits.session_ttl)
+
+    async def run(self) -> None:
+        rt = self.rt
+        rt.on("frame", self._on_frame)
+        rt.on("reconnecting", self._on_reconnecting)
+        rt.on("reconnected", self._on_reconnected)
+        rt.on("error", self._on_error)
+        for tool in self.relay.tools:
+            rt.tool(tool.name, description=tool.description,
+                    parameters=tool.parameters)(tool.func)
+        update = self.relay.policy.session_update()
+        if self.relay.tools:
+            rt.update_tools(**(update["session"] if update else {"type": "realtime"}))
+        elif update is not None:
+            rt.send(update)
+        self.writer = asyncio.ensure_future(self._writer())
+        tasks = {asyncio.ensure_future(self._reader()), asyncio.ensure_future(self._watch_upstream())}
+        helpers = [asyncio.ensure_future(self._heartbeat())]
+        limit = self.limits.max_session_seconds
+        code, reason = 1000, "OK"
+        try:
+            done, _ = await asyncio.wait(tasks, timeout=limit,
+                                         return_when=asyncio.FIRST_COMPLETED)
+            if not done:
+                self._control(error_event(
+                    "relay_session_limit",
+                    f"This relay ends sessions after {limit:g} seconds."))
+                code, reason = 1008, "session length limit"
+            elif rt.closed and not self.closing:
+                code, reason = 1011, "upstream closed"
+        finally:
+            for task in [*tasks, *helpers]:
+                task.cancel()
+            await self.stop(code, reason)
+
+    async def drain(self) -> None:
+        while self.rt.conversation.active_response_id is not None and not self.rt.closed:
+            with contextlib.suppress(OpenAIRealtimeError, asyncio.TimeoutError):
+                await self.rt.wait_for("response.done", timeout=1.0)
+
+    async def stop(self, code: int, reason: str) -> None:
+        if self.stopped is not None:
+            await self.stopped  # a stop is under way (drain): the socket ends when it is done
+            return
+        self.stopped = asyncio.get_running_loop().create_future()
+        try:
+            await self._stop(code, reason)
+        finally:
+            self.stopped.set_result(None)
+
+    async def _stop(self, code: int, reason: str) -> None:
+        self.closing = True
+        # free the lease first, so that the browser may connect again at once
+        with contextlib.suppress(Exception):
+            await self.relay.store.release_session(self.principal.id, self.session_id)
+        with contextlib.suppress(OpenAIRealtimeError, OSError):
+            await self.rt.close()
+        self.out.put_nowait(None)
+        self.writable.set()
+        writer = self.writer
+        if writer is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(writer, 5.0)
+        with contextlib.suppress(RuntimeError, WebSocketDisconnect, OSError):
+            await self.ws.close(code, reason)
