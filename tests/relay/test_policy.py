@@ -134,5 +134,5 @@ def test_meter_counts_events_and_audio_and_refuses_once_per_window() -> None:
 
 
 def test_limits_validated() -> None:
-    with pytest.raises(ValueError, match="Limits.max_sessions"):
+    with pytest.raises(ValueError, match=r"Limits\.max_sessions"):
         Limits(max_sessions=0)

@@ -365,10 +365,14 @@ class UsageMeter:
     def keys(self, now: float) -> tuple[str, str]:
         return f"ev:{math.floor(now)}", f"au:{math.floor(now / self.limits.audio_window)}"
 
-    def due(self, now: float) -> bool:
+    def due(self, now: float, flush: bool = False) -> bool:
+        """Whether to sync before charging the next event: never synced yet, or something is
+        pending and ``sync_interval`` has passed (or ``flush``: the shell passes it for every
+        event that is not an audio append, so that usage is in the store before the upstream
+        can answer such an event)."""
         if self._last_sync is None:
             return True
-        return bool(self.pending) and now - self._last_sync >= self.limits.sync_interval
+        return bool(self.pending) and (flush or now - self._last_sync >= self.limits.sync_interval)
 
     def take_pending(self, now: float) -> dict[str, float]:
         """The counts to add to the store (the current windows are always included, at 0, so

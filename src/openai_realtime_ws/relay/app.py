@@ -411,7 +411,7 @@ class _RelaySession:
             event_id = verdict.event.get("event_id")
             if meter is not None:
                 now = time.time()
-                if meter.due(now):
+                if meter.due(now, verdict.type != "input_audio_buffer.append"):
                     pending = meter.take_pending(now)
                     totals = await self.relay.store.add(
                         self.principal.id, pending, {k: meter.ttl(k) for k in pending})

@@ -1,0 +1,108 @@
+"""Per-principal limits shared by two relay workers (separate uvicorn processes, started with the
+real CLI) through a real redis-server started here on a free port."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import shutil
+import socket
+import sys
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
+
+from openai_realtime_ws.emulator import Emulator, EmulatorConfig
+
+from .helpers import next_of, send
+
+pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None,
+                                reason="redis-server is not installed (apt-get install redis-server)")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    import subprocess
+
+    port = _free_port()
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--loglevel", "notice"],
+        stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    for line in proc.stdout:  # wait until it says it is ready
+        if "Ready to accept connections" in line:
+            break
+    else:
+        pytest.fail("redis-server did not start")
+    try:
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        proc.stdout.close()
+
+
+@asynccontextmanager
+async def relay_worker(emu: Emulator, *args: str) -> AsyncIterator[str]:
+    env = {**os.environ, "OPENAI_BASE_URL": emu.base_url, "OPENAI_API_KEY": "sk-test"}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "openai_realtime_ws.relay", "--port", "0", *args,
+        stdout=asyncio.subprocess.PIPE, env=env)
+    try:
+        assert proc.stdout is not None
+        line = (await asyncio.wait_for(proc.stdout.readline(), 20)).decode().strip()
+        assert line.startswith("http://"), line
+        yield line.replace("http://", "ws://") + "realtime"
+    finally:
+        proc.terminate()
+        await asyncio.wait_for(proc.wait(), 20)
+
+
+AUDIO_20MS = base64.b64encode(bytes(960)).decode()
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.realtime_emulator(config=EmulatorConfig(speed=0))
+async def test_two_workers_share_limits_in_redis(realtime_emulator: Emulator,
+                                                 redis_url: str) -> None:
+    options = ("--redis", redis_url, "--max-sessions", "1", "--audio-seconds", "1")
+    async with relay_worker(realtime_emulator, *options) as a, \
+            relay_worker(realtime_emulator, *options) as b:
+        # one session at a time per principal, whichever worker it lands on
+        async with connect(a) as ws_a:
+            await next_of(ws_a, "session.created")
+            with pytest.raises(InvalidStatus) as refused:
+                async with connect(b):
+                    pass
+            assert refused.value.response.status_code == 429
+            # 600 ms of audio through worker A, committed (usage is in Redis before the commit
+            # goes upstream, so it is there once the browser sees `committed`)
+            for _ in range(30):
+                await send(ws_a, {"type": "input_audio_buffer.append", "audio": AUDIO_20MS})
+            await send(ws_a, {"type": "input_audio_buffer.commit"})
+            await next_of(ws_a, "input_audio_buffer.committed")
+        await realtime_emulator.connections[0].wait_closed()
+        # worker B now accepts the principal, and knows 600 of its 1000 ms are used
+        async with connect(b) as ws_b:
+            await next_of(ws_b, "session.created")
+            for _ in range(30):
+                await send(ws_b, {"type": "input_audio_buffer.append", "audio": AUDIO_20MS})
+            error = await next_of(ws_b, "error")
+            assert error["error"]["code"] == "relay_audio_limit"
+            await send(ws_b, {"type": "input_audio_buffer.commit"})
+            committed = await next_of(ws_b, "input_audio_buffer.committed", "error")
+            assert committed["type"] == "input_audio_buffer.committed"
+    appended = [c.received_types().count("input_audio_buffer.append")
+                for c in realtime_emulator.connections]
+    assert appended == [30, 20]  # 1000 ms in all, across the two workers
