@@ -1,9 +1,9 @@
-"""Audio helpers: read any integer-PCM WAV as the Realtime API's default input format (PCM16,
-24 kHz, mono), resample and downmix, and write replies as 24 kHz mono PCM16 WAV.
+"""WAV files and sample helpers: read any integer-PCM WAV as the Realtime API's default input
+format (PCM16, 24 kHz, mono), downmix, and write replies as 24 kHz mono PCM16 WAV.
 
-Pure Python (stdlib ``wave`` + ``array``): no numpy and no ``audioop`` (deprecated, removed in
-3.13). Used by the CLI's ``chat --audio-in/--audio-out``; ``AsyncOpenAIRealtimeWS.send_audio``
-takes the bytes these functions return.
+Stdlib ``wave`` + ``array`` (no ``audioop``: removed in 3.13); rate conversion is
+:class:`Resampler` (soxr when the ``audio`` extra is installed). Used by the CLI's
+``chat --audio-in/--audio-out``; ``AsyncOpenAIRealtimeWS.send_audio`` takes the bytes returned.
 """
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ from __future__ import annotations
 import sys
 import wave
 from array import array
-from itertools import accumulate
 from pathlib import Path
+
+from ._resample import Resampler
 
 __all__ = [
     "API_RATE",
@@ -65,44 +66,24 @@ def downmix(samples: array[int], channels: int) -> array[int]:
     return array("h", [sum(frame) // channels for frame in zip(*columns, strict=False)])
 
 
-def _box_filter(samples: array[int], width: int) -> array[int]:
-    """Moving average over ``width`` samples: a crude low-pass before decimating (anti-alias)."""
-    n = len(samples)
-    if width <= 1 or n < width:
-        return samples
-    cum = [0, *accumulate(samples)]
-    half = width // 2
-    out = array("h", bytes(2 * n))
-    for i in range(n):
-        lo = max(0, i - half)
-        hi = min(n, lo + width)
-        out[i] = (cum[hi] - cum[lo]) // (hi - lo)
-    return out
-
-
 def resample_linear(samples: array[int], rate_in: int, rate_out: int = API_RATE) -> array[int]:
-    """Resample mono int16 samples by linear interpolation (with a box low-pass when the rate
-    goes down). The output has ``round(len * rate_out / rate_in)`` samples."""
+    """Resample mono int16 samples by linear interpolation (the pure-Python backend of
+    :class:`Resampler`, whole stream at once). The output has ``round(len * rate_out / rate_in)``
+    samples."""
     if rate_in <= 0 or rate_out <= 0:
         raise ValueError("sample rates must be positive")
-    n = len(samples)
-    if rate_in == rate_out or n == 0:
-        return array("h", samples)
-    if rate_in > rate_out:
-        samples = _box_filter(samples, round(rate_in / rate_out))
-    n_out = round(n * rate_out / rate_in)
-    step = rate_in / rate_out
-    last = n - 1
-    out = array("h", bytes(2 * n_out))
-    for i in range(n_out):
-        x = i * step
-        j = int(x)
-        if j >= last:
-            out[i] = samples[last]
-            continue
-        a = samples[j]
-        out[i] = int(a + (samples[j + 1] - a) * (x - j))
+    data = samples.tobytes() if sys.byteorder == "little" else _swapped(samples)
+    out = array("h")
+    out.frombytes(Resampler(rate_in, rate_out, backend="linear").process(data, last=True))
+    if sys.byteorder == "big":
+        out.byteswap()
     return out
+
+
+def _swapped(samples: array[int]) -> bytes:
+    copy = array("h", samples)
+    copy.byteswap()
+    return copy.tobytes()
 
 
 def read_wav_pcm16_24k(path: str | Path) -> bytes:
@@ -119,10 +100,9 @@ def read_wav_pcm16_24k(path: str | Path) -> bytes:
     except EOFError:
         raise ValueError(f"{path}: not a WAV file, or truncated") from None
     samples = downmix(to_int16_samples(frames, width), channels)
-    out = resample_linear(samples, rate, API_RATE)
     if sys.byteorder == "big":
-        out.byteswap()
-    return out.tobytes()
+        samples.byteswap()
+    return Resampler(rate, API_RATE).process(samples.tobytes(), last=True)
 
 
 def write_wav_pcm16_24k(path: str | Path, pcm: bytes) -> None:

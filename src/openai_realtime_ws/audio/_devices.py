@@ -1,0 +1,170 @@
+# Sound devices through `sounddevice` (PortAudio; the `audio` extra): a Microphone source that
+# yields 20 ms PCM16 24 kHz frames from the capture callback into the event loop, and a Speaker
+# sink whose output callback pulls from the PlaybackQueue (so an interruption silences the very
+# next callback block). Only the shell lives here: frames, timing and rules are in _sources.py,
+# _sinks.py and core/playback.py.
+from __future__ import annotations
+
+import asyncio
+import importlib
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from ._resample import Resampler
+from ._sinks import AudioSink
+
+__all__ = ["AudioDeviceError", "Microphone", "Speaker", "sounddevice_module"]
+
+API_RATE = 24000
+
+
+class AudioDeviceError(RuntimeError):
+    """No usable sound device (or the audio extra is not installed): the message says which."""
+
+
+def sounddevice_module() -> Any:
+    """Import ``sounddevice`` or explain how to get it."""
+    try:
+        sounddevice = importlib.import_module("sounddevice")  # the audio extra (no type stubs)
+    except ImportError as exc:
+        raise AudioDeviceError(
+            "microphone/speaker need the audio extra: pip install 'openai-realtime-ws[audio]'"
+        ) from exc
+    except OSError as exc:  # PortAudio library missing
+        raise AudioDeviceError(f"PortAudio is not available ({exc}); install libportaudio2") from exc
+    return sounddevice
+
+
+class Microphone:
+    """The default (or named) input device as an async iterator of 20 ms PCM16 24 kHz frames.
+
+    ``async with Microphone() as mic: async for frame in mic: ...``. When the device cannot
+    capture at 24 kHz it is opened at its own rate and resampled (one streaming Resampler)."""
+
+    def __init__(self, device: int | str | None = None, *, frame_ms: int = 20, max_queue: int = 500) -> None:
+        self.device = device
+        self.frame_ms = frame_ms
+        self._queue: asyncio.Queue[bytes | None] = asyncio.Queue(max_queue)
+        self._stream: Any = None
+        self._resampler: Resampler | None = None
+        self._buf = bytearray()
+        self.overflows = 0
+        """Frames dropped because the consumer fell behind."""
+
+    async def start(self) -> None:
+        sd = sounddevice_module()
+        loop = asyncio.get_running_loop()
+        frame = API_RATE * self.frame_ms // 1000 * 2
+
+        def put(data: bytes) -> None:
+            try:
+                self._queue.put_nowait(data)
+            except asyncio.QueueFull:
+                self.overflows += 1
+
+        def callback(indata: Any, frames: int, t: Any, status: Any) -> None:
+            data = bytes(indata)
+            if self._resampler is not None:
+                data = self._resampler.process(data)
+            self._buf.extend(data)
+            while len(self._buf) >= frame:
+                out = bytes(self._buf[:frame])
+                del self._buf[:frame]
+                loop.call_soon_threadsafe(put, out)
+
+        try:
+            rate = API_RATE
+            try:
+                sd.check_input_settings(device=self.device, samplerate=rate, channels=1, dtype="int16")
+            except Exception:
+                rate = int(sd.query_devices(self.device, "input")["default_samplerate"])
+                self._resampler = Resampler(rate, API_RATE)
+            self._stream = sd.RawInputStream(
+                samplerate=rate, channels=1, dtype="int16", device=self.device,
+                blocksize=rate * self.frame_ms // 1000, callback=callback,
+            )
+            self._stream.start()
+        except AudioDeviceError:
+            raise
+        except Exception as exc:
+            raise AudioDeviceError(f"cannot open the microphone: {exc}") from exc
+
+    async def aclose(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            stream.stop()
+            stream.close()
+            self._queue.put_nowait(None)
+
+    async def __aenter__(self) -> Microphone:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._frames()
+
+    async def _frames(self) -> AsyncIterator[bytes]:
+        if self._stream is None:
+            await self.start()
+        while True:
+            item = await self._queue.get()
+            if item is None:
+                return
+            yield item
+
+
+class Speaker(AudioSink):
+    """The default (or named) output device as a sink for 24 kHz PCM16 assistant audio.
+
+    PortAudio calls back for every ``block_ms`` block; the callback pulls from the playback
+    queue, so ``interrupt()`` is heard at the next block. ``latency_ms`` (the device's output
+    latency) is subtracted from what counts as heard."""
+
+    def __init__(self, device: int | str | None = None, *, block_ms: int = 10, latency: str | float = "low") -> None:
+        super().__init__("audio/pcm")
+        self.device = device
+        self.block_ms = block_ms
+        self._latency_setting = latency
+        self._stream: Any = None
+        self.blocks: list[tuple[float, int]] = []
+        """Per callback (bounded to the last 10,000): ``perf_counter`` time and real bytes."""
+        self.underflows = 0
+
+    @property
+    def latency_ms(self) -> float:
+        stream = self._stream
+        return float(stream.latency) * 1000.0 if stream is not None else 0.0
+
+    async def start(self) -> None:
+        sd = sounddevice_module()
+        blocks = self.blocks
+
+        def callback(outdata: Any, frames: int, t: Any, status: Any) -> None:
+            if status.output_underflow:
+                self.underflows += 1
+            data, real = self._pull(len(outdata))
+            outdata[:] = data
+            blocks.append((time.perf_counter(), real))
+            if len(blocks) > 10_000:
+                del blocks[:5_000]
+
+        try:
+            self._stream = sd.RawOutputStream(
+                samplerate=API_RATE, channels=1, dtype="int16", device=self.device,
+                blocksize=API_RATE * self.block_ms // 1000, callback=callback,
+                latency=self._latency_setting,
+            )
+            self._stream.start()
+        except Exception as exc:
+            self._stream = None
+            raise AudioDeviceError(f"cannot open the speaker: {exc}") from exc
+
+    async def aclose(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            stream.stop()
+            stream.close()

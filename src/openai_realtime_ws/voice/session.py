@@ -1,0 +1,411 @@
+# The voice session: a thin asyncio shell that joins an audio source, a Realtime client and an
+# audio sink. It owns only wiring and timing: the microphone pump (20 ms `input_audio_buffer.append`
+# frames), assistant audio to the sink, transcripts and per-turn latency as VoiceEvents. The rules
+# live in the core: what was heard and what an interruption sends (core/playback.py), one active
+# response (core/responses.py). It uses the clients' public API only (on/off/send/send_audio,
+# .session), so it works on the asyncio client and, through BlockingVoiceSession, the blocking one.
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import logging
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ..audio._sinks import AudioSink
+from ..audio._sources import pcm_frames
+from ..core.playback import PlaybackStop, barge_in_events
+from ..core.responses import ResponseSequencer, is_benign_error
+
+__all__ = ["TurnLatency", "VoiceEvent", "VoiceSession"]
+
+logger = logging.getLogger("openai_realtime_ws.voice")
+
+VoiceEventType = Literal[
+    "speech_started",
+    "speech_stopped",
+    "user_transcript",
+    "assistant_transcript_delta",
+    "assistant_transcript",
+    "interrupted",
+    "turn",
+    "response_done",
+    "error",
+]
+
+# API error codes that follow from a truncate racing the end of an item: reported, never fatal
+TRUNCATE_ERROR_CODES = frozenset({
+    "item_truncate_invalid_item_id",
+    "unsupported_content_type",
+    "invalid_value",
+    "item_delete_invalid_item_id",
+})
+
+
+@dataclass(frozen=True, slots=True)
+class VoiceEvent:
+    """Something a voice UI shows: a transcript, an interruption, a turn's latency, an error."""
+
+    type: VoiceEventType
+    text: str = ""
+    item_id: str | None = None
+    response_id: str | None = None
+    latency_ms: float | None = None
+    """``turn``: from the end of the user's speech (``speech_stopped``) to the first audio."""
+    stop: PlaybackStop | None = None
+    """``interrupted``: where playback stopped."""
+    code: str | None = None
+    """``error``: the API error code."""
+
+
+@dataclass(slots=True)
+class TurnLatency:
+    speech_end: float
+    first_audio: float | None = None
+
+    @property
+    def latency_ms(self) -> float | None:
+        if self.first_audio is None:
+            return None
+        return (self.first_audio - self.speech_end) * 1000.0
+
+
+@dataclass(slots=True)
+class _State:
+    response_id: str | None = None  # the in-band response whose audio we play
+    cut: set[str] = field(default_factory=set)  # responses interrupted: their late audio is dropped
+    items_without_audio: dict[str, str] = field(default_factory=dict)  # item_id -> response_id
+    turn: TurnLatency | None = None
+
+
+def _get(obj: Any, *path: str) -> Any:
+    for name in path:
+        if obj is None:
+            return None
+        obj = obj.get(name) if isinstance(obj, Mapping) else getattr(obj, name, None)
+    return obj
+
+
+class VoiceSession:
+    """A live spoken conversation on a connected client.
+
+    ``source``: an async iterable of PCM16 24 kHz mono audio (a :class:`Microphone`, or
+    :func:`wav_frames`; cut into 20 ms ``input_audio_buffer.append`` frames here). ``sink``: an
+    :class:`AudioSink` (a :class:`Speaker`, :class:`PacedSink`, ...). With ``barge_in`` (default)
+    the user's speech (server VAD ``speech_started``) stops playback at once, drops queued audio,
+    cancels the response if the server does not, and truncates the item at what was heard.
+
+    Iterate for :class:`VoiceEvent`s, or pass ``on_event``. ``respond()`` asks for a response
+    through the one-active-response sequencer; ``interrupt()`` barges in by hand.
+    """
+
+    def __init__(
+        self,
+        rt: Any,
+        *,
+        source: AsyncIterable[bytes] | None = None,
+        sink: AudioSink | None = None,
+        barge_in: bool = True,
+        configure: bool = True,
+        instructions: str | None = None,
+        transcription_model: str | None = "gpt-4o-mini-transcribe",
+        on_event: Callable[[VoiceEvent], object] | None = None,
+        max_events: int = 1000,
+    ) -> None:
+        self.rt = rt
+        self.source = source
+        self.sink = sink
+        self.barge_in = barge_in
+        self.configure = configure
+        self.instructions = instructions
+        self.transcription_model = transcription_model
+        self.on_event = on_event
+        self.sequencer = ResponseSequencer()
+        self.turns: list[TurnLatency] = []
+        self.stops: list[tuple[float, PlaybackStop]] = []
+        """Each interruption: ``perf_counter`` time it was handled and where playback stopped."""
+        self.speech_started_at: list[float] = []
+        self.errors: list[tuple[str | None, str]] = []
+        self._st = _State()
+        self._events: asyncio.Queue[VoiceEvent | None] | None = None
+        self._max_events = max_events
+        self._pump: asyncio.Task[None] | None = None
+        self._handlers: list[tuple[str, Callable[[Any], object]]] = []
+        self._started = False
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        self._events = asyncio.Queue(self._max_events)
+        on = {
+            "response.created": self._on_response_created,
+            "response.done": self._on_response_done,
+            "response.output_item.added": self._on_item_added,
+            "response.output_audio.delta": self._on_audio_delta,
+            "response.output_audio.done": self._on_audio_done,
+            "response.output_audio_transcript.delta": self._on_transcript_delta,
+            "response.output_audio_transcript.done": self._on_transcript_done,
+            "input_audio_buffer.speech_started": self._on_speech_started,
+            "input_audio_buffer.speech_stopped": self._on_speech_stopped,
+            "conversation.item.input_audio_transcription.completed": self._on_user_transcript,
+            "error": self._on_error,
+        }
+        for etype, handler in on.items():
+            self.rt.on(etype, handler)
+            self._handlers.append((etype, handler))
+        if self.configure:
+            self.rt.send({"type": "session.update", "session": self.session_config()})
+        if self.sink is not None:
+            await self.sink.start()
+        if self.source is not None:
+            self._pump = asyncio.get_running_loop().create_task(self._pump_audio(self.source))
+
+    def session_config(self) -> dict[str, Any]:
+        """The ``session.update`` ``session`` this voice session sends at start (``configure``)."""
+        audio_in: dict[str, Any] = {
+            "format": {"type": "audio/pcm", "rate": 24000},
+            "turn_detection": {"type": "server_vad", "interrupt_response": True, "create_response": True},
+        }
+        if self.transcription_model:
+            audio_in["transcription"] = {"model": self.transcription_model}
+        session: dict[str, Any] = {
+            "type": "realtime",
+            "output_modalities": ["audio"],
+            "audio": {"input": audio_in, "output": {"format": {"type": "audio/pcm", "rate": 24000}}},
+        }
+        if self.instructions:
+            session["instructions"] = self.instructions
+        return session
+
+    async def aclose(self) -> None:
+        pump, self._pump = self._pump, None
+        if pump is not None:
+            pump.cancel()
+            try:
+                await pump
+            except (asyncio.CancelledError, Exception):
+                pass
+        for etype, handler in self._handlers:
+            self.rt.off(etype, handler)
+        self._handlers.clear()
+        if self.sink is not None:
+            await self.sink.aclose()
+        if self._events is not None:
+            self._put(None)
+
+    async def __aenter__(self) -> VoiceSession:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def __aiter__(self) -> AsyncIterator[VoiceEvent]:
+        return self._iter()
+
+    async def _iter(self) -> AsyncIterator[VoiceEvent]:
+        if self._events is None:
+            await self.start()
+        assert self._events is not None
+        while True:
+            ev = await self._events.get()
+            if ev is None:
+                return
+            yield ev
+
+    async def wait_pump(self) -> None:
+        """Wait until the source is exhausted (all of it was appended)."""
+        if self._pump is not None:
+            await asyncio.shield(self._pump)
+
+    # ------------------------------------------------------------------ actions
+
+    def respond(self, **response: Any) -> bool:
+        """Ask for a response (``response.create`` parameters as keywords). Sent now, or after the
+        active response ends; out-of-band ones (``conversation="none"``) always now. Returns
+        whether it was sent now."""
+        events = self.sequencer.create(response or None)
+        self._send_all(events)
+        return bool(events)
+
+    def say(self, text: str, **response: Any) -> bool:
+        """Add a user text message and ask for a spoken reply."""
+        self.rt.send({"type": "conversation.item.create", "item": {
+            "type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}})
+        return self.respond(**response)
+
+    def interrupt(self) -> PlaybackStop | None:
+        """Barge in by hand: stop playback, cancel the running response, truncate at what was
+        heard. Returns where playback stopped (None without a sink and nothing running)."""
+        return self._barge_in(server_cancels=False)
+
+    # ------------------------------------------------------------------ pump
+
+    async def _pump_audio(self, source: AsyncIterable[bytes]) -> None:
+        try:
+            async for frame in pcm_frames(source, frame_ms=20, pad_last=False):
+                self.rt.send_audio(frame)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            logger.warning("audio source failed: %s", type(exc).__name__, exc_info=exc)
+            self._emit(VoiceEvent("error", text=f"audio source failed: {exc}"))
+
+    # ------------------------------------------------------------------ server events
+
+    def _on_response_created(self, event: Any) -> None:
+        self._send_all(self.sequencer.on_event(event))
+        rid = _get(event, "response", "id")
+        if rid is not None and self.sequencer.active == rid:
+            self._st.response_id = rid
+
+    def _on_response_done(self, event: Any) -> None:
+        rid = _get(event, "response", "id")
+        self._send_all(self.sequencer.on_event(event))
+        if rid == self._st.response_id:
+            self._st.response_id = None
+        for item_id, r in list(self._st.items_without_audio.items()):
+            if r == rid:
+                del self._st.items_without_audio[item_id]
+        if len(self._st.cut) > 256:
+            self._st.cut.clear()  # bounded: late audio of old responses has long arrived
+        self._emit(VoiceEvent("response_done", response_id=rid,
+                              text=str(_get(event, "response", "status") or "")))
+
+    def _on_item_added(self, event: Any) -> None:
+        item = _get(event, "item")
+        if _get(item, "type") == "message" and _get(item, "role") == "assistant":
+            rid = _get(event, "response_id")
+            if rid is not None and rid == self._st.response_id:
+                self._st.items_without_audio[str(_get(item, "id"))] = rid
+
+    def _on_audio_delta(self, event: Any) -> None:
+        rid = _get(event, "response_id")
+        if rid in self._st.cut:
+            return  # audio of an interrupted response still in flight: never played
+        item_id = str(_get(event, "item_id"))
+        self._st.items_without_audio.pop(item_id, None)
+        turn = self._st.turn
+        if turn is not None and turn.first_audio is None:
+            turn.first_audio = time.perf_counter()
+            self._emit(VoiceEvent("turn", item_id=item_id, response_id=rid, latency_ms=turn.latency_ms))
+        if self.sink is None:
+            return
+        try:
+            data = base64.b64decode(_get(event, "delta") or "", validate=False)
+        except (binascii.Error, ValueError):
+            return
+        self.sink.write(item_id, int(_get(event, "content_index") or 0), data)
+
+    def _on_audio_done(self, event: Any) -> None:
+        if self.sink is not None:
+            self.sink.mark_complete(str(_get(event, "item_id")), int(_get(event, "content_index") or 0))
+
+    def _on_transcript_delta(self, event: Any) -> None:
+        if _get(event, "response_id") in self._st.cut:
+            return
+        self._emit(VoiceEvent("assistant_transcript_delta", text=str(_get(event, "delta") or ""),
+                              item_id=_get(event, "item_id"), response_id=_get(event, "response_id")))
+
+    def _on_transcript_done(self, event: Any) -> None:
+        self._emit(VoiceEvent("assistant_transcript", text=str(_get(event, "transcript") or ""),
+                              item_id=_get(event, "item_id"), response_id=_get(event, "response_id")))
+
+    def _on_user_transcript(self, event: Any) -> None:
+        self._emit(VoiceEvent("user_transcript", text=str(_get(event, "transcript") or ""),
+                              item_id=_get(event, "item_id")))
+
+    def _on_speech_started(self, event: Any) -> None:
+        self.speech_started_at.append(time.perf_counter())
+        if self.barge_in:
+            self._barge_in(server_cancels=self._server_interrupts())
+        self._emit(VoiceEvent("speech_started", item_id=_get(event, "item_id")))
+
+    def _on_speech_stopped(self, event: Any) -> None:
+        turn = TurnLatency(time.perf_counter())
+        self._st.turn = turn
+        self.turns.append(turn)
+        if len(self.turns) > 10_000:
+            del self.turns[:5_000]
+        self._emit(VoiceEvent("speech_stopped", item_id=_get(event, "item_id")))
+
+    def _on_error(self, error: Any) -> None:
+        code = getattr(error, "code", None)
+        message = str(getattr(error, "message", error))
+        self._send_all(self.sequencer.on_event({"type": "error", "error": {
+            "code": code, "event_id": getattr(error, "event_id", None), "message": message}}))
+        self.errors.append((code, message))
+        if is_benign_error(code):
+            logger.debug("benign API error %s: %s", code, message)
+            return
+        if code in TRUNCATE_ERROR_CODES:
+            logger.info("truncate/delete after an interruption was refused (%s): %s", code, message)
+        self._emit(VoiceEvent("error", text=message, code=code))
+
+    # ------------------------------------------------------------------ barge-in
+
+    def _server_interrupts(self) -> bool:
+        td = _get(self.rt.session, "audio", "input", "turn_detection")
+        if td is None:
+            return False
+        flag = _get(td, "interrupt_response")
+        return flag is None or bool(flag)
+
+    def _barge_in(self, *, server_cancels: bool) -> PlaybackStop | None:
+        st = self._st
+        rid = self.sequencer.active
+        playing = self.sink is not None and self.sink.playing
+        if not playing and rid is None:
+            return None
+        stop = self.sink.interrupt() if self.sink is not None else None
+        events: list[dict[str, Any]] = []
+        if rid is not None:
+            st.cut.add(rid)
+            if not server_cancels:
+                events.extend(self.sequencer.cancel(rid))
+        self.sequencer.drop_pending()
+        unheard = next((i for i, r in st.items_without_audio.items() if r == rid), None)
+        if stop is not None:
+            events.extend(barge_in_events(stop, unheard_item_id=unheard))
+        elif unheard is not None:
+            events.append({"type": "conversation.item.delete", "item_id": unheard})
+        self._send_all(events)
+        if stop is not None:
+            self.stops.append((time.perf_counter(), stop))
+            self._emit(VoiceEvent("interrupted", item_id=stop.item_id, response_id=rid, stop=stop))
+        return stop
+
+    # ------------------------------------------------------------------ helpers
+
+    def _send_all(self, events: list[dict[str, Any]]) -> None:
+        for ev in events:
+            try:
+                self.rt.send(ev)
+            except Exception as exc:  # closed/closing: the session is ending anyway
+                logger.debug("voice: could not send %s: %s", ev.get("type"), type(exc).__name__)
+                return
+
+    def _emit(self, event: VoiceEvent) -> None:
+        if self.on_event is not None:
+            try:
+                self.on_event(event)
+            except Exception as exc:
+                logger.error("voice on_event handler raised %s", type(exc).__name__, exc_info=exc)
+        self._put(event)
+
+    def _put(self, event: VoiceEvent | None) -> None:
+        q = self._events
+        if q is None:
+            return
+        if q.full():
+            try:
+                q.get_nowait()  # keep the newest: a UI that does not read loses the oldest
+            except asyncio.QueueEmpty:
+                pass
+        q.put_nowait(event)
