@@ -13,16 +13,28 @@ import ssl
 import struct
 import threading
 import time
-from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
+from collections import deque
+from collections.abc import Callable, Coroutine, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 import msgspec
 from aiohttp import WSMsgType, web
 from aiohttp.abc import AbstractStreamWriter
 
 from . import _tls
-from .core.actions import Action, CancelTimer, Close, Send, SetTimer, StartStream, Step
+from .core.actions import (
+    Action,
+    CancelTimer,
+    Close,
+    McpRequest,
+    McpResult,
+    Offload,
+    Send,
+    SetTimer,
+    StartStream,
+    Step,
+)
 from .core.audio import Synthesizer, Transcriber
 from .core.config import EmulatorConfig
 from .core.handshake import HandshakeRequest, SecretStore, decide
@@ -44,7 +56,7 @@ from .faults import (
 )
 from .responder import EchoResponder
 
-__all__ = ["ConnectionRecord", "Emulator", "EmulatorThread", "FaultPlan", "RedirectHit"]
+__all__ = ["ConnectionLog", "ConnectionRecord", "Emulator", "EmulatorThread", "FaultPlan", "RedirectHit"]
 
 log = logging.getLogger("openai_realtime_ws.emulator")
 _encoder = msgspec.json.Encoder()
@@ -86,8 +98,9 @@ class ConnectionRecord:
     """Request headers (lower-case names) as received, credentials included: never log them."""
     received_api_key: str | None = field(repr=False)
     subprotocol: str | None
-    received: list[dict[str, Any]] = field(default_factory=list)
-    """Every client event parsed from a text frame (when config.record_received)."""
+    received: deque[dict[str, Any]] = field(default_factory=deque)
+    """The client events parsed from text frames, in order (when `config.record_received`; only
+    the last `config.record_limit` of them)."""
     received_frames: int = 0
     sent_count: int = 0
     close_code: int | None = None
@@ -108,6 +121,11 @@ class ConnectionRecord:
 
     def received_types(self) -> list[str]:
         return [str(e.get("type")) for e in self.received]
+
+    @property
+    def call_id(self) -> str | None:
+        """The `call_id` of a sideband connection (None for a plain session)."""
+        return self.query.get("call_id")
 
     async def wait_closed(self, timeout: float = 5.0) -> int | None:
         await asyncio.wait_for(self.closed.wait(), timeout)
@@ -131,6 +149,57 @@ class ConnectionRecord:
             add()
         else:
             loop.call_soon_threadsafe(add)
+
+
+class ConnectionLog:
+    """`Emulator.connections`: every connection by its index in arrival order (`[0]` the first,
+    `[-1]` the latest, `len()` how many arrived), remembering all live ones but only the latest
+    `keep_closed` closed ones, so a long-running emulator does not grow. Iteration yields the
+    remembered ones; indexing a forgotten one raises IndexError saying so."""
+
+    def __init__(self, keep_closed: int) -> None:
+        self.keep_closed = keep_closed
+        self._records: dict[int, ConnectionRecord] = {}
+        self._closed: deque[int] = deque()
+        self._count = 0
+
+    def append(self, record: ConnectionRecord) -> None:
+        self._records[record.index] = record
+        self._count = max(self._count, record.index + 1)
+
+    def closed(self, record: ConnectionRecord) -> None:
+        """`record` ended: it stays among the latest closed ones, the oldest beyond are forgotten."""
+        self._closed.append(record.index)
+        while len(self._closed) > max(self.keep_closed, 0):
+            self._records.pop(self._closed.popleft(), None)
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> ConnectionRecord: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[ConnectionRecord]: ...
+    def __getitem__(self, index: int | slice) -> ConnectionRecord | list[ConnectionRecord]:
+        if isinstance(index, slice):
+            return [r for i in range(*index.indices(self._count)) if (r := self._records.get(i)) is not None]
+        i = index + self._count if index < 0 else index
+        if not 0 <= i < self._count:
+            raise IndexError(f"no connection #{index} ({self._count} so far)")
+        record = self._records.get(i)
+        if record is None:
+            raise IndexError(f"connection #{i} closed and was forgotten (config.closed_history "
+                             f"keeps the latest {self.keep_closed} closed connections)")
+        return record
+
+    def __iter__(self) -> Iterator[ConnectionRecord]:
+        return iter(list(self._records.values()))
+
+    def __bool__(self) -> bool:
+        return self._count > 0
+
+    def __repr__(self) -> str:
+        return f"ConnectionLog(arrived={self._count}, remembered={len(self._records)})"
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
@@ -352,7 +421,7 @@ class Emulator:
         self.synthesizer = synthesizer
         self.transcriber = transcriber
         self.faults = FaultPlan(self.config.faults)
-        self.connections: list[ConnectionRecord] = []
+        self.connections = ConnectionLog(self.config.closed_history)
         self.redirect_hits: list[RedirectHit] = []
         self.ids = IdFactory(self.config.seed)
         self.secrets = SecretStore(self.ids)
@@ -590,9 +659,11 @@ class Emulator:
         if ws.compress:  # never: compress=False above; `_write_out` writes uncompressed frames
             raise RuntimeError("permessage-deflate negotiated on an emulator socket")
         loop = asyncio.get_running_loop()
+        limit = self.config.record_limit
         conn = ConnectionRecord(
             index=len(self.connections), path=request.path, query=decision.query, headers=headers,
             received_api_key=decision.received_api_key, subprotocol=ws.ws_protocol,
+            received=deque(maxlen=limit if limit > 0 else None),
         )
         conn._ws, conn._request, conn._faults, conn._loop = ws, request, runner, loop
         conn._writer = writer
@@ -600,7 +671,7 @@ class Emulator:
         log.debug("connection #%d %s %s subprotocol=%s", conn.index, request.path, decision.kind, ws.ws_protocol)
         session = Session(config=self.config, responder=self.responder, ids=self.ids, now=time.time(),
                           kind=decision.kind, model=decision.model, defaults=decision.defaults,
-                          synthesizer=self.synthesizer, transcriber=self.transcriber)
+                          synthesizer=self.synthesizer, transcriber=self.transcriber, call_id=decision.call_id)
         conn.session = session
         try:
             async with conn._lock:
@@ -651,7 +722,12 @@ class Emulator:
                 await ws.close()
         if conn.close_code is None:
             conn.close_code = ws.close_code
+        if conn.session is not None:
+            conn.session.release()
+        conn._ws = conn._request = conn._writer = None
+        conn._out.clear()
         conn.closed.set()
+        self.connections.closed(conn)
 
     async def _close_conn(self, conn: ConnectionRecord, code: int, reason: str) -> None:
         ws = conn._ws
@@ -745,6 +821,46 @@ class Emulator:
                     old.cancel()
             elif isinstance(act, Close):
                 await self._close_conn(conn, act.code, act.reason)
+            elif isinstance(act, Offload):
+                result = await _offload(act)
+                if act.then is not None and not conn._dead:
+                    await self._apply(conn, act.then(result))
+            elif isinstance(act, McpRequest):
+                self._spawn(conn, self._mcp_then(conn, act))
+
+    def _spawn(self, conn: ConnectionRecord, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        conn._tasks.add(task)
+        task.add_done_callback(conn._tasks.discard)
+
+    async def _mcp_then(self, conn: ConnectionRecord, req: McpRequest) -> None:
+        """A session-level MCP request: run it without the connection lock, then hand the
+        result to the session under the lock."""
+        result = await self.mcp_request(req)
+        if req.then is None or conn._dead:
+            return
+        async with conn._lock:
+            if not conn._dead:
+                await self._apply(conn, req.then(result))
+                await _flush(conn)
+
+    async def mcp_request(self, req: McpRequest) -> McpResult:
+        """Carry out one MCP request (the official `mcp` SDK's streamable-HTTP client)."""
+        from ._mcp_client import request
+
+        return await request(req, timeout=self.config.mcp_timeout_seconds)
+
+    async def inject_dtmf(self, connection: ConnectionRecord, digits: str) -> None:
+        """Test hook standing in for the SIP side of a sideband call: the caller pressed
+        `digits` (0-9, *, #, A-D); the session sends one `input_audio_buffer.dtmf_event_received`
+        per digit. ValueError on a plain (non-sideband) connection."""
+        session = connection.session
+        if session is None:
+            raise RuntimeError("connection has no session")
+        acts = session.dtmf(digits, time.time())
+        async with connection._lock:
+            await self._apply(connection, acts)
+            await _flush(connection)
 
     def _fire_timer(self, conn: ConnectionRecord, name: str) -> None:
         conn._timers.pop(name, None)
@@ -759,7 +875,7 @@ class Emulator:
         conn._tasks.add(task)
         task.add_done_callback(conn._tasks.discard)
 
-    async def _drive(self, conn: ConnectionRecord, stream: Iterator[Step]) -> None:
+    async def _drive(self, conn: ConnectionRecord, stream: Generator[Step, Any, None]) -> None:
         """Pull a response stream: sleep at pacing points, pull+send steps under the lock.
 
         Between pacing points (all of a response at speed 0) the steps are pulled and queued
@@ -769,7 +885,9 @@ class Emulator:
         t0 = loop.time()
         lock = conn._lock
         faults = conn._faults
+        reply: Any = _NOTHING  # a result to send into the stream (Offload / McpRequest)
         while not conn._dead:
+            request: McpRequest | None = None
             async with lock:
                 # pull and send a run of steps without releasing the lock, up to a pacing point.
                 # `idle` and `observers` are re-read after anything that can change them: an
@@ -780,11 +898,19 @@ class Emulator:
                 burst = 0
                 try:
                     for _ in range(_MAX_STEPS):
-                        step = next(stream, None)
-                        if step is None:
+                        try:
+                            step = next(stream) if reply is _NOTHING else stream.send(reply)
+                        except StopIteration:
                             return
+                        reply = _NOTHING
                         if isinstance(step, float):
                             wait = step
+                            break
+                        if isinstance(step, Offload):
+                            reply = await _offload(step)  # the lock stays held: CPU work, in order
+                            continue
+                        if isinstance(step, McpRequest):
+                            request = step  # network I/O: done below, without the lock
                             break
                         if idle and len(step) == 1 and type(act := step[0]) is Send:
                             event = act.event
@@ -813,11 +939,24 @@ class Emulator:
                             idle = faults.idle
                 finally:
                     await _flush(conn)
+            if request is not None:
+                reply = await self.mcp_request(request)
+                continue
             if wait is not None:
                 delay = t0 + wait - loop.time()
                 await asyncio.sleep(delay if delay > 0 else 0)
             else:
                 await asyncio.sleep(0)
+
+
+_NOTHING: Any = object()
+
+
+async def _offload(act: Offload) -> Any:
+    """Run an Offload's function: in a worker thread when it is blocking, else in place."""
+    if act.blocking:
+        return await asyncio.get_running_loop().run_in_executor(None, act.fn)
+    return act.fn()
 
 
 class EmulatorThread:
@@ -871,6 +1010,9 @@ class EmulatorThread:
     def wait_for_connection(self, index: int = 0, timeout: float = 5.0) -> ConnectionRecord:
         return self._call(self._emu.wait_for_connection(index, timeout))
 
+    def inject_dtmf(self, connection: ConnectionRecord, digits: str) -> None:
+        self._call(self._emu.inject_dtmf(connection, digits))
+
     def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = 30.0) -> T:
         """Run a coroutine on the emulator's loop and wait for its result."""
         return self._call(coro, timeout)
@@ -910,7 +1052,7 @@ class EmulatorThread:
         return self._emu.ca_file
 
     @property
-    def connections(self) -> list[ConnectionRecord]:
+    def connections(self) -> ConnectionLog:
         return self._emu.connections
 
     @property

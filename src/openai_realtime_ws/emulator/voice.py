@@ -284,7 +284,10 @@ class EspeakSynthesizer:
     `voice` overrides the session voice with an espeak-ng voice name; otherwise the session voice
     is mapped through `voices` (default `DEFAULT_VOICES`) or tried as an espeak-ng name.
     `rate_wpm` is espeak's speaking rate (default 160 words per minute).
+    `blocking`: the emulator runs `synthesize` in a worker thread, off its event loop.
     """
+
+    blocking = True
 
     def __init__(self, voice: str | None = None, *, rate_wpm: int = 160,
                  voices: Mapping[str, str] | None = None) -> None:
@@ -339,9 +342,13 @@ class PocketsphinxTranscriber:
     the result is lower-case words ('' for silence or nothing recognised). Only the stretch from the
     first to the last 10 ms frame louder than `gate_rms` (default about -50 dBFS), plus 150 ms
     either side, is decoded. `language` is ignored (the model is English). Decoding takes about a
-    third of the audio's duration and blocks the emulator's event loop meanwhile. `decoder_options` go to `pocketsphinx.Decoder` (e.g. `hmm`, `lm`,
+    third of the audio's duration; `blocking` makes the emulator run it in a worker thread, so
+    the event loop (other connections, pings) goes on meanwhile. `decoder_options` go to
+    `pocketsphinx.Decoder` (e.g. `hmm`, `lm`,
     `dict`, `jsgf`, `keyphrase`); the decoder is built on first use (about 0.3 s).
     """
+
+    blocking = True
 
     def __init__(self, *, gate_rms: float = rms_threshold(0.2), **decoder_options: Any) -> None:
         _require("numpy")

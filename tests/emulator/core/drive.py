@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import Any
 
 from openai_realtime_ws.emulator.core import (
@@ -12,12 +12,14 @@ from openai_realtime_ws.emulator.core import (
     Close,
     EmulatorConfig,
     IdFactory,
+    Offload,
     Send,
     Session,
     SetTimer,
     StartStream,
     Step,
 )
+from openai_realtime_ws.emulator.core.actions import McpRequest
 from openai_realtime_ws.emulator.core.turn import Responder
 from openai_realtime_ws.emulator.responder import EchoResponder
 
@@ -34,7 +36,9 @@ class Driver:
                                now=NOW, kind=kind, model="gpt-realtime", defaults=defaults)
         self.timers: dict[str, float] = {}
         self.closes: list[Close] = []
-        self.streams: list[Iterator[Step]] = []
+        self.streams: list[Generator[Step, Any, None]] = []
+        self.mcp_requests: list[McpRequest] = []
+        """MCP requests the session asked for (this driver does no I/O: tests answer them)."""
         self.created: list[dict[str, Any]] = self.run(self.session.open(NOW)) if open_ else []
 
     def run(self, actions: list[Action], *, drain_streams: bool = True) -> list[dict[str, Any]]:
@@ -54,15 +58,35 @@ class Driver:
                     out.extend(self.pull(act.stream))
                 else:
                     self.streams.append(act.stream)
+            elif isinstance(act, Offload):
+                result = act.fn()
+                if act.then is not None:
+                    out.extend(self.run(act.then(result), drain_streams=drain_streams))
+            elif isinstance(act, McpRequest):
+                self.mcp_requests.append(act)
         return out
 
-    def pull(self, stream: Iterator[Step], limit: int | None = None) -> list[dict[str, Any]]:
-        """Pull steps (all, or `limit` action steps) and return their events."""
+    def pull(self, stream: Generator[Step, Any, None], limit: int | None = None) -> list[dict[str, Any]]:
+        """Pull steps (all, or `limit` action steps) and return their events. Offload steps are
+        run in place; a stream step asking for MCP I/O stops the pull (it is kept in
+        `mcp_requests`; nothing answers it here)."""
         out: list[dict[str, Any]] = []
         n = 0
-        for step in stream:
+        reply: Any = None
+        while True:
+            try:
+                step = stream.send(reply)
+            except StopIteration:
+                break
+            reply = None
             if isinstance(step, float):
                 continue
+            if isinstance(step, Offload):
+                reply = step.fn()
+                continue
+            if isinstance(step, McpRequest):
+                self.mcp_requests.append(step)
+                break
             out.extend(self.run(step))
             n += 1
             if limit is not None and n >= limit:

@@ -1,6 +1,6 @@
 # The Sans-I/O core of the emulator: protocol state and decisions, no asyncio, threading, sockets
 # or aiohttp (a unit test in tests/emulator/core checks the imports). `Session` is the entry point.
-from .actions import Action, CancelTimer, Close, Send, SetTimer, StartStream, Step
+from .actions import Action, CancelTimer, Close, Offload, Send, SetTimer, StartStream, Step
 from .config import EmulatorConfig
 from .ids import IdFactory
 from .session import Session
@@ -11,6 +11,7 @@ __all__ = [
     "Close",
     "EmulatorConfig",
     "IdFactory",
+    "Offload",
     "Send",
     "Session",
     "SetTimer",

@@ -2,7 +2,7 @@
 # itself: `Session.receive()` & co. return a list of these, the shell carries them out in order.
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
@@ -36,19 +36,62 @@ class CancelTimer:
 
 
 @dataclass(frozen=True, slots=True)
+class Offload:
+    """Call `fn()` and hand its result to `then` (whose Actions are carried out next, in order,
+    before any other frame of this connection is handled). `fn` is plug-in work that may take
+    long (real speech synthesis or recognition): with `blocking=True` a shell runs it in a worker
+    thread so that other connections go on meanwhile; otherwise it calls it in place. `fn` must
+    not touch the session (it only calls the plug-in); `then` runs back on the shell's thread.
+
+    Inside a response stream the step is an Offload with `then=None`: the shell sends the result
+    into the stream (`stream.send(result)`) to get the next step."""
+
+    fn: Callable[[], Any]
+    then: Callable[[Any], list[Action]] | None = None
+    blocking: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class McpResult:
+    """What an MCP server answered: `tools` (tools/list: name, description, input_schema,
+    annotations), `output` (tools/call: the text content), or `error` (a Realtime MCP error object:
+    `{"type": "http_error"|"protocol_error", "code", "message"}` or
+    `{"type": "tool_execution_error", "message"}`)."""
+
+    tools: list[dict[str, Any]] | None = None
+    output: str | None = None
+    error: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class McpRequest:
+    """Ask the MCP server of `server` (an `{"type": "mcp", ...}` tool: `server_url`, `headers`,
+    `authorization`) to list its tools (`method="tools/list"`) or to call `name` with `arguments`
+    (`"tools/call"`). Network I/O: the shell runs it without holding up the connection and hands
+    the McpResult to `then` (session-level), or sends it into the response stream (then=None)."""
+
+    server: dict[str, Any]
+    method: str
+    name: str | None = None
+    arguments: dict[str, Any] | None = None
+    then: Callable[[McpResult], list[Action]] | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class StartStream:
     """Drive `stream` concurrently with everything else. The stream yields Steps:
 
     * a float: "do not pull the next step before `offset` seconds after the stream started"
       (the pacing; a shell sleeps here, and this is where a cancel can land);
-    * a list of Actions: carry them out now, in order, without interleaving other sends.
+    * a list of Actions: carry them out now, in order, without interleaving other sends;
+    * an Offload or McpRequest (then=None): run it and `send()` its result into the stream.
 
     The stream stops by itself (StopIteration) once the session cancelled the response; the
     cancel's terminal events come from the cancelling call, not from the stream."""
 
-    stream: Iterator[Step]
+    stream: Generator[Step, Any, None]
     response_id: str
 
 
-Action: TypeAlias = Send | Close | SetTimer | CancelTimer | StartStream
-Step: TypeAlias = float | list[Action]
+Action: TypeAlias = Send | Close | SetTimer | CancelTimer | StartStream | Offload | McpRequest
+Step: TypeAlias = float | list[Action] | Offload | McpRequest

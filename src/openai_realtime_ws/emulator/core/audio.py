@@ -198,13 +198,16 @@ class SpeechSegment:
 
 class Synthesizer(Protocol):
     """Turns reply text into speech segments. The default is `ToneSynthesizer` (no I/O, no deps);
-    a real TTS (e.g. the optional `voice` extra) plugs in here."""
+    a real TTS (e.g. the optional `voice` extra) plugs in here. An implementation whose calls
+    take long sets a class attribute `blocking = True`: the emulator then runs it in a worker
+    thread (it must be thread-safe)."""
 
     def synthesize(self, text: str, *, voice: str, audio_format: str, chunk_ms: int) -> list[SpeechSegment]: ...
 
 
 class Transcriber(Protocol):
-    """Turns committed input audio into text (for transcription events and for the responder)."""
+    """Turns committed input audio into text (for transcription events and for the responder).
+    `blocking = True` as a class attribute: run in a worker thread (see Synthesizer)."""
 
     def transcribe(self, audio: bytes, *, audio_format: str, language: str | None = None) -> str: ...
 
@@ -275,8 +278,35 @@ def _frame_pitch(samples: Sequence[int], rate: int) -> float | None:
     return (count - 1) / 2.0 / ((last - first) / rate)
 
 
+TONE_CODE_MIN_SHARE = 0.6
+"""Share of the loud 10 ms frames that must sit in steady runs (>= 40 ms) of one tone-code pitch
+for audio to count as tone code. Tone code scores 0.8-1.0 (0.8 when its frames straddle the
+10 ms grid); espeak-ng speech scores 0.0: speech pitch glides and is off the 50 Hz grid."""
+
+
 def transcribe_tones(audio: bytes, fmt: str = "audio/pcm") -> str:
-    """Decode tone-code speech back to text (lower case). Returns '' when no tone is found."""
+    """Decode tone-code speech back to text (lower case). Returns '' when the audio is silent or
+    not tone code (see TONE_CODE_MIN_SHARE): real speech is never decoded into letters."""
+    symbols = _tone_symbols(audio, fmt)
+    loud = sum(1 for sym in symbols if sym is not None)
+    if not loud:
+        return ""
+    steady = 0
+    i = 0
+    while i < len(symbols):
+        j = i
+        while j < len(symbols) and symbols[j] == symbols[i]:
+            j += 1
+        if symbols[i] and j - i >= 4:
+            steady += j - i
+        i = j
+    if steady < TONE_CODE_MIN_SHARE * loud:
+        return ""
+    return _decode_runs(symbols)
+
+
+def _tone_symbols(audio: bytes, fmt: str) -> list[str | None]:
+    """Per 10 ms frame: the tone-code character, None for silence, '' when unclear."""
     rate = sample_rate(fmt)
     samples = decode_samples(audio, fmt)
     frame = rate // 100  # 10 ms
@@ -294,6 +324,10 @@ def transcribe_tones(audio: bytes, fmt: str = "audio/pcm") -> str:
         idx = round((pitch - BASE_HZ) / STEP_HZ)
         err = abs(pitch - (BASE_HZ + STEP_HZ * idx))
         symbols.append(ALPHABET[idx] if 0 <= idx < len(ALPHABET) and err < STEP_HZ * 0.3 else "")
+    return symbols
+
+
+def _decode_runs(symbols: list[str | None]) -> str:
     # run-length decode: a run of one symbol lasting k * CHAR_MS is that char k times
     out: list[str] = []
     frames_per_char = CHAR_MS / 10
@@ -313,8 +347,9 @@ def transcribe_tones(audio: bytes, fmt: str = "audio/pcm") -> str:
 
 
 class SyntheticTranscriber:
-    """Default ears: decode the tone code; audio that is not tone code becomes a placeholder
-    `"[audio 1.2s]"`, silence becomes `""`. Deterministic."""
+    """Default ears: decode the tone code; audio that is not tone code (real speech, music,
+    noise) becomes a placeholder `"[audio 1.2s]"` (its duration), silence becomes `""`.
+    Deterministic. Real recognition: `voice.PocketsphinxTranscriber` (the `voice` extra)."""
 
     def transcribe(self, audio: bytes, *, audio_format: str, language: str | None = None) -> str:
         text = transcribe_tones(audio, audio_format)

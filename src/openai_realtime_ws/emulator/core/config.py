@@ -54,7 +54,18 @@ class EmulatorConfig:
     """Seed for ids (reproducible traces)."""
     max_message_bytes: int = 32 * 1024 * 1024
     record_received: bool = True
-    """Keep every parsed client event per connection (`ConnectionRecord.received`)."""
+    """Record the parsed client events of each connection (`ConnectionRecord.received`)."""
+    record_limit: int = 1000
+    """Keep only the last this many recorded events per connection (0 = no limit)."""
+    closed_history: int = 64
+    """How many closed connections `Emulator.connections` remembers (live ones always)."""
+    max_conversation_items: int = 1000
+    """Items a session keeps; beyond it the oldest are forgotten (0 = no limit)."""
+    max_item_audio_bytes: int = 4 * 1024 * 1024
+    """Audio bytes a session keeps for its items (retrieve/truncate); the oldest items' audio is
+    dropped beyond it, their durations kept (0 = no limit)."""
+    mcp_timeout_seconds: float = 10.0
+    """Time allowed for one request to a remote MCP server (list tools, call a tool)."""
     frame_observer: Callable[[dict[str, Any]], None] | None = None
     """Called with every event the server sends (before encoding); for fidelity checks."""
     faults: list[Fault] = field(default_factory=list)

@@ -177,12 +177,10 @@ def duplicate_item(item_id: str) -> RequestError:
     return RequestError("item_create_duplicate_item_id", f"Item with item_id already exists: {item_id}", "item.id")
 
 
-def truncate_not_audio(item_id: str) -> RequestError:
-    return RequestError(
-        "item_truncate_invalid_item_id",
-        f"Only assistant messages with audio can be truncated; item {item_id} has none.",
-        "item_id",
-    )
+def truncate_not_audio() -> RequestError:
+    # [OBS] code and text quoted in livekit/agents#6157 (and the message in livekit/agents#1016)
+    return RequestError("unsupported_content_type", "Only model output audio messages can be truncated",
+                        "item_id")
 
 
 def truncate_too_long(item_ms: int, audio_end_ms: int) -> RequestError:
@@ -205,14 +203,20 @@ def cannot_update_voice() -> RequestError:
     )
 
 
-def cannot_update_model() -> RequestError:
-    # [INF]
-    return RequestError("invalid_value", "The session's model cannot be changed.", "session.model")
-
-
 def wrong_session_kind(sent: str, actual: str) -> RequestError:
     return RequestError(
         "invalid_value",
         f"Passing a {sent} session update event to a {actual} session is not allowed.",
         "session.type",
     )
+
+
+def nothing_to_clear() -> RequestError:
+    # [INF] code and text: the reference does not say what clearing an empty buffer answers
+    return RequestError("invalid_value", "There is no output audio playing to clear.", None)
+
+
+def approval_request_not_found(request_id: Any) -> RequestError:
+    # [INF] code and text
+    return RequestError("invalid_value", f"No pending MCP approval request with id: {request_id}",
+                        "item.approval_request_id")

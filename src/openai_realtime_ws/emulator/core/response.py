@@ -5,12 +5,14 @@
 # point closes exactly what the client has seen. No I/O, no clock: offsets are relative seconds.
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .actions import Action, Send, Step
+from . import mcp
+from .actions import Action, McpRequest, McpResult, Offload, Send, Step
 from .audio import SpeechSegment
 from .turn import Reply
 
@@ -24,7 +26,7 @@ class _Open:
 
     item: dict[str, Any]
     output_index: int
-    kind: str  # "text" | "audio" | "function_call"
+    kind: str  # "text" | "audio" | "function_call" | "mcp_call" | "mcp_approval_request"
     part_open: bool = False
     audio_open: bool = False
     text: str = ""
@@ -55,8 +57,13 @@ class ResponseRun:
     """A response in flight. `stream()` yields Chunks; `cancel()` returns the terminal events."""
 
     def __init__(self, session: Session, response_id: str, params: ResponseParams, reply: Reply,
-                 on_finish: Callable[[ResponseRun], list[Action]]) -> None:
+                 on_finish: Callable[[ResponseRun], list[Action]],
+                 mcp_calls: Sequence[mcp.PlannedCall] = ()) -> None:
         self.session = session
+        self.mcp = list(mcp_calls)
+        self._audio_started = False
+        self._scale = 0.0
+        self._clock = 0.0
         self.id = response_id
         self.params = params
         self.reply = reply
@@ -112,91 +119,19 @@ class ResponseRun:
             self._last_wait = offset
             yield offset
 
-    def stream(self) -> Iterator[Step]:
+    def stream(self) -> Generator[Step, Any, None]:
         """The response's steps (see actions.StartStream). State advances only when a step is
         pulled, and every pull after a wait first checks whether the response was cancelled."""
         cfg = self.session.config
-        scale = (1.0 / cfg.speed) if cfg.speed > 0 else 0.0
-        clock = cfg.response_latency_ms / 1000.0 * scale
+        self._scale = (1.0 / cfg.speed) if cfg.speed > 0 else 0.0
+        self._clock = cfg.response_latency_ms / 1000.0 * self._scale
         yield [self._ev("response.created", response=self._snapshot())]
 
-        text = self.reply.text
         truncated = False
-        if text:
-            modality = self.params.modality
-            item_id = self.session.ids.new("item")
-            item: dict[str, Any] = {"id": item_id, "type": "message", "status": "in_progress",
-                                    "role": "assistant", "content": []}
-            yield from self._wait(clock)
+        if self.reply.text:
+            truncated = yield from self._say(self.reply.text)
             if self.finished:
                 return
-            acts = self._begin_item(item, modality)
-            op = self.open
-            assert op is not None
-            op.part_open = True
-            op.audio_open = modality == "audio"
-            part: dict[str, Any] = ({"type": "audio", "transcript": ""} if modality == "audio"
-                                    else {"type": "text", "text": ""})
-            acts.append(self._ev("response.content_part.added", response_id=self.id, item_id=item_id,
-                                 output_index=op.output_index, content_index=0, part=part))
-            yield acts
-            if modality == "audio":
-                segments = self.session.synthesizer.synthesize(
-                    text, voice=self.params.voice, audio_format=self.params.audio_format,
-                    chunk_ms=cfg.audio_chunk_ms)
-                full_ms = max(20, cfg.audio_chunk_ms // 20 * 20)
-                ids = self.session.ids
-                rid, oi = self.id, op.output_index
-                for seg in segments:
-                    if not self._fits(seg):
-                        truncated = True
-                        break
-                    yield from self._wait(clock)
-                    if self.finished:
-                        return
-                    op.text += seg.text
-                    self.out_text_chars += len(seg.text)
-                    yield [self._ev("response.output_audio_transcript.delta", response_id=rid, item_id=item_id,
-                                    output_index=oi, content_index=0, delta=seg.text)]
-                    left = seg.duration_ms
-                    chunks_out = op.audio_chunks
-                    event_id = ids.event
-                    for b64 in seg.chunks:
-                        if clock > self._last_wait:
-                            self._last_wait = clock
-                            yield clock
-                            if self.finished:
-                                return
-                        ms = full_ms if left > full_ms else left
-                        left -= ms
-                        chunks_out.append(b64)
-                        op.audio_ms += ms
-                        self.out_audio_ms += ms
-                        yield [Send({"type": "response.output_audio.delta", "event_id": event_id(),
-                                     "response_id": rid, "item_id": item_id, "output_index": oi,
-                                     "content_index": 0, "delta": b64})]
-                        if scale:
-                            clock += ms / 1000.0 * scale
-            else:
-                rate = cfg.text_tokens_per_second
-                for i, word in enumerate(text.split(" ")):
-                    delta = word if i == 0 else " " + word
-                    if op.text and self._budget_left() < math.ceil(len(delta) / cfg.text_chars_per_token):
-                        truncated = True
-                        break
-                    yield from self._wait(clock)
-                    if self.finished:
-                        return
-                    op.text += delta
-                    self.out_text_chars += len(delta)
-                    yield [self._ev("response.output_text.delta", response_id=self.id, item_id=item_id,
-                                    output_index=op.output_index, content_index=0, delta=delta)]
-                    if rate > 0:
-                        clock += len(delta) / cfg.text_chars_per_token / rate * scale
-            yield from self._wait(clock)
-            if self.finished:
-                return
-            yield self._end_item("incomplete" if truncated else "completed")
 
         if not truncated:
             for call in self.reply.tool_calls:
@@ -208,7 +143,7 @@ class ResponseRun:
                 call_id = call.call_id or self.session.ids.call()
                 item = {"id": item_id, "type": "function_call", "status": "in_progress", "name": call.name,
                         "call_id": call_id, "arguments": ""}
-                yield from self._wait(clock)
+                yield from self._wait(self._clock)
                 if self.finished:
                     return
                 yield self._begin_item(item, "function_call")
@@ -227,6 +162,17 @@ class ResponseRun:
                     return
                 yield self._end_item("completed")
 
+        if not truncated and self.mcp:
+            ran = yield from self._mcp()
+            if self.finished:
+                return
+            if ran:
+                follow = self.session.follow_up(self)
+                if follow.text:
+                    truncated = yield from self._say(follow.text)
+                    if self.finished:
+                        return
+
         if self.finished:
             return
         if truncated:
@@ -234,6 +180,155 @@ class ResponseRun:
         else:
             self.status = "completed"
         yield self._finish()
+
+    def _say(self, text: str) -> Generator[Step, Any, bool]:
+        """Stream one assistant message saying `text` (written or spoken). Returns whether
+        max_output_tokens cut it; the caller checks `self.finished` (cancelled) after."""
+        cfg = self.session.config
+        scale = self._scale
+        truncated = False
+        modality = self.params.modality
+        item_id = self.session.ids.new("item")
+        item: dict[str, Any] = {"id": item_id, "type": "message", "status": "in_progress",
+                                "role": "assistant", "content": []}
+        yield from self._wait(self._clock)
+        if self.finished:
+            return False
+        acts = self._begin_item(item, modality)
+        op = self.open
+        assert op is not None
+        op.part_open = True
+        op.audio_open = modality == "audio"
+        part: dict[str, Any] = ({"type": "audio", "transcript": ""} if modality == "audio"
+                                else {"type": "text", "text": ""})
+        acts.append(self._ev("response.content_part.added", response_id=self.id, item_id=item_id,
+                             output_index=op.output_index, content_index=0, part=part))
+        if modality == "audio" and not self._audio_started:
+            self._audio_started = True
+            acts.extend(self.session.audio_started(self.id))
+        yield acts
+        if modality == "audio":
+            synth = self.session.synthesizer
+            voice, fmt = self.params.voice, self.params.audio_format
+
+            def speak() -> list[SpeechSegment]:
+                return synth.synthesize(text, voice=voice, audio_format=fmt, chunk_ms=cfg.audio_chunk_ms)
+
+            if getattr(synth, "blocking", False):  # real TTS: the shell runs it in a worker thread
+                segments: list[SpeechSegment] = yield Offload(speak, blocking=True)
+                if self.finished:
+                    return False
+            else:
+                segments = speak()
+            full_ms = max(20, cfg.audio_chunk_ms // 20 * 20)
+            ids = self.session.ids
+            rid, oi = self.id, op.output_index
+            for seg in segments:
+                if not self._fits(seg):
+                    truncated = True
+                    break
+                yield from self._wait(self._clock)
+                if self.finished:
+                    return False
+                op.text += seg.text
+                self.out_text_chars += len(seg.text)
+                yield [self._ev("response.output_audio_transcript.delta", response_id=rid, item_id=item_id,
+                                output_index=oi, content_index=0, delta=seg.text)]
+                left = seg.duration_ms
+                chunks_out = op.audio_chunks
+                event_id = ids.event
+                for b64 in seg.chunks:
+                    clock = self._clock
+                    if clock > self._last_wait:
+                        self._last_wait = clock
+                        yield clock
+                        if self.finished:
+                            return False
+                    ms = full_ms if left > full_ms else left
+                    left -= ms
+                    chunks_out.append(b64)
+                    op.audio_ms += ms
+                    self.out_audio_ms += ms
+                    yield [Send({"type": "response.output_audio.delta", "event_id": event_id(),
+                                 "response_id": rid, "item_id": item_id, "output_index": oi,
+                                 "content_index": 0, "delta": b64})]
+                    if scale:
+                        self._clock = clock + ms / 1000.0 * scale
+        else:
+            rate = cfg.text_tokens_per_second
+            for i, word in enumerate(text.split(" ")):
+                delta = word if i == 0 else " " + word
+                if op.text and self._budget_left() < math.ceil(len(delta) / cfg.text_chars_per_token):
+                    truncated = True
+                    break
+                yield from self._wait(self._clock)
+                if self.finished:
+                    return False
+                op.text += delta
+                self.out_text_chars += len(delta)
+                yield [self._ev("response.output_text.delta", response_id=self.id, item_id=item_id,
+                                output_index=op.output_index, content_index=0, delta=delta)]
+                if rate > 0:
+                    self._clock += len(delta) / cfg.text_chars_per_token / rate * scale
+        yield from self._wait(self._clock)
+        if self.finished:
+            return False
+        yield self._end_item("incomplete" if truncated else "completed")
+        return truncated
+
+    def _mcp(self) -> Generator[Step, Any, bool]:
+        """The response's MCP calls (approval requests, or calls made through the shell).
+        Returns whether a call ran (then a follow-up message answers with its output)."""
+        ran = False
+        ids = self.session.ids
+        for call in self.mcp:
+            yield from self._wait(self._clock)
+            if self.finished:
+                return ran
+            if call.needs_approval:
+                item = mcp.approval_request_item(ids.new("mcpr"), call)
+                acts = self._begin_item(item, "mcp_approval_request")
+                self.session.approvals[item["id"]] = call
+                acts.extend(self._end_item("completed"))
+                yield acts
+                continue
+            item = mcp.call_item(ids.new("mcp"), call)
+            yield self._begin_item(item, "mcp_call")
+            op = self.open
+            assert op is not None
+            rid, iid, oi = self.id, item["id"], op.output_index
+            args = call.arguments
+            for j in range(0, len(args), 32):
+                delta = args[j : j + 32]
+                op.args += delta
+                self.out_text_chars += len(delta)
+                yield [self._ev("response.mcp_call_arguments.delta", response_id=rid, item_id=iid,
+                                output_index=oi, delta=delta)]
+                if self.finished:
+                    return ran
+            item["arguments"] = args
+            yield [self._ev("response.mcp_call_arguments.done", response_id=rid, item_id=iid, output_index=oi,
+                            arguments=args),
+                   self._ev("response.mcp_call.in_progress", item_id=iid, output_index=oi)]
+            try:
+                arguments = json.loads(args) if args else {}
+            except ValueError:
+                arguments = {}
+            result: McpResult = yield McpRequest(call.server, "tools/call", call.name,
+                                                 arguments if isinstance(arguments, dict) else {})
+            if self.finished:
+                return ran
+            ran = True
+            acts = []
+            if result.error is not None:
+                item["error"] = result.error
+                acts.append(self._ev("response.mcp_call.failed", item_id=iid, output_index=oi))
+            else:
+                item["output"] = result.output or ""
+                acts.append(self._ev("response.mcp_call.completed", item_id=iid, output_index=oi))
+            acts.extend(self._end_item("completed"))
+            yield acts
+        return ran
 
     def _fits(self, seg: SpeechSegment) -> bool:
         if self.params.max_output_tokens == "inf" or self.out_audio_ms == 0:
@@ -250,7 +345,7 @@ class ResponseRun:
         acts: list[Action] = [self._ev("response.output_item.added", response_id=self.id,
                                        output_index=output_index, item=dict(item))]
         if self.params.in_band:
-            prev = self.session.conversation.append(item)
+            prev = self.session.append_item(item)
             acts.append(self._ev("conversation.item.added", previous_item_id=prev, item=dict(item)))
         return acts
 
@@ -279,6 +374,8 @@ class ResponseRun:
                 acts.append(self._ev("response.content_part.done", response_id=rid, item_id=iid, output_index=oi,
                                      content_index=0, part={"type": "text", "text": op.text}))
             content = [{"type": "output_text", "text": op.text}] if op.part_open else []
+        elif op.kind in ("mcp_call", "mcp_approval_request"):
+            content = []
         else:
             content = []
             if status == "completed":
@@ -286,8 +383,12 @@ class ResponseRun:
                                      output_index=oi, call_id=op.item["call_id"], name=op.item["name"],
                                      arguments=op.args))
             op.item["arguments"] = op.args
-        op.item["status"] = status
-        if op.kind != "function_call":
+        if op.kind in ("mcp_call", "mcp_approval_request"):
+            if op.kind == "mcp_call":
+                op.item["arguments"] = op.args
+        else:
+            op.item["status"] = status
+        if op.kind in ("text", "audio"):
             op.item["content"] = content
         acts.append(self._ev("response.output_item.done", response_id=rid, output_index=oi, item=dict(op.item)))
         if self.params.in_band:

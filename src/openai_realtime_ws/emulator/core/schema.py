@@ -68,10 +68,17 @@ def enum(*values: Any) -> Validator:
 
 
 def nullable(inner: Validator) -> Validator:
+    """`null` is a value of its own here (e.g. `turn_detection: null` turns VAD off)."""
+
     def check(value: Any, path: str) -> Any:
         return None if value is None else inner(value, path)
 
+    check.accepts_null = True  # type: ignore[attr-defined]
     return check
+
+
+def _accepts_null(validator: Validator) -> bool:
+    return bool(getattr(validator, "accepts_null", False))
 
 
 def list_of(inner: Validator, max_items: int | None = None) -> Validator:
@@ -92,7 +99,12 @@ def list_of(inner: Validator, max_items: int | None = None) -> Validator:
 
 def obj(fields: Mapping[str, Validator], required: tuple[str, ...] = (),
         extra: Validator | None = None) -> Validator:
-    """An object with known keys; unknown keys are `unknown_parameter` unless `extra` is given."""
+    """An object with known keys; unknown keys are `unknown_parameter` unless `extra` is given.
+
+    `null` for an optional key means "not given" (the key is left out of the result), as real
+    clients send it (livekit's `response.create` carries `"instructions": null`); only keys whose
+    validator is `nullable` keep `null` as a value. A required key set to `null` is refused by its
+    validator."""
 
     def check(value: Any, path: str) -> Any:
         if not isinstance(value, dict):
@@ -106,6 +118,8 @@ def obj(fields: Mapping[str, Validator], required: tuple[str, ...] = (),
             validator = fields.get(key, extra)
             if validator is None:
                 raise errors.unknown_parameter(sub)
+            if item is None and key not in required and not _accepts_null(validator):
+                continue
             out[key] = validator(item, sub)
         return out
 
@@ -238,7 +252,7 @@ def modalities(value: Any, path: str) -> Any:
     return out
 
 
-def metadata(value: Any, path: str) -> Any:
+def _metadata(value: Any, path: str) -> Any:
     if value is None:
         return None
     out = obj({}, extra=string(512))(value, path)
@@ -249,6 +263,8 @@ def metadata(value: Any, path: str) -> Any:
             raise errors.RequestError("invalid_value", f"Invalid '{path}': keys are at most 64 characters.", path)
     return out
 
+
+metadata = nullable(_metadata)
 
 audio_input_fields: dict[str, Validator] = {
     "format": audio_format,
@@ -317,8 +333,20 @@ def _message(value: Any, path: str) -> Any:
                required=("content",))(value, path)
 
 
+_mcp_tool_entry = obj({"name": string(), "input_schema": any_value, "description": nullable(string()),
+                       "annotations": nullable(any_value)}, required=("name",))
+
 item = tagged("type", {
     "message": _message,
+    "mcp_approval_response": obj({**_common_item, "approval_request_id": string(), "approve": boolean,
+                                  "reason": nullable(string())}, required=("approval_request_id", "approve")),
+    "mcp_approval_request": obj({**_common_item, "server_label": string(), "name": string(),
+                                 "arguments": string()}, required=("server_label", "name", "arguments")),
+    "mcp_call": obj({**_common_item, "server_label": string(), "name": string(), "arguments": string(),
+                     "approval_request_id": nullable(string()), "output": nullable(string()),
+                     "error": nullable(any_value)}, required=("server_label", "name", "arguments")),
+    "mcp_list_tools": obj({**_common_item, "server_label": string(), "tools": list_of(_mcp_tool_entry)},
+                          required=("server_label", "tools")),
     "function_call": obj({**_common_item, "call_id": string(), "name": string(), "arguments": string()},
                          required=("name", "arguments")),
     "function_call_output": obj({**_common_item, "call_id": string(), "output": string()},
@@ -326,7 +354,8 @@ item = tagged("type", {
 })
 
 input_entry = tagged("type", {
-    **{k: item for k in ("message", "function_call", "function_call_output")},
+    **{k: item for k in ("message", "function_call", "function_call_output", "mcp_approval_response",
+                         "mcp_approval_request", "mcp_call", "mcp_list_tools")},
     "item_reference": obj({"type": any_value, "id": string()}, required=("id",)),
 })
 
@@ -365,9 +394,14 @@ CLIENT_EVENTS: dict[str, Validator] = {
     "conversation.item.retrieve": obj({**_eid, "item_id": string()}, required=("item_id",)),
     "response.create": obj({**_eid, "response": nullable(any_value)}),
     "response.cancel": obj({**_eid, "response_id": string()}),
+    "output_audio_buffer.clear": obj(_eid),
 }
-"""The 10 client event types a WebSocket realtime session accepts (§2.1 minus the WebRTC-only
-`output_audio_buffer.clear`, which a GA socket lists as unknown)."""
+"""The 11 client event types (§2.1). A plain WebSocket session refuses the WebRTC/SIP-only
+`output_audio_buffer.clear` as an unknown type (an Azure GA probe lists it so); a sideband
+connection (`?call_id=`) takes it (see `session.SIDEBAND_EVENTS`)."""
+
+REALTIME_EVENTS = tuple(t for t in CLIENT_EVENTS if t != "output_audio_buffer.clear")
+"""Types a plain realtime WebSocket session accepts."""
 
 TRANSCRIPTION_EVENTS = (
     "session.update", "input_audio_buffer.append", "input_audio_buffer.commit",

@@ -18,19 +18,28 @@ from typing import Any
 
 import msgspec
 
-from . import errors, schema
+from . import errors, mcp, schema
 from . import session_config as sc
-from .actions import Action, CancelTimer, Close, Send, SetTimer, StartStream
+from .actions import (
+    Action,
+    CancelTimer,
+    Close,
+    McpRequest,
+    McpResult,
+    Offload,
+    Send,
+    SetTimer,
+    StartStream,
+)
 from .audio import (
     Synthesizer,
     SyntheticTranscriber,
     ToneSynthesizer,
     Transcriber,
-    bytes_per_ms,
     duration_ms,
 )
 from .config import EmulatorConfig
-from .conversation import Conversation
+from .conversation import AudioStore, Conversation
 from .ids import IdFactory
 from .response import ResponseParams, ResponseRun
 from .turn import Reply, Responder, TurnContext
@@ -40,6 +49,10 @@ _decoder = msgspec.json.Decoder()
 
 TIMER_EXPIRE = "session_expired"
 TIMER_IDLE = "idle_timeout"
+TIMER_PLAYBACK = "output_audio_playback"
+
+SIDEBAND_EVENTS = ("output_audio_buffer.clear",)
+"""Client events only a sideband connection (`?call_id=`, a WebRTC/SIP call) accepts."""
 
 
 def expiry_message(seconds: float) -> str:
@@ -64,11 +77,15 @@ class Session:
         defaults: Mapping[str, Any] | None = None,
         synthesizer: Synthesizer | None = None,
         transcriber: Transcriber | None = None,
+        call_id: str | None = None,
     ) -> None:
         self.config = config
         self.responder = responder
         self.ids = ids
         self.kind = kind
+        self.call_id = call_id
+        self.sideband = call_id is not None
+        """A sideband connection to a WebRTC/SIP call: `output_audio_buffer.*` and DTMF apply."""
         self.synthesizer: Synthesizer = synthesizer or ToneSynthesizer()
         self.transcriber: Transcriber = transcriber or SyntheticTranscriber()
         self.id = ids.new("sess")
@@ -89,8 +106,14 @@ class Session:
         self._pending_item_id: str | None = None  # id announced by speech_started
         self.active: ResponseRun | None = None  # the in-band response
         self.runs: dict[str, ResponseRun] = {}
-        self._audio: dict[str, tuple[bytes, str]] = {}  # item id -> (wire bytes, format)
-        self._assistant_audio: dict[str, tuple[list[str], int, str]] = {}  # chunks, ms, fmt
+        self.audio = AudioStore(config.max_item_audio_bytes)
+        """Audio of user and assistant items (bounded; the oldest items' bytes are dropped)."""
+        self._playing: str | None = None  # sideband: the response whose audio is "playing"
+        self.mcp_listed: dict[str, list[dict[str, Any]]] = {}  # server_label -> its listed tools
+        self._mcp_keys: dict[str, str] = {}  # server_label -> the server config it was listed for
+        self.approvals: dict[str, mcp.PlannedCall] = {}  # mcp_approval_request id -> the call
+        self._approved: list[mcp.PlannedCall] = []  # approved, to run in the next response
+        self._denied: list[mcp.PlannedCall] = []
         self.heard: dict[str, str] = {}  # audio item id -> transcript the "model" heard
         self.assistant_audio_produced = False
         self.closed = False
@@ -120,6 +143,8 @@ class Session:
             event = _decoder.decode(frame)
         except (msgspec.DecodeError, UnicodeDecodeError) as exc:
             return self._error(errors.not_json(str(exc).split("\n")[0]), None)
+        except RecursionError:  # a JSON value nested deeper than the decoder goes
+            return self._error(errors.not_json("the JSON value is nested too deeply"), None)
         if not isinstance(event, dict):
             return self._error(errors.not_json(f"expected an object, got {type(event).__name__}"), None)
         self.last_event = event
@@ -128,7 +153,10 @@ class Session:
         type_ = event.get("type")
         if type_ is None:
             return self._error(errors.missing_type(), eid)
-        allowed = schema.TRANSCRIPTION_EVENTS if self.kind == "transcription" else tuple(schema.CLIENT_EVENTS)
+        if self.kind == "transcription":
+            allowed: tuple[str, ...] = schema.TRANSCRIPTION_EVENTS
+        else:
+            allowed = schema.REALTIME_EVENTS + (SIDEBAND_EVENTS if self.sideband else ())
         if not isinstance(type_, str) or type_ not in allowed:
             return self._error(errors.invalid_value(type_, allowed, "type"), eid)
         try:
@@ -146,7 +174,33 @@ class Session:
             return self.fatal(errors.session_expired(expiry_message(self.config.session_seconds)))
         if name == TIMER_IDLE:
             return self._idle_timeout()
+        if name == TIMER_PLAYBACK and self._playing is not None:
+            response_id, self._playing = self._playing, None
+            return [self._ev("output_audio_buffer.stopped", response_id=response_id)]
         return []
+
+    def dtmf(self, digits: str, now: float) -> list[Action]:
+        """Keypad digits the caller pressed (a sideband call only; a test hook stands in for the
+        SIP side): one `input_audio_buffer.dtmf_event_received` per digit."""
+        if not self.sideband:
+            raise ValueError("DTMF exists only on a sideband connection (?call_id=...)")
+        if self.closed:
+            return []
+        bad = [d for d in digits if d not in "0123456789*#ABCD"]
+        if bad or not digits:
+            raise ValueError(f"DTMF digits are 0-9, *, # and A-D; got {digits!r}")
+        return [self._ev("input_audio_buffer.dtmf_event_received", event=d, received_at=int(now))
+                for d in digits]
+
+    def release(self) -> None:
+        """Forget what a closed connection's session holds that can be large (item audio, the
+        conversation); the session answers nothing after this."""
+        self.closed = True
+        self.audio.clear()
+        self.conversation = Conversation()
+        self.heard.clear()
+        self.runs.clear()
+        self.active = None
 
     def fatal(self, fatal: errors.FatalClose, client_event_id: str | None = None) -> list[Action]:
         """`error` + close (invalid_api_key 3000, beta 4000, session_expired 1001)."""
@@ -175,9 +229,24 @@ class Session:
         return dict(sc.PCM) if fmt == "audio/pcm" else {"type": fmt}
 
     def store_assistant_audio(self, item_id: str, chunks: list[str], ms: int, fmt: str) -> None:
-        self._assistant_audio[item_id] = (chunks, ms, fmt)
+        self.audio.put_assistant(item_id, chunks, ms, fmt)
         if ms:
             self.assistant_audio_produced = True
+
+    def audio_started(self, response_id: str) -> list[Action]:
+        """Sideband: a response's first audio part began "playing" on the call."""
+        if not self.sideband:
+            return []
+        acts: list[Action] = [CancelTimer(TIMER_PLAYBACK)]
+        self._playing = response_id
+        acts.append(self._ev("output_audio_buffer.started", response_id=response_id))
+        return acts
+
+    def _on_output_audio_buffer_clear(self, event: dict[str, Any], now: float) -> list[Action]:
+        if self._playing is None:
+            raise errors.nothing_to_clear()
+        response_id, self._playing = self._playing, None
+        return [CancelTimer(TIMER_PLAYBACK), self._ev("output_audio_buffer.cleared", response_id=response_id)]
 
     def cached_tokens(self, input_tokens: int) -> int:
         return min(input_tokens, self._last_input_tokens) // 64 * 64
@@ -223,7 +292,87 @@ class Session:
         if td is None:
             self.input.reset_vad()
         acts.extend(self._arm_idle())
+        acts.extend(self._list_mcp_servers())
         return acts
+
+    # --- remote MCP servers (see core/mcp.py for the flow) ------------------------------------
+
+    def _list_mcp_servers(self) -> list[Action]:
+        """List the tools of every mcp tool not listed yet (or whose server config changed)."""
+        acts: list[Action] = []
+        for tool in self.state.get("tools") or ():
+            if tool.get("type") != "mcp":
+                continue
+            label = str(tool["server_label"])
+            key = repr(tuple(tool.get(k) for k in ("server_url", "connector_id", "headers", "authorization")))
+            if self._mcp_keys.get(label) == key:
+                continue
+            self._mcp_keys[label] = key
+            self.mcp_listed.pop(label, None)
+            item = mcp.list_tools_item(self.ids.new("item"), label, [])
+            prev = self.append_item(item)
+            acts.append(self._ev("conversation.item.added", previous_item_id=prev, item=dict(item)))
+            acts.append(self._ev("mcp_list_tools.in_progress", item_id=item["id"]))
+            acts.append(McpRequest(dict(tool), "tools/list", then=self._mcp_listed_then(label, key, item)))
+        return acts
+
+    def _mcp_listed_then(self, label: str, key: str, item: dict[str, Any]) -> Any:
+        def then(result: McpResult) -> list[Action]:
+            if self.closed or self._mcp_keys.get(label) != key:
+                return []
+            if result.error is not None or result.tools is None:
+                outcome = "mcp_list_tools.failed"
+            else:
+                outcome = "mcp_list_tools.completed"
+                item["tools"] = result.tools
+                self.mcp_listed[label] = result.tools
+            return [self._ev(outcome, item_id=item["id"]), self._ev("conversation.item.done", item=dict(item))]
+
+        return then
+
+    def _mcp_item_created(self, item: dict[str, Any]) -> list[Action]:
+        """A client `mcp_approval_response` decides a pending approval request."""
+        if item.get("type") != "mcp_approval_response":
+            return []
+        request_id = item["approval_request_id"]
+        call = self.approvals.pop(request_id, None)
+        if call is None:
+            raise errors.approval_request_not_found(request_id)
+        if item["approve"]:
+            self._approved.append(mcp.PlannedCall(call.server, call.name, call.arguments, False, request_id))
+        else:
+            self._denied.append(call)
+        return []
+
+    def _plan_mcp(self, reply: Reply, tools: list[Any], in_band: bool) -> tuple[Reply, list[mcp.PlannedCall]]:
+        """Split the reply's tool calls into function calls and MCP calls; a response after an
+        approval decision runs the approved calls (or says a call was not approved) instead."""
+        if in_band and (self._approved or self._denied):
+            approved, denied = self._approved, self._denied
+            self._approved, self._denied = [], []
+            text = " ".join(f"I did not run {c.name}: the call was not approved." for c in denied) or None
+            return Reply(text=text), approved
+        if not self.mcp_listed or not reply.tool_calls:
+            return reply, []
+        functions = []
+        planned: list[mcp.PlannedCall] = []
+        for call in reply.tool_calls:
+            server = mcp.find_server(tools, self.mcp_listed, call.name, call.server_label)
+            if server is None:
+                functions.append(call)
+            else:
+                planned.append(mcp.PlannedCall(server, call.name, call.arguments_json(),
+                                               mcp.needs_approval(server, call.name)))
+        return Reply(text=reply.text, tool_calls=functions), planned
+
+    def follow_up(self, run: ResponseRun) -> Reply:
+        """What the assistant says after the MCP calls of `run` (the responder, asked again with
+        the calls' outputs in the context; tool calls in this answer are not made)."""
+        p = run.params
+        items = self._context_items({}) if p.in_band else [*map(dict, p.input_items), *map(dict, run.output)]
+        ctx = TurnContext(items=items, instructions=p.instructions, tools=list(p.tools), tool_choice=p.tool_choice,
+                          output_modalities=[p.modality], metadata=p.metadata, out_of_band=not p.in_band)
+        return Reply(text=self.responder.respond(ctx).text)
 
     # --- input audio buffer ---------------------------------------------------------------
 
@@ -240,8 +389,13 @@ class Session:
                 acts.append(self._ev("input_audio_buffer.speech_started", audio_start_ms=vad.audio_start_ms,
                                      item_id=self._pending_item_id))
                 td = self._turn_detection() or {}
-                if td.get("interrupt_response", True) and self.active is not None:
-                    acts.extend(self.active.cancel("turn_detected"))
+                if td.get("interrupt_response", True):
+                    if self.active is not None:
+                        acts.extend(self.active.cancel("turn_detected"))
+                    if self._playing is not None:  # sideband: the call's playback is cut
+                        response_id, self._playing = self._playing, None
+                        acts.append(CancelTimer(TIMER_PLAYBACK))
+                        acts.append(self._ev("output_audio_buffer.cleared", response_id=response_id))
             elif isinstance(vad, SpeechStopped):
                 item_id = self._pending_item_id or self.ids.new("item")
                 self._pending_item_id = None
@@ -270,34 +424,56 @@ class Session:
         fmt = self.input.fmt
         item = {"id": item_id, "type": "message", "status": "completed", "role": "user",
                 "content": [{"type": "input_audio", "transcript": None}]}
-        prev = self.conversation.append(item)
-        self._audio[item_id] = (audio, fmt)
+        prev = self.append_item(item)
+        self.audio.put_input(item_id, audio, fmt)
         acts: list[Action] = [
             self._ev("input_audio_buffer.committed", previous_item_id=prev, item_id=item_id),
             self._ev("conversation.item.added", previous_item_id=prev, item=self._public(item)),
             self._ev("conversation.item.done", previous_item_id=prev, item=self._public(item)),
         ]
-        acts.extend(self._transcribe(item_id, audio, fmt))
-        if auto_response and self.kind == "realtime":
-            td = self._turn_detection() or {}
-            if td.get("create_response", True) and self.active is None:
-                acts.extend(self._start_response({}, None))
+        ms = duration_ms(len(audio), fmt)
+
+        def heard(text: str | None) -> list[Action]:
+            if self.closed:
+                return []
+            if text is not None:
+                self.heard[item_id] = text
+            out = self._transcribe(item_id, text, ms)
+            if auto_response and self.kind == "realtime":
+                td = self._turn_detection() or {}
+                if td.get("create_response", True) and self.active is None:
+                    out.extend(self._start_response({}, None))
+            return out
+
+        acts.append(self._hear(audio, fmt, heard))
         return acts
 
-    def _hear(self, item_id: str, audio: bytes, fmt: str) -> tuple[str | None, Exception | None]:
-        if item_id in self.heard:
-            return self.heard[item_id], None
-        td = self.state["audio"]["input"].get("transcription") or {}
-        try:
-            text = self.transcriber.transcribe(audio, audio_format=fmt, language=td.get("language"))
-        except Exception as exc:  # a plug-in transcriber failed: report, don't crash
-            return None, exc
-        self.heard[item_id] = text
-        return text, None
+    def append_item(self, item: dict[str, Any], previous_item_id: str | None = None) -> str | None:
+        """Add an item (after `previous_item_id`, default last) and forget the oldest items beyond
+        `config.max_conversation_items`. Returns the id of the item now before it."""
+        prev = self.conversation.insert_after(item, previous_item_id)
+        for old in self.conversation.trim(self.config.max_conversation_items):
+            self.audio.pop(old)
+            self.heard.pop(old, None)
+        return prev
 
-    def _transcribe(self, item_id: str, audio: bytes, fmt: str) -> list[Action]:
+    def _hear(self, audio: bytes, fmt: str, then: Any) -> Offload:
+        """Run the transcriber on `audio` (in a worker thread when it is `blocking`), then call
+        `then(text or None)`; a failing plug-in transcriber gives None (reported, not a crash)."""
+        transcriber = self.transcriber
+        td = self.state["audio"]["input"].get("transcription") or {}
+        language = td.get("language")
+
+        def run() -> str | None:
+            try:
+                return transcriber.transcribe(audio, audio_format=fmt, language=language)
+            except Exception:
+                return None
+
+        return Offload(run, then, blocking=bool(getattr(transcriber, "blocking", False)))
+
+    def _transcribe(self, item_id: str, text: str | None, ms: float) -> list[Action]:
         cfg = self.state["audio"]["input"].get("transcription")
-        text, _ = self._hear(item_id, audio, fmt)
         if not cfg:
             return []
         if text is None:
@@ -307,6 +483,14 @@ class Session:
                                                      "param": None})]
         acts: list[Action] = []
         words = text.split(" ") if text else []
+        if "diarize" in str(cfg.get("model", "")):
+            # diarizing models: one segment per speaker turn, no deltas [INF]; the emulator hears
+            # one speaker ("A") per committed item
+            if text:
+                acts.append(self._ev("conversation.item.input_audio_transcription.segment", item_id=item_id,
+                                     content_index=0, id=self.ids.new("seg", 16), speaker="A", start=0.0,
+                                     end=round(ms / 1000.0, 3), text=text))
+            words = []
         logprobs = "item.input_audio_transcription.logprobs" in (self.state.get("include") or [])
         all_probs: list[dict[str, Any]] = []
         for i, word in enumerate(words):
@@ -318,7 +502,6 @@ class Session:
                 extra["logprobs"] = probs
             acts.append(self._ev("conversation.item.input_audio_transcription.delta", item_id=item_id,
                                  content_index=0, delta=delta, **extra))
-        ms = duration_ms(len(audio), fmt)
         if str(cfg.get("model", "")).startswith("whisper"):
             usage: dict[str, Any] = {"type": "duration", "seconds": math.ceil(ms / 1000)}
         else:
@@ -365,41 +548,47 @@ class Session:
         item = {"id": item.get("id") or self.ids.new("item"), **{k: v for k, v in item.items() if k != "id"}}
         item.setdefault("status", "completed")
         item.pop("object", None)
-        for idx, part in enumerate(item.get("content", [])):
+        item_id = item["id"]
+        to_hear: tuple[bytes, str] | None = None
+        for part in item.get("content", []):
             if part.get("type") == "input_audio":
                 audio = part.get("audio")
                 if audio:
                     data = base64.b64decode(audio)
                     fmt = self.input.fmt
-                    self._audio[item["id"]] = (data, fmt)
+                    self.audio.put_input(item_id, data, fmt)
                     if not part.get("transcript"):
-                        self._hear(item["id"], data, fmt)
+                        to_hear = (data, fmt)
                 part.setdefault("transcript", None)
                 if part.get("transcript"):
-                    self.heard[item["id"]] = part["transcript"]
-                del idx
+                    self.heard[item_id] = part["transcript"]
             elif part.get("type") == "output_audio":
                 part.setdefault("transcript", None)
-        actual_prev = self.conversation.insert_after(item, prev_id)
+        acts = self._mcp_item_created(item)
+        actual_prev = self.append_item(item, prev_id)
         public = self._public(item)
-        return [self._ev("conversation.item.added", previous_item_id=actual_prev, item=public),
-                self._ev("conversation.item.done", previous_item_id=actual_prev, item=public)]
+        out: list[Action] = [self._ev("conversation.item.added", previous_item_id=actual_prev, item=public),
+                             self._ev("conversation.item.done", previous_item_id=actual_prev, item=public)]
+        out.extend(acts)
+        if to_hear is not None:
+            def heard(text: str | None) -> list[Action]:
+                if text is not None and not self.closed:
+                    self.heard[item_id] = text
+                return []
+
+            out.append(self._hear(to_hear[0], to_hear[1], heard))
+        return out
 
     def _on_conversation_item_retrieve(self, event: dict[str, Any], now: float) -> list[Action]:
         item = self.conversation.get(event["item_id"])
         if item is None:
             raise errors.item_not_found("retrieve", event["item_id"])
         full = copy.deepcopy(item)
-        if item["id"] in self._audio:
-            data, _ = self._audio[item["id"]]
+        raw = self.audio.wire_bytes(item["id"])
+        if raw is not None:
+            kind = "input_audio" if item.get("role") == "user" else "output_audio"
             for part in full.get("content", []):
-                if part.get("type") == "input_audio":
-                    part["audio"] = base64.b64encode(data).decode("ascii")
-        elif item["id"] in self._assistant_audio:
-            chunks, ms, fmt = self._assistant_audio[item["id"]]
-            raw = b"".join(base64.b64decode(c) for c in chunks)[: int(ms * bytes_per_ms(fmt))]
-            for part in full.get("content", []):
-                if part.get("type") == "output_audio":
+                if part.get("type") == kind:
                     part["audio"] = base64.b64encode(raw).decode("ascii")
         return [self._ev("conversation.item.retrieved", item=full)]
 
@@ -408,8 +597,8 @@ class Session:
         if item_id not in self.conversation:
             raise errors.item_not_found("delete", item_id)
         self.conversation.delete(item_id)
-        self._audio.pop(item_id, None)
-        self._assistant_audio.pop(item_id, None)
+        self.audio.pop(item_id)
+        self.heard.pop(item_id, None)
         return [self._ev("conversation.item.deleted", item_id=item_id)]
 
     def _on_conversation_item_truncate(self, event: dict[str, Any], now: float) -> list[Action]:
@@ -417,18 +606,32 @@ class Session:
         item = self.conversation.get(item_id)
         if item is None:
             raise errors.item_not_found("truncate", item_id)
-        if item.get("role") != "assistant" or item_id not in self._assistant_audio:
-            raise errors.truncate_not_audio(item_id)
+        acts: list[Action] = []
+        run = self.active
+        op = run.open if run is not None else None
+        if run is not None and op is not None and op.item["id"] == item_id:
+            # the item is still streaming: cut at what was generated so far and cancel the rest of
+            # the response (the audio past the cut, and any output after this item)
+            if op.kind != "audio":
+                raise errors.truncate_not_audio()
+            if index != 0:
+                raise errors.content_index_invalid(index)
+            if end_ms > op.audio_ms:
+                raise errors.truncate_too_long(op.audio_ms, end_ms)
+            acts.extend(run.cancel("client_cancelled"))  # closes the item, stores its audio
+        elif item.get("type") != "message" or item.get("role") != "assistant" or self.audio.ms(item_id) is None:
+            raise errors.truncate_not_audio()
         content = item.get("content", [])
         if index != 0 or index >= len(content) or content[index].get("type") != "output_audio":
             raise errors.content_index_invalid(index)
-        chunks, ms, fmt = self._assistant_audio[item_id]
+        ms = self.audio.ms(item_id) or 0
         if end_ms > ms:
-            raise errors.truncate_too_long(ms, end_ms)
-        self._assistant_audio[item_id] = (chunks, end_ms, fmt)
-        content[index]["transcript"] = ""
-        return [self._ev("conversation.item.truncated", item_id=item_id, content_index=index,
-                         audio_end_ms=end_ms)]
+            raise errors.truncate_too_long(int(ms), end_ms)
+        self.audio.cut(item_id, end_ms)
+        content[index]["transcript"] = ""  # the transcript cannot be aligned with the cut: dropped
+        acts.append(self._ev("conversation.item.truncated", item_id=item_id, content_index=index,
+                             audio_end_ms=end_ms))
+        return acts
 
     # --- responses ------------------------------------------------------------------------
 
@@ -487,12 +690,9 @@ class Session:
                 elif ptype == "input_image":
                     images += 1
                 elif ptype in ("input_audio", "output_audio"):
-                    iid = it.get("id", "")
-                    if iid in self._audio:
-                        data, fmt = self._audio[iid]
-                        audio_ms += duration_ms(len(data), fmt)
-                    elif iid in self._assistant_audio:
-                        audio_ms += self._assistant_audio[iid][1]
+                    known = self.audio.ms(it.get("id", ""))
+                    if known is not None:
+                        audio_ms += known
                     else:
                         chars += len(part.get("transcript") or "")
         text = math.ceil(chars / cfg.text_chars_per_token)
@@ -517,6 +717,7 @@ class Session:
         reply = self.responder.respond(ctx)
         if tool_choice == "none" and reply.tool_calls:
             reply = Reply(text=reply.text or "I can't use tools right now.")
+        reply, mcp_calls = self._plan_mcp(reply, tools, in_band)
         input_tokens = self._input_tokens(items, instructions, tools)
         rp = ResponseParams(
             modality=modality, instructions=instructions, tools=tools, tool_choice=tool_choice,
@@ -525,7 +726,7 @@ class Session:
             conversation_id=self.conversation_id if in_band else None, input_items=items,
             input_tokens=input_tokens,
         )
-        run = ResponseRun(self, self.ids.new("resp"), rp, reply, self._on_finish)
+        run = ResponseRun(self, self.ids.new("resp"), rp, reply, self._on_finish, mcp_calls)
         self.runs[run.id] = run
         acts: list[Action] = []
         if in_band:
@@ -536,8 +737,12 @@ class Session:
 
     def _on_finish(self, run: ResponseRun) -> list[Action]:
         self.runs.pop(run.id, None)
+        acts: list[Action] = []
+        if self._playing == run.id:  # sideband: the call plays the audio out, then "stopped"
+            speed = self.config.speed
+            acts.append(SetTimer(TIMER_PLAYBACK, run.out_audio_ms / 1000.0 / speed if speed > 0 else 0.0))
         if self.active is run:
             self.active = None
             self._last_input_tokens = sum(run.params.input_tokens)
-            return self._arm_idle()
-        return []
+            acts.extend(self._arm_idle())
+        return acts

@@ -95,8 +95,12 @@ def validate_update(session: Any, current: Mapping[str, Any]) -> dict[str, Any]:
         raise errors.wrong_session_kind(kind, current["type"])
     validator = schema.realtime_session if kind == "realtime" else schema.transcription_session
     normalized: dict[str, Any] = validator(session, "session")
-    if "model" in normalized and normalized["model"] != current.get("model"):
-        raise errors.cannot_update_model()
+    # The model is fixed by the URL (`?model=`): a `model` in an update is accepted and ignored,
+    # whatever its value, and `session.updated` keeps reporting the connection's model [INF:
+    # the reference says every field but `voice` and `model` may be updated; pipecat sends its
+    # `model` in every update and documents it as a no-op (pipecat-ai/pipecat#3000); the
+    # openai-agents realtime model puts its default model into every update].
+    normalized.pop("model", None)
     return normalized
 
 

@@ -11,12 +11,15 @@ from typing import Any, Protocol
 
 @dataclass(frozen=True, slots=True)
 class ToolCall:
-    """A function call the assistant makes. `arguments` may be a mapping (JSON-encoded on the
+    """A function (or remote MCP tool) call the assistant makes. `arguments` may be a mapping (JSON-encoded on the
     wire) or an already encoded JSON string. `call_id` is generated (`call_…`) when None."""
 
     name: str
     arguments: Mapping[str, Any] | str = field(default_factory=dict)
     call_id: str | None = None
+    server_label: str | None = None
+    """For a remote MCP tool: the server to call; None finds the server by the listed tool name
+    (a name no listed MCP server offers is a function call)."""
 
     def arguments_json(self) -> str:
         if isinstance(self.arguments, str):
@@ -72,13 +75,20 @@ class TurnContext:
 
     @property
     def tool_results(self) -> list[ToolResult]:
-        """Outputs sent since the last user/assistant message, each with its call (if known)."""
+        """Outputs since the last user/assistant message, each with its call (if known):
+        `function_call_output` items, and MCP calls the server made (`mcp_call` items; a failed
+        call's output is its error message)."""
         calls = {it.get("call_id"): it for it in self.items if it.get("type") == "function_call"}
         results: list[ToolResult] = []
         for it in reversed(self.items):
             if it.get("type") == "message":
                 break
-            if it.get("type") == "function_call_output":
+            if it.get("type") == "mcp_call" and (it.get("output") is not None or it.get("error")):
+                error = it.get("error") or {}
+                output = it.get("output") if it.get("output") is not None else str(error.get("message", ""))
+                results.append(ToolResult(str(it.get("id")), str(it.get("name", "")),
+                                          str(it.get("arguments", "")), str(output)))
+            elif it.get("type") == "function_call_output":
                 call = calls.get(it.get("call_id"), {})
                 results.append(ToolResult(str(it.get("call_id")), str(call.get("name", "")),
                                           str(call.get("arguments", "")), str(it.get("output", ""))))
