@@ -1,13 +1,21 @@
-"""Running the CLI as a subprocess, as a user would (never by calling its functions)."""
+"""Running the CLI as a user would: `run_cli` calls its entry point, `main(argv)`, in this process
+with stdin, stdout, stderr and the environment swapped (fast: no interpreter start per test);
+`run_cli_subprocess` starts a real process, for the smoke tests that need one (the installed
+entry point, signals, a terminal)."""
 
 from __future__ import annotations
 
+import contextlib
+import io
+import logging
 import math
 import os
 import re
 import subprocess
 import sys
 import wave
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from openai_realtime_ws.emulator.core.audio import ALPHABET, BASE_HZ, CHAR_MS, STEP_HZ
@@ -36,11 +44,68 @@ def child_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def run_cli(*args: str, stdin: str | None = None, env: dict[str, str] | None = None,
-            timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
+def run_cli_subprocess(*args: str, stdin: str | None = None, env: dict[str, str] | None = None,
+                       timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
+    """``python -m openai_realtime_ws ARGS`` in a child process."""
     return subprocess.run([*CLI, *args], input=stdin, capture_output=True, text=True,
                           env=env if env is not None else child_env(), timeout=timeout,
                           check=False)
+
+
+@dataclass
+class Result:
+    """What a run left: exit status and the two output streams."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@contextlib.contextmanager
+def _environment(env: dict[str, str]) -> Iterator[None]:
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@contextlib.contextmanager
+def _logging_restored() -> Iterator[None]:
+    """The CLI configures the library's logger (quiet unless --debug): undo it afterwards, so the
+    suite's own log handlers (the secret scan) keep seeing every record."""
+    loggers = [logging.getLogger(n) for n in ("openai_realtime_ws", "asyncio")]
+    loggers.append(logging.getLogger())
+    saved = [(lg, lg.handlers[:], lg.propagate, lg.level) for lg in loggers]
+    try:
+        yield
+    finally:
+        for lg, handlers, propagate, level in saved:
+            lg.handlers[:], lg.propagate, lg.level = handlers, propagate, level
+
+
+def run_cli(*args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> Result:
+    """``openai-realtime-ws ARGS`` run in this process through its entry point, ``main(argv)``:
+    the same parsing, exit-code policy and output as the command (argparse's ``SystemExit``
+    becomes the exit status)."""
+    from openai_realtime_ws.cli import _target, main
+
+    out, err = io.StringIO(), io.StringIO()
+    streams = (sys.stdin, sys.stdout, sys.stderr)
+    sys.stdin, sys.stdout, sys.stderr = io.StringIO(stdin or ""), out, err
+    try:
+        with _environment(env if env is not None else child_env()), _logging_restored():
+            try:
+                code = main(list(args))
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    finally:
+        sys.stdin, sys.stdout, sys.stderr = streams
+        _target._SECRETS.clear()
+    return Result(code, out.getvalue(), err.getvalue())
 
 
 def write_tone_code_wav(path: Path, text: str, *, rate: int, channels: int,

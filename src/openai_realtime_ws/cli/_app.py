@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_mint_parser(sub, [http, debug])
     parser.set_defaults(_subparsers=sub.choices)
     sub.add_parser(
-        "emulator", add_help=False,
+        "emulator", add_help=False, parents=[debug],
         help="run the local emulator server (options: `emulator --help`)",
         description="Run the local Realtime emulator; all options are the emulator's own "
                     "(python -m openai_realtime_ws.emulator). The first line of stdout is the "
@@ -77,14 +77,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _setup_logging(debug: bool) -> None:
-    lib = logging.getLogger("openai_realtime_ws")
     if debug:
         logging.basicConfig(level=logging.DEBUG, stream=sys.stderr,
                             format="%(asctime)s %(name)s %(levelname)s %(message)s")
         return
-    # the CLI reports errors itself, one line each; the library's log stays quiet
-    lib.addHandler(logging.NullHandler())
-    lib.propagate = False
+    # the CLI reports errors itself, one line each; the library's log stays quiet, and so does
+    # asyncio's (a connect cut short by Ctrl-C must not print "Task was destroyed" at exit)
+    for name in ("openai_realtime_ws", "asyncio"):
+        quiet = logging.getLogger(name)
+        quiet.addHandler(logging.NullHandler())
+        quiet.propagate = False
 
 
 def _exit_code(exc: BaseException) -> tuple[int, str]:
@@ -116,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         _setup_logging(debug)
         try:
-            return emulator_main(extra)
+            return emulator_main(extra, prog=f"{PROG} emulator")
         except OSError as exc:
             return _report(exc, debug)
     if args.command == "relay":

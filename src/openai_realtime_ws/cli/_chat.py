@@ -11,6 +11,7 @@ being raised. No protocol logic here beyond choosing which documented events to 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import time
@@ -18,10 +19,11 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from .. import ConnectionClosedError, OpenAIRealtimeError, OpenAIRealtimeWS, RealtimeAPIError
+from .. import ConnectionClosed, OpenAIRealtimeError, OpenAIRealtimeWS, RealtimeAPIError
 from ..audio import BYTES_PER_SECOND, read_wav_pcm16_24k, write_wav_pcm16_24k
 from ..types import (
     AnyServerEvent,
@@ -35,6 +37,7 @@ from ..types import (
 )
 from ._errors import EXIT_CONNECTION, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CLIError
 from ._target import (
+    VOICES,
     Target,
     connect_kwargs,
     connection_failure,
@@ -42,6 +45,7 @@ from ._target import (
     local_emulator_notice,
     redact,
     resolve_target,
+    voice_value,
 )
 
 __all__ = ["add_chat_parser", "run_chat"]
@@ -63,11 +67,13 @@ def add_chat_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> argpars
                    help="send this recording instead of a text message (any rate, channels, "
                         "8/16/24/32-bit PCM; converted to 24 kHz mono PCM16)")
     p.add_argument("--audio-out", metavar="FILE.wav",
-                   help="save the spoken reply as a 24 kHz mono PCM16 WAV")
+                   help="save the spoken reply as a 24 kHz mono PCM16 WAV (checked before "
+                        "connecting; not with --text-only)")
     p.add_argument("--text-only", action="store_true",
                    help="ask for a text reply (output_modalities ['text'])")
     p.add_argument("--instructions", metavar="TEXT", help="session instructions")
-    p.add_argument("--voice", metavar="VOICE", help="output voice (alloy, marin, cedar, …)")
+    p.add_argument("--voice", metavar="VOICE", type=voice_value,
+                   help=f"output voice: {', '.join(VOICES)}, or a custom voice id (voice_...)")
     p.add_argument("-q", "--quiet", action="store_true", help="no figures line on stderr")
     return p
 
@@ -137,7 +143,7 @@ class ChatSession:
             return next(self._events)
         except StopIteration:
             raise CLIError("the server closed the connection", EXIT_CONNECTION) from None
-        except ConnectionClosedError as exc:
+        except ConnectionClosed as exc:  # OK or not: the session is gone
             raise connection_failure(self.last_error, exc) from None
 
     @property
@@ -154,7 +160,7 @@ class ChatSession:
         if args.instructions is not None:
             session["instructions"] = args.instructions
         if args.voice:
-            audio_out["voice"] = args.voice
+            audio_out["voice"] = {"id": args.voice} if args.voice.startswith("voice_") else args.voice
         if args.audio_out:
             audio_out["format"] = PCM_24K
         if args.audio_in:
@@ -198,7 +204,7 @@ class ChatSession:
         except TimeoutError:
             raise CLIError(f"no session.created within {self.args.timeout:g} s",
                            EXIT_CONNECTION) from None
-        except ConnectionClosedError as exc:
+        except ConnectionClosed as exc:  # OK or not: the session is gone
             self._drain_errors()
             raise connection_failure(self.last_error, exc) from None
 
@@ -317,9 +323,28 @@ def _path(obj: object, *names: str) -> Any:
 # --------------------------------------------------------------------------- entry point
 
 
+def check_writable(path: str, option: str) -> None:
+    """Refuse an output file that cannot be written, before anything is sent (so a reply is
+    never streamed only to be lost)."""
+    target = Path(path)
+    if target.is_dir():
+        raise CLIError(f"{option} {path}: is a directory", EXIT_USAGE)
+    parent = target.parent
+    if not parent.is_dir():
+        raise CLIError(f"{option} {path}: the directory {str(parent)!r} does not exist",
+                       EXIT_USAGE)
+    if not os.access(parent, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise CLIError(f"{option} {path}: not writable", EXIT_USAGE)
+
+
 def run_chat(args: argparse.Namespace) -> int:
     if args.audio_in and args.message is not None:
         raise CLIError("give either MESSAGE or --audio-in, not both", EXIT_USAGE)
+    if args.audio_out and args.text_only:
+        raise CLIError("--audio-out needs an audio reply: it cannot be combined with --text-only",
+                       EXIT_USAGE)
+    if args.audio_out:
+        check_writable(args.audio_out, "--audio-out")
     message: str | None = args.message
     if message == "-":
         message = sys.stdin.read().strip()
@@ -330,8 +355,7 @@ def run_chat(args: argparse.Namespace) -> int:
     interactive = message is None and pcm is None
     target = resolve_target(args)
     with ExitStack() as stack:
-        with _sigint_stays_on_this_thread():
-            rt = _open(stack, target)
+        rt = _open(stack, target)  # Ctrl-C while connecting: KeyboardInterrupt, exit 130 at once
         chat = ChatSession(rt, args, interactive)
         try:
             chat.wait_ready()
@@ -352,9 +376,11 @@ def run_chat(args: argparse.Namespace) -> int:
 
 @contextmanager
 def _sigint_stays_on_this_thread() -> Iterator[None]:
-    """Threads started in this block (the client's loop, the emulator) block SIGINT, so that the
-    kernel always delivers Ctrl-C to the main thread, which may be asleep in ``input()`` or in a
-    lock: a signal caught by another thread would not wake it."""
+    """Threads started in this block (the emulator's) block SIGINT, so that the kernel always
+    delivers Ctrl-C to the main thread, which may be asleep in ``input()`` or in a lock: a signal
+    caught by another thread would not wake it. (The client's loop thread blocks it itself.)
+    Only thread starts belong in here: the main thread blocks SIGINT too while inside, so a wait
+    in here would not see Ctrl-C until it ends."""
     block = getattr(signal, "pthread_sigmask", None)
     if block is None:  # pragma: no cover - not POSIX
         yield
@@ -374,7 +400,8 @@ def _open(stack: ExitStack, target: Target) -> OpenAIRealtimeWS:
         config = EmulatorConfig()
         if target.emulator_speed is not None:
             config.speed = target.emulator_speed
-        emu = stack.enter_context(EmulatorThread(config=config))
+        with _sigint_stays_on_this_thread():
+            emu = stack.enter_context(EmulatorThread(config=config))
         base_url = emu.base_url
         local_emulator_notice(base_url)
     factory, kwargs = connect_kwargs(target, base_url)

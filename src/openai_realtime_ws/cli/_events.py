@@ -30,6 +30,7 @@ import msgspec
 from .. import (
     AsyncOpenAIRealtimeWS,
     ConnectionClosedError,
+    ConnectionClosedOK,
     InvalidClientEvent,
     OpenAIRealtimeError,
     RealtimeAPIError,
@@ -282,7 +283,7 @@ async def _events(args: argparse.Namespace, target: Target, to_send: list[dict[s
                     return EXIT_OK
             try:
                 event = await asyncio.wait_for(anext(iterator), limit)
-            except StopAsyncIteration:
+            except (StopAsyncIteration, ConnectionClosedOK):
                 return EXIT_OK
             except TimeoutError:
                 if ready:
@@ -386,6 +387,8 @@ async def _replay(args: argparse.Namespace, target: Target, steps: Sequence[Step
                     changed.set()
                     if finished():
                         return  # the recording ends here: print nothing after it
+                closed.append(None)
+            except ConnectionClosedOK:
                 closed.append(None)
             except ConnectionClosedError as exc:
                 closed.append(exc)

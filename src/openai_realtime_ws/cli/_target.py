@@ -18,8 +18,10 @@ import ssl
 import sys
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from ..core.handshake import redact_text
+from ..core.errors import RealtimeConfigError
+from ..core.handshake import check_http_url, check_ws_url, is_loopback_host, redact_text, redact_url
 from ..types import ErrorEventError
 from ._errors import EXIT_CONNECTION, EXIT_USAGE, CLIError
 
@@ -36,6 +38,17 @@ __all__ = [
 ]
 
 DEFAULT_MODEL = "gpt-realtime"
+KNOWN_MODELS = (
+    "gpt-realtime", "gpt-realtime-mini", "gpt-realtime-1.5", "gpt-realtime-2", "gpt-realtime-2.1",
+    "gpt-realtime-2.1-mini", "gpt-realtime-2025-08-28", "gpt-realtime-mini-2025-10-06",
+    "gpt-realtime-mini-2025-12-15", "gpt-4o-realtime-preview", "gpt-4o-mini-realtime-preview",
+    "gpt-4o-realtime-preview-2024-10-01", "gpt-4o-realtime-preview-2024-12-17",
+    "gpt-4o-realtime-preview-2025-06-03", "gpt-4o-mini-realtime-preview-2024-12-17",
+)
+"""The session models of the OpenAPI spec (spec/realtime-openapi-subset.json). Other names are
+accepted when they look like a Realtime model (``gpt-…realtime…``): newer snapshots keep working."""
+VOICES = ("alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar")
+"""The built-in voices of the spec; a custom voice is given by its id (``voice_…``)."""
 EMULATOR_KEY = "sk-local-emulator"
 """The credential sent to the embedded emulator (it accepts any; a real key never goes there)."""
 
@@ -60,7 +73,8 @@ def add_server_options(parser: argparse.ArgumentParser, *, websocket: bool = Tru
     """The options that choose the server and the credential (shared by the commands)."""
     g = parser.add_argument_group("server and credentials")
     g.add_argument("--model", default=DEFAULT_MODEL, metavar="MODEL",
-                   help="model for the session (default: %(default)s)")
+                   help="Realtime model for the session, e.g. gpt-realtime or gpt-realtime-mini "
+                        "(default: %(default)s; with --azure-endpoint: the deployment)")
     g.add_argument("--api-key", metavar="KEY",
                    help="API key or ek_ client secret (default: $OPENAI_API_KEY, for Azure "
                         "$AZURE_OPENAI_API_KEY); prefer the variable: arguments are visible to "
@@ -78,15 +92,75 @@ def add_server_options(parser: argparse.ArgumentParser, *, websocket: bool = Tru
                    help="Azure deployment name (default: the --model value)")
     g.add_argument("--ca-file", metavar="PEM",
                    help="trust this CA for wss:// / https:// (e.g. the emulator's --tls CA)")
-    g.add_argument("--timeout", type=float, default=15.0, metavar="SECONDS",
+    g.add_argument("--timeout", type=positive_float, default=15.0, metavar="SECONDS",
                    help="connect timeout, until the session is ready (default: %(default)s)")
     e = parser.add_argument_group("local emulator")
     e.add_argument("--emulator", action="store_true",
                    help="use the embedded local emulator even when a key is set")
     if websocket:
-        e.add_argument("--emulator-speed", type=float, default=None, metavar="X",
+        e.add_argument("--emulator-speed", type=non_negative_float, default=None, metavar="X",
                        help="embedded emulator pacing versus real time (default 10; 1 = real "
                             "time, 0 = no pacing)")
+
+
+def non_negative_float(text: str) -> float:
+    """argparse type: a number >= 0 (``-1`` and ``nan`` are refused with a usage error)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0."""
+    value = non_negative_float(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    return value
+
+
+def voice_value(text: str) -> str:
+    """argparse type: a built-in voice name or a custom voice id (``voice_…``)."""
+    if text in VOICES or (text.startswith("voice_") and len(text) > len("voice_")):
+        return text
+    raise argparse.ArgumentTypeError(
+        f"unknown voice {text!r}: expected one of {', '.join(VOICES)} or a custom voice id "
+        "(voice_...)")
+
+
+def check_model(model: str) -> None:
+    """Refuse a model name that cannot be a Realtime model (a typo would otherwise only show
+    against the real API, and never against the emulator)."""
+    if model in KNOWN_MODELS or (model.startswith(("gpt-", "ft:gpt-")) and "realtime" in model):
+        return
+    raise CLIError(
+        f"--model {model!r} is not a Realtime model: expected one of {', '.join(KNOWN_MODELS[:6])}, "
+        "… (or a gpt-…realtime… snapshot name)", EXIT_USAGE)
+
+
+def check_base_url(url: str, origin: str, *, websocket: bool = False) -> None:
+    """A server URL the user gave, refused with a message that names what they typed."""
+    shown = redact_url(url)
+    try:
+        parts = urlsplit(url)
+        scheme, host = parts.scheme, parts.hostname
+    except ValueError:
+        raise CLIError(f"{origin} {shown!r} is not a valid URL", EXIT_USAGE) from None
+    plain, secure = ("ws", "wss") if websocket else ("http", "https")
+    if scheme == plain and host and not is_loopback_host(host):
+        raise CLIError(
+            f"{origin} {shown}: plain {plain}:// is allowed only to a loopback address "
+            f"(127.0.0.1, ::1, localhost), since the API key would travel unencrypted; "
+            f"use {secure}://{parts.netloc}{parts.path}", EXIT_USAGE)
+    if scheme not in (plain, secure):
+        raise CLIError(f"{origin} {shown}: expected a {secure}:// URL", EXIT_USAGE)
+    try:
+        (check_ws_url if websocket else check_http_url)(url)
+    except RealtimeConfigError as exc:
+        raise CLIError(f"{origin} {shown}: {exc.message}", EXIT_USAGE) from None
 
 
 @dataclass
@@ -123,8 +197,16 @@ def resolve_target(args: argparse.Namespace, *, default_local: bool = False) -> 
         raise CLIError(f"--emulator cannot be combined with {explicit[0]}", EXIT_USAGE)
     if args.deployment and not azure:
         raise CLIError("--deployment needs --azure-endpoint", EXIT_USAGE)
-    if args.timeout is not None and args.timeout <= 0:
-        raise CLIError("--timeout must be positive", EXIT_USAGE)
+    if args.timeout is not None and not 0 < args.timeout < float("inf"):
+        raise CLIError("--timeout must be a positive number of seconds", EXIT_USAGE)
+    if url:
+        check_base_url(url, "--url", websocket=True)
+    if base_url:
+        check_base_url(base_url, "--base-url")
+    if azure:
+        check_base_url(azure, "--azure-endpoint")
+    if not (azure or url):
+        check_model(args.model)
     context: ssl.SSLContext | None = None
     if args.ca_file:
         try:
@@ -148,6 +230,8 @@ def resolve_target(args: argparse.Namespace, *, default_local: bool = False) -> 
     if default_local and not cli_key:
         return Target("emulator", api_key=EMULATOR_KEY, **common)
     env_base = os.environ.get("OPENAI_BASE_URL")
+    if env_base:
+        check_base_url(env_base, "OPENAI_BASE_URL")
     if not (cli_key or env_key or env_base):
         return Target("emulator", api_key=EMULATOR_KEY, **common)
     return Target("openai", api_key=cli_key or env_key, base_url=env_base or None, **common)

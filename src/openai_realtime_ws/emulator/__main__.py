@@ -13,8 +13,8 @@ from .core.config import EmulatorConfig
 from .server import Emulator
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m openai_realtime_ws.emulator",
+def build_parser(prog: str = "python -m openai_realtime_ws.emulator") -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog,
                                 description="Local OpenAI Realtime (GA) protocol emulator.")
     p.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback only)")
     p.add_argument("--port", type=int, default=0, help="port (default 0: pick a free one)")
@@ -26,13 +26,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--chunk-ms", type=int, default=EmulatorConfig().audio_chunk_ms,
                    help="audio delta duration in ms (default %(default)s)")
     p.add_argument("--conversation-created", action="store_true", help="send conversation.created")
-    p.add_argument("--idle-timeout-scale", type=float, default=1.0)
+    p.add_argument("--idle-timeout-scale", type=float, default=1.0,
+                   help="multiply every idle_timeout_ms by this (default %(default)s)")
     p.add_argument("--seed", type=int, default=None, help="seed ids for reproducible traces")
     p.add_argument("--print-ca", action="store_true", help="with --tls: print the CA file path on line 2")
     p.add_argument("--voice", action="store_true",
                    help="real local speech: espeak-ng output audio, PocketSphinx input transcription "
                         "(needs the 'voice' extra)")
-    return p.parse_args(argv)
+    return p
+
+
+def parse_args(argv: list[str] | None = None,
+               prog: str = "python -m openai_realtime_ws.emulator") -> argparse.Namespace:
+    return build_parser(prog).parse_args(argv)
 
 
 async def serve(args: argparse.Namespace, plugins: dict[str, Any] | None = None) -> None:
@@ -52,8 +58,9 @@ async def serve(args: argparse.Namespace, plugins: dict[str, Any] | None = None)
         await stop.wait()
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def main(argv: list[str] | None = None,
+         prog: str = "python -m openai_realtime_ws.emulator") -> int:
+    args = parse_args(argv, prog)
     plugins: dict[str, Any] = {}
     if args.voice:  # espeak-ng speaks, PocketSphinx listens (the optional `voice` extra)
         from .voice import EspeakSynthesizer, PocketsphinxTranscriber, VoiceUnavailableError
