@@ -11,7 +11,8 @@ Rules owned here (PROTOCOL.md §4.4, §4.9, §4.10):
 * Out-of-band responses (``"conversation": "none"``) may run in parallel: sent at once, never
   queued, never counted as the active one.
 * Responses the server starts by itself (server VAD ``create_response``) become the active one
-  when their ``response.created`` arrives.
+  when their ``response.created`` arrives; from the end of the user's speech until then
+  (:meth:`ResponseSequencer.expect_server_response`) requests wait too, so they do not race it.
 * ``conversation_already_has_active_response`` for a request of ours puts it back at the head of
   the queue (it goes again after the next ``response.done``); ``response_cancel_not_active`` means
   there was nothing to cancel. Neither is fatal: :func:`is_benign_error` says so to the shell.
@@ -61,6 +62,7 @@ class ResponseSequencer:
         self._queue: deque[dict[str, Any]] = deque()
         self._sent: dict[str, dict[str, Any]] = {}  # event_id -> create (for error matching)
         self._oob_pending = 0
+        self._server_pending = False
         self._n = 0
         self._prefix = event_id_prefix
         self.requeued = 0
@@ -69,7 +71,21 @@ class ResponseSequencer:
     @property
     def busy(self) -> bool:
         """An in-band response is running or requested."""
-        return self.active is not None or self._awaiting is not None
+        return self.active is not None or self._awaiting is not None or self._server_pending
+
+    def expect_server_response(self) -> None:
+        """The server is about to start a response by itself (server VAD committed the user's
+        turn with ``create_response``): hold requests until its ``response.created``."""
+        if self.active is None and self._awaiting is None:
+            self._server_pending = True
+
+    def server_response_not_coming(self) -> list[dict[str, Any]]:
+        """Give up waiting for the expected server response (the shell's timeout); returns
+        queued events that may go now."""
+        if not self._server_pending:
+            return []
+        self._server_pending = False
+        return self._next()
 
     @property
     def pending(self) -> int:
@@ -121,6 +137,7 @@ class ResponseSequencer:
                 self._oob_pending = max(0, self._oob_pending - 1)
                 return []
             self.active = rid
+            self._server_pending = False
             if self._awaiting is not None:
                 self._sent.pop(self._awaiting, None)
                 self._awaiting = None

@@ -135,6 +135,9 @@ class VoiceSession:
         self._pump: asyncio.Task[None] | None = None
         self._handlers: list[tuple[str, Callable[[Any], object]]] = []
         self._started = False
+        self._expect_timer: asyncio.TimerHandle | None = None
+        self.server_response_timeout = 3.0
+        """Seconds to hold requests after the user's speech ends for the server's own response."""
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -184,6 +187,8 @@ class VoiceSession:
         return session
 
     async def aclose(self) -> None:
+        if self._expect_timer is not None:
+            self._expect_timer.cancel()
         pump, self._pump = self._pump, None
         if pump is not None:
             pump.cancel()
@@ -328,6 +333,15 @@ class VoiceSession:
         self._emit(VoiceEvent("speech_started", item_id=_get(event, "item_id")))
 
     def _on_speech_stopped(self, event: Any) -> None:
+        if self._server_creates():
+            self.sequencer.expect_server_response()
+            loop = asyncio.get_running_loop()
+            handle = self._expect_timer
+            if handle is not None:
+                handle.cancel()
+            self._expect_timer = loop.call_later(
+                self.server_response_timeout,
+                lambda: self._send_all(self.sequencer.server_response_not_coming()))
         turn = TurnLatency(time.perf_counter())
         self._st.turn = turn
         self.turns.append(turn)
@@ -349,6 +363,13 @@ class VoiceSession:
         self._emit(VoiceEvent("error", text=message, code=code))
 
     # ------------------------------------------------------------------ barge-in
+
+    def _server_creates(self) -> bool:
+        td = _get(self.rt.session, "audio", "input", "turn_detection")
+        if td is None:
+            return False
+        flag = _get(td, "create_response")
+        return flag is None or bool(flag)
 
     def _server_interrupts(self) -> bool:
         td = _get(self.rt.session, "audio", "input", "turn_detection")
