@@ -9,9 +9,13 @@ Writes two files (deterministic; rewriting them with an unchanged spec is a no-o
 
 * ``src/openai_realtime_ws/types/_generated.py``: one msgspec Struct per GA client and server
   event, the nested objects they use, the ``ServerEvent``/``ClientEvent`` tagged unions and the
-  ``SERVER_EVENT_TYPES``/``CLIENT_EVENT_TYPES`` tables;
-* ``src/openai_realtime_ws/core/_typed_emitter.py``: ``on``/``once``/``wait_for`` overloads that
-  tell a type checker which class a handler receives for each event type.
+  ``SERVER_EVENT_TYPES``/``CLIENT_EVENT_TYPES`` tables. A server event's ``type`` is, to a type
+  checker, a read-only ``Literal`` property (so ``if event.type == "response.done":`` narrows)
+  and, at run time, a class attribute (msgspec's tag: nothing is decoded or stored for it);
+* ``src/openai_realtime_ws/types/_emitter.py``: typing only: the ``on``/``once``/``wait_for``
+  overloads that tell a type checker which class a handler receives for each event type. At run
+  time its names are the hand-written classes of ``types/_emitter_base.py``, where the bodies
+  of ``on``/``once``/``off``/``wait_for`` live once.
 
 ``--check`` writes nothing and exits 1 when a committed file differs from what would be generated.
 
@@ -42,9 +46,9 @@ Mode: TypeAlias = Literal["server", "client"]
 Schema: TypeAlias = dict[str, Any]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_SPEC = REPO_ROOT / ".." / "shared" / "spec" / "realtime-openapi-subset.json"
+DEFAULT_SPEC = REPO_ROOT / "spec" / "realtime-openapi-subset.json"
 TYPES_OUT = Path("src/openai_realtime_ws/types/_generated.py")
-EMITTER_OUT = Path("src/openai_realtime_ws/core/_typed_emitter.py")
+EMITTER_OUT = Path("src/openai_realtime_ws/types/_emitter.py")
 REF_PREFIX = "#/components/schemas/"
 SPEC_FILE_NAME = "realtime-openapi-subset.json"
 
@@ -166,7 +170,11 @@ EXTRA_CLASS_MEMBERS: dict[str, list[str]] = {
 }
 
 EXTRA_DOCS: dict[str, str] = {
-    "ServerEventBase": "Base of every server event; ``type`` is the msgspec tag (a read-only property).",
+    "ServerEventBase": (
+        "Base of every server event. Each event class declares its ``type``: to a type checker a "
+        'read-only ``Literal`` (``if event.type == "response.done":`` narrows a union), at run '
+        "time a class attribute holding the msgspec tag."
+    ),
     "ClientEventBase": "Base of every client event; ``type`` is the msgspec tag (a read-only property).",
 }
 
@@ -730,8 +738,22 @@ def header(commit: str) -> str:
 def render_struct(struct: StructDef) -> list[str]:
     kw = f', tag="{struct.tag}"' if struct.tag is not None else ""
     lines = [f"class {struct.name}({struct.base}{kw}):", docstring(struct.doc)]
-    if struct.tag is not None and struct.base in ("ServerEventBase", "ClientEventBase"):
-        lines += ["", f"    type: ClassVar[Literal[{json.dumps(struct.tag)}]] = {json.dumps(struct.tag)}"]
+    tag = json.dumps(struct.tag)
+    if struct.tag is not None and struct.base == "ClientEventBase":
+        lines += ["", f"    type: ClassVar[Literal[{tag}]] = {tag}"]
+    elif struct.tag is not None and struct.base == "ServerEventBase":
+        # to a type checker a read-only Literal (so `event.type == ...` narrows a union); at
+        # run time the class attribute msgspec's tag needs (nothing decoded or stored per event)
+        lines += [
+            "",
+            "    if TYPE_CHECKING:",
+            "",
+            "        @property",
+            f"        def type(self) -> Literal[{tag}]: ...",
+            "",
+            "    else:",
+            f"        type: ClassVar[Literal[{tag}]] = {tag}",
+        ]
     if struct.fields:
         lines.append("")
     for f in struct.fields:
@@ -750,8 +772,15 @@ BASES_SOURCE = '''\
 class ServerEventBase(msgspec.Struct, kw_only=True, tag_field="type", omit_defaults=True):
 {server_doc}
 
-    type: ClassVar[str]
-    """The wire ``type`` of this event (a class attribute: the msgspec tag, not a field)."""
+    if TYPE_CHECKING:
+
+        @property
+        def type(self) -> str:
+            """The wire ``type`` of this event (the msgspec tag, not a field)."""
+            ...
+
+    else:
+        type: ClassVar[str]
 
 
 class ClientEventBase(
@@ -847,7 +876,7 @@ def generate(spec: Schema) -> Generated:
         "from __future__ import annotations",
         "",
         "import base64",
-        "from typing import Annotated, Any, ClassVar, Literal, Self, Union",
+        "from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Self, Union",
         "",
         "import msgspec",
         "from msgspec import UNSET, UnsetType",
@@ -892,39 +921,9 @@ def generate(spec: Schema) -> Generated:
 
 
 def render_emitter(commit: str, server_events: list[tuple[str, StructDef]]) -> str:
+    """``types/_emitter.py``: the overloads, for type checkers only (the bodies are in
+    ``types/_emitter_base.py``, hand-written once)."""
     classes = sorted(s.name for _, s in server_events)
-    out: list[str] = [
-        header(commit).rstrip("\n"),
-        '"""Typed ``on``/``once``/``off`` and ``wait_for`` for the clients.',
-        "",
-        "The overloads only tell a type checker which event class a handler receives for each event",
-        "type; the clients implement ``_add_handler``/``_remove_handler``/``_wait_for_impl``.",
-        '"""',
-        "",
-        "from __future__ import annotations",
-        "",
-        "from collections.abc import Callable",
-        "from typing import TYPE_CHECKING, Any, Literal, overload",
-        "",
-        "if TYPE_CHECKING:",
-        "    from openai_realtime_ws.core.errors import OpenAIRealtimeError",
-        "    from openai_realtime_ws.core.reconnect import ReconnectContext",
-        "    from openai_realtime_ws.types import (",
-        *(f"        {c}," for c in sorted(["AnyServerEvent", "UnknownServerEvent", *classes])),
-        "    )",
-        "",
-        '__all__ = ["AsyncWaitForMixin", "SyncWaitForMixin", "TypedEmitterMixin"]',
-        "",
-        "",
-        "class TypedEmitterMixin:",
-        '    """Typed on/once/off; the implementation is self._add_handler / self._remove_handler."""',
-        "",
-        "    def _add_handler(self, type: str, handler: Callable[[Any], object], once: bool) -> None:",
-        "        raise NotImplementedError",
-        "",
-        "    def _remove_handler(self, type: str, handler: Callable[[Any], object] | None) -> None:",
-        "        raise NotImplementedError",
-    ]
     handler_targets: list[tuple[str, str]] = [
         (wire, s.name) for wire, s in server_events if wire != "error"
     ]
@@ -935,88 +934,89 @@ def render_emitter(commit: str, server_events: list[tuple[str, StructDef]]) -> s
         ("reconnected", "dict[str, Any]"),
         ("frame", "str"),
     ]
-
-    for method, once in (("on", False), ("once", True)):
+    out: list[str] = [
+        header(commit).rstrip("\n"),
+        '"""Typed ``on``/``once``/``off``/``wait_for`` for the clients: typing only.',
+        "",
+        "To a type checker, ``TypedEmitterMixin``, ``AsyncWaitForMixin`` and ``SyncWaitForMixin`` carry",
+        "one overload per event type (which class a handler receives, which class ``wait_for``",
+        "returns). At run time they are the classes of :mod:`._emitter_base`, where the bodies live",
+        "once; the clients implement ``_add_handler``/``_remove_handler``/``_wait_for_impl``.",
+        "",
+        '``on("error")`` handlers receive exceptions (:class:`~openai_realtime_ws.OpenAIRealtimeError`);',
+        '``wait_for("error")`` returns the server\'s ``ErrorEvent`` (see ``core/errors.py``).',
+        '"""',
+        "",
+        "from __future__ import annotations",
+        "",
+        "from typing import TYPE_CHECKING",
+        "",
+        "from ._emitter_base import AsyncWaitForBase, EmitterBase, SyncWaitForBase",
+        "",
+        '__all__ = ["AsyncWaitForMixin", "SyncWaitForMixin", "TypedEmitterMixin"]',
+        "",
+        "if TYPE_CHECKING:",
+        "    from collections.abc import Callable",
+        "    from typing import Any, Literal, overload",
+        "",
+        "    from ..core.errors import OpenAIRealtimeError",
+        "    from ..core.reconnect import ReconnectContext",
+        "    from . import (",
+        *(f"        {c}," for c in sorted(["AnyServerEvent", "UnknownServerEvent", *classes])),
+        "    )",
+        "",
+        "    class TypedEmitterMixin(EmitterBase):",
+    ]
+    # (on and once each get the whole table: `once = on` would not do, pyright would give the
+    # alias the base class's declared type)
+    for method, what in (("on", ""), ("once", " for one call")):
         for wire, cls in handler_targets:
             cb = f"Callable[[{cls}], object]"
             out += [
-                "",
-                "    @overload",
-                f"    def {method}(",
-                "        self,",
-                f"        type: Literal[{json.dumps(wire)}],",
-                f"        handler: {cb},",
-                f"    ) -> {cb}: ...",
-                "",
-                "    @overload",
+                "        @overload",
+                f"        def {method}(self, type: Literal[{json.dumps(wire)}], handler: {cb}) -> {cb}: ...",
+                "        @overload",
                 # the str fallback's decorator form overlaps with a different return type; the
                 # literal form is listed first, so it is the one a type checker picks
-                f"    def {method}(  # type: ignore[overload-overlap]",
-                f"        self, type: Literal[{json.dumps(wire)}], handler: None = None",
-                f"    ) -> Callable[[{cb}], {cb}]: ...",
+                f"        def {method}(  # type: ignore[overload-overlap]",
+                f"            self, type: Literal[{json.dumps(wire)}], handler: None = None",
+                f"        ) -> Callable[[{cb}], {cb}]: ...",
             ]
         # any other type string: an event this library does not know, so it arrives as an
         # UnknownServerEvent (a known type with a wrongly typed handler does not match this)
         ucb = "Callable[[UnknownServerEvent], object]"
-        cb = "Callable[[Any], object]"
         out += [
-            "",
-            "    @overload",
-            f"    def {method}(self, type: str, handler: {ucb}) -> {ucb}: ...",
-            "",
-            "    @overload",
-            f"    def {method}(self, type: str, handler: None = None) -> Callable[[{ucb}], {ucb}]: ...",
-            "",
-            f"    def {method}(self, type: str, handler: {cb} | None = None) -> Any:",
-            f'        """Register ``handler`` for ``type``{" for one call" if once else ""}; '
-            'without a handler, return a decorator."""',
-            "        if handler is None:",
-            "",
-            f"            def decorator(func: {cb}) -> {cb}:",
-            f"                self._add_handler(type, func, {once})",
-            "                return func",
-            "",
-            "            return decorator",
-            f"        self._add_handler(type, handler, {once})",
-            "        return handler",
+            "        @overload",
+            f"        def {method}(self, type: str, handler: {ucb}) -> {ucb}: ...",
+            "        @overload",
+            f"        def {method}(self, type: str, handler: None = None) -> Callable[[{ucb}], {ucb}]: ...",
+            f"        def {method}(self, type: str, handler: Callable[[Any], object] | None = None) -> Any:",
+            f'            """Register ``handler`` for ``type``{what}; without a handler, return a decorator."""',
+        ]
+    for cls_name, base, prefix in (
+        ("AsyncWaitForMixin", "AsyncWaitForBase", "async "),
+        ("SyncWaitForMixin", "SyncWaitForBase", ""),
+    ):
+        out += ["", f"    class {cls_name}({base}):"]
+        for wire, s in server_events:
+            out += [
+                "        @overload",
+                f"        {prefix}def wait_for(self, type: Literal[{json.dumps(wire)}], "
+                f"timeout: float | None = None) -> {s.name}: ...",
+            ]
+        out += [
+            "        @overload",
+            f"        {prefix}def wait_for(self, type: str, timeout: float | None = None) -> AnyServerEvent: ...",
+            f"        {prefix}def wait_for(self, type: str, timeout: float | None = None) -> Any:",
+            '            """Wait for the next server event of ``type`` (``timeout`` in seconds)."""',
         ]
     out += [
         "",
-        "    def off(self, type: str, handler: Callable[[Any], object] | None = None) -> None:",
-        '        """Remove ``handler`` (or every handler when None) for ``type``."""',
-        "        self._remove_handler(type, handler)",
+        "else:",
+        "    TypedEmitterMixin = EmitterBase",
+        "    AsyncWaitForMixin = AsyncWaitForBase",
+        "    SyncWaitForMixin = SyncWaitForBase",
     ]
-
-    for cls_name, prefix, awaiting in (
-        ("AsyncWaitForMixin", "async ", "await "),
-        ("SyncWaitForMixin", "", ""),
-    ):
-        out += [
-            "",
-            "",
-            f"class {cls_name}:",
-            '    """Typed wait_for; the implementation is self._wait_for_impl."""',
-            "",
-            f"    {prefix}def _wait_for_impl(self, type: str, timeout: float | None) -> Any:",
-            "        raise NotImplementedError",
-        ]
-        for wire, s in server_events:
-            out += [
-                "",
-                "    @overload",
-                f"    {prefix}def wait_for(",
-                f"        self, type: Literal[{json.dumps(wire)}], timeout: float | None = None",
-                f"    ) -> {s.name}: ...",
-            ]
-        out += [
-            "",
-            "    @overload",
-            f"    {prefix}def wait_for(self, type: str, timeout: float | None = None) -> AnyServerEvent: ...",
-            "",
-            f"    {prefix}def wait_for(self, type: str, timeout: float | None = None) -> Any:",
-            '        """Wait for the next server event of ``type`` (``timeout`` in seconds)."""',
-            f"        return {awaiting}self._wait_for_impl(type, timeout)",
-        ]
     return "\n".join(out) + "\n"
 
 

@@ -1,79 +1,206 @@
-"""The typed overloads: a type checker knows which event class each handler receives.
+"""What a type checker sees: mypy --strict and pyright on small programs (one run of each).
 
-Runs mypy on small programs: the correct one passes, each mistake is reported."""
+* the generated overloads: each handler gets its event class, ``wait_for`` returns it;
+* narrowing: ``if event.type == "response.done": event.response`` type-checks with no
+  ``isinstance`` (the event classes declare ``type`` as a ``Literal``), and a wrong attribute
+  after narrowing is reported;
+* the error handler: ``.code``/``.param`` after ``isinstance(err, RealtimeAPIError)``;
+* mistakes are reported on the lines that make them.
+
+Each checker runs once, as a subprocess, over a folder of snippets; every snippet says on which
+lines it expects an error (``# E``), so a checker that stopped seeing a mistake fails the test.
+"""
 
 from __future__ import annotations
 
+import json
+import re
+import shutil
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
-mypy_api = pytest.importorskip("mypy.api")
+SNIPPETS: dict[str, str] = {
+    "good_handlers.py": """
+        from openai_realtime_ws import (
+            AsyncOpenAIRealtimeWS, OpenAIRealtimeError, OpenAIRealtimeWS, RealtimeAPIError,
+        )
+        from openai_realtime_ws.types import ResponseDoneEvent, ResponseOutputTextDeltaEvent
 
-GOOD = """
-from openai_realtime_ws import AsyncOpenAIRealtimeWS, OpenAIRealtimeError, OpenAIRealtimeWS
-from openai_realtime_ws.types import ResponseDoneEvent, ResponseOutputTextDeltaEvent
+        async def main(rt: AsyncOpenAIRealtimeWS, brt: OpenAIRealtimeWS) -> None:
+            def on_delta(event: ResponseOutputTextDeltaEvent) -> None:
+                print(event.delta.upper())
 
-async def main(rt: AsyncOpenAIRealtimeWS, brt: OpenAIRealtimeWS) -> None:
-    def on_delta(event: ResponseOutputTextDeltaEvent) -> None:
-        print(event.delta.upper())
+            rt.on("response.output_text.delta", on_delta)
+            rt.once("response.output_text.delta", lambda e: print(e.delta.upper()))
+            brt.on("response.output_text.delta", lambda e: print(e.delta.upper()))
 
-    rt.on("response.output_text.delta", on_delta)
-    rt.on("response.output_text.delta", lambda e: print(e.delta.upper()))
+            @rt.on("response.done")
+            async def done(event: ResponseDoneEvent) -> None:
+                print(event.response.status)
 
-    @rt.on("response.done")
-    async def done(event: ResponseDoneEvent) -> None:
-        print(event.response.status)
+            def on_error(err: OpenAIRealtimeError) -> None:
+                if isinstance(err, RealtimeAPIError):
+                    print(err.code, err.param, err.type, err.event_id, err.message)
 
-    rt.on("error", lambda err: print(err.error.code if err.error else err.message))
-    rt.on("some.future.event", lambda e: print(e.raw))
-    event = await rt.wait_for("response.done")
-    reveal_type(event)
-    reveal_type(brt.wait_for("response.output_text.delta"))
-"""
+            rt.on("error", on_error)
+            rt.on("some.future.event", lambda e: print(e.raw))
+            event = await rt.wait_for("response.done")
+            reveal_type(event)  # R ResponseDoneEvent
+            reveal_type(brt.wait_for("response.output_text.delta"))  # R ResponseOutputTextDeltaEvent
+            reveal_type(await rt.wait_for("error"))  # R ErrorEvent
+    """,
+    "good_narrowing.py": """
+        from openai_realtime_ws import AsyncOpenAIRealtimeWS, OpenAIRealtimeWS
+        from openai_realtime_ws.types import (
+            AnyServerEvent, Response, ServerEvent, ServerEventBase, UnknownServerEvent,
+        )
 
-BAD_HANDLER = """
-from openai_realtime_ws import AsyncOpenAIRealtimeWS
-from openai_realtime_ws.types import ResponseOutputTextDeltaEvent
+        def response_of(event: ServerEvent) -> Response | None:
+            if event.type == "response.done":
+                reveal_type(event)  # R ResponseDoneEvent
+                return event.response
+            if event.type == "response.output_text.delta":
+                print(event.delta.upper())
+            elif event.type == "session.created":
+                print(event.session)
+            return None
 
-def on_delta(event: ResponseOutputTextDeltaEvent) -> None: ...
+        async def consume(rt: AsyncOpenAIRealtimeWS) -> None:
+            async for event in rt:
+                if isinstance(event, UnknownServerEvent):
+                    continue  # an event this library does not know (or could not type)
+                if event.type == "response.done":
+                    print(event.response.id)
 
-def main(rt: AsyncOpenAIRealtimeWS) -> None:
-    rt.on("response.done", on_delta)
-"""
+        def consume_blocking(rt: OpenAIRealtimeWS) -> None:
+            for event in rt:
+                if not isinstance(event, UnknownServerEvent) and event.type == "error":
+                    print(event.error.message)
 
-BAD_ATTRIBUTE = """
-from openai_realtime_ws import AsyncOpenAIRealtimeWS
+        def on_any(event: AnyServerEvent, base: ServerEventBase) -> str:
+            return event.type + base.type
+    """,
+    "bad_handler.py": """
+        from openai_realtime_ws import AsyncOpenAIRealtimeWS
+        from openai_realtime_ws.types import ResponseOutputTextDeltaEvent
 
-async def main(rt: AsyncOpenAIRealtimeWS) -> None:
-    event = await rt.wait_for("response.output_text.delta")
-    print(event.transcript)  # text deltas have no transcript
-"""
+        def on_delta(event: ResponseOutputTextDeltaEvent) -> None: ...
+
+        def main(rt: AsyncOpenAIRealtimeWS) -> None:
+            rt.on("response.done", on_delta)  # E
+            rt.once("session.created", on_delta)  # E
+    """,
+    "bad_attribute.py": """
+        from openai_realtime_ws import AsyncOpenAIRealtimeWS
+        from openai_realtime_ws.types import ServerEvent
+
+        async def main(rt: AsyncOpenAIRealtimeWS) -> None:
+            event = await rt.wait_for("response.output_text.delta")
+            print(event.transcript)  # E  (text deltas have no transcript)
+
+        def narrowed(event: ServerEvent) -> None:
+            if event.type == "response.output_text.delta":
+                print(event.response)  # E  (narrowed: a text delta has no response)
+            print(event.response)  # E  (not narrowed: most events have no response)
+    """,
+    "bad_error_code.py": """
+        from openai_realtime_ws import OpenAIRealtimeError
+
+        def on_error(err: OpenAIRealtimeError) -> None:
+            print(err.code)  # E  (.code means one thing per class: narrow first)
+    """,
+}
+
+R_MARK = re.compile(r"#\s*R\s+(\w+)")
 
 
-def run_mypy(tmp_path: Path, source: str) -> tuple[str, int]:
-    path = tmp_path / "snippet.py"
-    path.write_text(textwrap.dedent(source))
-    stdout, stderr, status = mypy_api.run(
-        ["--strict", "--no-incremental", "--cache-dir", str(tmp_path / ".cache"), str(path)]
+def _write(tmp_path: Path) -> Path:
+    folder = tmp_path / "snippets"
+    folder.mkdir()
+    for name, source in SNIPPETS.items():
+        (folder / name).write_text(textwrap.dedent(source).lstrip("\n"), encoding="utf-8")
+    return folder
+
+
+def _marks(folder: Path) -> tuple[dict[str, set[int]], dict[tuple[str, int], str]]:
+    errors: dict[str, set[int]] = {}
+    reveals: dict[tuple[str, int], str] = {}
+    for path in sorted(folder.glob("*.py")):
+        errors[path.name] = set()
+        for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if re.search(r"#\s*E\b", line):
+                errors[path.name].add(lineno)
+            m = R_MARK.search(line)
+            if m:
+                reveals[(path.name, lineno)] = m.group(1)
+    return errors, reveals
+
+
+def _check(
+    folder: Path, found_errors: dict[str, set[int]], found_reveals: dict[tuple[str, int], str], out: str
+) -> None:
+    want_errors, want_reveals = _marks(folder)
+    for name, lines in want_errors.items():
+        assert found_errors.get(name, set()) == lines, f"{name}: errors on {found_errors.get(name)}, want {lines}\n{out}"
+    for key, cls in want_reveals.items():
+        assert key in found_reveals, f"no reveal_type at {key}\n{out}"
+        # the revealed type is exactly the event class: no union, no Any
+        assert re.fullmatch(rf"(\w+\.)*{cls}", found_reveals[key]), f"{key}: {found_reveals[key]}"
+
+
+def test_mypy_strict(tmp_path: Path) -> None:
+    folder = _write(tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--show-column-numbers",
+         "--cache-dir", str(tmp_path / ".cache"), "--python-version", "3.11", str(folder)],
+        capture_output=True, text=True, check=False, cwd=tmp_path,
     )
-    return stdout + stderr, status
+    out = proc.stdout + proc.stderr
+    errors: dict[str, set[int]] = {}
+    reveals: dict[tuple[str, int], str] = {}
+    for line in out.splitlines():
+        m = re.match(r"(?:.*/)?(\w+\.py):(\d+):\d+: (error|note): (.*)", line)
+        if not m:
+            continue
+        name, lineno, kind, text = m.group(1), int(m.group(2)), m.group(3), m.group(4)
+        if kind == "error":
+            errors.setdefault(name, set()).add(lineno)
+        elif text.startswith("Revealed type is"):
+            reveals[(name, lineno)] = text.split('"')[1]
+    _check(folder, errors, reveals, out)
 
 
-def test_correct_usage_type_checks_and_reveals_event_classes(tmp_path: Path) -> None:
-    out, status = run_mypy(tmp_path, GOOD)
-    assert 'Revealed type is "openai_realtime_ws.types._generated.ResponseDoneEvent"' in out
-    assert "ResponseOutputTextDeltaEvent" in out.split("Revealed type")[-1]
-    assert status == 0 and out.count("error:") == 0, out
+def _pyright() -> list[str]:
+    exe = shutil.which("pyright", path=str(Path(sys.executable).parent))
+    if exe is None:
+        pytest.skip("pyright is not installed (it is in the `test` extra)")
+    return [exe]
 
 
-def test_wrong_handler_class_is_an_error(tmp_path: Path) -> None:
-    out, status = run_mypy(tmp_path, BAD_HANDLER)
-    assert status == 1 and "incompatible type" in out, out
-    assert "ResponseOutputTextDeltaEvent" in out
-
-
-def test_wrong_attribute_is_an_error(tmp_path: Path) -> None:
-    out, status = run_mypy(tmp_path, BAD_ATTRIBUTE)
-    assert status == 1 and 'has no attribute "transcript"' in out, out
+def test_pyright(tmp_path: Path) -> None:
+    folder = _write(tmp_path)
+    (folder / "pyrightconfig.json").write_text(
+        json.dumps({"pythonVersion": "3.11", "typeCheckingMode": "standard"}), encoding="utf-8"
+    )
+    proc = subprocess.run(
+        [*_pyright(), "--outputjson", "--pythonpath", sys.executable, "--project", str(folder)],
+        capture_output=True, text=True, check=False, cwd=folder, timeout=240,
+    )
+    try:
+        report = json.loads(proc.stdout)
+    except json.JSONDecodeError:
+        pytest.fail(f"pyright did not run: {proc.stdout[-2000:]} {proc.stderr[-2000:]}")
+    errors: dict[str, set[int]] = {}
+    reveals: dict[tuple[str, int], str] = {}
+    for d in report["generalDiagnostics"]:
+        name = Path(d["file"]).name
+        lineno = d["range"]["start"]["line"] + 1
+        if d["severity"] == "error":
+            errors.setdefault(name, set()).add(lineno)
+        elif d["message"].startswith("Type of "):
+            reveals[(name, lineno)] = d["message"].rsplit(" is ", 1)[1].strip('"')
+    _check(folder, errors, reveals, proc.stdout[-4000:])

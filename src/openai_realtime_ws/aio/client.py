@@ -33,7 +33,7 @@ from typing import Any, Final, Self
 import msgspec
 import picows
 
-from ..core._typed_emitter import AsyncWaitForMixin, TypedEmitterMixin
+from ..types._emitter import AsyncWaitForMixin, TypedEmitterMixin
 from ..core.codec import ClientEventEncoder, ServerEventDecoder
 from ..core.conversation import Conversation
 from ..core.dispatch import Dispatcher, Handler, Routing

@@ -29,7 +29,7 @@ from typing import Any, Self, TypeVar
 
 from ..aio import secrets as _secrets
 from ..aio.client import AsyncOpenAIRealtimeWS, CredentialSource, logger
-from ..core._typed_emitter import SyncWaitForMixin, TypedEmitterMixin
+from ..types._emitter import SyncWaitForMixin, TypedEmitterMixin
 from ..core.errors import OpenAIRealtimeError
 from ..core.handshake import RealtimeTarget
 from ..types import AnyServerEvent, ClientEventBase

@@ -10,7 +10,7 @@ enums are ``Literal`` and optional fields default to ``UNSET`` (omitted when enc
 from __future__ import annotations
 
 import base64
-from typing import Annotated, Any, ClassVar, Literal, Self, Union
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Self, Union
 
 import msgspec
 from msgspec import UNSET, UnsetType
@@ -175,10 +175,17 @@ __all__ = [
 
 
 class ServerEventBase(msgspec.Struct, kw_only=True, tag_field="type", omit_defaults=True):
-    """Base of every server event; ``type`` is the msgspec tag (a read-only property)."""
+    """Base of every server event. Each event class declares its ``type``: to a type checker a read-only ``Literal`` (``if event.type == "response.done":`` narrows a union), at run time a class attribute holding the msgspec tag."""
 
-    type: ClassVar[str]
-    """The wire ``type`` of this event (a class attribute: the msgspec tag, not a field)."""
+    if TYPE_CHECKING:
+
+        @property
+        def type(self) -> str:
+            """The wire ``type`` of this event (the msgspec tag, not a field)."""
+            ...
+
+    else:
+        type: ClassVar[str]
 
 
 class ClientEventBase(
@@ -217,7 +224,13 @@ class _ClientTaggedStruct(
 class ConversationCreatedEvent(ServerEventBase, tag="conversation.created"):
     """Returned when a conversation is created."""
 
-    type: ClassVar[Literal["conversation.created"]] = "conversation.created"
+    if TYPE_CHECKING:
+
+        @property
+        def type(self) -> Literal["conversation.created"]: ...
+
+    else:
+        type: ClassVar[Literal["conversation.created"]] = "conversation.created"
 
     event_id: str
     conversation: ConversationCreatedEventConversation
@@ -226,7 +239,13 @@ class ConversationCreatedEvent(ServerEventBase, tag="conversation.created"):
 class ConversationItemCreatedEvent(ServerEventBase, tag="conversation.item.created"):
     """Returned when a conversation item is created."""
 
-    type: ClassVar[Literal["conversation.item.created"]] = "conversation.item.created"
+    if TYPE_CHECKING:
+
+        @property
+        def type(self) -> Literal["conversation.item.created"]: ...
+
+    else:
+        type: ClassVar[Literal["conversation.item.created"]] = "conversation.item.created"
 
     event_id: str
     item: ConversationItem
@@ -236,7 +255,13 @@ class ConversationItemCreatedEvent(ServerEventBase, tag="conversation.item.creat
 class ConversationItemDeletedEvent(ServerEventBase, tag="conversation.item.deleted"):
     """Returned when an item in the conversation is deleted by the client with a `conversation.item.delete` event."""
 
-    type: ClassVar[Literal["conversation.item.deleted"]] = "conversation.item.deleted"
+    if TYPE_CHECKING:
+
+        @property
+        def type(self) -> Literal["conversation.item.deleted"]: ...
+
+    else:
+        type: ClassVar[Literal["conversation.item.deleted"]] = "conversation.item.deleted"
 
     event_id: str
     item_id: str
@@ -245,7 +270,13 @@ class ConversationItemDeletedEvent(ServerEventBase, tag="conversation.item.delet
 class ConversationItemInputAudioTranscriptionCompletedEvent(ServerEventBase, tag="conversation.item.input_audio_transcription.completed"):
     """This event is the output of audio transcription for user audio written to the user audio buffer."""
 
-    type: ClassVar[Literal["conversation.item.input_audio_transcription.completed"]] = "conversation.item.input_audio_transcription.completed"
+    if TYPE_CHECKING:
+
+        @property
+        def type(self) -> Literal["conversation.item.input_audio_transcription.completed"]: ...
+
+    else:
+        type: ClassVar[Literal["conversation.item.input_audio_transcription.completed"]] = "conversation.item.input_audio_transcription.completed"
 
     event_id: str
     item_id: str
@@ -259,7 +290,13 @@ class ConversationItemInputAudioTranscriptionCompletedEvent(ServerEventBase, tag
 class ConversationItemInputAudioTranscriptionDeltaEvent(ServerEventBase, tag="conversation.item.input_audio_transcription.delta"):
     """Returned when the text value of an input audio transcription content part is updated with incremental transcription results."""
 
-    type: ClassVar[Literal["conversation.item.input_audio_transcription.delta"]] = "conversation.item.input_audio_transcription.delta"
+    if TYPE_CHECKING:
+
+        @property
+        def type(self) -> Literal["conversation.item.input_audio_transcription.delta"]: ...
+
+    else:
+        type: ClassVar[Literal["conversation.item.input_audio_transcription.delta"]] = "conversation.item.input_audio_transcription.delta"
 
     event_id: str
     item_id: str
@@ -271,7 +308,13 @@ class ConversationItemInputAudioTranscriptionDeltaEvent(ServerEventBase, tag="co
 class ConversationItemInputAudioTranscriptionFailedEvent(ServerEventBase, tag="conversation.item.input_audio_transcription.failed"):
     """Returned when input audio transcription is configured, and a transcription request for a user message failed."""
 
-    type: ClassVar[Literal["conversation.item.input_audio_transcription.failed"]] = "conversation.item.input_audio_transcription.failed"
+    if TYPE_CHECKING:
+
+        @property
+        def type(self) -> Literal["conversation.item.input_audio_transcription.failed"]: ...
+
+    else:
+        type: ClassVar[Literal["conversation.item.input_audio_transcription.failed"]] = "conversation.item.input_audio_transcription.failed"
 
     event_id: str
     item_id: str
@@ -282,7 +325,13 @@ class ConversationItemInputAudioTranscriptionFailedEvent(ServerEventBase, tag="c
 class ConversationItemRetrievedEvent(ServerEventBase, tag="conversation.item.retrieved"):
     """Returned when a conversation item is retrieved with `conversation.item.retrieve`."""
 
-    type: ClassVar[Literal["conversation.item.retrieved"]] = "conversation.item.retrieved"
+    if TYPE_CHECKING:
+
+        @property
+        def type(self) -> Literal["conversation.item.retrieved"]: ...
+
+    else:
+        type: ClassVar[Literal["conversation.item.retrieved"]] = "conversation.item.retrieved"
 
     event_id: str
     item: ConversationItem
@@ -291,7 +340,13 @@ class ConversationItemRetrievedEvent(ServerEventBase, tag="conversation.item.ret
 class ConversationItemTruncatedEvent(ServerEventBase, tag="conversation.item.truncated"):
     """Returned when an earlier assistant audio message item is truncated by the client with a `conversation.item.truncate` event."""
 
-    type: ClassVar[Literal["conversation.item.truncated"]] = "conversation.item.truncated"
+    if TYPE_CHECKING:
+
+        @property
+        def type(self) -> Literal["conversation.item.truncated"]: ...
+
+    else:
+        type: ClassVar[Literal["conversation.item.truncated"]] = "conversation.item.truncated"
 
     event_id: str
     item_id: str
@@ -302,7 +357,13 @@ class ConversationItemTruncatedEvent(ServerEventBase, tag="conversation.item.tru
 class ErrorEvent(ServerEventBase, tag="error"):
     """Returned when an error occurs, which could be a client problem or a server problem."""
 
-    type: ClassVar[Literal["error"]] = "error"
+    if TYPE_CHECKING:
+
+        @property
+        def type(self) -> Literal["error"]: ...
+
+    else:
+        type: ClassVar[Literal["error"]] = "error"
 
     event_id: str
     error: ErrorEventError
@@ -311,7 +372,13 @@ class ErrorEvent(ServerEventBase, tag="error"):
 class InputAudioBufferClearedEvent(ServerEventBase, tag="input_audio_buffer.cleared"):
     """Returned when the input audio buffer is cleared by the client with a `input_audio_buffer.clear` event."""
 
-    type: ClassVar[Literal["input_audio_buffer.cleared"]] = "input_audio_buffer.cleared"
+    if TYPE_CHECKING:
+
+        @property
+        def type(self) -> Literal["input_audio_buffer.cleared"]: ...
+
+    else:
+        type: ClassVar[Literal["input_audio_buffer.cleared"]] = "input_audio_buffer.cleared"
 
     event_id: str
 
@@ -319,7 +386,13 @@ class InputAudioBufferClearedEvent(ServerEventBase, tag="input_audio_buffer.clea
 class InputAudioBufferCommittedEvent(ServerEventBase, tag="input_audio_buffer.committed"):
     """Returned when an input audio buffer is committed, either by the client or automatically in server VAD mode."""
 
-    type: ClassVar[Literal["input_audio_buffer.committed"]] = "input_audio_buffer.committed"
+    if TYPE_CHECKING:
+
+        @property
+        def type(self) -> Literal["input_audio_buffer.committed"]: ...
+
+    else:
+        type: ClassVar[Literal["input_audio_buffer.committed"]] = "input_audio_buffer.committed"
 
     event_id: str
     item_id: str
@@ -329,7 +402,13 @@ class InputAudioBufferCommittedEvent(ServerEventBase, tag="input_audio_buffer.co
 class InputAudioBufferDtmfEventReceivedEvent(ServerEventBase, tag="input_audio_buffer.dtmf_event_received"):
     """**SIP Only:** Returned when an DTMF event is received."""
 
-    type: ClassVar[Literal["input_audio_buffer.dtmf_event_received"]] = "input_audio_buffer.dtmf_event_received"
+    if TYPE_CHECKING:
+
+        @property
+        def type(self) -> Literal["input_audio_buffer.dtmf_event_received"]: ...
+
+    else:
+        type: ClassVar[Literal["input_audio_buffer.dtmf_event_received"]] = "input_audio_buffer.dtmf_event_received"
 
     event: str
     received_at: int
@@ -339,7 +418,13 @@ class InputAudioBufferDtmfEventReceivedEvent(ServerEventBase, tag="input_audio_b
 class InputAudioBufferSpeechStartedEvent(ServerEventBase, tag="input_audio_buffer.speech_started"):
     """Sent by the server when in `server_vad` mode to indicate that speech has been detected in the audio buffer."""
 
-    type: ClassVar[Literal["input_audio_buffer.speech_started"]] = "input_audio_buffer.speech_started"
+    if TYPE_CHECKING:
+
+        @property
+        def type(self) -> Literal["input_audio_buffer.speech_started"]: ...
+
+    else:
+        type: ClassVar[Literal["input_audio_buffer.speech_started"]] = "input_audio_buffer.speech_started"
 
     event_id: str
     audio_start_ms: int
@@ -349,7 +434,13 @@ class InputAudioBufferSpeechStartedEvent(ServerEventBase, tag="input_audio_buffe
 class InputAudioBufferSpeechStoppedEvent(ServerEventBase, tag="input_audio_buffer.speech_stopped"):
     """Returned in `server_vad` mode when the server detects the end of speech in the audio buffer."""
 
-    type: ClassVar[Literal["input_audio_buffer.speech_stopped"]] = "input_audio_buffer.speech_stopped"
+    if TYPE_CHECKING:
+
+        @property
+        def type(self) -> Literal["input_audio_buffer.speech_stopped"]: ...
+
+    else:
+        type: ClassVar[Literal["input_audio_buffer.speech_stopped"]] = "input_audio_buffer.speech_stopped"
 
     event_id: str
     audio_end_ms: int
@@ -359,7 +450,13 @@ class InputAudioBufferSpeechStoppedEvent(ServerEventBase, tag="input_audio_buffe
 class RateLimitsUpdatedEvent(ServerEventBase, tag="rate_limits.updated"):
     """Emitted at the beginning of a Response to indicate the updated rate limits."""
 
-    type: ClassVar[Literal["rate_limits.updated"]] = "rate_limits.updated"
+    if TYPE_CHECKING:
+
+        @property
+        def type(self) -> Literal["rate_limits.updated"]: ...
+
+    else:
+        type: ClassVar[Literal["rate_limits.updated"]] = "rate_limits.updated"
 
     event_id: str
     rate_limits: list[RateLimitsUpdatedEventRateLimits]
@@ -368,7 +465,13 @@ class RateLimitsUpdatedEvent(ServerEventBase, tag="rate_limits.updated"):
 class ResponseOutputAudioDeltaEvent(ServerEventBase, tag="response.output_audio.delta"):
     """Returned when the model-generated audio is updated."""
 
-    type: ClassVar[Literal["response.output_audio.delta"]] = "response.output_audio.delta"
+    if TYPE_CHECKING:
+
+        @property
+        def type(self) -> Literal["response.output_audio.delta"]: ...
+
+    else:
+        type: ClassVar[Literal["response.output_audio.delta"]] = "response.output_audio.delta"
 
     event_id: str
     response_id: str
@@ -387,7 +490,13 @@ class ResponseOutputAudioDeltaEvent(ServerEventBase, tag="response.output_audio.
 class ResponseOutputAudioDoneEvent(ServerEventBase, tag="response.output_audio.done"):
     """Returned when the model-generated audio is done."""
 
-    type: ClassVar[Literal["response.output_audio.done"]] = "response.output_audio.done"
+    if TYPE_CHECKING:
+
+        @property
+        def type(self) -> Literal["response.output_audio.done"]: ...
+
+    else:
+        type: ClassVar[Literal["response.output_audio.done"]] = "response.output_audio.done"
 
     event_id: str
     response_id: str
@@ -399,7 +508,13 @@ class ResponseOutputAudioDoneEvent(ServerEventBase, tag="response.output_audio.d
 class ResponseOutputAudioTranscriptDeltaEvent(ServerEventBase, tag="response.output_audio_transcript.delta"):
     """Returned when the model-generated transcription of audio output is updated."""
 
-    type: ClassVar[Literal["response.output_audio_transcript.delta"]] = "response.output_audio_transcript.delta"
+    if TYPE_CHECKING:
+
+        @property
+        def type(self) -> Literal["response.output_audio_transcript.delta"]: ...
+
+    else:
+        type: ClassVar[Literal["response.output_audio_transcript.delta"]] = "response.output_audio_transcript.delta"
 
     event_id: str
     response_id: str
@@ -412,7 +527,13 @@ class ResponseOutputAudioTranscriptDeltaEvent(ServerEventBase, tag="response.out
 class ResponseOutputAudioTranscriptDoneEvent(ServerEventBase, tag="response.output_audio_transcript.done"):
     """Returned when the model-generated transcription of audio output is done streaming."""
 
-    type: ClassVar[Literal["response.output_audio_transcript.done"]] = "response.output_audio_transcript.done"
+    if TYPE_CHECKING:
+
+        @property
+        def type(self) -> Literal["response.output_audio_transcript.done"]: ...
+
+    else:
+        type: ClassVar[Literal["response.output_audio_transcript.done"]] = "response.output_audio_transcript.done"
 
     event_id: str
     response_id: str
@@ -425,7 +546,13 @@ class ResponseOutputAudioTranscriptDoneEvent(ServerEventBase, tag="response.outp
 class ResponseContentPartAddedEvent(ServerEventBase, tag="response.content_part.added"):
     """Returned when a new content part is added to an assistant message item during response generation."""
 
-    type: ClassVar[Literal["response.content_part.added"]] = "response.content_part.added"
+    if TYPE_CHECKING:
+
+        @property
+        def type(self) -> Literal["response.content_part.added"]: ...
+
+    else:
+        type: ClassVar[Literal["response.content_part.added"]] = "response.content_part.added"
 
     event_id: str
     response_id: str
@@ -438,7 +565,13 @@ class ResponseContentPartAddedEvent(ServerEventBase, tag="response.content_part.
 class ResponseContentPartDoneEvent(ServerEventBase, tag="response.content_part.done"):
     """Returned when a content part is done streaming in an assistant message item."""
 
-    type: ClassVar[Literal["response.content_part.done"]] = "response.content_part.done"
+    if TYPE_CHECKING:
+
+        @property
+        def type(self) -> Literal["response.content_part.done"]: ...
+
+    else:
+        type: ClassVar[Literal["response.content_part.done"]] = "response.content_part.done"
 
     event_id: str
     response_id: str
@@ -451,7 +584,13 @@ class ResponseContentPartDoneEvent(ServerEventBase, tag="response.content_part.d
 class ResponseCreatedEvent(ServerEventBase, tag="response.created"):
     """Returned when a new Response is created."""
 
-    type: ClassVar[Literal["response.created"]] = "response.created"
+    if TYPE_CHECKING:
+
+        @property
+        def type(self) -> Literal["response.created"]: ...
+
+    else:
+        type: ClassVar[Literal["response.created"]] = "response.created"
 
     event_id: str
     response: Response
@@ -460,7 +599,13 @@ class ResponseCreatedEvent(ServerEventBase, tag="response.created"):
 class ResponseDoneEvent(ServerEventBase, tag="response.done"):
     """Returned when a Response is done streaming."""
 
-    type: ClassVar[Literal["response.done"]] = "response.done"
+    if TYPE_CHECKING:
+
+        @property
+        def type(self) -> Literal["response.done"]: ...
+
+    else:
+        type: ClassVar[Literal["response.done"]] = "response.done"
 
     event_id: str
     response: Response
@@ -469,7 +614,13 @@ class ResponseDoneEvent(ServerEventBase, tag="response.done"):
 class ResponseFunctionCallArgumentsDeltaEvent(ServerEventBase, tag="response.function_call_arguments.delta"):
     """Returned when the model-generated function call arguments are updated."""
 
-    type: ClassVar[Literal["response.function_call_arguments.delta"]] = "response.function_call_arguments.delta"
+    if TYPE_CHECKING:
+
+        @property
+        def type(self) -> Literal["response.function_call_arguments.delta"]: ...
+
+    else:
+        type: ClassVar[Literal["response.function_call_arguments.delta"]] = "response.function_call_arguments.delta"
 
     event_id: str
     response_id: str
@@ -482,7 +633,13 @@ class ResponseFunctionCallArgumentsDeltaEvent(ServerEventBase, tag="response.fun
 class ResponseFunctionCallArgumentsDoneEvent(ServerEventBase, tag="response.function_call_arguments.done"):
     """Returned when the model-generated function call arguments are done streaming."""
 
-    type: ClassVar[Literal["response.function_call_arguments.done"]] = "response.function_call_arguments.done"
+    if TYPE_CHECKING:
+
+        @property
+        def type(self) -> Literal["response.function_call_arguments.done"]: ...
+
+    else:
+        type: ClassVar[Literal["response.function_call_arguments.done"]] = "response.function_call_arguments.done"
 
     event_id: str
     response_id: str
@@ -496,7 +653,13 @@ class ResponseFunctionCallArgumentsDoneEvent(ServerEventBase, tag="response.func
 class ResponseOutputItemAddedEvent(ServerEventBase, tag="response.output_item.added"):
     """Returned when a new Item is created during Response generation."""
 
-    type: ClassVar[Literal["response.output_item.added"]] = "response.output_item.added"
+    if TYPE_CHECKING:
+
+        @property
+        def type(self) -> Literal["response.output_item.added"]: ...
+
+    else:
+        type: ClassVar[Literal["response.output_item.added"]] = "response.output_item.added"
 
     event_id: str
     response_id: str
@@ -507,7 +670,13 @@ class ResponseOutputItemAddedEvent(ServerEventBase, tag="response.output_item.ad
 class ResponseOutputItemDoneEvent(ServerEventBase, tag="response.output_item.done"):
     """Returned when an Item is done streaming."""
 
-    type: ClassVar[Literal["response.output_item.done"]] = "response.output_item.done"
+    if TYPE_CHECKING:
+
+        @property
+        def type(self) -> Literal["response.output_item.done"]: ...
+
+    else:
+        type: ClassVar[Literal["response.output_item.done"]] = "response.output_item.done"
 
     event_id: str
     response_id: str
@@ -518,7 +687,13 @@ class ResponseOutputItemDoneEvent(ServerEventBase, tag="response.output_item.don
 class ResponseOutputTextDeltaEvent(ServerEventBase, tag="response.output_text.delta"):
     """Returned when the text value of an "output_text" content part is updated."""
 
-    type: ClassVar[Literal["response.output_text.delta"]] = "response.output_text.delta"
+    if TYPE_CHECKING:
+
+        @property
+        def type(self) -> Literal["response.output_text.delta"]: ...
+
+    else:
+        type: ClassVar[Literal["response.output_text.delta"]] = "response.output_text.delta"
 
     event_id: str
     response_id: str
@@ -531,7 +706,13 @@ class ResponseOutputTextDeltaEvent(ServerEventBase, tag="response.output_text.de
 class ResponseOutputTextDoneEvent(ServerEventBase, tag="response.output_text.done"):
     """Returned when the text value of an "output_text" content part is done streaming."""
 
-    type: ClassVar[Literal["response.output_text.done"]] = "response.output_text.done"
+    if TYPE_CHECKING:
+
+        @property
+        def type(self) -> Literal["response.output_text.done"]: ...
+
+    else:
+        type: ClassVar[Literal["response.output_text.done"]] = "response.output_text.done"
 
     event_id: str
     response_id: str
@@ -544,7 +725,13 @@ class ResponseOutputTextDoneEvent(ServerEventBase, tag="response.output_text.don
 class SessionCreatedEvent(ServerEventBase, tag="session.created"):
     """Returned when a Session is created."""
 
-    type: ClassVar[Literal["session.created"]] = "session.created"
+    if TYPE_CHECKING:
+
+        @property
+        def type(self) -> Literal["session.created"]: ...
+
+    else:
+        type: ClassVar[Literal["session.created"]] = "session.created"
 
     event_id: str
     session: Session
@@ -553,7 +740,13 @@ class SessionCreatedEvent(ServerEventBase, tag="session.created"):
 class SessionUpdatedEvent(ServerEventBase, tag="session.updated"):
     """Returned when a session is updated with a `session.update` event, unless there is an error."""
 
-    type: ClassVar[Literal["session.updated"]] = "session.updated"
+    if TYPE_CHECKING:
+
+        @property
+        def type(self) -> Literal["session.updated"]: ...
+
+    else:
+        type: ClassVar[Literal["session.updated"]] = "session.updated"
 
     event_id: str
     session: Session
@@ -562,7 +755,13 @@ class SessionUpdatedEvent(ServerEventBase, tag="session.updated"):
 class OutputAudioBufferStartedEvent(ServerEventBase, tag="output_audio_buffer.started"):
     """**WebRTC/SIP Only:** Emitted when the server begins streaming audio to the client."""
 
-    type: ClassVar[Literal["output_audio_buffer.started"]] = "output_audio_buffer.started"
+    if TYPE_CHECKING:
+
+        @property
+        def type(self) -> Literal["output_audio_buffer.started"]: ...
+
+    else:
+        type: ClassVar[Literal["output_audio_buffer.started"]] = "output_audio_buffer.started"
 
     event_id: str
     response_id: str
@@ -571,7 +770,13 @@ class OutputAudioBufferStartedEvent(ServerEventBase, tag="output_audio_buffer.st
 class OutputAudioBufferStoppedEvent(ServerEventBase, tag="output_audio_buffer.stopped"):
     """**WebRTC/SIP Only:** Emitted when the output audio buffer has been completely drained on the server, and no more audio is forthcoming."""
 
-    type: ClassVar[Literal["output_audio_buffer.stopped"]] = "output_audio_buffer.stopped"
+    if TYPE_CHECKING:
+
+        @property
+        def type(self) -> Literal["output_audio_buffer.stopped"]: ...
+
+    else:
+        type: ClassVar[Literal["output_audio_buffer.stopped"]] = "output_audio_buffer.stopped"
 
     event_id: str
     response_id: str
@@ -580,7 +785,13 @@ class OutputAudioBufferStoppedEvent(ServerEventBase, tag="output_audio_buffer.st
 class OutputAudioBufferClearedEvent(ServerEventBase, tag="output_audio_buffer.cleared"):
     """**WebRTC/SIP Only:** Emitted when the output audio buffer is cleared."""
 
-    type: ClassVar[Literal["output_audio_buffer.cleared"]] = "output_audio_buffer.cleared"
+    if TYPE_CHECKING:
+
+        @property
+        def type(self) -> Literal["output_audio_buffer.cleared"]: ...
+
+    else:
+        type: ClassVar[Literal["output_audio_buffer.cleared"]] = "output_audio_buffer.cleared"
 
     event_id: str
     response_id: str
@@ -589,7 +800,13 @@ class OutputAudioBufferClearedEvent(ServerEventBase, tag="output_audio_buffer.cl
 class ConversationItemAddedEvent(ServerEventBase, tag="conversation.item.added"):
     """Sent by the server when an Item is added to the default Conversation."""
 
-    type: ClassVar[Literal["conversation.item.added"]] = "conversation.item.added"
+    if TYPE_CHECKING:
+
+        @property
+        def type(self) -> Literal["conversation.item.added"]: ...
+
+    else:
+        type: ClassVar[Literal["conversation.item.added"]] = "conversation.item.added"
 
     event_id: str
     item: ConversationItem
@@ -599,7 +816,13 @@ class ConversationItemAddedEvent(ServerEventBase, tag="conversation.item.added")
 class ConversationItemDoneEvent(ServerEventBase, tag="conversation.item.done"):
     """Returned when a conversation item is finalized."""
 
-    type: ClassVar[Literal["conversation.item.done"]] = "conversation.item.done"
+    if TYPE_CHECKING:
+
+        @property
+        def type(self) -> Literal["conversation.item.done"]: ...
+
+    else:
+        type: ClassVar[Literal["conversation.item.done"]] = "conversation.item.done"
 
     event_id: str
     item: ConversationItem
@@ -609,7 +832,13 @@ class ConversationItemDoneEvent(ServerEventBase, tag="conversation.item.done"):
 class InputAudioBufferTimeoutTriggeredEvent(ServerEventBase, tag="input_audio_buffer.timeout_triggered"):
     """Returned when the Server VAD timeout is triggered for the input audio buffer."""
 
-    type: ClassVar[Literal["input_audio_buffer.timeout_triggered"]] = "input_audio_buffer.timeout_triggered"
+    if TYPE_CHECKING:
+
+        @property
+        def type(self) -> Literal["input_audio_buffer.timeout_triggered"]: ...
+
+    else:
+        type: ClassVar[Literal["input_audio_buffer.timeout_triggered"]] = "input_audio_buffer.timeout_triggered"
 
     event_id: str
     audio_start_ms: int
@@ -620,7 +849,13 @@ class InputAudioBufferTimeoutTriggeredEvent(ServerEventBase, tag="input_audio_bu
 class ConversationItemInputAudioTranscriptionSegmentEvent(ServerEventBase, tag="conversation.item.input_audio_transcription.segment"):
     """Returned when an input audio transcription segment is identified for an item."""
 
-    type: ClassVar[Literal["conversation.item.input_audio_transcription.segment"]] = "conversation.item.input_audio_transcription.segment"
+    if TYPE_CHECKING:
+
+        @property
+        def type(self) -> Literal["conversation.item.input_audio_transcription.segment"]: ...
+
+    else:
+        type: ClassVar[Literal["conversation.item.input_audio_transcription.segment"]] = "conversation.item.input_audio_transcription.segment"
 
     event_id: str
     item_id: str
@@ -635,7 +870,13 @@ class ConversationItemInputAudioTranscriptionSegmentEvent(ServerEventBase, tag="
 class McpListToolsInProgressEvent(ServerEventBase, tag="mcp_list_tools.in_progress"):
     """Returned when listing MCP tools is in progress for an item."""
 
-    type: ClassVar[Literal["mcp_list_tools.in_progress"]] = "mcp_list_tools.in_progress"
+    if TYPE_CHECKING:
+
+        @property
+        def type(self) -> Literal["mcp_list_tools.in_progress"]: ...
+
+    else:
+        type: ClassVar[Literal["mcp_list_tools.in_progress"]] = "mcp_list_tools.in_progress"
 
     event_id: str
     item_id: str
@@ -644,7 +885,13 @@ class McpListToolsInProgressEvent(ServerEventBase, tag="mcp_list_tools.in_progre
 class McpListToolsCompletedEvent(ServerEventBase, tag="mcp_list_tools.completed"):
     """Returned when listing MCP tools has completed for an item."""
 
-    type: ClassVar[Literal["mcp_list_tools.completed"]] = "mcp_list_tools.completed"
+    if TYPE_CHECKING:
+
+        @property
+        def type(self) -> Literal["mcp_list_tools.completed"]: ...
+
+    else:
+        type: ClassVar[Literal["mcp_list_tools.completed"]] = "mcp_list_tools.completed"
 
     event_id: str
     item_id: str
@@ -653,7 +900,13 @@ class McpListToolsCompletedEvent(ServerEventBase, tag="mcp_list_tools.completed"
 class McpListToolsFailedEvent(ServerEventBase, tag="mcp_list_tools.failed"):
     """Returned when listing MCP tools has failed for an item."""
 
-    type: ClassVar[Literal["mcp_list_tools.failed"]] = "mcp_list_tools.failed"
+    if TYPE_CHECKING:
+
+        @property
+        def type(self) -> Literal["mcp_list_tools.failed"]: ...
+
+    else:
+        type: ClassVar[Literal["mcp_list_tools.failed"]] = "mcp_list_tools.failed"
 
     event_id: str
     item_id: str
@@ -662,7 +915,13 @@ class McpListToolsFailedEvent(ServerEventBase, tag="mcp_list_tools.failed"):
 class ResponseMcpCallArgumentsDeltaEvent(ServerEventBase, tag="response.mcp_call_arguments.delta"):
     """Returned when MCP tool call arguments are updated during response generation."""
 
-    type: ClassVar[Literal["response.mcp_call_arguments.delta"]] = "response.mcp_call_arguments.delta"
+    if TYPE_CHECKING:
+
+        @property
+        def type(self) -> Literal["response.mcp_call_arguments.delta"]: ...
+
+    else:
+        type: ClassVar[Literal["response.mcp_call_arguments.delta"]] = "response.mcp_call_arguments.delta"
 
     event_id: str
     response_id: str
@@ -675,7 +934,13 @@ class ResponseMcpCallArgumentsDeltaEvent(ServerEventBase, tag="response.mcp_call
 class ResponseMcpCallArgumentsDoneEvent(ServerEventBase, tag="response.mcp_call_arguments.done"):
     """Returned when MCP tool call arguments are finalized during response generation."""
 
-    type: ClassVar[Literal["response.mcp_call_arguments.done"]] = "response.mcp_call_arguments.done"
+    if TYPE_CHECKING:
+
+        @property
+        def type(self) -> Literal["response.mcp_call_arguments.done"]: ...
+
+    else:
+        type: ClassVar[Literal["response.mcp_call_arguments.done"]] = "response.mcp_call_arguments.done"
 
     event_id: str
     response_id: str
@@ -687,7 +952,13 @@ class ResponseMcpCallArgumentsDoneEvent(ServerEventBase, tag="response.mcp_call_
 class ResponseMcpCallInProgressEvent(ServerEventBase, tag="response.mcp_call.in_progress"):
     """Returned when an MCP tool call has started and is in progress."""
 
-    type: ClassVar[Literal["response.mcp_call.in_progress"]] = "response.mcp_call.in_progress"
+    if TYPE_CHECKING:
+
+        @property
+        def type(self) -> Literal["response.mcp_call.in_progress"]: ...
+
+    else:
+        type: ClassVar[Literal["response.mcp_call.in_progress"]] = "response.mcp_call.in_progress"
 
     event_id: str
     output_index: int
@@ -697,7 +968,13 @@ class ResponseMcpCallInProgressEvent(ServerEventBase, tag="response.mcp_call.in_
 class ResponseMcpCallCompletedEvent(ServerEventBase, tag="response.mcp_call.completed"):
     """Returned when an MCP tool call has completed successfully."""
 
-    type: ClassVar[Literal["response.mcp_call.completed"]] = "response.mcp_call.completed"
+    if TYPE_CHECKING:
+
+        @property
+        def type(self) -> Literal["response.mcp_call.completed"]: ...
+
+    else:
+        type: ClassVar[Literal["response.mcp_call.completed"]] = "response.mcp_call.completed"
 
     event_id: str
     output_index: int
@@ -707,7 +984,13 @@ class ResponseMcpCallCompletedEvent(ServerEventBase, tag="response.mcp_call.comp
 class ResponseMcpCallFailedEvent(ServerEventBase, tag="response.mcp_call.failed"):
     """Returned when an MCP tool call has failed."""
 
-    type: ClassVar[Literal["response.mcp_call.failed"]] = "response.mcp_call.failed"
+    if TYPE_CHECKING:
+
+        @property
+        def type(self) -> Literal["response.mcp_call.failed"]: ...
+
+    else:
+        type: ClassVar[Literal["response.mcp_call.failed"]] = "response.mcp_call.failed"
 
     event_id: str
     output_index: int
