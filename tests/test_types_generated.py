@@ -37,7 +37,7 @@ from openai_realtime_ws.types._generated import (
 )
 
 REPO = Path(__file__).resolve().parent.parent
-SPEC_DIR = REPO.parent / "shared" / "spec"
+SPEC_DIR = REPO / "spec"  # vendored: the repository stands alone
 SPEC_PATH = SPEC_DIR / "realtime-openapi-subset.json"
 PROTOCOL_PATH = SPEC_DIR / "PROTOCOL.md"
 

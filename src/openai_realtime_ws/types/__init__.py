@@ -26,6 +26,7 @@ class UnknownServerEvent(msgspec.Struct, kw_only=True, frozen=True):
 
     @property
     def event_id(self) -> str | None:
+        """The event's ``event_id`` from ``raw`` (``None`` when absent or not a string)."""
         value = self.raw.get("event_id")
         return value if isinstance(value, str) else None
 
