@@ -14,13 +14,22 @@ What cannot be restored (the API has no way to re-create it):
 * MCP items (``mcp_call``, ``mcp_list_tools``, approvals) and out-of-band responses (never in the
   default conversation);
 * items still ``in_progress`` when the connection dropped (a half-finished answer).
+
+Cost and bound: every update is O(1) (items are kept in a doubly linked list keyed by id, so
+placing an item after ``previous_item_id`` or deleting one never scans the conversation). The
+mirror keeps at most ``max_items`` items (:data:`DEFAULT_MAX_ITEMS`, 2,048): past that the oldest
+item (the first of the conversation) is dropped and counted in :attr:`Conversation.dropped`. A
+restore then re-creates only the items still kept, in order (the first restored item has no
+``previous_item_id``): the new session starts from the newest ``max_items`` items, and what was
+dropped is gone from it, as it is from the server's own context once the conversation outgrows
+the model's window (the server truncates the oldest items too).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from ..types import (
     AnyServerEvent,
@@ -35,10 +44,13 @@ from ..types import (
     ResponseDoneEvent,
 )
 
-__all__ = ["Conversation", "TrackedItem"]
+__all__ = ["DEFAULT_MAX_ITEMS", "Conversation", "TrackedItem"]
+
+#: Items the mirror keeps by default; the oldest are dropped past it.
+DEFAULT_MAX_ITEMS: Final = 2048
 
 
-@dataclass
+@dataclass(slots=True, eq=False)
 class TrackedItem:
     """One item of the default conversation, as the client last saw it."""
 
@@ -46,6 +58,9 @@ class TrackedItem:
     item: ConversationItem
     transcripts: dict[int, str] = field(default_factory=dict)  # input transcription by index
     truncated: bool = False
+    # neighbours in conversation order (the mirror's linked list)
+    _prev: TrackedItem | None = field(default=None, repr=False)
+    _next: TrackedItem | None = field(default=None, repr=False)
 
     @property
     def type(self) -> str:
@@ -69,32 +84,50 @@ class TrackedItem:
 
 
 class Conversation:
-    """The default conversation as an ordered list of :class:`TrackedItem`."""
+    """The default conversation as an ordered collection of :class:`TrackedItem` (O(1) updates,
+    at most ``max_items`` kept; see the module comment)."""
 
-    __slots__ = ("_items", "_order", "active_response_id")
+    __slots__ = ("_head", "_items", "_tail", "active_response_id", "dropped", "max_items")
 
-    def __init__(self) -> None:
+    def __init__(self, max_items: int = DEFAULT_MAX_ITEMS) -> None:
+        if isinstance(max_items, bool) or not isinstance(max_items, int) or max_items < 1:
+            raise ValueError(f"max_items must be an int >= 1, got {max_items!r}")
+        self.max_items = max_items
+        """The most items kept; past it the oldest is dropped."""
+        self.dropped = 0
+        """Items dropped (oldest first) because the mirror was full."""
         self._items: dict[str, TrackedItem] = {}
-        self._order: list[str] = []
+        self._head: TrackedItem | None = None
+        self._tail: TrackedItem | None = None
         self.active_response_id: str | None = None
         """The in-band response in progress (``None`` between responses)."""
 
     def __len__(self) -> int:
-        return len(self._order)
+        return len(self._items)
 
     def __iter__(self) -> Iterator[TrackedItem]:
-        return (self._items[i] for i in self._order)
+        items: list[TrackedItem] = []  # a snapshot: the caller may apply events meanwhile
+        node = self._head
+        while node is not None:
+            items.append(node)
+            node = node._next
+        return iter(items)
 
     def get(self, item_id: str) -> TrackedItem | None:
         return self._items.get(item_id)
 
     @property
     def last_item_id(self) -> str | None:
-        return self._order[-1] if self._order else None
+        return self._tail.id if self._tail is not None else None
 
     def clear(self) -> None:
+        node = self._head
+        while node is not None:  # break the links: no reference cycles left for the GC
+            nxt = node._next
+            node._prev = node._next = None
+            node = nxt
         self._items.clear()
-        self._order.clear()
+        self._head = self._tail = None
         self.active_response_id = None
 
     def apply(self, event: AnyServerEvent) -> None:
@@ -104,8 +137,9 @@ class Conversation:
         ):
             self._upsert(event.item, event.previous_item_id)
         elif isinstance(event, ConversationItemDeletedEvent):
-            if self._items.pop(event.item_id, None) is not None:
-                self._order.remove(event.item_id)
+            tracked = self._items.pop(event.item_id, None)
+            if tracked is not None:
+                self._unlink(tracked)
         elif isinstance(event, ConversationItemTruncatedEvent):
             tracked = self._items.get(event.item_id)
             if tracked is not None:
@@ -123,6 +157,18 @@ class Conversation:
             ):
                 self.active_response_id = None
 
+    def _unlink(self, node: TrackedItem) -> None:
+        prev, nxt = node._prev, node._next
+        if prev is None:
+            self._head = nxt
+        else:
+            prev._next = nxt
+        if nxt is None:
+            self._tail = prev
+        else:
+            nxt._prev = prev
+        node._prev = node._next = None
+
     def _upsert(self, item: ConversationItem, previous_item_id: str | None) -> None:
         item_id = item.id
         if not item_id:
@@ -131,15 +177,36 @@ class Conversation:
         if tracked is not None:
             tracked.item = item
             return
-        self._items[item_id] = TrackedItem(item_id, item)
-        if previous_item_id is None or previous_item_id == "root":
-            index = 0 if previous_item_id == "root" else len(self._order)
+        node = TrackedItem(item_id, item)
+        self._items[item_id] = node
+        if previous_item_id == "root":  # the first item of the conversation
+            after = None
+        elif previous_item_id is None:  # no position given: the end
+            after = self._tail
+        else:  # after the given item; at the end when it is unknown (dropped, or never seen)
+            after = self._items.get(previous_item_id, self._tail)
+            if after is node:
+                after = self._tail if self._tail is not node else None
+        if after is None:
+            node._next = self._head
+            if self._head is not None:
+                self._head._prev = node
+            self._head = node
+            if self._tail is None:
+                self._tail = node
         else:
-            try:
-                index = self._order.index(previous_item_id) + 1
-            except ValueError:
-                index = len(self._order)
-        self._order.insert(index, item_id)
+            node._prev, node._next = after, after._next
+            if after._next is not None:
+                after._next._prev = node
+            else:
+                self._tail = node
+            after._next = node
+        if len(self._items) > self.max_items:
+            oldest = self._head
+            assert oldest is not None
+            del self._items[oldest.id]
+            self._unlink(oldest)
+            self.dropped += 1
 
     def restore_events(self) -> list[dict[str, Any]]:
         """``conversation.item.create`` events that rebuild this conversation on a new session."""
