@@ -44,3 +44,33 @@ def test_there_are_examples() -> None:
     assert any(n.startswith("README.md") for n in names)
     assert any(n.startswith("tools.md") for n in names)
     assert any(n.startswith("client.md") for n in names)
+
+
+def _pytest_example() -> str:
+    recipes = (ROOT / "docs" / "recipes.md").read_text()
+    found: list[str] = [c for c in BLOCK.findall(recipes) if "@pytest.mark.asyncio" in c]
+    assert len(found) == 1
+    return found[0]
+
+
+def _run_pytest(tmp_path: Path, code: str) -> subprocess.CompletedProcess[str]:
+    (tmp_path / "test_my_agent.py").write_text(code)
+    (tmp_path / "pytest.ini").write_text("[pytest]\nasyncio_mode = strict\n")
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_my_agent.py"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        env={k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")},
+    )
+
+
+def test_the_pytest_recipe_passes_in_strict_mode(tmp_path: Path) -> None:
+    """docs/recipes.md: the emulator fixture with pytest-asyncio in strict mode."""
+    proc = _run_pytest(tmp_path, _pytest_example())
+    assert proc.returncode == 0 and "1 passed" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_without_the_marker_strict_mode_does_not_run_it(tmp_path: Path) -> None:
+    """... and the marker the recipe says is needed in strict mode is needed."""
+    code = _pytest_example().replace("@pytest.mark.asyncio\n", "")
+    proc = _run_pytest(tmp_path, code)
+    assert "1 passed" not in proc.stdout, proc.stdout
