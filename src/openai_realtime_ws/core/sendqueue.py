@@ -4,6 +4,11 @@ Used while the socket is connecting, reconnecting, or its write buffer is full. 
 when full, the oldest ``input_audio_buffer.append`` events are dropped first (stale audio is
 useless); control events never are, and if control events alone would overflow the bound,
 :meth:`OutboundQueue.push` raises :class:`QueueFull` and queues nothing.
+
+Every operation is O(1) (amortised): the audio events are also linked in a second queue in the
+same order, so the oldest one is found without a scan; a dropped event leaves an empty cell in
+the main queue (its bytes are released at once), skipped by :meth:`OutboundQueue.popleft` and
+swept out when empty cells outnumber live ones.
 """
 
 from __future__ import annotations
@@ -22,8 +27,17 @@ class Queued:
     droppable: bool  # an input_audio_buffer.append
 
 
+class _Cell:
+    """A place in the main queue; ``q`` is ``None`` once its audio event was dropped."""
+
+    __slots__ = ("q",)
+
+    def __init__(self, q: Queued | None) -> None:
+        self.q = q
+
+
 class OutboundQueue:
-    __slots__ = ("_items", "dropped", "max_bytes", "nbytes")
+    __slots__ = ("_audio", "_control_bytes", "_dead", "_items", "dropped", "max_bytes", "nbytes")
 
     def __init__(self, max_bytes: int) -> None:
         if max_bytes <= 0:
@@ -31,52 +45,75 @@ class OutboundQueue:
         self.max_bytes = max_bytes
         self.nbytes = 0
         self.dropped = 0  # audio events dropped since creation
-        self._items: deque[Queued] = deque()
+        self._control_bytes = 0  # bytes of the queued events that are never dropped
+        self._items: deque[_Cell] = deque()  # every event in order (and empty cells)
+        self._audio: deque[_Cell] = deque()  # the live audio events, in the same order
+        self._dead = 0  # empty cells in _items
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self._items) - self._dead
 
     def push(self, data: bytes, *, droppable: bool) -> int:
         """Queue ``data``; returns how many audio events were dropped to make room."""
         size = len(data)
         if self.nbytes + size <= self.max_bytes:
-            self._items.append(Queued(data, droppable))
-            self.nbytes += size
+            self._append(data, droppable, size)
             return 0
-        control = sum(len(q.data) for q in self._items if not q.droppable)
-        if droppable:
-            if control + size > self.max_bytes:
+        if self._control_bytes + size > self.max_bytes:
+            if droppable:
                 # no room even without the other audio: this (newest) chunk is the one dropped
                 self.dropped += 1
                 return 1
-        elif control + size > self.max_bytes:
             raise QueueFull(
-                f"outbound queue full: {len(self._items)} events, {self.nbytes} bytes queued, "
+                f"outbound queue full: {len(self)} events, {self.nbytes} bytes queued, "
                 f"limit {self.max_bytes} bytes of control events"
             )
         dropped = 0
-        kept: deque[Queued] = deque()
-        need = self.nbytes + size - self.max_bytes
-        for q in self._items:
-            if need > 0 and q.droppable:
-                need -= len(q.data)
-                self.nbytes -= len(q.data)
-                dropped += 1
-            else:
-                kept.append(q)
-        self._items = kept
-        self._items.append(Queued(data, droppable))
-        self.nbytes += size
+        audio = self._audio
+        while self.nbytes + size > self.max_bytes:  # the oldest audio first
+            cell = audio.popleft()
+            q = cell.q
+            assert q is not None
+            cell.q = None
+            self.nbytes -= len(q.data)
+            self._dead += 1
+            dropped += 1
         self.dropped += dropped
+        self._append(data, droppable, size)
+        if self._dead > 32 and self._dead * 2 > len(self._items):
+            self._items = deque(c for c in self._items if c.q is not None)
+            self._dead = 0
         return dropped
 
+    def _append(self, data: bytes, droppable: bool, size: int) -> None:
+        cell = _Cell(Queued(data, droppable))
+        self._items.append(cell)
+        if droppable:
+            self._audio.append(cell)
+        else:
+            self._control_bytes += size
+        self.nbytes += size
+
     def popleft(self) -> Queued:
-        q = self._items.popleft()
+        """The oldest queued event (``IndexError`` when there is none)."""
+        items = self._items
+        while True:
+            q = items.popleft().q
+            if q is not None:
+                break
+            self._dead -= 1
+        if q.droppable:
+            self._audio.popleft()  # the oldest live audio event is this one
+        else:
+            self._control_bytes -= len(q.data)
         self.nbytes -= len(q.data)
         return q
 
     def drain(self) -> list[Queued]:
-        items = list(self._items)
+        items = [c.q for c in self._items if c.q is not None]
         self._items.clear()
+        self._audio.clear()
+        self._dead = 0
+        self._control_bytes = 0
         self.nbytes = 0
         return items
