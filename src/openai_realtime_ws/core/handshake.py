@@ -142,6 +142,8 @@ class RealtimeTarget:
                 raise RealtimeConfigError(f"`{name}` must be a str, got {type(value).__name__}.")
 
     def query(self) -> list[tuple[str, str]]:
+        """The URL query pair that selects this target (``model=``, ``call_id=`` or
+        ``intent=transcription``)."""
         if self.model:
             return [("model", self.model)]
         if self.call_id:
