@@ -5,7 +5,14 @@ server VAD detects turns and answers with audio) as fast as the emulator takes t
 on the audio and transcript deltas, iteration left unused (its buffer must stay bounded), and
 reconnection enabled. Every simulated minute it prints the client's RSS, the emulator's RSS
 (separate process), events received, responses and the outbound queue size. Flat memory is the
-target.
+target: at the end it prints the emulator's RSS growth from the end of the warm-up (the first
+`--warmup` simulated minutes, while its bounded buffers fill) to the end, which must stay within
+10% (exit status 1 otherwise).
+
+The emulator runs as the CLI runs it (`python -m openai_realtime_ws.emulator --speed 0`, its
+defaults: client events recorded up to a cap, closed connections forgotten beyond a bounded
+history, item audio within a budget); `--record-all` keeps every client event instead (what the
+emulator did before those bounds: it grows by hundreds of MiB per session-hour).
 
     .venv/bin/python bench/soak.py              # 60 simulated minutes
     .venv/bin/python bench/soak.py --minutes 3  # quick
@@ -49,7 +56,7 @@ def make_chunks() -> tuple[bytes, bytes]:
     return tone, b"\x00\x00" * SAMPLES
 
 
-async def soak(minutes: int, base_url: str, server_pid: int) -> None:
+async def soak(minutes: int, base_url: str, server_pid: int) -> list[int]:
     rt = await AsyncOpenAIRealtimeWS.create(
         base_url=base_url,
         api_key="sk-soak",
@@ -84,6 +91,7 @@ async def soak(minutes: int, base_url: str, server_pid: int) -> None:
     )
     start = time.perf_counter()
     baseline = rss_kib()
+    server_rss: list[int] = []
     sent = 0
     for minute in range(1, minutes + 1):
         for _ in range(per_minute):
@@ -92,13 +100,13 @@ async def soak(minutes: int, base_url: str, server_pid: int) -> None:
             if sent % 50 == 0:
                 # let the loop read server events; a real app would pace at 20 ms per chunk
                 await asyncio.sleep(0)
-                while len(rt._outbound) > 0 or rt._write_paused:
-                    await asyncio.sleep(0.001)
+                await rt.drain()
         await asyncio.sleep(0.05)
+        server_rss.append(rss_kib(server_pid))
         print(
             f"{minute:>7} {time.perf_counter() - start:>7.1f} {rss_kib() / 1024:>15.1f} "
             f"{rss_kib(server_pid) / 1024:>17.1f} {counts['events']:>9} {counts['responses']:>9} "
-            f"{counts['audio_bytes'] * 3 / 4 / 1e6:>11.1f} {len(rt._outbound):>7}",
+            f"{counts['audio_bytes'] * 3 / 4 / 1e6:>11.1f} {rt.outbound_bytes:>7}",
             flush=True,
         )
     growth = (rss_kib() - baseline) / 1024
@@ -108,26 +116,51 @@ async def soak(minutes: int, base_url: str, server_pid: int) -> None:
         f"{time.perf_counter() - start:.1f} s; client RSS growth {growth:+.1f} MiB; "
         f"reconnects {rt.reconnects}; errors {counts['errors']}"
     )
+    return server_rss
+
+
+def flatness(server_rss: list[int], warmup: int) -> tuple[float, float, float]:
+    """(RSS at the end of the warm-up, RSS at the end, growth %) of the emulator, in MiB."""
+    first = server_rss[min(warmup, len(server_rss)) - 1]
+    last = server_rss[-1]
+    return first / 1024, last / 1024, (last - first) / first * 100
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--minutes", type=int, default=60, help="simulated minutes (default 60)")
     parser.add_argument("--quick", action="store_true", help="3 simulated minutes")
+    parser.add_argument("--warmup", type=int, default=5,
+                        help="simulated minutes before the flatness baseline (default 5)")
+    parser.add_argument("--emulator-src", metavar="DIR",
+                        help="run the emulator from this source tree (e.g. an older checkout's src/, "
+                             "for before/after figures)")
+    parser.add_argument("--record-all", action="store_true",
+                        help="emulator keeps every client event (--record 0) and every item's audio")
     args = parser.parse_args()
     os.environ.pop("OPENAI_API_KEY", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "openai_realtime_ws.emulator", "--speed", "0"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    cmd = [sys.executable, "-m", "openai_realtime_ws.emulator", "--speed", "0"]
+    if args.record_all:
+        cmd += ["--record", "0", "--item-audio-mib", "0"]
+    env = dict(os.environ)
+    if args.emulator_src:
+        env["PYTHONPATH"] = os.path.abspath(args.emulator_src)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
+    minutes = 3 if args.quick else args.minutes
     try:
         assert proc.stdout is not None
         base_url = proc.stdout.readline().strip()
-        asyncio.run(soak(3 if args.quick else args.minutes, base_url, proc.pid))
+        server_rss = asyncio.run(soak(minutes, base_url, proc.pid))
     finally:
         proc.terminate()
         proc.wait(10)
+    warmup = min(args.warmup, max(1, minutes - 1))
+    first, last, growth = flatness(server_rss, warmup)
+    verdict = "flat" if abs(growth) <= 10 else "NOT flat"
+    print(f"emulator RSS {first:.1f} MiB after {warmup} simulated min -> {last:.1f} MiB after {minutes}: "
+          f"{growth:+.1f}% ({verdict} within 10%)")
+    if abs(growth) > 10:
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

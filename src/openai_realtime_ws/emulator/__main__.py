@@ -33,6 +33,12 @@ def build_parser(prog: str = "python -m openai_realtime_ws.emulator") -> argpars
     p.add_argument("--voice", action="store_true",
                    help="real local speech: espeak-ng output audio, PocketSphinx input transcription "
                         "(needs the 'voice' extra)")
+    p.add_argument("--record", type=int, default=None, metavar="N",
+                   help="record the last N client events of each connection (0 = all); default: "
+                        "off, as nothing in this process reads them")
+    p.add_argument("--item-audio-mib", type=float, default=EmulatorConfig().max_item_audio_bytes / 2**20,
+                   metavar="MIB", help="audio each session keeps for its items (retrieve/truncate); "
+                                       "0 = no limit (default %(default)g)")
     return p
 
 
@@ -44,7 +50,9 @@ def parse_args(argv: list[str] | None = None,
 async def serve(args: argparse.Namespace, plugins: dict[str, Any] | None = None) -> None:
     config = EmulatorConfig(api_key=args.api_key, speed=args.speed, session_seconds=args.session_seconds,
                             audio_chunk_ms=args.chunk_ms, send_conversation_created=args.conversation_created,
-                            idle_timeout_scale=args.idle_timeout_scale, seed=args.seed)
+                            idle_timeout_scale=args.idle_timeout_scale, seed=args.seed,
+                            record_received=args.record is not None, record_limit=max(args.record or 0, 0),
+                            max_item_audio_bytes=int(max(args.item_audio_mib, 0) * 2**20))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
