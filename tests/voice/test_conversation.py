@@ -88,4 +88,4 @@ async def test_200_turns_with_random_interruptions_never_collide() -> None:
         received = emu.connections[0].received_types()
         assert received.count("conversation.item.truncate") > 10
         await rt.close()
-        print(f"\n{TURNS} turns: {counts['done']} responses, {interrupts}, errors {sorted(set(codes))}")
+        print(f"\n{TURNS} turns: {counts['done']} responses, {interrupts}, errors {sorted({str(c) for c in codes})}")

@@ -1,0 +1,142 @@
+"""A phone call as Twilio Media Streams makes it (the one part of these tests that cannot be
+real): it follows Twilio's published WebSocket protocol exactly. It sends ``connected``, ``start``
+and then one ``media`` message (160 bytes of μ-law = 20 ms, base64) every 20 ms with Twilio's
+string-typed ``sequenceNumber``/``chunk``/``timestamp``; it plays the bridge's ``media`` in real
+time, echoes each ``mark`` once the audio before it has played, and on ``clear`` drops its buffer
+and echoes every pending mark at once; ``stop`` ends the stream."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
+
+FRAME = 160  # 20 ms of μ-law 8 kHz
+SILENCE = b"\xff" * FRAME
+
+
+class TwilioCaller:
+    def __init__(self, url: str, *, stream_sid: str = "MZ00000000000000000000000000000001",
+                 call_sid: str = "CA00000000000000000000000000000001") -> None:
+        self.url = url
+        self.stream_sid = stream_sid
+        self.call_sid = call_sid
+        self.ws: ClientConnection | None = None
+        self.seq = 0
+        self.chunk = 0
+        self.sent_payloads: list[str] = []
+        self.buffer = bytearray()  # audio waiting to be played
+        self.pending_marks: list[tuple[int, str]] = []  # (buffer offset, name)
+        self.played = bytearray()
+        self.marks_echoed: list[str] = []
+        self.clears: list[tuple[float, int]] = []  # (time, bytes played when clear arrived)
+        self.received: list[dict[str, Any]] = []
+        self._speech = bytearray()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.played_changed = asyncio.Event()
+
+    def _next_seq(self) -> str:
+        self.seq += 1
+        return str(self.seq)
+
+    async def _send(self, msg: dict[str, Any]) -> None:
+        assert self.ws is not None
+        await self.ws.send(json.dumps(msg))
+
+    async def __aenter__(self) -> TwilioCaller:
+        self.ws = await connect(self.url)
+        await self._send({"event": "connected", "protocol": "Call", "version": "1.0.0"})
+        await self._send({
+            "event": "start", "sequenceNumber": self._next_seq(), "streamSid": self.stream_sid,
+            "start": {
+                "accountSid": "AC00000000000000000000000000000001", "streamSid": self.stream_sid,
+                "callSid": self.call_sid, "tracks": ["inbound"], "customParameters": {},
+                "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
+            },
+        })
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._read()), loop.create_task(self._clock())]
+        return self
+
+    def speak(self, mulaw: bytes) -> None:
+        """The caller says this (μ-law 8 kHz), after whatever is still being said."""
+        self._speech += mulaw
+
+    async def _read(self) -> None:
+        assert self.ws is not None
+        async for raw in self.ws:
+            msg = json.loads(raw)
+            self.received.append(msg)
+            assert msg.get("streamSid") == self.stream_sid, msg
+            event = msg["event"]
+            if event == "media":
+                self.buffer += base64.b64decode(msg["media"]["payload"])
+            elif event == "mark":
+                self.pending_marks.append((len(self.buffer), msg["mark"]["name"]))
+            elif event == "clear":
+                self.clears.append((time.perf_counter(), len(self.played)))
+                self.buffer.clear()
+                marks, self.pending_marks = self.pending_marks, []
+                for _, name in marks:  # Twilio echoes the marks of the cleared audio
+                    await self._echo(name)
+
+    async def _echo(self, name: str) -> None:
+        self.marks_echoed.append(name)
+        await self._send({"event": "mark", "sequenceNumber": self._next_seq(),
+                          "streamSid": self.stream_sid, "mark": {"name": name}})
+
+    async def _clock(self) -> None:
+        """Every 20 ms: send 20 ms of caller audio and play 20 ms of the bridge's audio."""
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        n = 0
+        while True:
+            n += 1
+            delay = start + n * 0.02 - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            # inbound: the caller's microphone
+            if self._speech:
+                frame = bytes(self._speech[:FRAME]).ljust(FRAME, b"\xff")
+                del self._speech[:FRAME]
+            else:
+                frame = SILENCE
+            self.chunk += 1
+            payload = base64.b64encode(frame).decode()
+            self.sent_payloads.append(payload)
+            await self._send({"event": "media", "sequenceNumber": self._next_seq(),
+                              "streamSid": self.stream_sid,
+                              "media": {"track": "inbound", "chunk": str(self.chunk),
+                                        "timestamp": str(n * 20), "payload": payload}})
+            # outbound: the phone's loudspeaker
+            take = bytes(self.buffer[:FRAME])
+            del self.buffer[:FRAME]
+            self.played += take
+            if take:
+                self.played_changed.set()
+            self.pending_marks = [(off - len(take), name) for off, name in self.pending_marks]
+            while self.pending_marks and self.pending_marks[0][0] <= 0:
+                await self._echo(self.pending_marks.pop(0)[1])
+
+    async def hang_up(self) -> None:
+        await self._send({"event": "stop", "sequenceNumber": self._next_seq(),
+                          "streamSid": self.stream_sid,
+                          "stop": {"accountSid": "AC00000000000000000000000000000001",
+                                   "callSid": self.call_sid}})
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            try:
+                await t
+            except (asyncio.CancelledError, Exception):
+                pass
+        assert self.ws is not None
+        await self.ws.close()
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.ws is not None and self.ws.state.name == "OPEN":
+            await self.hang_up()
