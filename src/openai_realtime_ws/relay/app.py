@@ -180,6 +180,7 @@ class RealtimeRelay:
             routes.append(Route("/client_secrets", self._client_secret, methods=["POST"]))
         if console:
             routes += [Route(path, self._static) for path in _STATIC]
+            routes.append(Route("/favicon.ico", lambda request: Response(status_code=204)))
         self.app = Starlette(routes=routes, lifespan=self._lifespan)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:

@@ -1,0 +1,268 @@
+// console.js: the relay's web console. Talk with the microphone, hear the reply, interrupt it;
+// live transcript; an event log with filters and the JSON of each event; session settings;
+// latency per turn (speech end → first audio heard); connection status with reconnects.
+// Built only on realtime.js and realtime-audio.js. `window.realtimeConsole` exposes its state
+// (used by the browser tests).
+
+import { RealtimeWebSocket } from "./realtime.js";
+import { AudioPlayer, attachPlayback, bargeInEvents, startMicrophone } from "./realtime-audio.js";
+
+const $ = (id) => document.getElementById(id);
+const params = new URLSearchParams(location.search);
+const MAX_LOG = 3000;
+
+const state = {
+  status: "disconnected",
+  reconnects: 0,
+  log: [], // {n, t, dir, type, event}
+  turns: [], // {turn, ms}
+  interruptions: [], // {stop, events}
+  transcript: [], // {role, itemId, text, truncated}
+  errors: [],
+  rt: null,
+  player: null,
+  mic: null,
+  micT0: null,
+  speechEndAt: null,
+};
+window.realtimeConsole = state;
+
+function setStatus(s, detail = "") {
+  state.status = s;
+  const el = $("status");
+  el.textContent = detail ? `${s} ${detail}` : s;
+  el.dataset.state = s;
+  el.className = "pill " + ({ connected: "on", connecting: "wait", reconnecting: "wait" }[s] || "off");
+  $("reconnects").textContent = state.reconnects ? `${state.reconnects} reconnect${state.reconnects > 1 ? "s" : ""}` : "";
+  const on = s === "connected" || s === "reconnecting";
+  $("connect").textContent = on || s === "connecting" ? "Disconnect" : "Connect";
+  for (const b of [$("mic"), $("interrupt"), $("say").querySelector("button"), $("settings").querySelector("button")]) {
+    b.disabled = !on;
+  }
+}
+
+// ------------------------------------------------------------------ event log
+
+const AUDIO_TYPES = new Set(["input_audio_buffer.append", "response.output_audio.delta"]);
+
+function visible(entry) {
+  if (entry.dir === "client" && !$("show-client").checked) return false;
+  if (entry.dir === "server" && !$("show-server").checked) return false;
+  if (AUDIO_TYPES.has(entry.type) && !$("show-audio").checked) return false;
+  const f = $("filter").value.trim();
+  return !f || entry.type.includes(f);
+}
+
+function row(entry) {
+  const li = document.createElement("li");
+  li.className = entry.dir + (entry.type === "error" ? " error" : "");
+  li.dataset.n = entry.n;
+  const t = new Date(entry.t).toISOString().slice(14, 23);
+  li.innerHTML = `<span class="muted"></span><span class="dir"></span><span></span>`;
+  li.children[0].textContent = t;
+  li.children[1].textContent = entry.dir === "client" ? "↑" : "↓";
+  li.children[2].textContent = entry.type;
+  return li;
+}
+
+let logCount = 0;
+function logEvent(dir, event) {
+  const entry = { n: ++logCount, t: Date.now(), dir, type: event.type, event };
+  state.log.push(entry);
+  if (state.log.length > MAX_LOG) state.log.splice(0, state.log.length - MAX_LOG);
+  $("count").textContent = `(${state.log.length})`;
+  if (visible(entry)) {
+    const log = $("log");
+    const atBottom = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
+    log.appendChild(row(entry));
+    while (log.children.length > MAX_LOG) log.firstChild.remove();
+    if (atBottom) log.scrollTop = log.scrollHeight;
+  }
+}
+
+function renderLog() {
+  const log = $("log");
+  log.replaceChildren(...state.log.filter(visible).map(row));
+  log.scrollTop = log.scrollHeight;
+}
+
+function showJson(n) {
+  const entry = state.log.find((e) => e.n === n);
+  if (!entry) return;
+  for (const li of $("log").querySelectorAll("li.sel")) li.classList.remove("sel");
+  const li = $("log").querySelector(`li[data-n="${n}"]`);
+  if (li) li.classList.add("sel");
+  let event = entry.event;
+  if (AUDIO_TYPES.has(entry.type)) {
+    const key = entry.type === "input_audio_buffer.append" ? "audio" : "delta";
+    event = { ...event, [key]: `<${(event[key] || "").length} base64 characters>` };
+  }
+  $("json").textContent = JSON.stringify(event, null, 2);
+  $("json").classList.remove("muted");
+}
+
+// ------------------------------------------------------------------ transcript
+
+function message(role, itemId) {
+  let m = state.transcript.find((x) => x.itemId === itemId && x.role === role);
+  if (!m) {
+    m = { role, itemId, text: "", truncated: false, el: document.createElement("div") };
+    m.el.className = `msg ${role}`;
+    state.transcript.push(m);
+    $("transcript").appendChild(m.el);
+  }
+  return m;
+}
+
+function appendText(role, itemId, text, replace = false) {
+  const m = message(role, itemId);
+  m.text = replace ? text : m.text + text;
+  m.el.textContent = m.text || (role === "user" ? "…" : "");
+  $("transcript").scrollTop = $("transcript").scrollHeight;
+}
+
+// ------------------------------------------------------------------ session
+
+function send(event) {
+  state.rt.send(event);
+  logEvent("client", event);
+}
+
+function sessionFromForm() {
+  const vad = $("vad").value;
+  const input = {
+    turn_detection: vad === "none" ? null
+      : vad === "server_vad"
+        ? { type: "server_vad", threshold: Number($("threshold").value), silence_duration_ms: Number($("silence").value) }
+        : { type: "semantic_vad" },
+  };
+  const model = $("transcribe").value.trim();
+  if (model) input.transcription = { model };
+  return { type: "realtime", output_modalities: [$("modality").value], audio: { input } };
+}
+
+async function connect() {
+  setStatus("connecting");
+  let rt;
+  try {
+    rt = await RealtimeWebSocket.create({ relay: params.get("relay") || "realtime" });
+  } catch (exc) {
+    state.errors.push(String(exc.message || exc));
+    setStatus("disconnected", "(refused)");
+    return;
+  }
+  state.rt = rt;
+  const player = (state.player = state.player || new AudioPlayer());
+  if (player.context.state !== "running") player.context.resume();
+  let turn = 0;
+  let waitingFirstAudio = false;
+  player.onStart = (part, at) => {
+    if (!waitingFirstAudio || state.speechEndAt === null) return;
+    waitingFirstAudio = false;
+    const ms = Math.max(0, Math.round(at - state.speechEndAt));
+    state.turns.push({ turn: ++turn, ms });
+    const tr = document.createElement("tr");
+    tr.innerHTML = `<td>${turn}</td><td>${ms}</td>`;
+    $("latency").tBodies[0].appendChild(tr);
+  };
+  rt.on("event", (e) => logEvent("server", e));
+  rt.on("error", (err) => state.errors.push(`${err.code || err.name}: ${err.message}`));
+  rt.on("session.created", () => send({ type: "session.update", session: sessionFromForm() }));
+  rt.on("reconnecting", () => setStatus("reconnecting", `(attempt ${state.reconnects + 1})`));
+  rt.on("reconnected", () => { state.reconnects += 1; setStatus("connected"); });
+  rt.on("close", (info) => {
+    stopMic();
+    setStatus("disconnected", info.code === 1000 ? "" : `(code ${info.code})`);
+    state.rt = null;
+  });
+  rt.on("input_audio_buffer.speech_stopped", (e) => {
+    state.speechEndAt = state.micT0 !== null && typeof e.audio_end_ms === "number"
+      ? state.micT0 + e.audio_end_ms : performance.now();
+    waitingFirstAudio = true;
+  });
+  rt.on("conversation.item.input_audio_transcription.delta", (e) => appendText("user", e.item_id, e.delta));
+  rt.on("conversation.item.input_audio_transcription.completed", (e) => appendText("user", e.item_id, e.transcript, true));
+  rt.on("conversation.item.added", (e) => {
+    const item = e.item || {};
+    if (item.type === "message" && item.role === "user") {
+      const text = (item.content || []).map((c) => c.text || c.transcript || "").join("");
+      appendText("user", item.id, text, true);
+    }
+  });
+  rt.on("response.output_audio_transcript.delta", (e) => appendText("assistant", e.item_id, e.delta));
+  rt.on("response.output_text.delta", (e) => appendText("assistant", e.item_id, e.delta));
+  attachPlayback(rt, player, { onInterrupt: onInterrupt });
+  setStatus("connected");
+}
+
+function onInterrupt(stop, events) {
+  for (const e of events) logEvent("client", e);
+  state.interruptions.push({ stop, events });
+  const m = state.transcript.find((x) => x.itemId === stop.itemId && x.role === "assistant");
+  if (m) { m.truncated = true; m.el.classList.add("truncated"); }
+  const li = document.createElement("li");
+  li.textContent = stop.itemId ? `heard ${stop.heardMs} of ${stop.receivedMs} ms` : "nothing playing";
+  $("interruptions").appendChild(li);
+}
+
+async function startMic() {
+  const rt = state.rt;
+  if (!rt) return;
+  let frames = 0;
+  state.mic = await startMicrophone({
+    onFrame: (pcm) => {
+      if (!state.rt) return;
+      if (state.micT0 === null) state.micT0 = performance.now() - 20;
+      frames++;
+      state.rt.sendAudio(pcm);
+      if (frames % 50 === 1) logEvent("client", { type: "input_audio_buffer.append", audio: "" });
+    },
+    context: state.player.context,
+  });
+  $("mic").textContent = "Mute";
+  $("mic").classList.add("active");
+}
+
+function stopMic() {
+  if (state.mic) state.mic.stop();
+  state.mic = null;
+  state.micT0 = null;
+  $("mic").textContent = "Talk";
+  $("mic").classList.remove("active");
+}
+
+// ------------------------------------------------------------------ wiring
+
+$("connect").addEventListener("click", () => {
+  if (state.rt) state.rt.close(1000, "OK");
+  else connect();
+});
+$("mic").addEventListener("click", () => (state.mic ? stopMic() : startMic()));
+$("interrupt").addEventListener("click", () => {
+  const stop = state.player.interrupt();
+  send({ type: "response.cancel" });
+  const events = bargeInEvents(stop);
+  for (const e of events) send(e);
+  onInterrupt(stop, []);
+});
+$("say").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const text = $("text").value.trim();
+  if (!text || !state.rt) return;
+  $("text").value = "";
+  send({ type: "conversation.item.create", item: { type: "message", role: "user", content: [{ type: "input_text", text }] } });
+  send({ type: "response.create" });
+});
+$("settings").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  if (state.rt) send({ type: "session.update", session: sessionFromForm() });
+});
+for (const id of ["filter", "show-client", "show-server", "show-audio"]) $(id).addEventListener("input", renderLog);
+$("log").addEventListener("click", (ev) => {
+  const li = ev.target.closest("li");
+  if (li) showJson(Number(li.dataset.n));
+});
+setStatus("disconnected");
+if (params.has("autoconnect")) {
+  connect().then(() => { if (params.has("mic") && state.rt) startMic(); });
+}

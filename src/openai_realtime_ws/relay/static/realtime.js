@@ -1,0 +1,387 @@
+// realtime.js: the browser counterpart of openai-realtime-ws's Python client (and of openai-node's
+// OpenAIRealtimeWebSocket), as one dependency-free ES module. It owns: the URL and credential
+// rules (the same as the Python client's core.handshake), the `openai-insecure-api-key.<key>`
+// subprotocol for ephemeral `ek_` keys, the refusal of real keys in a browser unless
+// dangerouslyAllowBrowser is set, and the event emitter (`event` catch-all, normalised `error`).
+//
+//   import { RealtimeWebSocket } from "/realtime.js";
+//   const rt = await RealtimeWebSocket.create({ relay: "/realtime" });          // through the relay
+//   const rt = await RealtimeWebSocket.create({ model: "gpt-realtime", key: ek }); // direct, ek_ key
+//   rt.on("response.output_text.delta", (e) => out.append(e.delta));
+//   rt.send({ type: "response.create" });
+//   await rt.close();
+
+export const DEFAULT_BASE_URL = "https://api.openai.com/v1";
+
+/** Every error this module throws or emits. */
+export class RealtimeError extends Error {
+  constructor(message, fields = {}) {
+    super(message);
+    this.name = new.target.name;
+    Object.assign(this, fields);
+  }
+}
+/** Local misuse: a bad option, URL or credential (nothing was opened). */
+export class RealtimeConfigError extends RealtimeError {}
+/** send() refused an event (nothing was sent); `.field` names what was wrong. */
+export class InvalidClientEvent extends RealtimeError {}
+/** An API `error` event: `.type`, `.code`, `.param`, `.eventId` (the client event's id), `.error`. */
+export class RealtimeAPIError extends RealtimeError {}
+/** The server sent something that is not a Realtime event (the payload is never shown). */
+export class MalformedFrameError extends RealtimeError {}
+/** A listener threw; the original is `.cause`. */
+export class HandlerError extends RealtimeError {}
+/** The socket is closed: `.code`, `.reason`. */
+export class ConnectionClosedError extends RealtimeError {}
+
+const SENSITIVE_QUERY = new Set([
+  "api-key", "apikey", "x-api-key", "key", "token", "access-token", "id-token", "refresh-token",
+  "session-token", "client-secret", "password", "passwd", "pwd", "secret", "sig", "signature",
+  "code", "authorization", "auth", "bearer", "jwt", "ek", "ephemeral-key", "client-key",
+  "private-key", "access-key", "secret-key", "credential", "credentials", "x-amz-signature",
+  "x-amz-credential", "x-amz-security-token", "x-goog-signature", "x-goog-credential",
+  "x-ms-signature",
+]);
+const SECRET_VALUE = /^(?:Bearer\s+)?(?:sk-[A-Za-z0-9_-]{8,}|ek_[0-9A-Za-z]{16,})/i;
+
+/** 127.0.0.0/8, ::1 and localhost (and its subdomains) are loopback. */
+export function isLoopbackHost(host) {
+  if (!host) return false;
+  host = String(host).replace(/^\[|\]$/g, "").toLowerCase();
+  if (host === "localhost" || host.endsWith(".localhost")) return true;
+  if (host === "::1" || host === "0:0:0:0:0:0:0:1") return true;
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(host);
+  return !!m && m.slice(1).every((p) => Number(p) <= 255) && Number(m[1]) === 127;
+}
+
+/** Refuse URLs that could leak a credential; return the URL unchanged when it is safe. */
+export function checkWsUrl(url) {
+  let parts;
+  try {
+    parts = new URL(url);
+  } catch {
+    throw new RealtimeConfigError("invalid WebSocket URL: it could not be parsed.");
+  }
+  const scheme = parts.protocol.replace(/:$/, "");
+  if (scheme !== "wss" && scheme !== "ws") {
+    throw new RealtimeConfigError(`the Realtime URL must use wss:// (got ${scheme || "no"} scheme).`);
+  }
+  if (!parts.hostname) throw new RealtimeConfigError("the Realtime URL has no host.");
+  if (scheme === "ws" && !isLoopbackHost(parts.hostname)) {
+    throw new RealtimeConfigError(
+      "refusing plain ws:// to a non-loopback host: a credential would travel unencrypted; " +
+      "use wss:// (plain ws:// is allowed only for 127.0.0.0/8, ::1 and localhost).");
+  }
+  if (parts.username || parts.password) {
+    throw new RealtimeConfigError("credentials must not be embedded in the Realtime URL.");
+  }
+  for (const [key, value] of parts.searchParams) {
+    if (SENSITIVE_QUERY.has(key.toLowerCase().replace(/_/g, "-")) || SECRET_VALUE.test(value)) {
+      const shown = /^[\x20-\x7e]{1,40}$/.test(key) ? key : "<unprintable>";
+      throw new RealtimeConfigError(
+        `the Realtime URL must not carry a credential in its query (parameter '${shown}'); ` +
+        "pass it with key: so that it goes in the subprotocol.");
+    }
+  }
+  return url;
+}
+
+function httpToWs(url) {
+  const m = /^([a-z][a-z0-9+.-]*):/i.exec(url);
+  const scheme = m ? m[1].toLowerCase() : "";
+  const mapped = { https: "wss", http: "ws", wss: "wss", ws: "ws" }[scheme];
+  if (!mapped) {
+    throw new RealtimeConfigError(`base URL must start with https:// or http:// (got scheme '${scheme}').`);
+  }
+  return mapped + url.slice(scheme.length);
+}
+
+/** The exact target: exactly one of model, callId, intent ("transcription"). */
+function targetQuery({ model, callId, intent }) {
+  const given = [model, callId, intent].filter((v) => v !== undefined && v !== null);
+  if (given.length !== 1) {
+    throw new RealtimeConfigError("pass exactly one of model, callId or intent.");
+  }
+  if (intent !== undefined && intent !== null && intent !== "transcription") {
+    throw new RealtimeConfigError(`intent must be 'transcription' (got '${String(intent).slice(0, 40)}').`);
+  }
+  if (model != null) return `model=${encodeURIComponent(model)}`;
+  if (callId != null) return `call_id=${encodeURIComponent(callId)}`;
+  return "intent=transcription";
+}
+
+/** `wss://…/realtime?model=…` from a base URL (https → wss, http → ws), like the Python client. */
+export function buildRealtimeUrl({ baseURL = DEFAULT_BASE_URL, websocketBaseURL, model, callId, intent, urlBuilder } = {}) {
+  const target = { model, callId, intent };
+  const query = targetQuery(target);
+  if (urlBuilder) {
+    const url = String(urlBuilder({ baseURL, websocketBaseURL }, target));
+    if (!/^wss?:\/\//i.test(url)) {
+      throw new RealtimeConfigError("urlBuilder must return a wss:// URL.");
+    }
+    return checkWsUrl(url);
+  }
+  const base = httpToWs(websocketBaseURL || baseURL).replace(/\/+$/, "");
+  return checkWsUrl(`${base}/realtime?${query}`);
+}
+
+/** Where a relay path ("/realtime", "wss://host/rt/realtime") points, from this page. */
+export function relayUrl(relay, model) {
+  const page = typeof location !== "undefined" ? location.href : "http://localhost/";
+  const url = new URL(relay === true ? "realtime" : relay, page);
+  url.protocol = { "https:": "wss:", "http:": "ws:", "wss:": "wss:", "ws:": "ws:" }[url.protocol] || url.protocol;
+  if (model && !url.searchParams.has("model")) url.searchParams.set("model", model);
+  return url.toString();
+}
+
+export function isRunningInBrowser() {
+  return typeof window !== "undefined" && typeof document !== "undefined" && typeof navigator !== "undefined";
+}
+
+function bytesToBase64(bytes) {
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    s += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(s);
+}
+
+/** Base64 of PCM16 audio (an Int16Array, ArrayBuffer or Uint8Array), as input_audio_buffer.append takes it. */
+export function audioToBase64(pcm) {
+  if (pcm instanceof ArrayBuffer) return bytesToBase64(new Uint8Array(pcm));
+  return bytesToBase64(new Uint8Array(pcm.buffer, pcm.byteOffset, pcm.byteLength));
+}
+
+/** Int16Array of the base64 audio in an output audio delta. */
+export function base64ToPcm16(b64) {
+  const bin = atob(b64);
+  const bytes = new Uint8Array(bin.length - (bin.length % 2));
+  for (let i = 0; i < bytes.length; i++) bytes[i] = bin.charCodeAt(i);
+  return new Int16Array(bytes.buffer);
+}
+
+/** on / once / off with the `event` catch-all (every server event, before its own listeners). */
+export class RealtimeEmitter {
+  #listeners = new Map();
+
+  on(type, fn) {
+    if (typeof fn !== "function") throw new TypeError("on(type, listener): listener must be a function");
+    const list = this.#listeners.get(type) || [];
+    list.push({ fn, once: false });
+    this.#listeners.set(type, list);
+    return this;
+  }
+
+  once(type, fn) {
+    this.on(type, fn);
+    const list = this.#listeners.get(type);
+    list[list.length - 1].once = true;
+    return this;
+  }
+
+  /** Remove one listener, or every listener of `type` when `fn` is omitted. */
+  off(type, fn) {
+    if (fn === undefined) this.#listeners.delete(type);
+    else {
+      const list = (this.#listeners.get(type) || []).filter((l) => l.fn !== fn);
+      if (list.length) this.#listeners.set(type, list);
+      else this.#listeners.delete(type);
+    }
+    return this;
+  }
+
+  listenerCount(type) {
+    return (this.#listeners.get(type) || []).length;
+  }
+
+  /** Call the listeners of `type` in order; a listener that throws becomes a HandlerError. */
+  _emit(type, arg) {
+    const list = this.#listeners.get(type);
+    if (!list) return;
+    const live = list.filter((l) => !l.once);
+    if (live.length !== list.length) {
+      if (live.length) this.#listeners.set(type, live);
+      else this.#listeners.delete(type);
+    }
+    for (const l of list) {
+      try {
+        const result = l.fn(arg);
+        if (result && typeof result.then === "function") {
+          result.then(undefined, (exc) => this._handlerFailed(type, exc));
+        }
+      } catch (exc) {
+        this._handlerFailed(type, exc);
+      }
+    }
+  }
+
+  _handlerFailed(type, exc) {
+    if (type === "error") {
+      console.error("realtime.js: an 'error' listener threw", exc);
+      return;
+    }
+    this._error(new HandlerError(`a '${type}' listener threw: ${exc && exc.message ? exc.message : exc}`,
+      { eventType: type, cause: exc }));
+  }
+
+  /** Deliver an error to `error` listeners; with none, it is reported, never silent. */
+  _error(err) {
+    if (this.listenerCount("error") > 0) this._emit("error", err);
+    else if (typeof reportError === "function") reportError(err);
+    else console.error(err);
+  }
+}
+
+/**
+ * One Realtime session over one WebSocket: to the API (or any gateway) with an ephemeral key,
+ * or to an openai-realtime-ws relay that holds the key on the server.
+ */
+export class RealtimeWebSocket extends RealtimeEmitter {
+  /**
+   * create({relay}) | create({url, key}) | create({model|callId|intent, key, baseURL, websocketBaseURL, urlBuilder})
+   * `key` is a string or a (sync or async) function returning one. A key that is not an
+   * ephemeral `ek_…` secret is refused in a browser unless `dangerouslyAllowBrowser: true`.
+   * Resolves once the socket is open.
+   */
+  static async create(options = {}) {
+    const rt = new RealtimeWebSocket(options, await resolveKey(options.key));
+    await rt.#opened;
+    return rt;
+  }
+
+  #socket;
+  #opened;
+  #closed;
+  #closeInfo = null;
+
+  constructor(options = {}, key = undefined) {
+    super();
+    const { relay, url, model, callId, intent, dangerouslyAllowBrowser = false, WebSocket: WS } = options;
+    if (relay !== undefined && url !== undefined) {
+      throw new RealtimeConfigError("pass relay or url, not both.");
+    }
+    if (typeof key === "function") {
+      throw new RealtimeConfigError("a key function must be resolved first: use RealtimeWebSocket.create().");
+    }
+    if (key !== undefined && key !== null && typeof key !== "string") {
+      throw new RealtimeConfigError(`key: expected a string or a function returning one (got ${typeof key}).`);
+    }
+    if (key && /[\s,]/.test(key)) {
+      throw new RealtimeConfigError("key: it contains spaces or commas and cannot travel in a subprotocol.");
+    }
+    let target;
+    if (relay !== undefined) {
+      target = relayUrl(relay, model);
+      if (key) checkWsUrl(target);
+    } else {
+      if (!key) {
+        throw new RealtimeConfigError(
+          "no key: pass key: (an ephemeral ek_… secret minted by your server) or connect through a relay with relay:.");
+      }
+      target = url !== undefined ? checkWsUrl(String(url)) : buildRealtimeUrl({ ...options, model, callId, intent });
+    }
+    if (key && !key.startsWith("ek_") && isRunningInBrowser() && !dangerouslyAllowBrowser) {
+      throw new RealtimeConfigError(
+        "It looks like you're running in a browser-like environment, and this key is not an " +
+        "ephemeral client secret (ek_…). A real API key in a browser is visible to anyone who " +
+        "opens the page: mint an ephemeral key on your server (or use the relay), or pass " +
+        "dangerouslyAllowBrowser: true if you understand the risk.");
+    }
+    this.url = target;
+    const protocols = ["realtime"];
+    if (key) protocols.push(`openai-insecure-api-key.${key}`);
+    const Socket = WS || globalThis.WebSocket;
+    this.#socket = new Socket(target, protocols);
+    this.#opened = new Promise((resolve, reject) => {
+      this.#socket.addEventListener("open", () => { this._emit("open", undefined); resolve(); }, { once: true });
+      this.#socket.addEventListener("error", () => {
+        reject(new ConnectionClosedError("the WebSocket could not be opened (refused or unreachable).", { code: 1006 }));
+      }, { once: true });
+    });
+    this.#opened.catch(() => {});
+    this.#closed = new Promise((resolve) => {
+      this.#socket.addEventListener("close", (e) => {
+        this.#closeInfo = { code: e.code, reason: e.reason, wasClean: e.wasClean };
+        this._emit("close", this.#closeInfo);
+        resolve(this.#closeInfo);
+      });
+    });
+    this.#socket.addEventListener("message", (e) => this.#onMessage(e.data));
+  }
+
+  /** The underlying WebSocket. */
+  get socket() { return this.#socket; }
+  get readyState() { return this.#socket.readyState; }
+  get closed() { return this.#closeInfo !== null; }
+  get closeCode() { return this.#closeInfo ? this.#closeInfo.code : null; }
+  get closeReason() { return this.#closeInfo ? this.#closeInfo.reason : ""; }
+
+  #onMessage(data) {
+    if (typeof data !== "string") {
+      this._error(new MalformedFrameError("the server sent a binary frame; expected a JSON text event."));
+      return;
+    }
+    let event;
+    try {
+      event = JSON.parse(data);
+    } catch {
+      this._error(new MalformedFrameError(`the server sent a frame that is not JSON (${data.length} characters).`));
+      return;
+    }
+    if (event === null || typeof event !== "object" || Array.isArray(event) || typeof event.type !== "string") {
+      this._error(new MalformedFrameError("the server sent a JSON value that is not an object with a string type."));
+      return;
+    }
+    this._emit("event", event);
+    if (event.type === "error") {
+      const e = event.error && typeof event.error === "object" ? event.error : {};
+      const str = (v) => (typeof v === "string" ? v : v == null ? null : String(v));
+      this._error(new RealtimeAPIError(str(e.message) || "unknown error", {
+        type: str(e.type), code: str(e.code), param: str(e.param), eventId: str(e.event_id),
+        error: e, event,
+      }));
+      return;
+    }
+    if (event.type === "relay.reconnecting") this._emit("reconnecting", event);
+    else if (event.type === "relay.reconnected") this._emit("reconnected", event);
+    this._emit(event.type, event);
+  }
+
+  /** Send one client event (an object with a string `type`). */
+  send(event) {
+    if (event === null || typeof event !== "object" || Array.isArray(event)) {
+      throw new InvalidClientEvent("send(event): expected an object with a string `type`.", { field: "" });
+    }
+    if (typeof event.type !== "string" || !event.type) {
+      throw new InvalidClientEvent("send(event): `type` must be a non-empty string.", { field: "type" });
+    }
+    let text;
+    try {
+      text = JSON.stringify(event);
+    } catch (exc) {
+      throw new InvalidClientEvent(`send(event): the event cannot be encoded as JSON (${exc.message}).`, { field: "" });
+    }
+    if (this.#socket.readyState !== 1) {
+      throw new ConnectionClosedError("the Realtime connection is closed.", this.#closeInfo || { code: null });
+    }
+    this.#socket.send(text);
+  }
+
+  /** input_audio_buffer.append with PCM16 audio (Int16Array / ArrayBuffer / Uint8Array). */
+  sendAudio(pcm) {
+    this.send({ type: "input_audio_buffer.append", audio: audioToBase64(pcm) });
+  }
+
+  /** Close with `code` (1000) and `reason`; resolves with {code, reason} once the socket is closed. */
+  close(code = 1000, reason = "OK") {
+    if (this.#socket.readyState < 2) this.#socket.close(code, reason);
+    return this.#closed;
+  }
+}
+
+async function resolveKey(key) {
+  if (typeof key === "function") key = await key();
+  return key;
+}
+
+export default RealtimeWebSocket;

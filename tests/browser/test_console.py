@@ -1,0 +1,92 @@
+"""The web console end to end: headless Chromium with a fake microphone (espeak-ng speech) →
+the console page → realtime.js → the relay (a real `relay` process) → the emulator, which hears
+the speech (PocketSphinx), answers with a long spoken reply, and is interrupted when the speech
+comes round again; the truncation must be at the position the page played, as the emulator
+received it. A screenshot of the console is taken and checked."""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from openai_realtime_ws.emulator import EmulatorConfig, EmulatorThread, Reply, TurnContext
+from openai_realtime_ws.emulator.voice import PocketsphinxTranscriber, voice_available
+
+from .conftest import launch, relay_process
+
+pytestmark = pytest.mark.skipif(not voice_available(),
+                                reason="the voice extra (pocketsphinx) is not installed")
+
+LONG = (" and then I will keep talking for a long while so that you can interrupt me at any "
+        "moment you like")
+
+
+class LongReply:
+    def respond(self, turn: TurnContext) -> Reply:
+        return Reply(text=f"You said {turn.last_user_text}." + LONG)
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[EmulatorThread]:
+    with EmulatorThread(config=EmulatorConfig(speed=1), responder=LongReply(),
+                        transcriber=PocketsphinxTranscriber()) as emu:
+        yield emu
+
+
+@pytest.mark.timeout(90)
+def test_talk_hear_interrupt_and_screenshot(emulator: EmulatorThread, speech_wav: Path,
+                                            tmp_path: Path) -> None:
+    with relay_process(emulator.base_url) as url, launch(
+            "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+            f"--use-file-for-fake-audio-capture={speech_wav}") as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 800})
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(url + "?autoconnect&mic")
+        page.wait_for_function("window.realtimeConsole && "
+                               "window.realtimeConsole.interruptions.length > 0", timeout=45_000)
+        state: dict[str, Any] = page.evaluate("""() => {
+            const s = window.realtimeConsole;
+            const at = (type) => (s.log.find((e) => e.type === type) || {}).t;
+            return {
+                status: s.status, turns: s.turns, errors: s.errors,
+                interruption: s.interruptions[0],
+                transcript: s.transcript.map((m) => [m.role, m.text]),
+                firstAudio: at("response.output_audio.delta"),
+                speechStarts: s.log.filter((e) => e.type === "input_audio_buffer.speech_started")
+                                   .map((e) => e.t),
+            };
+        }""")
+        page.wait_for_function("document.querySelectorAll('#interruptions li').length > 0")
+        shot = tmp_path / "console.png"
+        page.screenshot(path=str(shot))
+        assert page.locator("#status").get_attribute("data-state") == "connected"
+        assert page.locator("#log li").count() > 10
+    assert errors == [] and state["errors"] == []
+    # the user's speech was heard (PocketSphinx on espeak speech: some of the words come back)
+    user = [text for role, text in state["transcript"] if role == "user"]
+    assert user and {"one", "two", "three", "four", "five"} & set(user[0].split())
+    assistant = [text for role, text in state["transcript"] if role == "assistant"]
+    assert assistant[0].startswith("You said")
+    # the reply was played, and its latency measured
+    assert state["turns"] and 0 < state["turns"][0]["ms"] < 10_000
+    # the interruption truncated at the played position, as the emulator received it
+    stop = state["interruption"]["stop"]
+    assert stop["wasPlaying"] and 0 < stop["heardMs"] < stop["receivedMs"]
+    received = [e for c in emulator.connections for e in c.received
+                if e["type"] == "conversation.item.truncate"]
+    assert received == [{"type": "conversation.item.truncate", "item_id": stop["itemId"],
+                         "content_index": 0, "audio_end_ms": stop["heardMs"]}]
+    # ... which is how long the reply had been sounding (wall clock, from the page's log)
+    sounding = state["speechStarts"][-1] - state["firstAudio"]
+    assert sounding - 600 < stop["heardMs"] <= sounding + 50
+    # the screenshot is the console, not a blank page
+    data = shot.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", data[16:24])
+    assert (width, height) == (1400, 800)
+    assert len(data) > 30_000
