@@ -74,3 +74,20 @@ def test_without_the_marker_strict_mode_does_not_run_it(tmp_path: Path) -> None:
     code = _pytest_example().replace("@pytest.mark.asyncio\n", "")
     proc = _run_pytest(tmp_path, code)
     assert "1 passed" not in proc.stdout, proc.stdout
+
+
+def test_the_readme_program_without_a_key_says_so_before_connecting(tmp_path: Path) -> None:
+    """README: the ten lines with no OPENAI_API_KEY end in one clear RealtimeConfigError, not in a
+    DNS failure for api.openai.com."""
+    readme = (ROOT / "README.md").read_text()
+    first = next(c for c in BLOCK.findall(readme) if "asyncio.run(" in c)
+    assert "Emulator" not in first  # the real-API program, as a new user copies it
+    script = tmp_path / "ten_lines.py"
+    script.write_text(first)
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL")}
+    proc = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode != 0
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("openai_realtime_ws.core.errors.RealtimeConfigError: OPENAI_API_KEY is not set"), proc.stderr
+    assert "gaierror" not in proc.stderr and "api.openai.com" not in proc.stderr
