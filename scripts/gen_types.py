@@ -12,10 +12,10 @@ Writes two files (deterministic; rewriting them with an unchanged spec is a no-o
   ``SERVER_EVENT_TYPES``/``CLIENT_EVENT_TYPES`` tables. A server event's ``type`` is, to a type
   checker, a read-only ``Literal`` property (so ``if event.type == "response.done":`` narrows)
   and, at run time, a class attribute (msgspec's tag: nothing is decoded or stored for it);
-* ``src/openai_realtime_ws/types/_emitter.py``: typing only: the ``on``/``once``/``wait_for``
-  overloads that tell a type checker which class a handler receives for each event type. At run
-  time its names are the hand-written classes of ``types/_emitter_base.py``, where the bodies
-  of ``on``/``once``/``off``/``wait_for`` live once.
+* ``src/openai_realtime_ws/types/_emitter.pyi``: typing only (a stub, never imported): the
+  ``on``/``once``/``wait_for`` overloads that tell a type checker which class a handler receives
+  for each event type. The run-time bodies of ``on``/``once``/``off``/``wait_for`` are written
+  once, by hand, in ``types/_emitter.py``.
 
 ``--check`` writes nothing and exits 1 when a committed file differs from what would be generated.
 
@@ -48,7 +48,7 @@ Schema: TypeAlias = dict[str, Any]
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SPEC = REPO_ROOT / "spec" / "realtime-openapi-subset.json"
 TYPES_OUT = Path("src/openai_realtime_ws/types/_generated.py")
-EMITTER_OUT = Path("src/openai_realtime_ws/types/_emitter.py")
+EMITTER_OUT = Path("src/openai_realtime_ws/types/_emitter.pyi")
 REF_PREFIX = "#/components/schemas/"
 SPEC_FILE_NAME = "realtime-openapi-subset.json"
 
@@ -921,8 +921,8 @@ def generate(spec: Schema) -> Generated:
 
 
 def render_emitter(commit: str, server_events: list[tuple[str, StructDef]]) -> str:
-    """``types/_emitter.py``: the overloads, for type checkers only (the bodies are in
-    ``types/_emitter_base.py``, hand-written once)."""
+    """``types/_emitter.pyi``: the overloads, for type checkers only (the run-time bodies are
+    ``types/_emitter.py``, hand-written once)."""
     classes = sorted(s.name for _, s in server_events)
     handler_targets: list[tuple[str, str]] = [
         (wire, s.name) for wire, s in server_events if wire != "error"
@@ -934,89 +934,73 @@ def render_emitter(commit: str, server_events: list[tuple[str, StructDef]]) -> s
         ("reconnected", "dict[str, Any]"),
         ("frame", "str"),
     ]
+    cb_any = "Callable[[Any], object]"
     out: list[str] = [
         header(commit).rstrip("\n"),
-        '"""Typed ``on``/``once``/``off``/``wait_for`` for the clients: typing only.',
+        '"""Typed ``on``/``once``/``off``/``wait_for`` for the clients: the stub type checkers read.',
         "",
-        "To a type checker, ``TypedEmitterMixin``, ``AsyncWaitForMixin`` and ``SyncWaitForMixin`` carry",
-        "one overload per event type (which class a handler receives, which class ``wait_for``",
-        "returns). At run time they are the classes of :mod:`._emitter_base`, where the bodies live",
-        "once; the clients implement ``_add_handler``/``_remove_handler``/``_wait_for_impl``.",
+        "One overload per event type: which class a handler receives, which class ``wait_for``",
+        "returns. The run-time bodies are in ``_emitter.py`` (written once); the clients implement",
+        "``_add_handler``/``_remove_handler``/``_wait_for_impl``.",
         "",
-        '``on("error")`` handlers receive exceptions (:class:`~openai_realtime_ws.OpenAIRealtimeError`);',
-        '``wait_for("error")`` returns the server\'s ``ErrorEvent`` (see ``core/errors.py``).',
+        '``on("error")`` handlers receive exceptions (``OpenAIRealtimeError``); ``wait_for("error")``',
+        "returns the server's ``ErrorEvent`` (see ``core/errors.py``).",
         '"""',
         "",
-        "from __future__ import annotations",
+        "from collections.abc import Callable",
+        "from typing import Any, Literal, overload",
         "",
-        "from typing import TYPE_CHECKING",
-        "",
-        "from ._emitter_base import AsyncWaitForBase, EmitterBase, SyncWaitForBase",
+        "from ..core.errors import OpenAIRealtimeError",
+        "from ..core.reconnect import ReconnectContext",
+        "from . import (",
+        *(f"    {c}," for c in sorted(["AnyServerEvent", "UnknownServerEvent", *classes])),
+        ")",
         "",
         '__all__ = ["AsyncWaitForMixin", "SyncWaitForMixin", "TypedEmitterMixin"]',
         "",
-        "if TYPE_CHECKING:",
-        "    from collections.abc import Callable",
-        "    from typing import Any, Literal, overload",
-        "",
-        "    from ..core.errors import OpenAIRealtimeError",
-        "    from ..core.reconnect import ReconnectContext",
-        "    from . import (",
-        *(f"        {c}," for c in sorted(["AnyServerEvent", "UnknownServerEvent", *classes])),
-        "    )",
-        "",
-        "    class TypedEmitterMixin(EmitterBase):",
+        "class TypedEmitterMixin:",
+        f"    def _add_handler(self, type: str, handler: {cb_any}, once: bool) -> None: ...",
+        f"    def _remove_handler(self, type: str, handler: {cb_any} | None) -> None: ...",
+        f"    def off(self, type: str, handler: {cb_any} | None = None) -> None: ...",
     ]
-    # (on and once each get the whole table: `once = on` would not do, pyright would give the
-    # alias the base class's declared type)
-    for method, what in (("on", ""), ("once", " for one call")):
+    for method in ("on", "once"):
         for wire, cls in handler_targets:
             cb = f"Callable[[{cls}], object]"
             out += [
-                "        @overload",
-                f"        def {method}(self, type: Literal[{json.dumps(wire)}], handler: {cb}) -> {cb}: ...",
-                "        @overload",
+                "    @overload",
+                f"    def {method}(self, type: Literal[{json.dumps(wire)}], handler: {cb}) -> {cb}: ...",
+                "    @overload",
                 # the str fallback's decorator form overlaps with a different return type; the
                 # literal form is listed first, so it is the one a type checker picks
-                f"        def {method}(  # type: ignore[overload-overlap]",
-                f"            self, type: Literal[{json.dumps(wire)}], handler: None = None",
-                f"        ) -> Callable[[{cb}], {cb}]: ...",
+                f"    def {method}(  # type: ignore[overload-overlap]",
+                f"        self, type: Literal[{json.dumps(wire)}], handler: None = None",
+                f"    ) -> Callable[[{cb}], {cb}]: ...",
             ]
         # any other type string: an event this library does not know, so it arrives as an
         # UnknownServerEvent (a known type with a wrongly typed handler does not match this)
         ucb = "Callable[[UnknownServerEvent], object]"
         out += [
-            "        @overload",
-            f"        def {method}(self, type: str, handler: {ucb}) -> {ucb}: ...",
-            "        @overload",
-            f"        def {method}(self, type: str, handler: None = None) -> Callable[[{ucb}], {ucb}]: ...",
-            f"        def {method}(self, type: str, handler: Callable[[Any], object] | None = None) -> Any:",
-            f'            """Register ``handler`` for ``type``{what}; without a handler, return a decorator."""',
+            "    @overload",
+            f"    def {method}(self, type: str, handler: {ucb}) -> {ucb}: ...",
+            "    @overload",
+            f"    def {method}(self, type: str, handler: None = None) -> Callable[[{ucb}], {ucb}]: ...",
         ]
-    for cls_name, base, prefix in (
-        ("AsyncWaitForMixin", "AsyncWaitForBase", "async "),
-        ("SyncWaitForMixin", "SyncWaitForBase", ""),
-    ):
-        out += ["", f"    class {cls_name}({base}):"]
+    for cls_name, prefix in (("AsyncWaitForMixin", "async "), ("SyncWaitForMixin", "")):
+        out += [
+            "",
+            f"class {cls_name}:",
+            f"    {prefix}def _wait_for_impl(self, type: str, timeout: float | None) -> Any: ...",
+        ]
         for wire, s in server_events:
             out += [
-                "        @overload",
-                f"        {prefix}def wait_for(self, type: Literal[{json.dumps(wire)}], "
+                "    @overload",
+                f"    {prefix}def wait_for(self, type: Literal[{json.dumps(wire)}], "
                 f"timeout: float | None = None) -> {s.name}: ...",
             ]
         out += [
-            "        @overload",
-            f"        {prefix}def wait_for(self, type: str, timeout: float | None = None) -> AnyServerEvent: ...",
-            f"        {prefix}def wait_for(self, type: str, timeout: float | None = None) -> Any:",
-            '            """Wait for the next server event of ``type`` (``timeout`` in seconds)."""',
+            "    @overload",
+            f"    {prefix}def wait_for(self, type: str, timeout: float | None = None) -> AnyServerEvent: ...",
         ]
-    out += [
-        "",
-        "else:",
-        "    TypedEmitterMixin = EmitterBase",
-        "    AsyncWaitForMixin = AsyncWaitForBase",
-        "    SyncWaitForMixin = SyncWaitForBase",
-    ]
     return "\n".join(out) + "\n"
 
 

@@ -3,6 +3,12 @@ core/errors.py, and the old names still importable."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
+import pytest
+
 import openai_realtime_ws
 from openai_realtime_ws import (
     ConnectionClosed,
@@ -111,3 +117,38 @@ def test_code_has_one_meaning_per_class() -> None:
     assert not hasattr(OpenAIRealtimeError("x"), "code")
     # compatibility: the root's from_event still works and gives the API error
     assert type(OpenAIRealtimeError.from_raw({"error": {"code": 429}})) is RealtimeAPIError
+
+
+def _run(code: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL")}
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, timeout=60
+    )
+
+
+def test_import_needs_only_msgspec_and_picows() -> None:
+    # the lean install: importing the client pulls in no HTTP package and no crypto library
+    # (multidict is picows's own dependency)
+    out = _run(
+        "import sys, openai_realtime_ws, openai_realtime_ws.types\n"
+        "print(sorted(m for m in ('aiohttp', 'cryptography', 'trustme', 'yarl')"
+        " if m in sys.modules))"
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+
+@pytest.mark.parametrize("command", [["chat", "hello"], ["emulator", "--port", "0"]])
+def test_cli_without_the_emulator_extra_says_what_to_install(command: list[str]) -> None:
+    # `None` in sys.modules makes `import aiohttp` fail as if it were not installed
+    code = (
+        "import sys; sys.modules['aiohttp'] = None\n"
+        "from openai_realtime_ws.cli import main\n"
+        "sys.exit(main(sys.argv[1:]))"
+    )
+    out = _run(code, *command)
+    assert out.returncode == 2, (out.stdout, out.stderr)
+    assert "Traceback" not in out.stderr
+    assert "needs the `emulator` extra (aiohttp is not installed)" in out.stderr
+    assert "pip install 'openai-realtime-ws[emulator]'" in out.stderr

@@ -1,25 +1,32 @@
 """Ephemeral client secrets (``ek_…``) for browsers: one ``POST /realtime/client_secrets``.
 
 The URL, body and credential rules come from :mod:`..core.handshake`; this module only performs
-the request (aiohttp) and maps failures into the library's exceptions. Redirects are never
-followed (the request carries the API key).
+the request and maps failures into the library's exceptions. The request is one
+``http.client`` exchange in a worker thread (the standard library: the client needs no HTTP
+package), with the caller's TLS context, ``timeout`` seconds in all, redirects never followed
+(the request carries the API key) and the answer's body capped at :data:`MAX_BODY` bytes.
 """
 
 from __future__ import annotations
 
+import asyncio
+import http.client
 import os
 import ssl as ssl_module
+import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
-import aiohttp
 import msgspec
 
 from ..core.errors import HandshakeError, RealtimeConfigError, RealtimeConnectionError
 from ..core.handshake import client_secret_body, client_secrets_url, redact_text, redact_url
 from .client import CredentialSource, resolve_credential
 
-__all__ = ["create_client_secret"]
+__all__ = ["MAX_BODY", "create_client_secret"]
+
+MAX_BODY = 1 << 20
+"""The most bytes of an answer that are read (a client secret with its session is ~2 KB)."""
 
 
 async def create_client_secret(
@@ -39,7 +46,9 @@ async def create_client_secret(
 
     ``session`` becomes the defaults of sessions opened with the secret (``model`` is a shortcut
     for ``session["model"]``); ``expires_after`` is the lifetime in seconds (10..7200, the API's
-    default is 600). With ``azure_endpoint`` the key goes in the ``api-key`` header.
+    default is 600). With ``azure_endpoint`` the key goes in the ``api-key`` header. ``ssl``: a
+    context to verify the server with (``None``/``True``: the system's trust store; ``False``:
+    no verification). ``timeout``: seconds for the whole request.
     """
     if base_url is not None:
         client = _Base(base_url)
@@ -55,26 +64,27 @@ async def create_client_secret(
     body = client_secret_body(session=session, model=model, expires_after=expires_after)
     request_headers = {"api-key": key} if azure_endpoint else {"Authorization": f"Bearer {key}"}
     request_headers.update(headers or {})
+    request_headers["Content-Type"] = "application/json"
     secrets = (key,)
+    context = _ssl_context(ssl) if url.startswith("https:") else None
     try:
-        async with aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=timeout)
-        ) as http, http.post(
-            url,
-            data=msgspec.json.encode(body),
-            headers={**request_headers, "Content-Type": "application/json"},
-            ssl=ssl if ssl is not None else True,
-            allow_redirects=False,
-        ) as resp:
-            status = resp.status
-            raw = await resp.read()
+        status, raw = await asyncio.wait_for(
+            asyncio.to_thread(
+                _post, url, msgspec.json.encode(body), request_headers, context, timeout
+            ),
+            timeout,
+        )
     except TimeoutError:
         raise RealtimeConnectionError(
             f"{redact_url(url)} did not answer within {timeout:g} s"
         ) from None
-    except (aiohttp.ClientError, OSError) as exc:
+    except (http.client.HTTPException, OSError) as exc:
         detail = redact_text(str(exc), secrets) or type(exc).__name__
         raise RealtimeConnectionError(f"could not reach {redact_url(url)}: {detail}") from None
+    if raw is None:
+        raise RealtimeConnectionError(
+            f"{redact_url(url)} answered HTTP {status} with more than {MAX_BODY} bytes; not read"
+        )
     try:
         payload = msgspec.json.decode(raw)
     except msgspec.DecodeError:
@@ -87,6 +97,42 @@ async def create_client_secret(
             f"{redact_url(url)} answered HTTP {status}: {detail}", status=status
         )
     return payload
+
+
+def _ssl_context(ssl: ssl_module.SSLContext | bool | None) -> ssl_module.SSLContext:
+    if isinstance(ssl, ssl_module.SSLContext):
+        return ssl
+    context = ssl_module.create_default_context()
+    if ssl is False:  # asked for explicitly: encrypted, not verified
+        context.check_hostname = False
+        context.verify_mode = ssl_module.CERT_NONE
+    return context
+
+
+def _post(
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    context: ssl_module.SSLContext | None,
+    timeout: float,
+) -> tuple[int, bytes | None]:
+    """One POST (blocking; run in a worker thread): the status and the body, or ``None`` for a
+    body over :data:`MAX_BODY` bytes. ``http.client`` follows no redirect."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    conn: http.client.HTTPConnection
+    if context is not None:
+        conn = http.client.HTTPSConnection(host, parts.port, timeout=timeout, context=context)
+    else:
+        conn = http.client.HTTPConnection(host, parts.port, timeout=timeout)
+    path = parts.path + (f"?{parts.query}" if parts.query else "")
+    try:
+        conn.request("POST", path or "/", body=body, headers=headers)
+        response = conn.getresponse()
+        raw = response.read(MAX_BODY + 1)
+        return response.status, (raw if len(raw) <= MAX_BODY else None)
+    finally:
+        conn.close()
 
 
 def _error_message(payload: object) -> str | None:

@@ -89,7 +89,16 @@ def _setup_logging(debug: bool) -> None:
         quiet.propagate = False
 
 
+#: What the local emulator needs beyond the client (the `emulator` extra).
+_EMULATOR_MODULES = frozenset({"aiohttp", "trustme", "cryptography"})
+
+
 def _exit_code(exc: BaseException) -> tuple[int, str]:
+    if isinstance(exc, ModuleNotFoundError) and (exc.name or "").split(".")[0] in _EMULATOR_MODULES:
+        return EXIT_USAGE, (
+            f"the local emulator needs the `emulator` extra ({exc.name} is not installed): "
+            "pip install 'openai-realtime-ws[emulator]'"
+        )
     if isinstance(exc, CLIError):
         return exc.exit_code, exc.message
     if isinstance(exc, RealtimeConfigError | InvalidClientEvent):
@@ -114,7 +123,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, extra = parser.parse_known_args(args_list)
     debug = bool(getattr(args, "debug", False))
     if args.command == "emulator":
-        from ..emulator.__main__ import main as emulator_main
+        try:
+            from ..emulator.__main__ import main as emulator_main
+        except ModuleNotFoundError as exc:
+            return _report(exc, debug)
 
         _setup_logging(debug)
         try:
