@@ -4,6 +4,7 @@ output files are one-line usage errors (exit 2) that name what the user typed; h
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import pytest
@@ -114,3 +115,27 @@ def test_every_option_has_a_help_text(name: str, parser: argparse.ArgumentParser
     missing = [a.option_strings or a.dest for a in parser._actions
                if not isinstance(a, argparse._SubParsersAction) and not (a.help or "").strip()]
     assert not missing, f"{name}: options without help: {missing}"
+
+
+@pytest.mark.parametrize("missing", ["aiohttp", "trustme"])
+def test_without_the_emulator_extra_the_error_says_what_to_install(missing: str) -> None:
+    # as on a fresh `pip install openai-realtime-ws`: the embedded emulator's imports fail
+    saved = {n: m for n, m in sys.modules.items() if n.startswith("openai_realtime_ws.emulator")}
+    previous = sys.modules.get(missing)
+    for name in saved:
+        del sys.modules[name]
+    sys.modules[missing] = None  # type: ignore[assignment]  # `import missing` now fails
+    try:
+        res = run_cli("chat", "hi")
+    finally:
+        for name in [n for n in sys.modules if n.startswith("openai_realtime_ws.emulator")]:
+            del sys.modules[name]
+        sys.modules.update(saved)
+        if previous is None:
+            del sys.modules[missing]
+        else:
+            sys.modules[missing] = previous
+    assert res.returncode == 2, res.stderr
+    assert res.stderr == (
+        f"openai-realtime-ws: error: the local emulator needs the `emulator` extra ({missing} is "
+        "not installed): pip install 'openai-realtime-ws[emulator]'\n")
