@@ -33,7 +33,6 @@ from typing import Any, Final, Self
 import msgspec
 import picows
 
-from ..types._emitter import AsyncWaitForMixin, TypedEmitterMixin
 from ..core.codec import ClientEventEncoder, ServerEventDecoder
 from ..core.conversation import Conversation
 from ..core.dispatch import Dispatcher, Handler, Routing
@@ -72,6 +71,7 @@ from ..types import (
     SessionUpdatedEvent,
     UnknownServerEvent,
 )
+from ..types._emitter import AsyncWaitForMixin, TypedEmitterMixin
 
 __all__ = ["AsyncOpenAIRealtimeWS", "resolve_credential"]
 
@@ -470,8 +470,6 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
             else:
                 ssl_context = ssl_module.create_default_context()
         headers = list(plan.headers)
-        if plan.subprotocols:
-            headers.append(("Sec-WebSocket-Protocol", ", ".join(plan.subprotocols)))
         listener = _Listener(self)
         if self._listener is not None:
             self._listener.active = False

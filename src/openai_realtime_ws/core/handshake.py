@@ -20,7 +20,7 @@ import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from .errors import RealtimeConfigError
@@ -28,7 +28,6 @@ from .errors import RealtimeConfigError
 __all__ = [
     "DEFAULT_BASE_URL",
     "REDIRECT_SAFE_HEADERS",
-    "ClientLike",
     "ConnectPlan",
     "RealtimeTarget",
     "azure_plan",
@@ -105,16 +104,6 @@ def _sensitive_query(key: str, value: str) -> bool:
 
 
 _USERINFO = re.compile(r"//[^/?#]*@")
-
-
-class ClientLike(Protocol):
-    """What ``create(client=...)`` reads: ``openai.OpenAI``/``AsyncOpenAI`` fit without import."""
-
-    @property
-    def api_key(self) -> Any: ...
-
-    @property
-    def base_url(self) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -425,7 +414,6 @@ class ConnectPlan:
 
     url: str
     headers: tuple[tuple[str, str], ...] = ()
-    subprotocols: tuple[str, ...] = ()
     secrets: tuple[str, ...] = field(default=())
     _log: _SecretLog = field(default_factory=_SecretLog, compare=False)
 
@@ -439,9 +427,7 @@ class ConnectPlan:
 
     @property
     def has_credentials(self) -> bool:
-        return any(is_credential_header(name) for name, _ in self.headers) or any(
-            p.startswith("openai-insecure-api-key.") for p in self.subprotocols
-        )
+        return any(is_credential_header(name) for name, _ in self.headers)
 
     @property
     def known_secrets(self) -> tuple[str, ...]:
@@ -473,7 +459,6 @@ class ConnectPlan:
         return ConnectPlan(
             url=url,
             headers=merged,
-            subprotocols=self.subprotocols,
             secrets=_secrets_of(merged, *self.secrets),
             _log=self._log,
         )

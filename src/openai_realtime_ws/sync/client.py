@@ -29,10 +29,10 @@ from typing import Any, Self, TypeVar
 
 from ..aio import secrets as _secrets
 from ..aio.client import AsyncOpenAIRealtimeWS, CredentialSource, logger
-from ..types._emitter import SyncWaitForMixin, TypedEmitterMixin
 from ..core.errors import OpenAIRealtimeError
 from ..core.handshake import RealtimeTarget
 from ..types import AnyServerEvent, ClientEventBase
+from ..types._emitter import SyncWaitForMixin, TypedEmitterMixin
 
 __all__ = ["OpenAIRealtimeWS", "create_client_secret_sync"]
 
