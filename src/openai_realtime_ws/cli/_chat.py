@@ -42,6 +42,7 @@ from ._target import (
     connect_kwargs,
     connection_failure,
     describe_api_error,
+    emulator_plugins,
     local_emulator_notice,
     redact,
     resolve_target,
@@ -401,7 +402,7 @@ def _open(stack: ExitStack, target: Target) -> OpenAIRealtimeWS:
         if target.emulator_speed is not None:
             config.speed = target.emulator_speed
         with _sigint_stays_on_this_thread():
-            emu = stack.enter_context(EmulatorThread(config=config))
+            emu = stack.enter_context(EmulatorThread(config=config, **emulator_plugins(target)))
         base_url = emu.base_url
         local_emulator_notice(base_url)
     factory, kwargs = connect_kwargs(target, base_url)

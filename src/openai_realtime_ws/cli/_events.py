@@ -43,6 +43,7 @@ from ._target import (
     Target,
     connect_kwargs,
     connection_failure,
+    emulator_plugins,
     local_emulator_notice,
     redact,
     resolve_target,
@@ -207,7 +208,7 @@ async def connected(target: Target) -> AsyncIterator[Connected]:
             config = EmulatorConfig()
             if target.emulator_speed is not None:
                 config.speed = target.emulator_speed
-            emu = await stack.enter_async_context(Emulator(config=config))
+            emu = await stack.enter_async_context(Emulator(config=config, **emulator_plugins(target)))
             base_url = emu.base_url
             local_emulator_notice(base_url)
         factory, kwargs = connect_kwargs(target, base_url)

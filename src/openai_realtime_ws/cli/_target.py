@@ -101,6 +101,9 @@ def add_server_options(parser: argparse.ArgumentParser, *, websocket: bool = Tru
         e.add_argument("--emulator-speed", type=non_negative_float, default=None, metavar="X",
                        help="embedded emulator pacing versus real time (default 10; 1 = real "
                             "time, 0 = no pacing)")
+        e.add_argument("--emulator-voice", action="store_true",
+                       help="embedded emulator with real local speech: espeak-ng speaks, "
+                            "PocketSphinx recognises what you send (needs the 'voice' extra)")
 
 
 def non_negative_float(text: str) -> float:
@@ -177,6 +180,7 @@ class Target:
     ssl: ssl.SSLContext | None = field(default=None, repr=False)
     timeout: float = 15.0
     emulator_speed: float | None = None
+    emulator_voice: bool = False
 
     @property
     def is_local(self) -> bool:
@@ -214,7 +218,8 @@ def resolve_target(args: argparse.Namespace, *, default_local: bool = False) -> 
         except (OSError, ssl.SSLError) as exc:
             raise CLIError(f"cannot load --ca-file {args.ca_file}: {exc}") from None
     common: dict[str, Any] = {"model": args.model, "ssl": context, "timeout": args.timeout,
-                              "emulator_speed": getattr(args, "emulator_speed", None)}
+                              "emulator_speed": getattr(args, "emulator_speed", None),
+                              "emulator_voice": bool(getattr(args, "emulator_voice", False))}
     cli_key = _remember(args.api_key)
     if azure:
         key = cli_key or _remember(os.environ.get("AZURE_OPENAI_API_KEY"))
@@ -286,3 +291,16 @@ def connection_failure(last_error: ErrorEventError | None, exc: BaseException) -
     else:
         text = closed or redact(str(exc))
     return CLIError(text, EXIT_CONNECTION)
+
+
+def emulator_plugins(target: Target) -> dict[str, Any]:
+    """Keyword arguments for the embedded emulator: with --emulator-voice, espeak-ng speech out and
+    PocketSphinx recognition in (the `voice` extra); a usage error when it is not installed."""
+    if not target.emulator_voice:
+        return {}
+    from ..emulator.voice import EspeakSynthesizer, PocketsphinxTranscriber, VoiceUnavailableError
+
+    try:
+        return {"synthesizer": EspeakSynthesizer(), "transcriber": PocketsphinxTranscriber()}
+    except VoiceUnavailableError as exc:
+        raise CLIError(f"--emulator-voice: {exc}", EXIT_USAGE) from None
