@@ -122,6 +122,16 @@ NULLABLE_OVERRIDES: dict[str, str] = {
 }
 
 #: Server-side fields the spec marks required on nested objects that a server may omit.
+#: Limits on client fields that the API enforces but the spec only states in prose (PROTOCOL.md
+#: §7 and the field descriptions): applied to every client-side field of that name, so that
+#: ``send()`` refuses the value before anything is written.
+CLIENT_FIELD_LIMITS: dict[str, tuple[tuple[str, Any], ...]] = {
+    # "Maximum number of output tokens ... between 1 and 4096 ... or `inf`"
+    "max_output_tokens": (("ge", 1), ("le", 4096)),
+    # "It is not possible to request both `text` and `audio` at the same time"
+    "output_modalities": (("min_length", 1), ("max_length", 1)),
+}
+
 RELAX_REQUIRED: dict[str, str] = {
     "RealtimeSessionCreateResponseGA.id": "not guaranteed in client_secrets responses",
     "RealtimeSessionCreateResponseGA.object": "not guaranteed in client_secrets responses",
@@ -236,6 +246,23 @@ def union(*members: IR) -> IR:
         rest = [x for x in flat if x in (NONE, UNSET)]
         flat = [ANY, *rest]
     return flat[0] if len(flat) == 1 else UnionOf(tuple(flat))
+
+
+def _limit(t: IR, meta: tuple[tuple[str, Any], ...], where: str) -> IR:
+    """``t`` with ``meta`` on its ``int`` member (numeric limits) or its list (length limits)."""
+    numeric = meta[0][0] in ("ge", "le", "gt", "lt")
+    members = t.members if isinstance(t, UnionOf) else (t,)
+    out: list[IR] = []
+    hit = False
+    for m in members:
+        if (numeric and m == Prim("int")) or (not numeric and isinstance(m, ListOf)):
+            out.append(Constrained(m, meta))
+            hit = True
+        else:
+            out.append(m)
+    if not hit:
+        raise GenError(f"{where}: no member to limit with {meta} in {render(t)}")
+    return union(*out)
 
 
 def render(t: IR) -> str:
@@ -680,6 +707,8 @@ class Converter:
                     alts.append((p, s))
             known: list[str] = []
             ir, nullable = self.convert(alts, base_name + pascal(pname), mode, known)
+            if mode == "client" and pname in CLIENT_FIELD_LIMITS:
+                ir = _limit(ir, CLIENT_FIELD_LIMITS[pname], f"{base_name}.{pname}")
             nullable |= any(p in NULLABLE_OVERRIDES for p in paths)
             if nullable:
                 ir = union(ir, NONE)

@@ -405,3 +405,36 @@ def test_input_audio_buffer_append_from_pcm() -> None:
         "audio": event.audio,
     }
     assert "event_id" not in json.loads(msgspec.json.encode(InputAudioBufferAppendEvent.from_pcm(pcm)))
+
+
+# ---- limits the API enforces that the spec states only in prose (CLIENT_FIELD_LIMITS) -----------
+
+
+@pytest.mark.parametrize(
+    ("payload", "ok"),
+    [
+        ({"max_output_tokens": 1}, True),
+        ({"max_output_tokens": 4096}, True),
+        ({"max_output_tokens": "inf"}, True),
+        ({"max_output_tokens": 0}, False),
+        ({"max_output_tokens": 4097}, False),
+        ({"output_modalities": ["text"]}, True),
+        ({"output_modalities": ["audio"]}, True),
+        ({"output_modalities": ["text", "audio"]}, False),
+        ({"output_modalities": []}, False),
+    ],
+)
+def test_client_field_limits(payload: dict[str, Any], ok: bool) -> None:
+    from openai_realtime_ws.types import ClientEvent
+
+    events = [
+        {"type": "response.create", "response": payload},
+        {"type": "session.update", "session": {"type": "realtime", **payload}},
+    ]
+    for event in events:
+        if ok:
+            msgspec.convert(event, ClientEvent)
+        else:
+            field = next(iter(payload))
+            with pytest.raises(msgspec.ValidationError, match=field):
+                msgspec.convert(event, ClientEvent)

@@ -1710,14 +1710,14 @@ class PromptParam(_ClientStruct):
 class ResponseCreateParams(_ClientStruct):
     """Create a new Realtime response with these parameters."""
 
-    output_modalities: list[Literal["text", "audio"]] | UnsetType = UNSET
+    output_modalities: Annotated[list[Literal["text", "audio"]], msgspec.Meta(min_length=1, max_length=1)] | UnsetType = UNSET
     instructions: str | UnsetType = UNSET
     audio: ResponseCreateParamsAudioParam | UnsetType = UNSET
     tools: list[FunctionToolParam | MCPToolParam] | UnsetType = UNSET
     tool_choice: Literal["none", "auto", "required"] | ToolChoiceFunctionParam | ToolChoiceMCPParam | UnsetType = UNSET
     parallel_tool_calls: bool | UnsetType = UNSET
     reasoning: ReasoningParam | UnsetType = UNSET
-    max_output_tokens: int | Literal["inf"] | UnsetType = UNSET
+    max_output_tokens: Annotated[int, msgspec.Meta(ge=1, le=4096)] | Literal["inf"] | UnsetType = UNSET
     # Known values: "auto", "none".
     conversation: str | UnsetType = UNSET
     metadata: dict[str, str] | None | UnsetType = UNSET
@@ -1812,7 +1812,7 @@ class TruncationRetentionRatioParam(_ClientStruct):
 class SessionParam(_ClientTaggedStruct, tag="realtime"):
     """Realtime session object configuration."""
 
-    output_modalities: list[Literal["text", "audio"]] | UnsetType = UNSET
+    output_modalities: Annotated[list[Literal["text", "audio"]], msgspec.Meta(min_length=1, max_length=1)] | UnsetType = UNSET
     # Known values: "gpt-realtime", "gpt-realtime-1.5", "gpt-realtime-2", "gpt-realtime-2.1", "gpt-realtime-2.1-mini", "gpt-realtime-2025-08-28", "gpt-4o-realtime-preview", "gpt-4o-realtime-preview-2024-10-01", "gpt-4o-realtime-preview-2024-12-17", "gpt-4o-realtime-preview-2025-06-03", "gpt-4o-mini-realtime-preview", "gpt-4o-mini-realtime-preview-2024-12-17", "gpt-realtime-mini", "gpt-realtime-mini-2025-10-06", "gpt-realtime-mini-2025-12-15", "gpt-audio-1.5", "gpt-audio-mini", "gpt-audio-mini-2025-10-06", "gpt-audio-mini-2025-12-15".
     model: str | UnsetType = UNSET
     instructions: str | UnsetType = UNSET
@@ -1823,7 +1823,7 @@ class SessionParam(_ClientTaggedStruct, tag="realtime"):
     tool_choice: Literal["none", "auto", "required"] | ToolChoiceFunctionParam | ToolChoiceMCPParam | UnsetType = UNSET
     parallel_tool_calls: bool | UnsetType = UNSET
     reasoning: ReasoningParam | UnsetType = UNSET
-    max_output_tokens: int | Literal["inf"] | UnsetType = UNSET
+    max_output_tokens: Annotated[int, msgspec.Meta(ge=1, le=4096)] | Literal["inf"] | UnsetType = UNSET
     truncation: Literal["auto", "disabled"] | TruncationRetentionRatioParam | UnsetType = UNSET
     prompt: PromptParam | None | UnsetType = UNSET
 
