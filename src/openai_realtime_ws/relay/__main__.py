@@ -105,6 +105,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # accepted sockets inherit it: without it, Nagle + delayed ACKs hold small frames (audio
+    # deltas, control events) for up to 40 ms once a few sessions stream audio
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         sock.bind((args.host, args.port))
     except OSError as exc:

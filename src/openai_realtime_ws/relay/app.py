@@ -363,11 +363,15 @@ class _RelaySession:
 
     # upstream → browser
 
-    async def _on_frame(self, text: str) -> None:
+    def _on_frame(self, text: str) -> None:
         self.out.put_nowait(self.relay.policy.redact(text))
         if self.out.qsize() > _HIGH_WATER:
             self.writable.clear()
-            await self.writable.wait()  # back-pressure: the client stops reading upstream
+
+    def _on_event(self, event: object) -> Awaitable[object] | None:
+        # back-pressure for a slow browser: an awaitable from an event handler makes the client
+        # hold the next events and, past max_queue, stop reading the upstream socket
+        return None if self.writable.is_set() else self.writable.wait()
 
     def _control(self, event: dict[str, Any]) -> None:
         self.out.put_nowait(json.dumps(event))
@@ -457,6 +461,7 @@ class _RelaySession:
     async def run(self) -> None:
         rt = self.rt
         rt.on("frame", self._on_frame)
+        rt.on("event", self._on_event)
         rt.on("reconnecting", self._on_reconnecting)
         rt.on("reconnected", self._on_reconnected)
         rt.on("error", self._on_error)
