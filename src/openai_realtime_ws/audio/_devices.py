@@ -53,6 +53,8 @@ class Microphone:
         """Frames dropped because the consumer fell behind."""
 
     async def start(self) -> None:
+        if self._stream is not None:
+            return  # already capturing
         sd = sounddevice_module()
         loop = asyncio.get_running_loop()
         frame = API_RATE * self.frame_ms // 1000 * 2
@@ -140,6 +142,8 @@ class Speaker(AudioSink):
         return float(stream.latency) * 1000.0 if stream is not None else 0.0
 
     async def start(self) -> None:
+        if self._stream is not None:
+            return  # already playing (a second stream would replace a running one)
         sd = sounddevice_module()
         blocks = self.blocks
 

@@ -11,7 +11,7 @@ import time
 import wave
 from collections import deque
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from ..core.playback import PartPlayback, PlaybackQueue, PlaybackStop
 
@@ -78,7 +78,7 @@ class AudioSink:
     async def aclose(self) -> None:
         """Stop and release the device."""
 
-    async def __aenter__(self) -> AudioSink:
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
 

@@ -1,0 +1,142 @@
+"""Microphone and speaker against a real sound server (PulseAudio with a null sink and a virtual
+microphone fed from a WAV; see pulse.py), through sounddevice/PortAudio."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import math
+import shutil
+import struct
+import subprocess
+import wave
+from pathlib import Path
+
+import pytest
+
+from openai_realtime_ws import AsyncOpenAIRealtimeWS
+from openai_realtime_ws.audio import Microphone, Speaker
+from openai_realtime_ws.emulator import Emulator, EmulatorConfig, synth_audio
+from openai_realtime_ws.voice import VoiceEvent, VoiceSession
+
+from .pulse import Pulse, pulse
+
+__all__ = ["pulse"]
+
+KEY = "sk-devices-00000000"
+
+
+def _tone(ms: int, hz: float = 440.0) -> bytes:
+    n = 24 * ms
+    return struct.pack(f"<{n}h", *[int(9000 * math.sin(2 * math.pi * hz * i / 24000)) for i in range(n)])
+
+
+def _pitch(pcm: bytes, rate: int = 24000) -> float:
+    samples = struct.unpack(f"<{len(pcm) // 2}h", pcm)
+    crossings = sum(1 for a, b in itertools.pairwise(samples) if (a < 0) != (b < 0))
+    return crossings / 2 / (len(samples) / rate)
+
+
+def _loud(pcm: bytes) -> bytes:
+    """The samples above -40 dBFS (drops leading/trailing silence)."""
+    samples = struct.unpack(f"<{len(pcm) // 2}h", pcm)
+    idx = [i for i, s in enumerate(samples) if abs(s) > 330]
+    if not idx:
+        return b""
+    return pcm[2 * idx[0] : 2 * idx[-1] + 2]
+
+
+def _read_wav(path: Path) -> bytes:
+    with wave.open(str(path), "rb") as w:
+        assert w.getframerate() == 24000 and w.getnchannels() == 1
+        return w.readframes(w.getnframes())
+
+
+async def _until(cond: object, timeout: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not cond():  # type: ignore[operator]
+        assert loop.time() < deadline, "timed out"
+        await asyncio.sleep(0.01)
+
+
+async def test_speaker_plays_into_the_sound_server_and_stops_on_interrupt(pulse: Pulse, tmp_path: Path) -> None:
+    rec_path = tmp_path / "speaker.wav"
+    rec = pulse.record_speaker(rec_path)
+    try:
+        async with Speaker() as speaker:
+            speaker.write("item_a", 0, _tone(3000))
+            # interrupt once about one second has been handed to the device
+            await _until(lambda: sum(r for _, r in speaker.blocks) >= 1000 * 48)
+            stop = speaker.interrupt()
+            t_stop = speaker.interrupted_at
+            assert stop.item_id == "item_a" and stop.received_ms == 3000
+            played_ms = sum(r for _, r in speaker.blocks) / 48
+            assert stop.heard_ms <= played_ms and stop.heard_ms >= played_ms - speaker.latency_ms - 1
+            await _until(lambda: any(t > (t_stop or 0) + 0.2 for t, _ in speaker.blocks))
+            after = [r for t, r in speaker.blocks if t > (t_stop or 0) + 0.015]
+            assert after and sum(after) == 0  # nothing real after the stop
+    finally:
+        rec.terminate()
+        rec.wait(5)
+    recorded = _loud(_read_wav(rec_path))
+    assert 800 <= len(recorded) / 48 <= 1600, len(recorded) / 48  # about the second played, not 3 s
+    assert abs(_pitch(recorded) - 440) < 10
+
+
+@pytest.fixture
+def spoken_wav(tmp_path: Path) -> Path:
+    """Real speech from espeak-ng (a WAV file)."""
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed (apt: espeak-ng)")
+    wav = tmp_path / "speech.wav"
+    subprocess.run(["espeak-ng", "-w", str(wav), "hello from the microphone"], check=True, timeout=30)
+    return wav
+
+
+async def test_microphone_captures_what_the_virtual_source_plays(pulse: Pulse, spoken_wav: Path) -> None:
+    wav = spoken_wav
+    frames: list[bytes] = []
+    async with Microphone() as mic:
+        player = pulse.play_into_mic(wav)
+        async for frame in mic:
+            frames.append(frame)
+            if player.poll() is not None and len(frames) > 100:
+                break
+            assert len(frames) < 1000
+        player.wait(5)
+    assert all(len(f) == 960 for f in frames)
+    speech = _loud(b"".join(frames))
+    assert len(speech) / 48 > 500  # espeak-ng said it for more than half a second
+
+
+async def test_voice_session_with_real_devices_hears_the_user(pulse: Pulse, tmp_path: Path) -> None:
+    """Microphone -> VoiceSession -> emulator (server VAD, transcription) -> Speaker."""
+    wav = tmp_path / "tones.wav"
+    with wave.open(str(wav), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(24000)
+        w.writeframes(synth_audio("hello there", "audio/pcm", lead_silence_ms=200, tail_silence_ms=800))
+    rec = pulse.record_speaker(tmp_path / "reply.wav")
+    events: list[VoiceEvent] = []
+    try:
+        async with Emulator(config=EmulatorConfig(speed=2.0)) as emu:
+            rt = await AsyncOpenAIRealtimeWS.create(base_url=emu.base_url, api_key=KEY, model="gpt-realtime")
+            async with Microphone() as mic, Speaker() as speaker, \
+                    VoiceSession(rt, source=mic, sink=speaker, on_event=events.append):
+                await rt.wait_for("session.updated", timeout=5)
+                player = pulse.play_into_mic(wav)
+                await _until(lambda: any(e.type == "response_done" for e in events), 15)
+                await _until(lambda: not speaker.playing, 15)
+                player.wait(5)
+            await rt.close()
+    finally:
+        rec.terminate()
+        rec.wait(5)
+    said = [e.text for e in events if e.type == "user_transcript"]
+    assert said == ["hello there"], said
+    assert any(e.type == "assistant_transcript" and "hello there" in e.text for e in events)
+    turns = [e for e in events if e.type == "turn"]
+    assert turns and turns[0].latency_ms is not None and turns[0].latency_ms > 0
+    assert len(_loud(_read_wav(tmp_path / "reply.wav"))) / 48 > 1000  # the reply was heard
