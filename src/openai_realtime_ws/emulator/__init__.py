@@ -40,6 +40,7 @@ from .responder import (
     TurnContext,
 )
 from .server import (
+    ConnectionLog,
     ConnectionRecord,
     Emulator,
     EmulatorThread,
@@ -50,6 +51,7 @@ from .server import (
 
 __all__ = [
     "CloseWith",
+    "ConnectionLog",
     "ConnectionRecord",
     "DelayEvents",
     "DelayHandshake",

@@ -33,6 +33,7 @@ class EchoResponder:
         self.greeting = greeting
 
     def respond(self, turn: TurnContext) -> Reply:
+        """The echo, the tool-results sentence, or the greeting (see the class)."""
         results = turn.tool_results
         if results:
             return Reply(text="; ".join(f"{r.name or 'The tool'} returned {r.output}" for r in results) + ".")
@@ -118,6 +119,7 @@ class ScriptedResponder:
         return self
 
     def respond(self, turn: TurnContext) -> Reply:
+        """The first matching rule's reply (or its `then` after tool results), else the fallback's."""
         results = turn.tool_results
         if results:
             rule = self._issued.get(results[-1].name)

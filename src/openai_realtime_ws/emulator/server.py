@@ -120,6 +120,7 @@ class ConnectionRecord:
     _loop: asyncio.AbstractEventLoop | None = field(default=None, repr=False)
 
     def received_types(self) -> list[str]:
+        """The `type` of each recorded client event, in order."""
         return [str(e.get("type")) for e in self.received]
 
     @property
@@ -128,6 +129,7 @@ class ConnectionRecord:
         return self.query.get("call_id")
 
     async def wait_closed(self, timeout: float = 5.0) -> int | None:
+        """Wait until the connection ended; returns `close_code`."""
         await asyncio.wait_for(self.closed.wait(), timeout)
         return self.close_code
 
@@ -164,6 +166,7 @@ class ConnectionLog:
         self._count = 0
 
     def append(self, record: ConnectionRecord) -> None:
+        """A new connection arrived (used by the server)."""
         self._records[record.index] = record
         self._count = max(self._count, record.index + 1)
 
@@ -220,19 +223,23 @@ class FaultPlan:
         self._lock = threading.Lock()
 
     def next_connection(self, *faults: Fault) -> None:
+        """Apply `faults` to the next connection only (queued: one call per connection)."""
         with self._lock:
             self._queue.append(list(faults))
 
     def every_connection(self, *faults: Fault) -> None:
+        """Apply `faults` to every later connection."""
         with self._lock:
             self._always.extend(faults)
 
     def clear(self) -> None:
+        """Forget all planned faults (those of live connections stay)."""
         with self._lock:
             self._always.clear()
             self._queue.clear()
 
     def take(self) -> list[Fault]:
+        """The faults for a connection that just arrived (used by the server)."""
         with self._lock:
             nxt = self._queue.pop(0) if self._queue else []
             return [*self._always, *nxt]
@@ -434,6 +441,7 @@ class Emulator:
 
     @property
     def scheme(self) -> str:
+        """`https` with TLS, else `http`."""
         return "https" if self.tls else "http"
 
     @property
@@ -442,6 +450,7 @@ class Emulator:
 
     @property
     def origin(self) -> str:
+        """`http://127.0.0.1:PORT` (`https://…` with TLS)."""
         return f"{self.scheme}://{self._host_in_url}:{self.port}"
 
     @property
@@ -466,9 +475,11 @@ class Emulator:
 
     @property
     def ca_file(self) -> str | None:
+        """With TLS: the generated CA as a PEM file (removed on exit); else None."""
         return self._tls.ca_file if self._tls is not None else None
 
     async def start(self) -> Emulator:
+        """Start serving (again on the same port after `stop()`); returns self."""
         if self._runner is not None:
             return self
         server_ssl = None
@@ -973,6 +984,7 @@ class EmulatorThread:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
 
     def start(self) -> EmulatorThread:
+        """Start the thread and the server (again on the same port after `stop()`)."""
         if not self._thread.is_alive():
             self._thread.start()
 
@@ -990,6 +1002,7 @@ class EmulatorThread:
             self._call(self.emulator.stop(close_code=close_code, abort=abort))
 
     def close(self) -> None:
+        """Stop the server and the thread."""
         if self.emulator is not None and self._thread.is_alive():
             self._call(self.emulator.__aexit__(None, None, None))
         if self._thread.is_alive():
@@ -1005,12 +1018,15 @@ class EmulatorThread:
         self.close()
 
     def inject(self, connection: ConnectionRecord, events: Iterable[Mapping[str, Any] | bytes | str]) -> int:
+        """Same as `Emulator.inject`, blocking."""
         return self._call(self._emu.inject(connection, events), timeout=None)
 
     def wait_for_connection(self, index: int = 0, timeout: float = 5.0) -> ConnectionRecord:
+        """Same as `Emulator.wait_for_connection`, blocking."""
         return self._call(self._emu.wait_for_connection(index, timeout))
 
     def inject_dtmf(self, connection: ConnectionRecord, digits: str) -> None:
+        """Same as `Emulator.inject_dtmf`, blocking."""
         self._call(self._emu.inject_dtmf(connection, digits))
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = 30.0) -> T:
@@ -1019,51 +1035,63 @@ class EmulatorThread:
 
     @property
     def _emu(self) -> Emulator:
+        """Same as `Emulator._emu`."""
         if self.emulator is None:
             raise RuntimeError("EmulatorThread not started")
         return self.emulator
 
     @property
     def base_url(self) -> str:
+        """Same as `Emulator.base_url`."""
         return self._emu.base_url
 
     @property
     def ws_url(self) -> str:
+        """Same as `Emulator.ws_url`."""
         return self._emu.ws_url
 
     @property
     def origin(self) -> str:
+        """Same as `Emulator.origin`."""
         return self._emu.origin
 
     @property
     def host(self) -> str:
+        """Same as `Emulator.host`."""
         return self._emu.host
 
     @property
     def port(self) -> int:
+        """Same as `Emulator.port`."""
         return self._emu.port
 
     @property
     def ssl_context(self) -> ssl.SSLContext | None:
+        """Same as `Emulator.ssl_context`."""
         return self._emu.ssl_context
 
     @property
     def ca_file(self) -> str | None:
+        """Same as `Emulator.ca_file`."""
         return self._emu.ca_file
 
     @property
     def connections(self) -> ConnectionLog:
+        """Same as `Emulator.connections`."""
         return self._emu.connections
 
     @property
     def faults(self) -> FaultPlan:
+        """Same as `Emulator.faults`."""
         return self._emu.faults
 
     @property
     def redirect_hits(self) -> list[RedirectHit]:
+        """Same as `Emulator.redirect_hits`."""
         return self._emu.redirect_hits
 
     @property
     def config(self) -> EmulatorConfig:
+        """Same as `Emulator.config`."""
         return self._emu.config
 

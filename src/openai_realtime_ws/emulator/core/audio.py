@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal, Protocol
 
+from ...core import g711
+
 AudioFormatType = Literal["audio/pcm", "audio/pcmu", "audio/pcma"]
 
 ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789.,?!'-:;\"()/&%+=@#$"
@@ -43,59 +45,12 @@ def duration_ms(nbytes: int, fmt: str) -> float:
     return nbytes / bytes_per_ms(fmt)
 
 
-# --- G.711 (ITU-T G.711), sample <-> byte ----------------------------------------------------
+# --- G.711 (ITU-T G.711), sample <-> byte: the client's codec (core/g711.py), written once ---
 
-def _ulaw_encode_sample(sample: int) -> int:
-    bias, clip = 0x84, 32635
-    sign = 0x80 if sample < 0 else 0
-    if sample < 0:
-        sample = -sample
-    sample = min(sample, clip) + bias
-    exponent = 7
-    mask = 0x4000
-    while exponent > 0 and not (sample & mask):
-        exponent -= 1
-        mask >>= 1
-    mantissa = (sample >> (exponent + 3)) & 0x0F
-    return ~(sign | (exponent << 4) | mantissa) & 0xFF
-
-
-def _ulaw_decode_byte(byte: int) -> int:
-    byte = ~byte & 0xFF
-    sign = byte & 0x80
-    exponent = (byte >> 4) & 0x07
-    mantissa = byte & 0x0F
-    sample = (((mantissa << 3) + 0x84) << exponent) - 0x84
-    return -sample if sign else sample
-
-
-def _alaw_encode_sample(sample: int) -> int:
-    sign = 0x00 if sample < 0 else 0x80
-    if sample < 0:
-        sample = -sample - 1 if sample > -32768 else 32767
-    sample >>= 3
-    if sample < 32:
-        enc = sample >> 1
-    else:
-        exponent = 1
-        v = sample >> 5
-        while v > 1 and exponent < 7:
-            v >>= 1
-            exponent += 1
-        enc = (exponent << 4) | ((sample >> exponent) & 0x0F)
-    return (enc | sign) ^ 0x55
-
-
-def _alaw_decode_byte(byte: int) -> int:
-    byte ^= 0x55
-    sign = byte & 0x80
-    exponent = (byte >> 4) & 0x07
-    mantissa = byte & 0x0F
-    if exponent == 0:
-        sample = (mantissa << 4) + 8
-    else:
-        sample = ((mantissa << 4) + 0x108) << (exponent - 1)
-    return sample if sign else -sample
+_ulaw_encode_sample = g711.ulaw_encode_sample
+_ulaw_decode_byte = g711.ulaw_decode_sample
+_alaw_encode_sample = g711.alaw_encode_sample
+_alaw_decode_byte = g711.alaw_decode_sample
 
 
 @lru_cache(maxsize=2)
@@ -202,14 +157,18 @@ class Synthesizer(Protocol):
     take long sets a class attribute `blocking = True`: the emulator then runs it in a worker
     thread (it must be thread-safe)."""
 
-    def synthesize(self, text: str, *, voice: str, audio_format: str, chunk_ms: int) -> list[SpeechSegment]: ...
+    def synthesize(self, text: str, *, voice: str, audio_format: str, chunk_ms: int) -> list[SpeechSegment]:
+        """`text` spoken in `voice`, as segments of `chunk_ms` chunks in `audio_format`."""
+        ...
 
 
 class Transcriber(Protocol):
     """Turns committed input audio into text (for transcription events and for the responder).
     `blocking = True` as a class attribute: run in a worker thread (see Synthesizer)."""
 
-    def transcribe(self, audio: bytes, *, audio_format: str, language: str | None = None) -> str: ...
+    def transcribe(self, audio: bytes, *, audio_format: str, language: str | None = None) -> str:
+        """The text heard in `audio` (wire bytes in `audio_format`); '' for silence."""
+        ...
 
 
 @lru_cache(maxsize=4096)
@@ -232,6 +191,7 @@ class ToneSynthesizer:
     may be shorter than `chunk_ms` (always a multiple of 20 ms)."""
 
     def synthesize(self, text: str, *, voice: str, audio_format: str, chunk_ms: int) -> list[SpeechSegment]:
+        """`text` in tone code, one segment per word (see the class)."""
         units_per_chunk = max(1, chunk_ms // UNIT_MS)
         words = text.split(" ")
         segments: list[SpeechSegment] = []
@@ -352,6 +312,7 @@ class SyntheticTranscriber:
     Deterministic. Real recognition: `voice.PocketsphinxTranscriber` (the `voice` extra)."""
 
     def transcribe(self, audio: bytes, *, audio_format: str, language: str | None = None) -> str:
+        """Tone code decoded, else the `[audio N.Ns]` placeholder, '' for silence."""
         text = transcribe_tones(audio, audio_format)
         if text:
             return text

@@ -22,6 +22,7 @@ class ToolCall:
     (a name no listed MCP server offers is a function call)."""
 
     def arguments_json(self) -> str:
+        """The arguments as the JSON string sent on the wire."""
         if isinstance(self.arguments, str):
             return self.arguments
         return json.dumps(dict(self.arguments), separators=(",", ":"))
@@ -99,4 +100,6 @@ class TurnContext:
 class Responder(Protocol):
     """Decides what the assistant says or does in each response."""
 
-    def respond(self, turn: TurnContext) -> Reply: ...
+    def respond(self, turn: TurnContext) -> Reply:
+        """What the assistant says and/or calls in the response described by `turn`."""
+        ...
