@@ -53,6 +53,7 @@ class Microphone:
         """Frames dropped because the consumer fell behind."""
 
     async def start(self) -> None:
+        """Open the input device and start capturing (idempotent)."""
         if self._stream is not None:
             return  # already capturing
         sd = sounddevice_module()
@@ -93,6 +94,7 @@ class Microphone:
             raise AudioDeviceError(f"cannot open the microphone: {exc}") from exc
 
     async def aclose(self) -> None:
+        """Stop capturing and release the device; iteration ends."""
         stream, self._stream = self._stream, None
         if stream is not None:
             stream.stop()
@@ -138,10 +140,12 @@ class Speaker(AudioSink):
 
     @property
     def latency_ms(self) -> float:
+        """The device's output latency (audio handed over but not yet sounded)."""
         stream = self._stream
         return float(stream.latency) * 1000.0 if stream is not None else 0.0
 
     async def start(self) -> None:
+        """Open the output device and start playing (idempotent)."""
         if self._stream is not None:
             return  # already playing (a second stream would replace a running one)
         sd = sounddevice_module()
@@ -168,6 +172,7 @@ class Speaker(AudioSink):
             raise AudioDeviceError(f"cannot open the speaker: {exc}") from exc
 
     async def aclose(self) -> None:
+        """Stop playing and release the device."""
         stream, self._stream = self._stream, None
         if stream is not None:
             stream.stop()

@@ -33,10 +33,12 @@ class AudioSink:
 
     # -- what the session calls
     def write(self, item_id: str, content_index: int, data: bytes) -> None:
+        """Queue received audio of a part (``response.output_audio.delta`` bytes)."""
         with self._lock:
             self._queue.push(item_id, content_index, data)
 
     def mark_complete(self, item_id: str, content_index: int = 0) -> None:
+        """No more audio will come for this part (``response.output_audio.done``)."""
         with self._lock:
             self._queue.mark_complete(item_id, content_index)
 
@@ -48,6 +50,7 @@ class AudioSink:
         return stop
 
     def part(self, item_id: str, content_index: int = 0) -> PartPlayback | None:
+        """Received and played bytes of a part (None once forgotten or never seen)."""
         with self._lock:
             return self._queue.part(item_id, content_index)
 
@@ -58,6 +61,7 @@ class AudioSink:
 
     @property
     def queued_ms(self) -> float:
+        """Milliseconds of audio waiting to be played."""
         return self._queue.queued_ms
 
     @property
@@ -115,10 +119,12 @@ class PacedSink(AudioSink):
         self._frame_bytes = n - n % 2 if audio_format == "audio/pcm" else n
 
     async def start(self) -> None:
+        """Start the clock (a task on the running loop)."""
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def aclose(self) -> None:
+        """Stop the clock."""
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
@@ -154,6 +160,7 @@ class WavSink(AudioSink):
         self._wav: Any = None
 
     async def start(self) -> None:
+        """Open the WAV file."""
         if self._wav is None:
             self._wav = wave.open(str(self.path), "wb")  # closed in aclose()
             self._wav.setnchannels(1)
@@ -161,12 +168,14 @@ class WavSink(AudioSink):
             self._wav.setframerate(24000)
 
     def write(self, item_id: str, content_index: int, data: bytes) -> None:
+        """Write the part's audio to the file at once."""
         super().write(item_id, content_index, data)
         chunk, real = self._pull(self._queue.queued_bytes)
         if self._wav is not None and real:
             self._wav.writeframes(chunk[:real])
 
     async def aclose(self) -> None:
+        """Close the WAV file."""
         wav, self._wav = self._wav, None
         if wav is not None:
             wav.close()

@@ -116,17 +116,21 @@ class PlaybackQueue:
 
     @property
     def queued_bytes(self) -> int:
+        """Bytes waiting to be played."""
         return self._queued
 
     @property
     def queued_ms(self) -> float:
+        """Milliseconds waiting to be played."""
         return self._queued / self._bpm
 
     @property
     def bytes_per_ms(self) -> float:
+        """Bytes per millisecond of the queue's format."""
         return self._bpm
 
     def part(self, item_id: str, content_index: int = 0) -> PartPlayback | None:
+        """Received and played bytes of a part."""
         return self._parts.get((item_id, content_index))
 
     @property
