@@ -10,7 +10,7 @@ from typing import Any
 
 from .core.actions import McpRequest, McpResult
 
-_INSTALL_HINT = "the emulator's MCP tools need the 'mcp' package: pip install 'mcp>=2'"
+_INSTALL_HINT = "the emulator's MCP tools need the 'mcp' package: pip install 'openai-realtime-ws[emulator-mcp]'"
 
 
 def _headers(server: dict[str, Any]) -> dict[str, str]:
