@@ -12,6 +12,7 @@ import pytest
 from openai_realtime_ws import (
     AsyncOpenAIRealtimeWS,
     ConnectionClosedError,
+    ConnectionClosedOK,
     InvalidClientEvent,
     OpenAIRealtimeError,
     RealtimeAPIError,
@@ -321,7 +322,7 @@ async def test_close_code_and_reason_reach_server() -> None:
         assert rt.closed
         record = emu.connections[-1]
         assert await record.wait_closed() == 4321
-        with pytest.raises(ConnectionClosedError):
+        with pytest.raises(ConnectionClosedOK):  # we closed it: a normal close
             rt.send({"type": "response.create"})
 
 
@@ -357,7 +358,7 @@ async def test_drain_waits_for_queued_sends() -> None:
         rt.send({"type": "input_audio_buffer.commit", "event_id": "evt_c"})
         await rt.wait_for("input_audio_buffer.committed", timeout=5)
         await rt.close()
-        with pytest.raises(ConnectionClosedError):
+        with pytest.raises(ConnectionClosedOK):
             await rt.drain()
     types = emu.connections[-1].received_types()
     assert types.count("input_audio_buffer.append") == 200 and types[-1] == "input_audio_buffer.commit"

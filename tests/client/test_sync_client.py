@@ -9,6 +9,7 @@ import pytest
 
 from openai_realtime_ws import (
     ConnectionClosedError,
+    ConnectionClosedOK,
     InvalidClientEvent,
     OpenAIRealtimeError,
     OpenAIRealtimeWS,
@@ -80,7 +81,7 @@ def test_blocking_unhandled_error_raised_on_wait_for_and_close_is_idempotent() -
             rt.wait_for("response.done", timeout=5)
         rt.close()
         rt.close()
-        with pytest.raises(ConnectionClosedError):
+        with pytest.raises(ConnectionClosedOK):
             rt.send({"type": "response.create"})
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..types import AnyServerEvent, ErrorEvent, UnknownServerEvent
-from .errors import OpenAIRealtimeError
+from .errors import OpenAIRealtimeError, RealtimeAPIError
 
 __all__ = ["SPECIAL_TYPES", "Dispatcher", "Handler", "Routing"]
 
@@ -121,13 +121,11 @@ class Dispatcher:
         if isinstance(event, ErrorEvent) or (
             isinstance(event, UnknownServerEvent) and event.type == "error"
         ):
+            error: OpenAIRealtimeError
             if isinstance(event, ErrorEvent):
-                error = OpenAIRealtimeError.from_event(event)
+                error = RealtimeAPIError.from_event(event, self._redact)
             else:  # an error event off the spec (e.g. a numeric code): still an error
-                error = OpenAIRealtimeError.from_raw(event.raw)
-            if self._redact is not None:
-                error.message = self._redact(error.message)
-                error.args = (error.message,)
+                error = RealtimeAPIError.from_raw(event.raw, self._redact)
             self._route_error_into(routing, error)
         elif event.type not in SPECIAL_TYPES and not (
             isinstance(event, UnknownServerEvent) and event.decode_error is not None

@@ -1,40 +1,50 @@
-"""The blocking client: :class:`OpenAIRealtimeWS`, the asyncio client run on a private loop.
+"""The blocking client: :class:`OpenAIRealtimeWS`, an asyncio client on a private loop thread.
 
 Nothing here knows the protocol: each instance owns one event-loop thread on which an
 :class:`~openai_realtime_ws.aio.AsyncOpenAIRealtimeWS` lives, and every method is a blocking call
-into it. So the blocking client has exactly the asyncio client's behaviour (validation, dispatch
-order, bounded buffers, errors), written once.
+into it through its public API (and the core :class:`RealtimeConnection` it exposes). So the
+blocking client has exactly the asyncio client's behaviour (validation, delivery order, bounded
+buffers, errors), written once.
 
-Threading rules (documented in docs/client.md):
+Threading contract (docs/reliability.md, "Threads"):
 
-* Handlers run on the client's loop thread, in arrival order (coroutine handlers are awaited
-  there too). Keep them short, or hand work to your own thread.
-* Dispatch to handlers starts at the first ``send``, ``wait_for``, iteration step, ``start()`` or
-  ``close``, so handlers registered right after ``create()`` see every event, ``session.created``
-  included.
-* ``send`` validates in the calling thread (a bad event raises there) and is queued to the loop in
-  call order.
+* Every method may be called from any thread. Calls are carried out on the loop thread, one at
+  a time, in the order they reach it; ``send`` returns once the event is written or queued, and
+  raises there what the asyncio ``send`` raises (``InvalidClientEvent``, ``QueueFull``,
+  ``ConnectionClosed``).
+* Handlers run on the loop thread, in arrival order. From a handler, ``send`` works as usual,
+  ``close`` schedules the close and returns, and the other blocking calls raise ``RuntimeError``.
+* ``close()`` is idempotent and safe from any thread, concurrently too: the first call closes,
+  the others wait for it and return. Threads blocked in ``wait_for`` or iteration are released
+  (iteration ends, ``wait_for`` raises ``ConnectionClosed``).
+* Iterating from several threads shares the events out: each event goes to exactly one of them.
+* Delivery starts at the first ``send``, ``wait_for``, iteration step, ``start()`` or ``close``,
+  so handlers registered right after ``create()`` see every event, ``session.created`` included.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import signal
 import ssl as ssl_module
 import threading
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
-from concurrent.futures import Future
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
 from ..aio import secrets as _secrets
-from ..aio.client import AsyncOpenAIRealtimeWS, CredentialSource, logger
-from ..core.errors import OpenAIRealtimeError
+from ..aio.client import AsyncOpenAIRealtimeWS, CredentialSource
+from ..core.codec import ClientEventEncoder
+from ..core.connection import RealtimeConnection
+from ..core.conversation import Conversation
 from ..core.handshake import RealtimeTarget
 from ..types import AnyServerEvent, ClientEventBase
 from ..types._emitter import SyncWaitForMixin, TypedEmitterMixin
 
 __all__ = ["OpenAIRealtimeWS", "create_client_secret_sync"]
+
+_T = TypeVar("_T")
 
 
 def create_client_secret_sync(*args: Any, **kwargs: Any) -> dict[str, Any]:
@@ -42,17 +52,13 @@ def create_client_secret_sync(*args: Any, **kwargs: Any) -> dict[str, Any]:
     event loop, so call it from code that is not already inside one."""
     return asyncio.run(_secrets.create_client_secret(*args, **kwargs))
 
-_T = TypeVar("_T")
-
 
 class _LoopThread:
     """An event loop running forever in a daemon thread."""
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self._run, name="openai-realtime-ws", daemon=True
-        )
+        self._thread = threading.Thread(target=self._run, name="openai-realtime-ws", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
@@ -63,48 +69,83 @@ class _LoopThread:
         asyncio.set_event_loop(self.loop)
         self.loop.run_forever()
 
-    def call(self, coro: Coroutine[Any, Any, _T], timeout: float | None = None) -> _T:
-        if threading.current_thread() is self._thread:
-            coro.close()
+    @property
+    def here(self) -> bool:
+        """Whether the calling thread is the loop thread."""
+        return threading.current_thread() is self._thread
+
+    def _refuse_here(self) -> None:
+        if self.here:
             raise RuntimeError(
                 "a blocking OpenAIRealtimeWS method was called from one of its own handlers; "
                 "handlers run on the client's loop thread: use send() (non-blocking) there"
             )
-        future: Future[_T] = asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+    def call(self, coro: Coroutine[Any, Any, _T], timeout: float | None = None) -> _T:
+        """Run ``coro`` on the loop and wait for its result."""
+        if self.here:
+            coro.close()
+            self._refuse_here()
+        future: concurrent.futures.Future[_T] = asyncio.run_coroutine_threadsafe(coro, self.loop)
         try:
             return future.result(timeout)
         except BaseException:
             future.cancel()
             raise
 
+    def run(self, fn: Callable[..., _T], *args: Any) -> _T:
+        """Run a plain function on the loop thread and wait for its result (directly when
+        already there)."""
+        if self.here:
+            return fn(*args)
+        future: concurrent.futures.Future[_T] = concurrent.futures.Future()
+
+        def step() -> None:
+            try:
+                future.set_result(fn(*args))
+            except BaseException as exc:
+                future.set_exception(exc)
+
+        self.loop.call_soon_threadsafe(step)
+        return future.result()
+
     def stop(self) -> None:
-        if self.loop.is_closed():
+        """Let what runs on the loop finish (briefly), then stop the loop and the thread."""
+        if self.loop.is_closed() or self.here:
             return
+
+        async def settle() -> None:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            if tasks:
+                _, pending = await asyncio.wait(tasks, timeout=1.0)
+                for task in pending:
+                    task.cancel()
+                if pending:
+                    await asyncio.wait(pending, timeout=1.0)
+
+        try:
+            self.call(settle(), timeout=5)
+        except BaseException:  # pragma: no cover - best effort
+            pass
         self.loop.call_soon_threadsafe(self.loop.stop)
-        if threading.current_thread() is not self._thread:
-            self._thread.join(timeout=10)
-            if not self._thread.is_alive():
-                self.loop.close()
-
-
-def _send_quietly(inner: AsyncOpenAIRealtimeWS, data: bytes, droppable: bool) -> None:
-    try:
-        inner._send_bytes(data, droppable=droppable)
-    except OpenAIRealtimeError as exc:
-        logger.debug("send after close: %s", exc.message)
+        self._thread.join(timeout=10)
+        if not self._thread.is_alive():
+            self.loop.close()
 
 
 class OpenAIRealtimeWS(TypedEmitterMixin, SyncWaitForMixin):
     """One Realtime session over one WebSocket, for blocking code.
 
-    Same methods as :class:`~openai_realtime_ws.AsyncOpenAIRealtimeWS`, without ``await``.
+    Same methods and attributes as :class:`~openai_realtime_ws.AsyncOpenAIRealtimeWS`, without
+    ``await``; see the module comment for the threading contract.
     """
 
     def __init__(self, runner: _LoopThread, inner: AsyncOpenAIRealtimeWS) -> None:
         self._runner = runner
         self._inner = inner
-        self._closed_by_user = False
-        self._send_mark = 0  # the inner client's delivery sequence at the last send()
+        self._encoder = ClientEventEncoder()
+        self._close_lock = threading.Lock()
+        self._closing_task: asyncio.Future[None] | None = None  # close() called from a handler
 
     # ------------------------------------------------------------------ factories
 
@@ -114,10 +155,8 @@ class OpenAIRealtimeWS(TypedEmitterMixin, SyncWaitForMixin):
 
         async def opened() -> AsyncOpenAIRealtimeWS:
             inner = await factory()
-            # factory scheduled the release for asyncio callers; a blocking caller's first
-            # blocking call releases instead (see the module comment)
-            inner._release_on_yield = False
-            inner._track_last = True  # for the race-free send(); wait_for()
+            # delivery waits for this caller's first blocking call (see the module comment)
+            inner.connection.hold("blocking")
             return inner
 
         try:
@@ -147,18 +186,9 @@ class OpenAIRealtimeWS(TypedEmitterMixin, SyncWaitForMixin):
         """Open a Realtime session; see :meth:`AsyncOpenAIRealtimeWS.create`."""
         return cls._open(
             lambda: AsyncOpenAIRealtimeWS.create(
-                client,
-                model=model,
-                call_id=call_id,
-                intent=intent,
-                url_builder=url_builder,
-                api_key=api_key,
-                base_url=base_url,
-                headers=headers,
-                ssl=ssl,
-                organization=organization,
-                project=project,
-                **options,
+                client, model=model, call_id=call_id, intent=intent, url_builder=url_builder,
+                api_key=api_key, base_url=base_url, headers=headers, ssl=ssl,
+                organization=organization, project=project, **options,
             )
         )
 
@@ -181,16 +211,9 @@ class OpenAIRealtimeWS(TypedEmitterMixin, SyncWaitForMixin):
         """Open an Azure OpenAI Realtime session; see :meth:`AsyncOpenAIRealtimeWS.azure`."""
         return cls._open(
             lambda: AsyncOpenAIRealtimeWS.azure(
-                client,
-                endpoint=endpoint,
-                api_key=api_key,
-                azure_ad_token_provider=azure_ad_token_provider,
-                deployment=deployment,
-                call_id=call_id,
-                intent=intent,
-                url_builder=url_builder,
-                headers=headers,
-                ssl=ssl,
+                client, endpoint=endpoint, api_key=api_key,
+                azure_ad_token_provider=azure_ad_token_provider, deployment=deployment,
+                call_id=call_id, intent=intent, url_builder=url_builder, headers=headers, ssl=ssl,
                 **options,
             )
         )
@@ -198,7 +221,13 @@ class OpenAIRealtimeWS(TypedEmitterMixin, SyncWaitForMixin):
     # ------------------------------------------------------------------ properties
 
     @property
+    def connection(self) -> RealtimeConnection:
+        """The Sans-I/O connection state (owned by the loop thread; read-only use)."""
+        return self._inner.connection
+
+    @property
     def url(self) -> str:
+        """The socket URL (after redirects), with any credential-looking part redacted."""
         return self._inner.url
 
     @property
@@ -208,19 +237,57 @@ class OpenAIRealtimeWS(TypedEmitterMixin, SyncWaitForMixin):
 
     @property
     def closed(self) -> bool:
+        """Whether the session is closed for good."""
         return self._inner.closed
 
     @property
+    def reconnecting(self) -> bool:
+        """Whether the client is between two sockets (reconnect or rollover)."""
+        return self._inner.reconnecting
+
+    @property
     def close_code(self) -> int | None:
+        """The close code, once closed."""
         return self._inner.close_code
 
     @property
     def close_reason(self) -> str:
+        """The close frame's reason (credentials masked)."""
         return self._inner.close_reason
 
     @property
     def session(self) -> Any:
+        """The last session configuration the server confirmed."""
         return self._inner.session
+
+    @property
+    def conversation(self) -> Conversation:
+        """The default conversation as the server reported it."""
+        return self._inner.conversation
+
+    @property
+    def reconnects(self) -> int:
+        """How many times this session reconnected (rollovers included)."""
+        return self._inner.reconnects
+
+    @property
+    def outbound_bytes(self) -> int:
+        """Bytes of client events queued because the socket could not take them yet."""
+        return self._inner.outbound_bytes
+
+    @property
+    def unsent(self) -> list[Any]:
+        """Once closed: the client events that were queued and never written."""
+        return self._inner.unsent
+
+    @property
+    def auto_respond(self) -> bool:
+        """Send ``response.create`` once all tool calls of a response are answered."""
+        return self._inner.auto_respond
+
+    @auto_respond.setter
+    def auto_respond(self, value: bool) -> None:
+        self._inner.auto_respond = value
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -233,68 +300,67 @@ class OpenAIRealtimeWS(TypedEmitterMixin, SyncWaitForMixin):
     # ------------------------------------------------------------------ handlers
 
     def _add_handler(self, type: str, handler: Callable[[Any], object], once: bool) -> None:
-        self._inner._add_handler(type, handler, once)
+        self._inner.connection.add_handler(type, handler, once)
 
     def _remove_handler(self, type: str, handler: Callable[[Any], object] | None) -> None:
-        self._inner._remove_handler(type, handler)
+        self._inner.connection.remove_handler(type, handler)
 
     def tool(
         self, name: str | None = None, *, description: str = "", parameters: Any = None
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Register a tool (see :meth:`AsyncOpenAIRealtimeWS.tool`); plain functions run in a
         worker thread, never on the loop thread."""
-        return self._inner.tool(name, description=description, parameters=parameters)
+        register = self._inner.tool(name, description=description, parameters=parameters)
+
+        def on_loop(func: Callable[..., Any]) -> Callable[..., Any]:
+            return self._runner.run(register, func)
+
+        return on_loop
 
     def update_tools(self, **session: Any) -> None:
-        inner = self._inner
-        self._submit_event(inner._tools.session_update(getattr(inner.session, "type", None), **session))
+        """Send ``session.update`` with the registered tools (plus any other session fields)."""
+        self._runner.run(lambda: self._inner.update_tools(**session))
 
     def start(self) -> None:
-        """Start dispatching to handlers now (otherwise the first blocking call does)."""
-        self._runner.loop.call_soon_threadsafe(self._inner._release)
+        """Start delivering to handlers now (otherwise the first blocking call does)."""
+        self._runner.loop.call_soon_threadsafe(self._inner.connection.release)
 
     # ------------------------------------------------------------------ I/O
 
     def send(self, event: Mapping[str, Any] | ClientEventBase) -> None:
-        """Validate here (a bad event raises in this thread), then send in call order."""
-        self._submit_event(event)
-
-    def _submit_event(self, event: Mapping[str, Any] | ClientEventBase) -> None:
-        data = self._inner._encoder.encode(event)
+        """Validate ``event`` (a bad one raises here), then write or queue it; raises what
+        :meth:`AsyncOpenAIRealtimeWS.send` raises, before returning."""
+        data = self._encoder.encode(event)
         etype = event.type if isinstance(event, ClientEventBase) else event["type"]
         self._submit(data, etype == "input_audio_buffer.append")
 
     def send_raw(self, data: str | bytes) -> None:
+        """Send one text frame as is (no validation): for events this library does not know."""
         self._submit(data.encode() if isinstance(data, str) else data, False)
 
     def send_audio(self, pcm: bytes, *, event_id: str | None = None) -> None:
-        self._submit(self._inner._encoder.encode_audio(pcm, event_id), True)
+        """Append raw audio bytes (in the session's input format) to the input buffer."""
+        self._submit(self._encoder.encode_audio(pcm, event_id), True)
 
     def _submit(self, data: bytes, droppable: bool) -> None:
-        inner = self._inner
-        if inner.closed:
-            raise inner._closed_error()
-        self._send_mark = inner._seq
-
-        # queued to the loop in call order without waiting; a connection that closed meanwhile
-        # is reported by the next call (its unsent events are on that ConnectionClosedError)
-        self._runner.loop.call_soon_threadsafe(_send_quietly, inner, data, droppable)
-
-    @property
-    def outbound_bytes(self) -> int:
-        return self._inner.outbound_bytes
+        conn = self._inner.connection
+        if self._runner.loop.is_closed():
+            raise conn.closed_error()
+        self._runner.run(conn.send, data, droppable)
 
     def drain(self, timeout: float | None = None) -> None:
         """Block until every queued client event has been handed to the socket."""
         self._runner.call(self._inner.drain(), timeout)
 
     def __iter__(self) -> Iterator[AnyServerEvent]:
-        self._inner._start_iterating()
+        self._runner.loop.call_soon_threadsafe(self._inner.connection.start_iterating)
         return self
 
     def __next__(self) -> AnyServerEvent:
         inner = self._inner
         handoff: list[AnyServerEvent] = []
+        if self._runner.loop.is_closed():
+            return self._after_close()
 
         async def step() -> AnyServerEvent:
             item = await inner.__anext__()
@@ -305,29 +371,43 @@ class OpenAIRealtimeWS(TypedEmitterMixin, SyncWaitForMixin):
             return self._runner.call(step())
         except StopAsyncIteration:
             raise StopIteration from None
+        except concurrent.futures.CancelledError:  # the loop shut down (close from a thread)
+            return self._after_close()
         except BaseException:
             # interrupted (Ctrl-C, timeout) after the loop took an event: put it back in front,
             # so that the next iteration step returns it and no event is lost
             def give_back() -> None:
                 while handoff:
-                    inner._buffer.appendleft(handoff.pop())
+                    inner.connection.unread(handoff.pop())
 
             if not self._runner.loop.is_closed():
                 self._runner.loop.call_soon_threadsafe(give_back)
             raise
 
+    def _after_close(self) -> AnyServerEvent:
+        conn = self._inner.connection
+        if conn.closed_normally or not conn.closed:
+            raise StopIteration
+        raise conn.closed_error()
+
     def _wait_for_impl(self, type: str, timeout: float | None) -> Any:
-        # events delivered after the last send() count: its reply may already be in
-        return self._runner.call(self._inner._wait_for_impl(type, timeout, self._send_mark))
+        if self._runner.loop.is_closed():
+            raise self._inner.connection.closed_error()
+        return self._runner.call(self._inner.wait_for(type, timeout))
 
     def close(self, code: int = 1000, reason: str = "OK") -> None:
-        """Close the session and stop the loop thread; raises a pending unhandled error."""
-        if self._runner.loop.is_closed():
+        """Close the session and stop the loop thread; raises a pending unhandled error. Safe
+        from any thread and idempotent; from a handler it schedules the close and returns."""
+        if self._runner.here:
+            self._closing_task = asyncio.ensure_future(self._inner.close(code, reason))
             return
-        try:
-            self._runner.call(self._inner.close(code, reason))
-        finally:
-            self._runner.stop()
+        with self._close_lock:
+            if self._runner.loop.is_closed():
+                return
+            try:
+                self._runner.call(self._inner.close(code, reason))
+            finally:
+                self._runner.stop()
 
     def __enter__(self) -> Self:
         return self
@@ -348,10 +428,9 @@ class OpenAIRealtimeWS(TypedEmitterMixin, SyncWaitForMixin):
 
     def __del__(self) -> None:
         runner = getattr(self, "_runner", None)
-        if runner is not None and not runner.loop.is_closed() and not self._inner.closed:
+        inner = getattr(self, "_inner", None)
+        if runner is not None and inner is not None and not runner.loop.is_closed() and not inner.closed:
             try:
-                runner.loop.call_soon_threadsafe(
-                    lambda: asyncio.ensure_future(self._inner.close())
-                )
+                runner.loop.call_soon_threadsafe(lambda: asyncio.ensure_future(inner.close()))
             except RuntimeError:  # pragma: no cover - loop already stopping
                 pass
