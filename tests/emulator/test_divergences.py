@@ -241,10 +241,17 @@ async def test_session_update_with_another_model_applies_the_rest(realtime_emula
 
 async def test_deeply_nested_frame_is_invalid_event_and_the_socket_stays(realtime_emulator: Emulator) -> None:
     raw = await connect(realtime_emulator)
-    depth = 100_000
+    depth = 100_000  # deeper than the decoder goes
     await raw.ws.send('{"type":"session.update","session":' + "[" * depth + "]" * depth + "}")
     err = await raw.expect_error()
     assert err["code"] == "invalid_event" and "nested too deeply" in err["message"]
+    # decodable, but deeper than the session's copies could follow (a tool's JSON schema)
+    params = "[" * 500 + "]" * 500
+    await raw.ws.send('{"type":"session.update","event_id":"deep","session":{"type":"realtime","tools":'
+                      '[{"type":"function","name":"f","parameters":' + params + "}]}}")
+    err = await raw.expect_error()
+    assert err["code"] == "invalid_event" and "nested deeper than 64 levels" in err["message"]
+    assert err["event_id"] == "deep"
     await raw.send({"type": "response.create", "response": {"output_modalities": ["text"]}})
     events = await raw.response()
     assert types(events)[-2:] == ["response.done", "rate_limits.updated"]
