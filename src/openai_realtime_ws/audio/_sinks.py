@@ -69,6 +69,14 @@ class AudioSink:
         """Audio handed to the device but not yet sounded (0 for virtual sinks)."""
         return 0.0
 
+    async def drain(self) -> None:
+        """Wait for the queued audio to play out (its duration plus the device latency)."""
+        ms = self.queued_ms + self.latency_ms
+        if ms > 0:
+            await asyncio.sleep(ms / 1000.0 / self._drain_speed)
+
+    _drain_speed = 1.0
+
     def _pull(self, n: int) -> tuple[bytes, int]:
         """The next ``n`` bytes and how many of them are real audio (the rest is silence)."""
         with self._lock:
@@ -111,6 +119,7 @@ class PacedSink(AudioSink):
             raise ValueError("frame_ms and speed must be positive")
         self.frame_ms = frame_ms
         self.speed = speed
+        self._drain_speed = speed
         self.record = record
         self.played_audio = bytearray()
         self.frames: deque[tuple[float, int, float]] = deque(maxlen=history)

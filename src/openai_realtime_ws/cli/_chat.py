@@ -76,6 +76,9 @@ def add_chat_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> argpars
     p.add_argument("--voice", metavar="VOICE", type=voice_value,
                    help=f"output voice: {', '.join(VOICES)}, or a custom voice id (voice_...)")
     p.add_argument("-q", "--quiet", action="store_true", help="no figures line on stderr")
+    from ._voice import add_voice_io_options  # chat --voice-io (voice helper's module)
+
+    add_voice_io_options(p)
     return p
 
 
@@ -339,6 +342,10 @@ def check_writable(path: str, option: str) -> None:
 
 
 def run_chat(args: argparse.Namespace) -> int:
+    if getattr(args, "voice_io", False):
+        from ._voice import run_voice_io
+
+        return run_voice_io(args)
     if args.audio_in and args.message is not None:
         raise CLIError("give either MESSAGE or --audio-in, not both", EXIT_USAGE)
     if args.audio_out and args.text_only:

@@ -111,6 +111,7 @@ class VoiceSession:
         barge_in: bool = True,
         configure: bool = True,
         instructions: str | None = None,
+        voice: str | None = None,
         transcription_model: str | None = "gpt-4o-mini-transcribe",
         on_event: Callable[[VoiceEvent], object] | None = None,
         max_events: int = 1000,
@@ -121,6 +122,7 @@ class VoiceSession:
         self.barge_in = barge_in
         self.configure = configure
         self.instructions = instructions
+        self.voice = voice
         self.transcription_model = transcription_model
         self.on_event = on_event
         self.sequencer = ResponseSequencer()
@@ -184,6 +186,8 @@ class VoiceSession:
         }
         if self.instructions:
             session["instructions"] = self.instructions
+        if self.voice:
+            session["audio"]["output"]["voice"] = self.voice
         return session
 
     async def aclose(self) -> None:
