@@ -53,27 +53,27 @@ def _pytest_example() -> str:
     return found[0]
 
 
-def _run_pytest(tmp_path: Path, code: str) -> subprocess.CompletedProcess[str]:
-    (tmp_path / "test_my_agent.py").write_text(code)
+def test_the_pytest_recipe_passes_in_strict_mode_and_needs_its_marker(tmp_path: Path) -> None:
+    """docs/recipes.md: the emulator fixture with pytest-asyncio in strict mode passes, and without
+    the `@pytest.mark.asyncio` the recipe says strict mode needs, the same test does not run.
+    (One pytest process for both.)"""
+    code = _pytest_example()
+    unmarked = code.replace("@pytest.mark.asyncio\n", "").replace(
+        "def test_the_agent_answers", "def test_unmarked")
+    assert "def test_unmarked" in unmarked
+    body = unmarked[unmarked.index("async def test_unmarked"):]
+    (tmp_path / "test_my_agent.py").write_text(code + "\n\n" + body)
     (tmp_path / "pytest.ini").write_text("[pytest]\nasyncio_mode = strict\n")
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_my_agent.py"],
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-rA", "-p", "no:cacheprovider", "-p", "no:hypothesispytest",
+         "test_my_agent.py"],
         cwd=tmp_path, capture_output=True, text=True, timeout=60,
         env={k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")},
     )
-
-
-def test_the_pytest_recipe_passes_in_strict_mode(tmp_path: Path) -> None:
-    """docs/recipes.md: the emulator fixture with pytest-asyncio in strict mode."""
-    proc = _run_pytest(tmp_path, _pytest_example())
-    assert proc.returncode == 0 and "1 passed" in proc.stdout, proc.stdout + proc.stderr
-
-
-def test_without_the_marker_strict_mode_does_not_run_it(tmp_path: Path) -> None:
-    """... and the marker the recipe says is needed in strict mode is needed."""
-    code = _pytest_example().replace("@pytest.mark.asyncio\n", "")
-    proc = _run_pytest(tmp_path, code)
-    assert "1 passed" not in proc.stdout, proc.stdout
+    out = proc.stdout
+    assert "PASSED test_my_agent.py::test_the_agent_answers" in out, out + proc.stderr
+    assert "PASSED test_my_agent.py::test_unmarked" not in out, out
+    assert "test_my_agent.py::test_unmarked" in out, out  # it was collected, and skipped
 
 
 def test_the_readme_program_without_a_key_says_so_before_connecting(tmp_path: Path) -> None:

@@ -139,3 +139,10 @@ def test_without_the_emulator_extra_the_error_says_what_to_install(missing: str)
     assert res.stderr == (
         f"openai-realtime-ws: error: the local emulator needs the `emulator` extra ({missing} is "
         "not installed): pip install 'openai-realtime-ws[emulator]'\n")
+
+
+def test_version() -> None:
+    from openai_realtime_ws import __version__
+
+    res = run_cli("--version")
+    assert res.returncode == 0 and res.stdout == f"openai-realtime-ws {__version__}\n"
