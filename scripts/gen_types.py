@@ -9,9 +9,9 @@ Writes two files (deterministic; rewriting them with an unchanged spec is a no-o
 
 * ``src/openai_realtime_ws/types/_generated.py``: one msgspec Struct per GA client and server
   event, the nested objects they use, the ``ServerEvent``/``ClientEvent`` tagged unions and the
-  ``SERVER_EVENT_TYPES``/``CLIENT_EVENT_TYPES`` tables. A server event's ``type`` is, to a type
-  checker, a read-only ``Literal`` property (so ``if event.type == "response.done":`` narrows)
-  and, at run time, a class attribute (msgspec's tag: nothing is decoded or stored for it);
+  ``SERVER_EVENT_TYPES``/``CLIENT_EVENT_TYPES`` tables. An event's ``type`` is a ``Literal``
+  class attribute (msgspec's tag: nothing is decoded or stored for it), which is enough for
+  ``if event.type == "response.done":`` to narrow a union of event classes;
 * ``src/openai_realtime_ws/types/_emitter.pyi``: typing only (a stub, never imported): the
   ``on``/``once``/``wait_for`` overloads that tell a type checker which class a handler receives
   for each event type. The run-time bodies of ``on``/``once``/``off``/``wait_for`` are written
@@ -181,9 +181,9 @@ EXTRA_CLASS_MEMBERS: dict[str, list[str]] = {
 
 EXTRA_DOCS: dict[str, str] = {
     "ServerEventBase": (
-        "Base of every server event. Each event class declares its ``type``: to a type checker a "
-        'read-only ``Literal`` (``if event.type == "response.done":`` narrows a union), at run '
-        "time a class attribute holding the msgspec tag."
+        "Base of every server event. Each event class declares its ``type`` as a ``Literal`` "
+        'class attribute (the msgspec tag), so ``if event.type == "response.done":`` narrows a '
+        "union of event classes."
     ),
     "ClientEventBase": "Base of every client event; ``type`` is the msgspec tag (a read-only property).",
 }
@@ -767,22 +767,11 @@ def header(commit: str) -> str:
 def render_struct(struct: StructDef) -> list[str]:
     kw = f', tag="{struct.tag}"' if struct.tag is not None else ""
     lines = [f"class {struct.name}({struct.base}{kw}):", docstring(struct.doc)]
-    tag = json.dumps(struct.tag)
-    if struct.tag is not None and struct.base == "ClientEventBase":
+    if struct.tag is not None and struct.base in ("ServerEventBase", "ClientEventBase"):
+        # a Literal class attribute: `if event.type == "response.done":` narrows a union of
+        # event classes (mypy and pyright), and nothing is decoded or stored per event
+        tag = json.dumps(struct.tag)
         lines += ["", f"    type: ClassVar[Literal[{tag}]] = {tag}"]
-    elif struct.tag is not None and struct.base == "ServerEventBase":
-        # to a type checker a read-only Literal (so `event.type == ...` narrows a union); at
-        # run time the class attribute msgspec's tag needs (nothing decoded or stored per event)
-        lines += [
-            "",
-            "    if TYPE_CHECKING:",
-            "",
-            "        @property",
-            f"        def type(self) -> Literal[{tag}]: ...",
-            "",
-            "    else:",
-            f"        type: ClassVar[Literal[{tag}]] = {tag}",
-        ]
     if struct.fields:
         lines.append("")
     for f in struct.fields:
@@ -801,15 +790,8 @@ BASES_SOURCE = '''\
 class ServerEventBase(msgspec.Struct, kw_only=True, tag_field="type", omit_defaults=True):
 {server_doc}
 
-    if TYPE_CHECKING:
-
-        @property
-        def type(self) -> str:
-            """The wire ``type`` of this event (the msgspec tag, not a field)."""
-            ...
-
-    else:
-        type: ClassVar[str]
+    type: ClassVar[str]
+    """The wire ``type`` of this event (a class attribute: the msgspec tag, not a field)."""
 
 
 class ClientEventBase(
@@ -905,7 +887,7 @@ def generate(spec: Schema) -> Generated:
         "from __future__ import annotations",
         "",
         "import base64",
-        "from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Self, Union",
+        "from typing import Annotated, Any, ClassVar, Literal, Self, Union",
         "",
         "import msgspec",
         "from msgspec import UNSET, UnsetType",

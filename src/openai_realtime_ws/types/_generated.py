@@ -10,7 +10,7 @@ enums are ``Literal`` and optional fields default to ``UNSET`` (omitted when enc
 from __future__ import annotations
 
 import base64
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Self, Union
+from typing import Annotated, Any, ClassVar, Literal, Self, Union
 
 import msgspec
 from msgspec import UNSET, UnsetType
@@ -175,17 +175,10 @@ __all__ = [
 
 
 class ServerEventBase(msgspec.Struct, kw_only=True, tag_field="type", omit_defaults=True):
-    """Base of every server event. Each event class declares its ``type``: to a type checker a read-only ``Literal`` (``if event.type == "response.done":`` narrows a union), at run time a class attribute holding the msgspec tag."""
+    """Base of every server event. Each event class declares its ``type`` as a ``Literal`` class attribute (the msgspec tag), so ``if event.type == "response.done":`` narrows a union of event classes."""
 
-    if TYPE_CHECKING:
-
-        @property
-        def type(self) -> str:
-            """The wire ``type`` of this event (the msgspec tag, not a field)."""
-            ...
-
-    else:
-        type: ClassVar[str]
+    type: ClassVar[str]
+    """The wire ``type`` of this event (a class attribute: the msgspec tag, not a field)."""
 
 
 class ClientEventBase(
@@ -224,13 +217,7 @@ class _ClientTaggedStruct(
 class ConversationCreatedEvent(ServerEventBase, tag="conversation.created"):
     """Returned when a conversation is created."""
 
-    if TYPE_CHECKING:
-
-        @property
-        def type(self) -> Literal["conversation.created"]: ...
-
-    else:
-        type: ClassVar[Literal["conversation.created"]] = "conversation.created"
+    type: ClassVar[Literal["conversation.created"]] = "conversation.created"
 
     event_id: str
     conversation: ConversationCreatedEventConversation
@@ -239,13 +226,7 @@ class ConversationCreatedEvent(ServerEventBase, tag="conversation.created"):
 class ConversationItemCreatedEvent(ServerEventBase, tag="conversation.item.created"):
     """Returned when a conversation item is created."""
 
-    if TYPE_CHECKING:
-
-        @property
-        def type(self) -> Literal["conversation.item.created"]: ...
-
-    else:
-        type: ClassVar[Literal["conversation.item.created"]] = "conversation.item.created"
+    type: ClassVar[Literal["conversation.item.created"]] = "conversation.item.created"
 
     event_id: str
     item: ConversationItem
@@ -255,13 +236,7 @@ class ConversationItemCreatedEvent(ServerEventBase, tag="conversation.item.creat
 class ConversationItemDeletedEvent(ServerEventBase, tag="conversation.item.deleted"):
     """Returned when an item in the conversation is deleted by the client with a `conversation.item.delete` event."""
 
-    if TYPE_CHECKING:
-
-        @property
-        def type(self) -> Literal["conversation.item.deleted"]: ...
-
-    else:
-        type: ClassVar[Literal["conversation.item.deleted"]] = "conversation.item.deleted"
+    type: ClassVar[Literal["conversation.item.deleted"]] = "conversation.item.deleted"
 
     event_id: str
     item_id: str
@@ -270,13 +245,7 @@ class ConversationItemDeletedEvent(ServerEventBase, tag="conversation.item.delet
 class ConversationItemInputAudioTranscriptionCompletedEvent(ServerEventBase, tag="conversation.item.input_audio_transcription.completed"):
     """This event is the output of audio transcription for user audio written to the user audio buffer."""
 
-    if TYPE_CHECKING:
-
-        @property
-        def type(self) -> Literal["conversation.item.input_audio_transcription.completed"]: ...
-
-    else:
-        type: ClassVar[Literal["conversation.item.input_audio_transcription.completed"]] = "conversation.item.input_audio_transcription.completed"
+    type: ClassVar[Literal["conversation.item.input_audio_transcription.completed"]] = "conversation.item.input_audio_transcription.completed"
 
     event_id: str
     item_id: str
@@ -290,13 +259,7 @@ class ConversationItemInputAudioTranscriptionCompletedEvent(ServerEventBase, tag
 class ConversationItemInputAudioTranscriptionDeltaEvent(ServerEventBase, tag="conversation.item.input_audio_transcription.delta"):
     """Returned when the text value of an input audio transcription content part is updated with incremental transcription results."""
 
-    if TYPE_CHECKING:
-
-        @property
-        def type(self) -> Literal["conversation.item.input_audio_transcription.delta"]: ...
-
-    else:
-        type: ClassVar[Literal["conversation.item.input_audio_transcription.delta"]] = "conversation.item.input_audio_transcription.delta"
+    type: ClassVar[Literal["conversation.item.input_audio_transcription.delta"]] = "conversation.item.input_audio_transcription.delta"
 
     event_id: str
     item_id: str
@@ -308,13 +271,7 @@ class ConversationItemInputAudioTranscriptionDeltaEvent(ServerEventBase, tag="co
 class ConversationItemInputAudioTranscriptionFailedEvent(ServerEventBase, tag="conversation.item.input_audio_transcription.failed"):
     """Returned when input audio transcription is configured, and a transcription request for a user message failed."""
 
-    if TYPE_CHECKING:
-
-        @property
-        def type(self) -> Literal["conversation.item.input_audio_transcription.failed"]: ...
-
-    else:
-        type: ClassVar[Literal["conversation.item.input_audio_transcription.failed"]] = "conversation.item.input_audio_transcription.failed"
+    type: ClassVar[Literal["conversation.item.input_audio_transcription.failed"]] = "conversation.item.input_audio_transcription.failed"
 
     event_id: str
     item_id: str
@@ -325,13 +282,7 @@ class ConversationItemInputAudioTranscriptionFailedEvent(ServerEventBase, tag="c
 class ConversationItemRetrievedEvent(ServerEventBase, tag="conversation.item.retrieved"):
     """Returned when a conversation item is retrieved with `conversation.item.retrieve`."""
 
-    if TYPE_CHECKING:
-
-        @property
-        def type(self) -> Literal["conversation.item.retrieved"]: ...
-
-    else:
-        type: ClassVar[Literal["conversation.item.retrieved"]] = "conversation.item.retrieved"
+    type: ClassVar[Literal["conversation.item.retrieved"]] = "conversation.item.retrieved"
 
     event_id: str
     item: ConversationItem
@@ -340,13 +291,7 @@ class ConversationItemRetrievedEvent(ServerEventBase, tag="conversation.item.ret
 class ConversationItemTruncatedEvent(ServerEventBase, tag="conversation.item.truncated"):
     """Returned when an earlier assistant audio message item is truncated by the client with a `conversation.item.truncate` event."""
 
-    if TYPE_CHECKING:
-
-        @property
-        def type(self) -> Literal["conversation.item.truncated"]: ...
-
-    else:
-        type: ClassVar[Literal["conversation.item.truncated"]] = "conversation.item.truncated"
+    type: ClassVar[Literal["conversation.item.truncated"]] = "conversation.item.truncated"
 
     event_id: str
     item_id: str
@@ -357,13 +302,7 @@ class ConversationItemTruncatedEvent(ServerEventBase, tag="conversation.item.tru
 class ErrorEvent(ServerEventBase, tag="error"):
     """Returned when an error occurs, which could be a client problem or a server problem."""
 
-    if TYPE_CHECKING:
-
-        @property
-        def type(self) -> Literal["error"]: ...
-
-    else:
-        type: ClassVar[Literal["error"]] = "error"
+    type: ClassVar[Literal["error"]] = "error"
 
     event_id: str
     error: ErrorEventError
@@ -372,13 +311,7 @@ class ErrorEvent(ServerEventBase, tag="error"):
 class InputAudioBufferClearedEvent(ServerEventBase, tag="input_audio_buffer.cleared"):
     """Returned when the input audio buffer is cleared by the client with a `input_audio_buffer.clear` event."""
 
-    if TYPE_CHECKING:
-
-        @property
-        def type(self) -> Literal["input_audio_buffer.cleared"]: ...
-
-    else:
-        type: ClassVar[Literal["input_audio_buffer.cleared"]] = "input_audio_buffer.cleared"
+    type: ClassVar[Literal["input_audio_buffer.cleared"]] = "input_audio_buffer.cleared"
 
     event_id: str
 
@@ -386,13 +319,7 @@ class InputAudioBufferClearedEvent(ServerEventBase, tag="input_audio_buffer.clea
 class InputAudioBufferCommittedEvent(ServerEventBase, tag="input_audio_buffer.committed"):
     """Returned when an input audio buffer is committed, either by the client or automatically in server VAD mode."""
 
-    if TYPE_CHECKING:
-
-        @property
-        def type(self) -> Literal["input_audio_buffer.committed"]: ...
-
-    else:
-        type: ClassVar[Literal["input_audio_buffer.committed"]] = "input_audio_buffer.committed"
+    type: ClassVar[Literal["input_audio_buffer.committed"]] = "input_audio_buffer.committed"
 
     event_id: str
     item_id: str
@@ -402,13 +329,7 @@ class InputAudioBufferCommittedEvent(ServerEventBase, tag="input_audio_buffer.co
 class InputAudioBufferDtmfEventReceivedEvent(ServerEventBase, tag="input_audio_buffer.dtmf_event_received"):
     """**SIP Only:** Returned when an DTMF event is received."""
 
-    if TYPE_CHECKING:
-
-        @property
-        def type(self) -> Literal["input_audio_buffer.dtmf_event_received"]: ...
-
-    else:
-        type: ClassVar[Literal["input_audio_buffer.dtmf_event_received"]] = "input_audio_buffer.dtmf_event_received"
+    type: ClassVar[Literal["input_audio_buffer.dtmf_event_received"]] = "input_audio_buffer.dtmf_event_received"
 
     event: str
     received_at: int
@@ -418,13 +339,7 @@ class InputAudioBufferDtmfEventReceivedEvent(ServerEventBase, tag="input_audio_b
 class InputAudioBufferSpeechStartedEvent(ServerEventBase, tag="input_audio_buffer.speech_started"):
     """Sent by the server when in `server_vad` mode to indicate that speech has been detected in the audio buffer."""
 
-    if TYPE_CHECKING:
-
-        @property
-        def type(self) -> Literal["input_audio_buffer.speech_started"]: ...
-
-    else:
-        type: ClassVar[Literal["input_audio_buffer.speech_started"]] = "input_audio_buffer.speech_started"
+    type: ClassVar[Literal["input_audio_buffer.speech_started"]] = "input_audio_buffer.speech_started"
 
     event_id: str
     audio_start_ms: int
@@ -434,13 +349,7 @@ class InputAudioBufferSpeechStartedEvent(ServerEventBase, tag="input_audio_buffe
 class InputAudioBufferSpeechStoppedEvent(ServerEventBase, tag="input_audio_buffer.speech_stopped"):
     """Returned in `server_vad` mode when the server detects the end of speech in the audio buffer."""
 
-    if TYPE_CHECKING:
-
-        @property
-        def type(self) -> Literal["input_audio_buffer.speech_stopped"]: ...
-
-    else:
-        type: ClassVar[Literal["input_audio_buffer.speech_stopped"]] = "input_audio_buffer.speech_stopped"
+    type: ClassVar[Literal["input_audio_buffer.speech_stopped"]] = "input_audio_buffer.speech_stopped"
 
     event_id: str
     audio_end_ms: int
@@ -450,13 +359,7 @@ class InputAudioBufferSpeechStoppedEvent(ServerEventBase, tag="input_audio_buffe
 class RateLimitsUpdatedEvent(ServerEventBase, tag="rate_limits.updated"):
     """Emitted at the beginning of a Response to indicate the updated rate limits."""
 
-    if TYPE_CHECKING:
-
-        @property
-        def type(self) -> Literal["rate_limits.updated"]: ...
-
-    else:
-        type: ClassVar[Literal["rate_limits.updated"]] = "rate_limits.updated"
+    type: ClassVar[Literal["rate_limits.updated"]] = "rate_limits.updated"
 
     event_id: str
     rate_limits: list[RateLimitsUpdatedEventRateLimits]
@@ -465,13 +368,7 @@ class RateLimitsUpdatedEvent(ServerEventBase, tag="rate_limits.updated"):
 class ResponseOutputAudioDeltaEvent(ServerEventBase, tag="response.output_audio.delta"):
     """Returned when the model-generated audio is updated."""
 
-    if TYPE_CHECKING:
-
-        @property
-        def type(self) -> Literal["response.output_audio.delta"]: ...
-
-    else:
-        type: ClassVar[Literal["response.output_audio.delta"]] = "response.output_audio.delta"
+    type: ClassVar[Literal["response.output_audio.delta"]] = "response.output_audio.delta"
 
     event_id: str
     response_id: str
@@ -490,13 +387,7 @@ class ResponseOutputAudioDeltaEvent(ServerEventBase, tag="response.output_audio.
 class ResponseOutputAudioDoneEvent(ServerEventBase, tag="response.output_audio.done"):
     """Returned when the model-generated audio is done."""
 
-    if TYPE_CHECKING:
-
-        @property
-        def type(self) -> Literal["response.output_audio.done"]: ...
-
-    else:
-        type: ClassVar[Literal["response.output_audio.done"]] = "response.output_audio.done"
+    type: ClassVar[Literal["response.output_audio.done"]] = "response.output_audio.done"
 
     event_id: str
     response_id: str
@@ -508,13 +399,7 @@ class ResponseOutputAudioDoneEvent(ServerEventBase, tag="response.output_audio.d
 class ResponseOutputAudioTranscriptDeltaEvent(ServerEventBase, tag="response.output_audio_transcript.delta"):
     """Returned when the model-generated transcription of audio output is updated."""
 
-    if TYPE_CHECKING:
-
-        @property
-        def type(self) -> Literal["response.output_audio_transcript.delta"]: ...
-
-    else:
-        type: ClassVar[Literal["response.output_audio_transcript.delta"]] = "response.output_audio_transcript.delta"
+    type: ClassVar[Literal["response.output_audio_transcript.delta"]] = "response.output_audio_transcript.delta"
 
     event_id: str
     response_id: str
@@ -527,13 +412,7 @@ class ResponseOutputAudioTranscriptDeltaEvent(ServerEventBase, tag="response.out
 class ResponseOutputAudioTranscriptDoneEvent(ServerEventBase, tag="response.output_audio_transcript.done"):
     """Returned when the model-generated transcription of audio output is done streaming."""
 
-    if TYPE_CHECKING:
-
-        @property
-        def type(self) -> Literal["response.output_audio_transcript.done"]: ...
-
-    else:
-        type: ClassVar[Literal["response.output_audio_transcript.done"]] = "response.output_audio_transcript.done"
+    type: ClassVar[Literal["response.output_audio_transcript.done"]] = "response.output_audio_transcript.done"
 
     event_id: str
     response_id: str
@@ -546,13 +425,7 @@ class ResponseOutputAudioTranscriptDoneEvent(ServerEventBase, tag="response.outp
 class ResponseContentPartAddedEvent(ServerEventBase, tag="response.content_part.added"):
     """Returned when a new content part is added to an assistant message item during response generation."""
 
-    if TYPE_CHECKING:
-
-        @property
-        def type(self) -> Literal["response.content_part.added"]: ...
-
-    else:
-        type: ClassVar[Literal["response.content_part.added"]] = "response.content_part.added"
+    type: ClassVar[Literal["response.content_part.added"]] = "response.content_part.added"
 
     event_id: str
     response_id: str
@@ -565,13 +438,7 @@ class ResponseContentPartAddedEvent(ServerEventBase, tag="response.content_part.
 class ResponseContentPartDoneEvent(ServerEventBase, tag="response.content_part.done"):
     """Returned when a content part is done streaming in an assistant message item."""
 
-    if TYPE_CHECKING:
-
-        @property
-        def type(self) -> Literal["response.content_part.done"]: ...
-
-    else:
-        type: ClassVar[Literal["response.content_part.done"]] = "response.content_part.done"
+    type: ClassVar[Literal["response.content_part.done"]] = "response.content_part.done"
 
     event_id: str
     response_id: str
@@ -584,13 +451,7 @@ class ResponseContentPartDoneEvent(ServerEventBase, tag="response.content_part.d
 class ResponseCreatedEvent(ServerEventBase, tag="response.created"):
     """Returned when a new Response is created."""
 
-    if TYPE_CHECKING:
-
-        @property
-        def type(self) -> Literal["response.created"]: ...
-
-    else:
-        type: ClassVar[Literal["response.created"]] = "response.created"
+    type: ClassVar[Literal["response.created"]] = "response.created"
 
     event_id: str
     response: Response
@@ -599,13 +460,7 @@ class ResponseCreatedEvent(ServerEventBase, tag="response.created"):
 class ResponseDoneEvent(ServerEventBase, tag="response.done"):
     """Returned when a Response is done streaming."""
 
-    if TYPE_CHECKING:
-
-        @property
-        def type(self) -> Literal["response.done"]: ...
-
-    else:
-        type: ClassVar[Literal["response.done"]] = "response.done"
+    type: ClassVar[Literal["response.done"]] = "response.done"
 
     event_id: str
     response: Response
@@ -614,13 +469,7 @@ class ResponseDoneEvent(ServerEventBase, tag="response.done"):
 class ResponseFunctionCallArgumentsDeltaEvent(ServerEventBase, tag="response.function_call_arguments.delta"):
     """Returned when the model-generated function call arguments are updated."""
 
-    if TYPE_CHECKING:
-
-        @property
-        def type(self) -> Literal["response.function_call_arguments.delta"]: ...
-
-    else:
-        type: ClassVar[Literal["response.function_call_arguments.delta"]] = "response.function_call_arguments.delta"
+    type: ClassVar[Literal["response.function_call_arguments.delta"]] = "response.function_call_arguments.delta"
 
     event_id: str
     response_id: str
@@ -633,13 +482,7 @@ class ResponseFunctionCallArgumentsDeltaEvent(ServerEventBase, tag="response.fun
 class ResponseFunctionCallArgumentsDoneEvent(ServerEventBase, tag="response.function_call_arguments.done"):
     """Returned when the model-generated function call arguments are done streaming."""
 
-    if TYPE_CHECKING:
-
-        @property
-        def type(self) -> Literal["response.function_call_arguments.done"]: ...
-
-    else:
-        type: ClassVar[Literal["response.function_call_arguments.done"]] = "response.function_call_arguments.done"
+    type: ClassVar[Literal["response.function_call_arguments.done"]] = "response.function_call_arguments.done"
 
     event_id: str
     response_id: str
@@ -653,13 +496,7 @@ class ResponseFunctionCallArgumentsDoneEvent(ServerEventBase, tag="response.func
 class ResponseOutputItemAddedEvent(ServerEventBase, tag="response.output_item.added"):
     """Returned when a new Item is created during Response generation."""
 
-    if TYPE_CHECKING:
-
-        @property
-        def type(self) -> Literal["response.output_item.added"]: ...
-
-    else:
-        type: ClassVar[Literal["response.output_item.added"]] = "response.output_item.added"
+    type: ClassVar[Literal["response.output_item.added"]] = "response.output_item.added"
 
     event_id: str
     response_id: str
@@ -670,13 +507,7 @@ class ResponseOutputItemAddedEvent(ServerEventBase, tag="response.output_item.ad
 class ResponseOutputItemDoneEvent(ServerEventBase, tag="response.output_item.done"):
     """Returned when an Item is done streaming."""
 
-    if TYPE_CHECKING:
-
-        @property
-        def type(self) -> Literal["response.output_item.done"]: ...
-
-    else:
-        type: ClassVar[Literal["response.output_item.done"]] = "response.output_item.done"
+    type: ClassVar[Literal["response.output_item.done"]] = "response.output_item.done"
 
     event_id: str
     response_id: str
@@ -687,13 +518,7 @@ class ResponseOutputItemDoneEvent(ServerEventBase, tag="response.output_item.don
 class ResponseOutputTextDeltaEvent(ServerEventBase, tag="response.output_text.delta"):
     """Returned when the text value of an "output_text" content part is updated."""
 
-    if TYPE_CHECKING:
-
-        @property
-        def type(self) -> Literal["response.output_text.delta"]: ...
-
-    else:
-        type: ClassVar[Literal["response.output_text.delta"]] = "response.output_text.delta"
+    type: ClassVar[Literal["response.output_text.delta"]] = "response.output_text.delta"
 
     event_id: str
     response_id: str
@@ -706,13 +531,7 @@ class ResponseOutputTextDeltaEvent(ServerEventBase, tag="response.output_text.de
 class ResponseOutputTextDoneEvent(ServerEventBase, tag="response.output_text.done"):
     """Returned when the text value of an "output_text" content part is done streaming."""
 
-    if TYPE_CHECKING:
-
-        @property
-        def type(self) -> Literal["response.output_text.done"]: ...
-
-    else:
-        type: ClassVar[Literal["response.output_text.done"]] = "response.output_text.done"
+    type: ClassVar[Literal["response.output_text.done"]] = "response.output_text.done"
 
     event_id: str
     response_id: str
@@ -725,13 +544,7 @@ class ResponseOutputTextDoneEvent(ServerEventBase, tag="response.output_text.don
 class SessionCreatedEvent(ServerEventBase, tag="session.created"):
     """Returned when a Session is created."""
 
-    if TYPE_CHECKING:
-
-        @property
-        def type(self) -> Literal["session.created"]: ...
-
-    else:
-        type: ClassVar[Literal["session.created"]] = "session.created"
+    type: ClassVar[Literal["session.created"]] = "session.created"
 
     event_id: str
     session: Session
@@ -740,13 +553,7 @@ class SessionCreatedEvent(ServerEventBase, tag="session.created"):
 class SessionUpdatedEvent(ServerEventBase, tag="session.updated"):
     """Returned when a session is updated with a `session.update` event, unless there is an error."""
 
-    if TYPE_CHECKING:
-
-        @property
-        def type(self) -> Literal["session.updated"]: ...
-
-    else:
-        type: ClassVar[Literal["session.updated"]] = "session.updated"
+    type: ClassVar[Literal["session.updated"]] = "session.updated"
 
     event_id: str
     session: Session
@@ -755,13 +562,7 @@ class SessionUpdatedEvent(ServerEventBase, tag="session.updated"):
 class OutputAudioBufferStartedEvent(ServerEventBase, tag="output_audio_buffer.started"):
     """**WebRTC/SIP Only:** Emitted when the server begins streaming audio to the client."""
 
-    if TYPE_CHECKING:
-
-        @property
-        def type(self) -> Literal["output_audio_buffer.started"]: ...
-
-    else:
-        type: ClassVar[Literal["output_audio_buffer.started"]] = "output_audio_buffer.started"
+    type: ClassVar[Literal["output_audio_buffer.started"]] = "output_audio_buffer.started"
 
     event_id: str
     response_id: str
@@ -770,13 +571,7 @@ class OutputAudioBufferStartedEvent(ServerEventBase, tag="output_audio_buffer.st
 class OutputAudioBufferStoppedEvent(ServerEventBase, tag="output_audio_buffer.stopped"):
     """**WebRTC/SIP Only:** Emitted when the output audio buffer has been completely drained on the server, and no more audio is forthcoming."""
 
-    if TYPE_CHECKING:
-
-        @property
-        def type(self) -> Literal["output_audio_buffer.stopped"]: ...
-
-    else:
-        type: ClassVar[Literal["output_audio_buffer.stopped"]] = "output_audio_buffer.stopped"
+    type: ClassVar[Literal["output_audio_buffer.stopped"]] = "output_audio_buffer.stopped"
 
     event_id: str
     response_id: str
@@ -785,13 +580,7 @@ class OutputAudioBufferStoppedEvent(ServerEventBase, tag="output_audio_buffer.st
 class OutputAudioBufferClearedEvent(ServerEventBase, tag="output_audio_buffer.cleared"):
     """**WebRTC/SIP Only:** Emitted when the output audio buffer is cleared."""
 
-    if TYPE_CHECKING:
-
-        @property
-        def type(self) -> Literal["output_audio_buffer.cleared"]: ...
-
-    else:
-        type: ClassVar[Literal["output_audio_buffer.cleared"]] = "output_audio_buffer.cleared"
+    type: ClassVar[Literal["output_audio_buffer.cleared"]] = "output_audio_buffer.cleared"
 
     event_id: str
     response_id: str
@@ -800,13 +589,7 @@ class OutputAudioBufferClearedEvent(ServerEventBase, tag="output_audio_buffer.cl
 class ConversationItemAddedEvent(ServerEventBase, tag="conversation.item.added"):
     """Sent by the server when an Item is added to the default Conversation."""
 
-    if TYPE_CHECKING:
-
-        @property
-        def type(self) -> Literal["conversation.item.added"]: ...
-
-    else:
-        type: ClassVar[Literal["conversation.item.added"]] = "conversation.item.added"
+    type: ClassVar[Literal["conversation.item.added"]] = "conversation.item.added"
 
     event_id: str
     item: ConversationItem
@@ -816,13 +599,7 @@ class ConversationItemAddedEvent(ServerEventBase, tag="conversation.item.added")
 class ConversationItemDoneEvent(ServerEventBase, tag="conversation.item.done"):
     """Returned when a conversation item is finalized."""
 
-    if TYPE_CHECKING:
-
-        @property
-        def type(self) -> Literal["conversation.item.done"]: ...
-
-    else:
-        type: ClassVar[Literal["conversation.item.done"]] = "conversation.item.done"
+    type: ClassVar[Literal["conversation.item.done"]] = "conversation.item.done"
 
     event_id: str
     item: ConversationItem
@@ -832,13 +609,7 @@ class ConversationItemDoneEvent(ServerEventBase, tag="conversation.item.done"):
 class InputAudioBufferTimeoutTriggeredEvent(ServerEventBase, tag="input_audio_buffer.timeout_triggered"):
     """Returned when the Server VAD timeout is triggered for the input audio buffer."""
 
-    if TYPE_CHECKING:
-
-        @property
-        def type(self) -> Literal["input_audio_buffer.timeout_triggered"]: ...
-
-    else:
-        type: ClassVar[Literal["input_audio_buffer.timeout_triggered"]] = "input_audio_buffer.timeout_triggered"
+    type: ClassVar[Literal["input_audio_buffer.timeout_triggered"]] = "input_audio_buffer.timeout_triggered"
 
     event_id: str
     audio_start_ms: int
@@ -849,13 +620,7 @@ class InputAudioBufferTimeoutTriggeredEvent(ServerEventBase, tag="input_audio_bu
 class ConversationItemInputAudioTranscriptionSegmentEvent(ServerEventBase, tag="conversation.item.input_audio_transcription.segment"):
     """Returned when an input audio transcription segment is identified for an item."""
 
-    if TYPE_CHECKING:
-
-        @property
-        def type(self) -> Literal["conversation.item.input_audio_transcription.segment"]: ...
-
-    else:
-        type: ClassVar[Literal["conversation.item.input_audio_transcription.segment"]] = "conversation.item.input_audio_transcription.segment"
+    type: ClassVar[Literal["conversation.item.input_audio_transcription.segment"]] = "conversation.item.input_audio_transcription.segment"
 
     event_id: str
     item_id: str
@@ -870,13 +635,7 @@ class ConversationItemInputAudioTranscriptionSegmentEvent(ServerEventBase, tag="
 class McpListToolsInProgressEvent(ServerEventBase, tag="mcp_list_tools.in_progress"):
     """Returned when listing MCP tools is in progress for an item."""
 
-    if TYPE_CHECKING:
-
-        @property
-        def type(self) -> Literal["mcp_list_tools.in_progress"]: ...
-
-    else:
-        type: ClassVar[Literal["mcp_list_tools.in_progress"]] = "mcp_list_tools.in_progress"
+    type: ClassVar[Literal["mcp_list_tools.in_progress"]] = "mcp_list_tools.in_progress"
 
     event_id: str
     item_id: str
@@ -885,13 +644,7 @@ class McpListToolsInProgressEvent(ServerEventBase, tag="mcp_list_tools.in_progre
 class McpListToolsCompletedEvent(ServerEventBase, tag="mcp_list_tools.completed"):
     """Returned when listing MCP tools has completed for an item."""
 
-    if TYPE_CHECKING:
-
-        @property
-        def type(self) -> Literal["mcp_list_tools.completed"]: ...
-
-    else:
-        type: ClassVar[Literal["mcp_list_tools.completed"]] = "mcp_list_tools.completed"
+    type: ClassVar[Literal["mcp_list_tools.completed"]] = "mcp_list_tools.completed"
 
     event_id: str
     item_id: str
@@ -900,13 +653,7 @@ class McpListToolsCompletedEvent(ServerEventBase, tag="mcp_list_tools.completed"
 class McpListToolsFailedEvent(ServerEventBase, tag="mcp_list_tools.failed"):
     """Returned when listing MCP tools has failed for an item."""
 
-    if TYPE_CHECKING:
-
-        @property
-        def type(self) -> Literal["mcp_list_tools.failed"]: ...
-
-    else:
-        type: ClassVar[Literal["mcp_list_tools.failed"]] = "mcp_list_tools.failed"
+    type: ClassVar[Literal["mcp_list_tools.failed"]] = "mcp_list_tools.failed"
 
     event_id: str
     item_id: str
@@ -915,13 +662,7 @@ class McpListToolsFailedEvent(ServerEventBase, tag="mcp_list_tools.failed"):
 class ResponseMcpCallArgumentsDeltaEvent(ServerEventBase, tag="response.mcp_call_arguments.delta"):
     """Returned when MCP tool call arguments are updated during response generation."""
 
-    if TYPE_CHECKING:
-
-        @property
-        def type(self) -> Literal["response.mcp_call_arguments.delta"]: ...
-
-    else:
-        type: ClassVar[Literal["response.mcp_call_arguments.delta"]] = "response.mcp_call_arguments.delta"
+    type: ClassVar[Literal["response.mcp_call_arguments.delta"]] = "response.mcp_call_arguments.delta"
 
     event_id: str
     response_id: str
@@ -934,13 +675,7 @@ class ResponseMcpCallArgumentsDeltaEvent(ServerEventBase, tag="response.mcp_call
 class ResponseMcpCallArgumentsDoneEvent(ServerEventBase, tag="response.mcp_call_arguments.done"):
     """Returned when MCP tool call arguments are finalized during response generation."""
 
-    if TYPE_CHECKING:
-
-        @property
-        def type(self) -> Literal["response.mcp_call_arguments.done"]: ...
-
-    else:
-        type: ClassVar[Literal["response.mcp_call_arguments.done"]] = "response.mcp_call_arguments.done"
+    type: ClassVar[Literal["response.mcp_call_arguments.done"]] = "response.mcp_call_arguments.done"
 
     event_id: str
     response_id: str
@@ -952,13 +687,7 @@ class ResponseMcpCallArgumentsDoneEvent(ServerEventBase, tag="response.mcp_call_
 class ResponseMcpCallInProgressEvent(ServerEventBase, tag="response.mcp_call.in_progress"):
     """Returned when an MCP tool call has started and is in progress."""
 
-    if TYPE_CHECKING:
-
-        @property
-        def type(self) -> Literal["response.mcp_call.in_progress"]: ...
-
-    else:
-        type: ClassVar[Literal["response.mcp_call.in_progress"]] = "response.mcp_call.in_progress"
+    type: ClassVar[Literal["response.mcp_call.in_progress"]] = "response.mcp_call.in_progress"
 
     event_id: str
     output_index: int
@@ -968,13 +697,7 @@ class ResponseMcpCallInProgressEvent(ServerEventBase, tag="response.mcp_call.in_
 class ResponseMcpCallCompletedEvent(ServerEventBase, tag="response.mcp_call.completed"):
     """Returned when an MCP tool call has completed successfully."""
 
-    if TYPE_CHECKING:
-
-        @property
-        def type(self) -> Literal["response.mcp_call.completed"]: ...
-
-    else:
-        type: ClassVar[Literal["response.mcp_call.completed"]] = "response.mcp_call.completed"
+    type: ClassVar[Literal["response.mcp_call.completed"]] = "response.mcp_call.completed"
 
     event_id: str
     output_index: int
@@ -984,13 +707,7 @@ class ResponseMcpCallCompletedEvent(ServerEventBase, tag="response.mcp_call.comp
 class ResponseMcpCallFailedEvent(ServerEventBase, tag="response.mcp_call.failed"):
     """Returned when an MCP tool call has failed."""
 
-    if TYPE_CHECKING:
-
-        @property
-        def type(self) -> Literal["response.mcp_call.failed"]: ...
-
-    else:
-        type: ClassVar[Literal["response.mcp_call.failed"]] = "response.mcp_call.failed"
+    type: ClassVar[Literal["response.mcp_call.failed"]] = "response.mcp_call.failed"
 
     event_id: str
     output_index: int
