@@ -208,6 +208,16 @@ class VoiceSession:
         if self._events is not None:
             self._put(None)
 
+    def start_blocking(self, timeout: float | None = 10.0) -> None:
+        """Start on the blocking client (:class:`OpenAIRealtimeWS`): runs :meth:`start` on the
+        client's loop thread, where the handlers and the audio pump then run. Use ``on_event``
+        for events (called on that thread)."""
+        asyncio.run_coroutine_threadsafe(self.start(), self.rt.loop).result(timeout)
+
+    def close_blocking(self, timeout: float | None = 10.0) -> None:
+        """:meth:`aclose` for the blocking client."""
+        asyncio.run_coroutine_threadsafe(self.aclose(), self.rt.loop).result(timeout)
+
     async def __aenter__(self) -> VoiceSession:
         await self.start()
         return self
