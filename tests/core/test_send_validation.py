@@ -49,3 +49,46 @@ def test_audio_as_base64_str_goes_through_send() -> None:
     with pytest.raises(InvalidClientEvent) as info:
         ENC.encode({"type": "input_audio_buffer.append", "audio": 5})
     assert info.value.field == "audio"
+
+
+# the API's rules for responses and sessions (PROTOCOL.md §7; the generated strict types carry
+# them since types-errors' "CLIENT_FIELD_LIMITS"; checked here through the encoder send() uses)
+
+
+@pytest.mark.parametrize(
+    ("event", "field"),
+    [
+        ({"type": "response.create", "response": {"output_modalities": ["text", "audio"]}},
+         "response.output_modalities"),
+        ({"type": "response.create", "response": {"output_modalities": []}},
+         "response.output_modalities"),
+        ({"type": "response.create", "response": {"output_modalities": ["video"]}},
+         "response.output_modalities"),
+        ({"type": "response.create", "response": {"max_output_tokens": -5}},
+         "response.max_output_tokens"),
+        ({"type": "response.create", "response": {"max_output_tokens": 0}},
+         "response.max_output_tokens"),
+        ({"type": "response.create", "response": {"max_output_tokens": 4097}},
+         "response.max_output_tokens"),
+        ({"type": "response.create", "response": {"max_output_tokens": "infinite"}},
+         "response.max_output_tokens"),
+        ({"type": "session.update", "session": {"type": "realtime",
+                                                "output_modalities": ["audio", "text"]}},
+         "session.output_modalities"),
+        ({"type": "session.update", "session": {"type": "realtime", "max_output_tokens": -1}},
+         "session.max_output_tokens"),
+    ],
+)
+def test_api_rules_refused_with_the_field(event: dict[str, Any], field: str) -> None:
+    with pytest.raises(InvalidClientEvent) as info:
+        ENC.encode(event)
+    assert info.value.field is not None and info.value.field.startswith(field), info.value.field
+
+
+@pytest.mark.parametrize(
+    "response",
+    [{"output_modalities": ["text"]}, {"output_modalities": ["audio"]}, {"max_output_tokens": 1},
+     {"max_output_tokens": 4096}, {"max_output_tokens": "inf"}],
+)
+def test_api_rules_accept_valid_values(response: dict[str, Any]) -> None:
+    assert ENC.encode({"type": "response.create", "response": response})
