@@ -9,6 +9,7 @@ from typing import Any
 
 from openai_realtime_ws import AsyncOpenAIRealtimeWS, OpenAIRealtimeError, OpenAIRealtimeWS
 from openai_realtime_ws.emulator import Emulator, EmulatorThread, ScriptedResponder, ToolCall
+from openai_realtime_ws.types import ConversationItemDoneEvent, ResponseDoneEvent
 
 KEY = "sk-tools-0000000000"
 
@@ -174,3 +175,148 @@ async def test_arguments_that_do_not_fit_answer_a_tool_error_without_calling() -
     assert called == []
     text = done[1].response.output[0].content[0].text
     assert text == 'Sum: {"error":"invalid arguments for add: a: expected int, got str"}'
+
+
+def text_of(done: ResponseDoneEvent) -> str | None:
+    """The text of a response's first output item (None for a function call)."""
+    output: Any = done.response.output or [None]
+    first = output[0]
+    return None if first is None or first.type == "function_call" else str(first.content[0].text)
+
+
+def slow_responder() -> ScriptedResponder:
+    r = ScriptedResponder()
+    r.on(r"slow (\w+)", tools=[ToolCall("slow", {"word": r"\1"})], then="Slow said: {output}")
+    r.on(r"broken tool", tools=[ToolCall("explode", {})], then="Tool said: {output}")
+    return r
+
+
+def item_done(rt: AsyncOpenAIRealtimeWS, item_type: str) -> asyncio.Event:
+    """Set when a ``conversation.item.done`` for an item of ``item_type`` arrives."""
+    seen = asyncio.Event()
+
+    def check(event: ConversationItemDoneEvent) -> None:
+        if event.item.type == item_type:
+            seen.set()
+
+    rt.on("conversation.item.done", check)
+    return seen
+
+
+async def quiesce(rt: AsyncOpenAIRealtimeWS) -> None:
+    """One round trip: everything sent before it has been handled by the server."""
+    rt.send({"type": "input_audio_buffer.clear"})
+    await rt.wait_for("input_audio_buffer.cleared", timeout=5)
+
+
+async def test_tools_are_announced_when_registered_without_update_tools() -> None:
+    async with Emulator(responder=arithmetic_responder()) as emu:
+        rt = await AsyncOpenAIRealtimeWS.create(base_url=emu.base_url, api_key=KEY, model="m")
+        await rt.wait_for("session.created", timeout=5)
+
+        @rt.tool()
+        def add(a: int, b: int) -> int:
+            """Add two integers."""
+            return a + b
+
+        updated = await rt.wait_for("session.updated", timeout=5)
+        done = await run_turn(rt, "add 2 and 3")
+        await rt.close()
+    tools: Any = updated.session.tools
+    assert [t.name for t in tools] == ["add"]
+    assert done[1].response.output[0].content[0].text == "Sum: 5"
+
+
+async def test_auto_respond_is_public_and_off_means_no_response_create() -> None:
+    async with Emulator(responder=arithmetic_responder()) as emu:
+        rt = await AsyncOpenAIRealtimeWS.create(base_url=emu.base_url, api_key=KEY, model="m")
+        assert rt.auto_respond is True
+        rt.auto_respond = False
+
+        @rt.tool()
+        def add(a: int, b: int) -> int:
+            return a + b
+
+        await rt.wait_for("session.updated", timeout=5)
+        output_done = item_done(rt, "function_call_output")
+        done = await run_turn(rt, "add 2 and 3", responses=1)
+        await asyncio.wait_for(output_done.wait(), 5)  # the tool's output reached the server
+        await quiesce(rt)  # ... and anything sent after it too
+        await rt.close()
+    assert done[0].response.output[0].type == "function_call"
+    received = list(emu.connections[-1].received)
+    outputs = [i for i, e in enumerate(received) if e["type"] == "conversation.item.create"
+               and e["item"]["type"] == "function_call_output"]
+    assert len(outputs) == 1
+    assert [e["type"] for e in received[outputs[0]:]].count("response.create") == 0
+
+
+async def test_a_raising_tool_does_not_fail_wait_for() -> None:
+    async with Emulator(responder=slow_responder()) as emu:
+        rt = await AsyncOpenAIRealtimeWS.create(base_url=emu.base_url, api_key=KEY, model="m")
+
+        @rt.tool()
+        def explode() -> str:
+            raise RuntimeError("kaboom")
+
+        await rt.wait_for("session.updated", timeout=5)
+        for event in ask("use the broken tool"):
+            rt.send(event)
+        first = await rt.wait_for("response.done", timeout=5)  # no "error" handler registered
+        second = await rt.wait_for("response.done", timeout=5)
+        await rt.close()
+    assert text_of(first) is None and "kaboom" in str(text_of(second))
+
+
+async def test_a_long_async_tool_does_not_block_dispatch() -> None:
+    async with Emulator(responder=slow_responder()) as emu:
+        rt = await AsyncOpenAIRealtimeWS.create(base_url=emu.base_url, api_key=KEY, model="m")
+        release = asyncio.Event()
+        started = asyncio.Event()
+
+        @rt.tool()
+        async def slow(word: str) -> str:
+            started.set()
+            await release.wait()
+            return word.upper()
+
+        await rt.wait_for("session.updated", timeout=5)
+        done: list[Any] = []
+        answered = asyncio.Event()
+
+        def on_done(event: Any) -> None:
+            done.append(event)
+            if len(done) == 2:
+                answered.set()
+
+        rt.on("response.done", on_done)
+        for event in ask("slow hello"):
+            rt.send(event)
+        await asyncio.wait_for(started.wait(), 5)
+        # the tool is still running: other events are dispatched meanwhile
+        rt.send({"type": "input_audio_buffer.clear"})
+        await rt.wait_for("input_audio_buffer.cleared", timeout=5)
+        assert not release.is_set() and len(done) == 1
+        release.set()
+        await asyncio.wait_for(answered.wait(), 5)
+        await rt.close()
+    assert done[1].response.output[0].content[0].text == "Slow said: HELLO"
+
+
+def test_blocking_client_auto_respond_and_announce() -> None:
+    with EmulatorThread(responder=arithmetic_responder()) as emu:
+        with OpenAIRealtimeWS.create(base_url=emu.base_url, api_key=KEY, model="m") as rt:
+            rt.wait_for("session.created", timeout=5)
+            rt.auto_respond = True
+
+            @rt.tool()
+            def add(a: int, b: int) -> int:
+                return a + b
+
+            rt.wait_for("session.updated", timeout=5)
+            for event in ask("add 40 and 2"):
+                rt.send(event)
+            rt.wait_for("response.done", timeout=10)
+            final = rt.wait_for("response.done", timeout=10)
+    assert rt.auto_respond is True
+    assert text_of(final) == "Sum: 42"
