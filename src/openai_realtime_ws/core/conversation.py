@@ -114,13 +114,16 @@ class Conversation:
         return iter(items)
 
     def get(self, item_id: str) -> TrackedItem | None:
+        """The tracked item with this id, or None."""
         return self._items.get(item_id)
 
     @property
     def last_item_id(self) -> str | None:
+        """The id of the last item of the conversation (None when it is empty)."""
         return self._tail.id if self._tail is not None else None
 
     def clear(self) -> None:
+        """Forget every item."""
         node = self._head
         while node is not None:  # break the links: no reference cycles left for the GC
             nxt = node._next
