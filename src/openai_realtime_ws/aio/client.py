@@ -12,162 +12,39 @@ docs/client.md).
 from __future__ import annotations
 
 import asyncio
-import functools
 import inspect
 import logging
-import os
 import ssl as ssl_module
 import weakref
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
-from typing import Any, Final, Self
-from urllib.parse import urljoin, urlsplit
+from typing import Any, Self
 
-import msgspec
 import picows
 
 from ..core.codec import ClientEventEncoder
 from ..core.connection import RealtimeConnection, State
 from ..core.conversation import Conversation
-from ..core.errors import (
-    HandshakeError,
-    OpenAIRealtimeError,
-    RealtimeConfigError,
-    RealtimeConnectionError,
-)
-from ..core.handshake import (
-    ConnectPlan,
-    RealtimeTarget,
-    azure_plan,
-    build_azure_url,
-    build_realtime_url,
-    check_resolved_loopback,
-    check_ws_url,
-    loopback_name_to_resolve,
-    openai_plan,
-    redact_text,
-)
+from ..core.errors import HandshakeError, OpenAIRealtimeError, RealtimeConnectionError
+from ..core.handshake import ConnectPlan, RealtimeTarget
 from ..core.options import ConnectOptions, check_connect_options
 from ..core.reconnect import ReconnectContext, is_recoverable_status
 from ..core.tools import Tool, ToolCallRequest, ToolRouter
 from ..types import AnyServerEvent, ClientEventBase
 from ..types._emitter import AsyncWaitForMixin, TypedEmitterMixin
+from .credentials import (
+    CredentialSource,
+    PlanFactory,
+    azure_plans,
+    bounded,
+    openai_plans,
+    resolve_credential,
+)
+from .transport import PICOWS_LOG, Listener, close_info, open_socket, set_reading, writer
 
-__all__ = ["AsyncOpenAIRealtimeWS", "resolve_credential"]
+__all__ = ["AsyncOpenAIRealtimeWS", "CredentialSource", "resolve_credential"]
 
 logger = logging.getLogger("openai_realtime_ws")
-
-_USER_AGENT: Final = "openai-realtime-ws/0.1 (Python)"
-_TEXT = picows.WSMsgType.TEXT
-_REDIRECTS: Final = (301, 302, 303, 307, 308)
-_MAX_REDIRECTS: Final = 5
-
-CredentialSource = str | Callable[[], "str | Awaitable[str]"] | None
-
-
-async def resolve_credential(source: object, what: str = "api_key") -> str | None:
-    """A static key, or a token provider called now (an async one awaited, a plain one run in a
-    worker thread, so that one doing network I/O does not stall the loop)."""
-    if source is None or isinstance(source, str):
-        return source or None
-    if callable(source):
-        if inspect.iscoroutinefunction(source):
-            value = await source()
-        else:
-            value = await asyncio.to_thread(source)
-            if inspect.isawaitable(value):
-                value = await value
-        if not isinstance(value, str) or not value:
-            raise RealtimeConfigError(f"the {what} provider must return a non-empty str.")
-        return value
-    raise RealtimeConfigError(f"`{what}` must be a str or a callable, got {type(source).__name__}.")
-
-
-class _RedactingLog(logging.LoggerAdapter):  # type: ignore[type-arg]
-    """picows' logger: every record, at every level, with every credential any live client has
-    used masked (picows logs the upgrade request, ``Authorization`` included, at level 9)."""
-
-    secrets: weakref.WeakSet[ConnectPlan] = weakref.WeakSet()
-
-    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
-        if not self.logger.isEnabledFor(level):
-            return
-        text = str(msg) % args if args else str(msg)
-        known: dict[str, None] = {}
-        for plan in list(self.secrets):
-            known.update(dict.fromkeys(plan.known_secrets))
-        self.logger.log(level, "%s", redact_text(text, sorted(known, key=len, reverse=True)))
-
-    def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, MutableMapping[str, Any]]:
-        return msg, kwargs
-
-
-_PICOWS_LOG = _RedactingLog(logging.getLogger("openai_realtime_ws.aio.picows"), {})
-
-
-class _Listener(picows.WSListener):
-    """Frame-level glue between picows and the connection; reassembles fragmented messages."""
-
-    def __init__(self, owner: AsyncOpenAIRealtimeWS) -> None:
-        super().__init__()
-        self._owner = owner
-        self._conn = owner.connection
-        self._receive = owner.connection.receive
-        self._fragments: bytearray | None = None
-        self.transport: picows.WSTransport | None = None  # set once the upgrade succeeded
-        self.active = True  # False once the owner switched to another connection
-
-    def on_ws_connected(self, transport: picows.WSTransport) -> None:
-        self.transport = transport
-        self._owner._shell.listeners.add(self)
-        if self._conn.paused_for:  # reading is paused: this socket too
-            _set_reading(transport, False)
-
-    def on_ws_frame(self, transport: picows.WSTransport, frame: picows.WSFrame) -> None:
-        if not self.active:  # a connection that was replaced
-            return
-        msg_type = frame.msg_type
-        if msg_type is _TEXT:
-            if frame.fin:
-                self._receive(frame.get_payload_as_memoryview())
-            else:
-                self._fragments = bytearray(frame.get_payload_as_memoryview())
-        elif msg_type is picows.WSMsgType.CONTINUATION:
-            if self._fragments is None:
-                return
-            self._fragments += frame.get_payload_as_memoryview()
-            if len(self._fragments) > self._conn.max_size:
-                self._fragments = None
-                self._conn.transport_closing()
-                transport.send_close(picows.WSCloseCode.MESSAGE_TOO_BIG, b"message too big")
-                transport.disconnect()
-                return
-            if frame.fin:
-                data, self._fragments = bytes(self._fragments), None
-                self._receive(data)
-        elif msg_type is picows.WSMsgType.BINARY:
-            self._conn.receive_binary(frame.payload_size)
-        elif msg_type is picows.WSMsgType.CLOSE:
-            # the peer is closing: nothing more is written into this socket (sends queue)
-            self._conn.transport_closing()
-            try:
-                code = frame.get_close_code()
-            except Exception:  # pragma: no cover - defensive
-                code = picows.WSCloseCode.NO_INFO
-            transport.send_close(code, frame.get_close_message())
-            transport.disconnect()
-
-    def on_ws_disconnected(self, transport: picows.WSTransport) -> None:
-        if self.active:
-            self._owner._on_disconnected(self, transport)
-
-    def pause_writing(self) -> None:
-        if self.active:
-            self._conn.writer_paused()
-
-    def resume_writing(self) -> None:
-        if self.active and self.transport is not None:
-            self._conn.writer_resumed(functools.partial(self.transport.send, _TEXT))
 
 
 class _Shell:
@@ -178,17 +55,17 @@ class _Shell:
         self.handler_task: asyncio.Task[None] | None = None
         self.rollover_timer: asyncio.TimerHandle | None = None
         self.tasks: set[asyncio.Task[None]] = set()
-        self.listeners: weakref.WeakSet[_Listener] = weakref.WeakSet()  # sockets feeding frames
+        self.listeners: weakref.WeakSet[Listener] = weakref.WeakSet()  # sockets feeding frames
 
     def pause_reading(self) -> None:
         for listener in list(self.listeners):
             if listener.active and listener.transport is not None:
-                _set_reading(listener.transport, False)
+                set_reading(listener.transport, False)
 
     def resume_reading(self) -> None:
         for listener in list(self.listeners):
             if listener.active and listener.transport is not None:
-                _set_reading(listener.transport, True)
+                set_reading(listener.transport, True)
 
     def await_handler(self, awaitable: Awaitable[object]) -> None:
         self.handler_task = asyncio.ensure_future(self._await(awaitable))
@@ -261,10 +138,10 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
             reconnect=opts.reconnect,
         )
         self._encoder = ClientEventEncoder()
-        self._listener: _Listener | None = None
+        self._listener: Listener | None = None
         self._reconnect_task: asyncio.Task[None] | None = None
         self.socket = None
-        _RedactingLog.secrets.add(plan)
+        PICOWS_LOG.plans.add(plan)
 
     def _redact(self, text: str) -> str:
         return self._plan.redact(text)
@@ -301,27 +178,12 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
         ``reconnect`` (a :class:`ReconnectPolicy`, or ``True`` for the default one).
         """
         opts = check_connect_options(ssl=ssl, **options)
-        target_client: object = _BaseURL(base_url) if base_url is not None else client
-        url = build_realtime_url(
-            target_client, model=model, call_id=call_id, intent=intent, url_builder=url_builder
+        plans = openai_plans(
+            client, model=model, call_id=call_id, intent=intent, url_builder=url_builder,
+            api_key=api_key, base_url=base_url, headers=headers, organization=organization,
+            project=project,
         )
-        source: object = api_key
-        if source is None and client is not None:
-            source = getattr(client, "_api_key_provider", None) or getattr(client, "api_key", None)
-            organization = organization or getattr(client, "organization", None)
-            project = project or getattr(client, "project", None)
-        if source is None:
-            source = os.environ.get("OPENAI_API_KEY")
-
-        async def plan_factory() -> ConnectPlan:
-            # called again on every reconnect: token providers are re-resolved
-            key = await resolve_credential(source)
-            return openai_plan(
-                url, key, headers=headers, organization=organization, project=project,
-                user_agent=_USER_AGENT,
-            )
-
-        return await cls._start(opts, plan_factory)
+        return await cls._start(opts, plans)
 
     @classmethod
     async def azure(
@@ -346,48 +208,16 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
         ``openai.AzureOpenAI`` client. ``options`` as for :meth:`create`.
         """
         opts = check_connect_options(ssl=ssl, **options)
-        if client is not None:
-            endpoint = endpoint or _str_or_none(getattr(client, "_azure_endpoint", None))
-            deployment = deployment or getattr(client, "_azure_deployment", None)
-            azure_ad_token_provider = azure_ad_token_provider or getattr(
-                client, "_azure_ad_token_provider", None
-            )
-            if api_key is None and azure_ad_token_provider is None:
-                api_key = getattr(client, "api_key", None) or None
-            endpoint = endpoint or _str_or_none(getattr(client, "base_url", None))
-        endpoint = endpoint or os.environ.get("AZURE_OPENAI_ENDPOINT")
-        if api_key is None and azure_ad_token_provider is None:
-            api_key = os.environ.get("AZURE_OPENAI_API_KEY")
-        if endpoint is None and url_builder is None:
-            raise RealtimeConfigError(
-                "Azure needs an endpoint: pass endpoint=, an AzureOpenAI client, or set "
-                "AZURE_OPENAI_ENDPOINT."
-            )
-        if deployment is None and call_id is None and intent is None:
-            raise RealtimeConfigError(
-                "Azure needs a deployment name (deployment=), call_id= or intent='transcription'."
-            )
-        url = build_azure_url(
-            endpoint or "",
-            deployment=deployment if call_id is None and intent is None else None,
-            call_id=call_id,
-            intent=intent,
-            url_builder=url_builder,
-            client=client,
+        plans = azure_plans(
+            client, endpoint=endpoint, api_key=api_key,
+            azure_ad_token_provider=azure_ad_token_provider, deployment=deployment,
+            call_id=call_id, intent=intent, url_builder=url_builder, headers=headers,
         )
-        provider = azure_ad_token_provider
-
-        async def plan_factory() -> ConnectPlan:
-            token = await resolve_credential(provider, "azure_ad_token_provider")
-            return azure_plan(url, api_key=api_key, token=token, headers=headers, user_agent=_USER_AGENT)
-
-        return await cls._start(opts, plan_factory)
+        return await cls._start(opts, plans)
 
     @classmethod
-    async def _start(
-        cls, opts: ConnectOptions, plan_factory: Callable[[], Awaitable[ConnectPlan]]
-    ) -> Self:
-        plan = await _bounded(plan_factory(), opts.open_timeout, "the credential provider")
+    async def _start(cls, opts: ConnectOptions, plan_factory: PlanFactory) -> Self:
+        plan = await bounded(plan_factory(), opts.open_timeout, "the credential provider")
         self = cls(plan, opts, plan_factory=plan_factory)
         try:
             transport, listener = await self._open()
@@ -464,132 +294,32 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
 
     # ------------------------------------------------------------------ opening sockets
 
-    async def _open(self) -> tuple[picows.WSTransport, _Listener]:
-        """Open one socket for ``self._plan`` (TCP + TLS + upgrade within ``open_timeout``),
-        following plain redirects itself so that the URL policy applies to every hop."""
-        opts = self._opts
-        try:
-            async with asyncio.timeout(opts.open_timeout):
-                for _hop in range(_MAX_REDIRECTS + 1):
-                    plan = self._plan
-                    try:
-                        return await self._open_once(plan)
-                    except picows.WSHandshakeError as exc:
-                        location = _redirect_location(exc)
-                        if location is None or plan.has_credentials:
-                            raise self._handshake_error(exc) from None
-                        self._plan = plan.succeeded_by(
-                            ConnectPlan(url=_next_hop(plan.url, location), headers=plan.headers)
-                        )
-                        logger.info("following a redirect to %s", self._plan.redacted_url)
-                raise HandshakeError(f"too many redirects opening {self.url}")
-        except TimeoutError:
-            raise RealtimeConnectionError(
-                f"opening {self.url} timed out after {opts.open_timeout} s "
-                "(TCP connect, TLS and WebSocket upgrade)"
-            ) from None
+    async def _open(self) -> tuple[picows.WSTransport, Listener]:
+        """One socket for the current plan (see transport.open_socket); ``url`` then reports
+        the URL finally reached."""
 
-    async def _open_once(self, plan: ConnectPlan) -> tuple[picows.WSTransport, _Listener]:
-        opts = self._opts
-        host = loopback_name_to_resolve(plan.url)
-        if host is not None:
-            port = urlsplit(plan.url).port or 80
-            try:
-                infos = await asyncio.get_running_loop().getaddrinfo(host, port)
-            except OSError as exc:
-                raise RealtimeConnectionError(f"could not resolve {host!r}: {exc}") from None
-            check_resolved_loopback(host, [str(info[4][0]) for info in infos])
-        ssl_context: ssl_module.SSLContext | None = None
-        if plan.url.startswith("wss:"):
-            if isinstance(opts.ssl, ssl_module.SSLContext):
-                ssl_context = opts.ssl
-            elif opts.ssl is False:
-                raise RealtimeConfigError("ssl=False is not allowed with a wss:// URL.")
-            else:
-                ssl_context = ssl_module.create_default_context()
-        listener = _Listener(self)
-        try:
-            transport, _ = await picows.ws_connect(
-                lambda: listener,
-                plan.url,
-                ssl_context=ssl_context,
-                websocket_handshake_timeout=opts.open_timeout,
-                enable_auto_ping=opts.ping_interval is not None,
-                auto_ping_idle_timeout=opts.ping_interval or 20.0,
-                auto_ping_reply_timeout=opts.ping_timeout or 20.0,
-                max_frame_size=opts.max_size,
-                extra_headers=list(plan.headers),
-                max_redirects=0,  # followed by _open, with the URL policy on every hop
-                logger_name=_PICOWS_LOG,
-            )
-        except picows.WSHandshakeError:
-            raise
-        except OSError as exc:
-            raise RealtimeConnectionError(
-                f"could not connect to {plan.redacted_url}: {plan.redact(str(exc))}"
-            ) from None
-        except picows.WSError as exc:
-            raise RealtimeConnectionError(
-                f"WebSocket handshake with {plan.redacted_url} failed: {plan.redact(str(exc))}"
-            ) from None
-        if listener.transport is None:
-            # the server reset or closed the connection instead of completing the upgrade
-            transport.disconnect(graceful=False)
-            raise HandshakeError(
-                f"{plan.redacted_url} closed the connection during the WebSocket upgrade"
-            )
+        def make_listener() -> Listener:
+            return Listener(self.connection, self._on_disconnected, self._shell.listeners)
+
+        self._plan, transport, listener = await open_socket(self._plan, self._opts, make_listener)
         return transport, listener
 
-    def _handshake_error(self, exc: picows.WSHandshakeError) -> HandshakeError:
-        plan = self._plan
-        response = exc.response
-        code = int(response.status) if response is not None else None
-        if code is not None and 300 <= code < 400:
-            return HandshakeError(
-                f"{plan.redacted_url} answered the WebSocket upgrade with HTTP {code} (redirect); "
-                "redirects are not followed while credentials are attached",
-                status=code,
-            )
-        if code is None:
-            return HandshakeError(
-                f"WebSocket handshake with {plan.redacted_url} failed: {plan.redact(str(exc))}"
-            )
-        detail = ""
-        try:
-            parsed = msgspec.json.decode(exc.raw_body or b"{}")
-            err = parsed.get("error") if isinstance(parsed, dict) else None
-            msg = err.get("message") if isinstance(err, dict) else None
-            if isinstance(msg, str):
-                detail = ": " + plan.redact(msg)[:300]
-        except msgspec.DecodeError:
-            pass
-        return HandshakeError(
-            f"{plan.redacted_url} refused the WebSocket upgrade with HTTP {code}{detail}", status=code
-        )
-
-    def _adopt(self, transport: picows.WSTransport, listener: _Listener, *, restore: bool) -> None:
+    def _adopt(self, transport: picows.WSTransport, listener: Listener, *, restore: bool) -> None:
         """Make ``transport`` the connection's socket (restoring the session on it first)."""
         if self._listener is not None:
             self._listener.active = False
         self._listener = listener
         self.socket = transport
-        _RedactingLog.secrets.add(self._plan)
+        PICOWS_LOG.plans.add(self._plan)
         self._shell.spawn(_watch_disconnect(transport))
-        self.connection.connection_made(functools.partial(transport.send, _TEXT), restore=restore)
+        self.connection.connection_made(writer(transport), restore=restore)
         if transport.is_disconnected:  # it ended before we took it (a close in the first read)
             self._on_disconnected(listener, transport)
 
-    def _on_disconnected(self, listener: _Listener, transport: picows.WSTransport) -> None:
+    def _on_disconnected(self, listener: Listener, transport: picows.WSTransport) -> None:
         if listener is not self._listener:
             return
-        handshake = transport.close_handshake
-        recv = handshake.recv if handshake is not None else None
-        sent = handshake.sent if handshake is not None else None
-        # who closed first decides the code: the peer's, or ours when we initiated
-        closed_here = sent is not None and (recv is None or not handshake.recv_then_sent)
-        info = sent if closed_here else recv
-        code = _code_value(info.code) if info is not None else None
-        reason = (info.reason or "") if info is not None else ""
+        code, reason, closed_here = close_info(transport)
         self.socket = None
         conn = self.connection
         if conn.connection_lost(code, reason, closed_here=closed_here):
@@ -603,7 +333,7 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
 
     async def _new_plan(self, ctx: ReconnectContext) -> None:
         assert self._plan_factory is not None
-        fresh = await _bounded(self._plan_factory(), self._opts.open_timeout, "the credential provider")
+        fresh = await bounded(self._plan_factory(), self._opts.open_timeout, "the credential provider")
         self._plan = self._plan.succeeded_by(fresh).with_overrides(ctx.headers, ctx.query)
 
     async def _reconnect_loop(self, code: int | None, reason: str) -> None:
@@ -625,7 +355,7 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
                 if policy.on_reconnect is not None:
                     verdict = policy.on_reconnect(ctx)
                     if inspect.isawaitable(verdict):
-                        verdict = await _bounded(verdict, self._opts.open_timeout, "on_reconnect")
+                        verdict = await bounded(verdict, self._opts.open_timeout, "on_reconnect")
                     if verdict is False:
                         logger.info("reconnect aborted by on_reconnect after attempt %d", attempt)
                         conn.finish()
@@ -677,7 +407,7 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
                 self._reconnect_task = asyncio.ensure_future(self._reconnect_loop(1006, ""))
                 return
             logger.warning("session rollover failed, staying on the current session: %s", error.message)
-            conn.rollover_failed(functools.partial(old_socket.send, _TEXT))
+            conn.rollover_failed(writer(old_socket))
             return
         if not conn.reconnecting:  # closed meanwhile
             transport.disconnect()
@@ -907,16 +637,6 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
                 pass
 
 
-def _set_reading(transport: picows.WSTransport, on: bool) -> None:
-    try:
-        if on:
-            transport.underlying_transport.resume_reading()
-        else:
-            transport.underlying_transport.pause_reading()
-    except (RuntimeError, AttributeError):  # pragma: no cover - transport closing
-        pass
-
-
 def _log_unsent(conn: RealtimeConnection) -> None:
     if conn.outbound:
         logger.warning(
@@ -927,13 +647,6 @@ def _log_unsent(conn: RealtimeConnection) -> None:
         )
 
 
-async def _bounded(awaitable: Awaitable[Any], timeout: float | None, what: str) -> Any:
-    try:
-        return await asyncio.wait_for(awaitable, timeout)
-    except TimeoutError:
-        raise RealtimeConnectionError(f"{what} did not answer within {timeout} s") from None
-
-
 def _as_library_error(exc: Exception, what: str, redact: Callable[[str], str]) -> OpenAIRealtimeError:
     if isinstance(exc, OpenAIRealtimeError):
         return exc
@@ -942,46 +655,9 @@ def _as_library_error(exc: Exception, what: str, redact: Callable[[str], str]) -
     return error
 
 
-def _next_hop(url: str, location: str) -> str:
-    """The URL a redirect points to, under the same policy as the first URL (``wss:``, or
-    ``ws:`` to loopback; never from ``wss:`` down to ``ws:``)."""
-    target = urljoin(url, location)
-    scheme, sep, rest = target.partition(":")
-    scheme = {"http": "ws", "https": "wss"}.get(scheme.lower(), scheme.lower())
-    target = scheme + sep + rest
-    if url.startswith("wss:") and scheme != "wss":
-        raise HandshakeError("refusing a redirect from wss:// to an unencrypted URL")
-    return check_ws_url(target)
-
-
-def _redirect_location(exc: picows.WSHandshakeError) -> str | None:
-    response = exc.response
-    if response is None or int(response.status) not in _REDIRECTS:
-        return None
-    location = response.headers.get("Location")
-    return location if isinstance(location, str) else None
-
-
 async def _watch_disconnect(transport: picows.WSTransport) -> None:
     """Retrieve picows' disconnect outcome (a local protocol error is reported as a close)."""
     try:
         await transport.wait_disconnected()
     except Exception as exc:
         logger.debug("connection ended after a local failure: %s", type(exc).__name__)
-
-
-def _code_value(code: object) -> int:
-    value = getattr(code, "value", code)
-    return value if isinstance(value, int) else 1006
-
-
-def _str_or_none(value: object) -> str | None:
-    return None if value is None else str(value)
-
-
-class _BaseURL:
-    """A client stand-in that only carries a base URL."""
-
-    def __init__(self, base_url: str) -> None:
-        self.base_url = base_url
-        self.websocket_base_url = None

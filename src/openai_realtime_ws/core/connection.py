@@ -222,6 +222,7 @@ class RealtimeConnection:
         self._closed_by_user = False  # set by begin_close(): decides ConnectionClosedOK
         # delivery
         self._write: Callable[[bytes], object] | None = None  # None: nothing can be written now
+        # (a write function returns False when its transport is closing: nothing was written)
         self._holds: set[str] = {"start"}
         self._paused: set[str] = set()  # why reading is paused
         self._backlog: deque[_Item] = deque()
@@ -783,12 +784,12 @@ class RealtimeConnection:
         if self._recent:
             self._recent.clear()
         write = self._write
-        if write is None or self.outbound:
+        if write is None or self.outbound or write(data) is False:
+            if write is not None and not self.outbound:
+                self._write = None  # the transport turned out to be closing
             dropped = self.outbound.push(data, droppable=droppable)
             if dropped:
                 self.shell.report(_DEBUG, f"outbound queue full: dropped {dropped} stale audio chunks")
-            return
-        write(data)
 
     def writer_paused(self) -> None:
         """The socket's write buffer is full: queue sends until :meth:`writer_resumed`."""
@@ -802,7 +803,13 @@ class RealtimeConnection:
     def _flush(self) -> None:
         outbound = self.outbound
         while outbound and self._write is not None:
-            self._write(outbound.popleft().data)  # may pause writing (and so end the loop)
+            q = outbound.popleft()
+            if self._write(q.data) is False:  # the transport is closing: keep it queued
+                self._write = None
+                rest = outbound.drain()
+                for item in (q, *rest):
+                    outbound.push(item.data, droppable=item.droppable)
+            # (a write may also pause writing, and so end the loop)
         if not outbound and self._write is not None:
             self._wake(self._drain_waiters, None)
 

@@ -1,0 +1,301 @@
+"""picows glue for the asyncio shell: opening one socket and feeding its frames to the
+Sans-I/O :class:`~openai_realtime_ws.core.connection.RealtimeConnection`.
+
+* :func:`open_socket`: TCP connect + TLS + WebSocket upgrade within ``open_timeout``, following
+  plain redirects hop by hop (each hop under the URL policy of
+  :func:`~openai_realtime_ws.core.handshake.check_ws_url`; never while a credential is
+  attached), resolving ``*.localhost`` names and checking they are loopback, and refusing a
+  transport whose upgrade never completed (a reset or FIN instead of ``101``).
+* :class:`Listener`: text frames (fragmented ones reassembled) into the connection, binary
+  frames reported, the peer's close answered, write flow control passed on.
+* :data:`PICOWS_LOG`: the logger picows writes to, which masks every credential any live plan
+  has used, at every level (picows logs the upgrade request at level 9).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl as ssl_module
+import weakref
+from collections.abc import Callable, MutableMapping
+from typing import Any, Final
+from urllib.parse import urljoin, urlsplit
+
+import msgspec
+import picows
+
+from ..core.connection import RealtimeConnection
+from ..core.errors import HandshakeError, RealtimeConfigError, RealtimeConnectionError
+from ..core.handshake import (
+    ConnectPlan,
+    check_resolved_loopback,
+    check_ws_url,
+    loopback_name_to_resolve,
+    redact_text,
+)
+from ..core.options import ConnectOptions
+
+__all__ = ["PICOWS_LOG", "Listener", "close_info", "open_socket", "set_reading", "writer"]
+
+logger = logging.getLogger("openai_realtime_ws")
+
+TEXT: Final = picows.WSMsgType.TEXT
+_REDIRECTS: Final = (301, 302, 303, 307, 308)
+_MAX_REDIRECTS: Final = 5
+
+
+class _RedactingLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """Every record, at every level, with every credential of every live plan masked."""
+
+    plans: weakref.WeakSet[ConnectPlan] = weakref.WeakSet()
+
+    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        if not self.logger.isEnabledFor(level):
+            return
+        text = str(msg) % args if args else str(msg)
+        known: dict[str, None] = {}
+        for plan in list(self.plans):
+            known.update(dict.fromkeys(plan.known_secrets))
+        self.logger.log(level, "%s", redact_text(text, sorted(known, key=len, reverse=True)))
+
+    def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, MutableMapping[str, Any]]:
+        return msg, kwargs
+
+
+PICOWS_LOG: Final = _RedactingLog(logging.getLogger("openai_realtime_ws.aio.picows"), {})
+
+
+def set_reading(transport: picows.WSTransport, on: bool) -> None:
+    try:
+        if on:
+            transport.underlying_transport.resume_reading()
+        else:
+            transport.underlying_transport.pause_reading()
+    except (RuntimeError, AttributeError):  # pragma: no cover - transport closing
+        pass
+
+
+def writer(transport: picows.WSTransport) -> Callable[[bytes], bool | None]:
+    """The connection's write function for ``transport``: ``False`` (nothing written) once the
+    transport is closing, so that the event is queued instead of lost in a dead socket."""
+    send = transport.send
+    is_closing = transport.underlying_transport.is_closing
+
+    def write(data: bytes) -> bool | None:
+        if is_closing():
+            return False
+        send(TEXT, data)
+        return None
+
+    return write
+
+
+class Listener(picows.WSListener):
+    """Frame-level glue between picows and the connection; reassembles fragmented messages."""
+
+    def __init__(
+        self,
+        conn: RealtimeConnection,
+        on_disconnected: Callable[[Listener, picows.WSTransport], None],
+        listeners: weakref.WeakSet[Listener],
+    ) -> None:
+        super().__init__()
+        self._conn = conn
+        self._receive = conn.receive
+        self._on_disconnected = on_disconnected
+        self._listeners = listeners
+        self._fragments: bytearray | None = None
+        self.transport: picows.WSTransport | None = None  # set once the upgrade succeeded
+        self.active = True  # False once the owner switched to another connection
+
+    def on_ws_connected(self, transport: picows.WSTransport) -> None:
+        self.transport = transport
+        self._listeners.add(self)
+        if self._conn.paused_for:  # reading is paused: this socket too
+            set_reading(transport, False)
+
+    def on_ws_frame(self, transport: picows.WSTransport, frame: picows.WSFrame) -> None:
+        if not self.active:  # a connection that was replaced
+            return
+        msg_type = frame.msg_type
+        if msg_type is TEXT:
+            if frame.fin:
+                self._receive(frame.get_payload_as_memoryview())
+            else:
+                self._fragments = bytearray(frame.get_payload_as_memoryview())
+        elif msg_type is picows.WSMsgType.CONTINUATION:
+            if self._fragments is None:
+                return
+            self._fragments += frame.get_payload_as_memoryview()
+            if len(self._fragments) > self._conn.max_size:
+                self._fragments = None
+                self._conn.transport_closing()
+                transport.send_close(picows.WSCloseCode.MESSAGE_TOO_BIG, b"message too big")
+                transport.disconnect()
+                return
+            if frame.fin:
+                data, self._fragments = bytes(self._fragments), None
+                self._receive(data)
+        elif msg_type is picows.WSMsgType.BINARY:
+            self._conn.receive_binary(frame.payload_size)
+        elif msg_type is picows.WSMsgType.CLOSE:
+            # the peer is closing: nothing more is written into this socket (sends queue)
+            self._conn.transport_closing()
+            try:
+                code = frame.get_close_code()
+            except Exception:  # pragma: no cover - defensive
+                code = picows.WSCloseCode.NO_INFO
+            transport.send_close(code, frame.get_close_message())
+            transport.disconnect()
+
+    def on_ws_disconnected(self, transport: picows.WSTransport) -> None:
+        if self.active:
+            self._on_disconnected(self, transport)
+
+    def pause_writing(self) -> None:
+        if self.active:
+            self._conn.writer_paused()
+
+    def resume_writing(self) -> None:
+        if self.active and self.transport is not None:
+            self._conn.writer_resumed(writer(self.transport))
+
+
+def close_info(transport: picows.WSTransport) -> tuple[int | None, str, bool]:
+    """``(code, reason, closed_here)`` of an ended socket: who closed first decides the code
+    (the peer's, or ours when we initiated); ``None`` when no close frame was exchanged."""
+    handshake = transport.close_handshake
+    recv = handshake.recv if handshake is not None else None
+    sent = handshake.sent if handshake is not None else None
+    closed_here = sent is not None and (recv is None or not handshake.recv_then_sent)
+    info = sent if closed_here else recv
+    if info is None:
+        return None, "", closed_here
+    value = getattr(info.code, "value", info.code)
+    return (value if isinstance(value, int) else 1006), info.reason or "", closed_here
+
+
+async def open_socket(
+    plan: ConnectPlan, opts: ConnectOptions, make_listener: Callable[[], Listener]
+) -> tuple[ConnectPlan, picows.WSTransport, Listener]:
+    """Open one socket for ``plan`` (TCP + TLS + upgrade within ``opts.open_timeout``); returns
+    the plan of the URL finally reached (after redirects), the transport and its listener."""
+    try:
+        async with asyncio.timeout(opts.open_timeout):
+            for _hop in range(_MAX_REDIRECTS + 1):
+                try:
+                    transport, listener = await _open_once(plan, opts, make_listener)
+                    return plan, transport, listener
+                except picows.WSHandshakeError as exc:
+                    location = _redirect_location(exc)
+                    if location is None or plan.has_credentials:
+                        raise _handshake_error(plan, exc) from None
+                    plan = plan.succeeded_by(
+                        ConnectPlan(url=_next_hop(plan.url, location), headers=plan.headers)
+                    )
+                    logger.info("following a redirect to %s", plan.redacted_url)
+            raise HandshakeError(f"too many redirects opening {plan.redacted_url}")
+    except TimeoutError:
+        raise RealtimeConnectionError(
+            f"opening {plan.redacted_url} timed out after {opts.open_timeout} s "
+            "(TCP connect, TLS and WebSocket upgrade)"
+        ) from None
+
+
+async def _open_once(
+    plan: ConnectPlan, opts: ConnectOptions, make_listener: Callable[[], Listener]
+) -> tuple[picows.WSTransport, Listener]:
+    host = loopback_name_to_resolve(plan.url)
+    if host is not None:
+        # (picows resolves the name again: the window is the resolver changing in between)
+        port = urlsplit(plan.url).port or 80
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(host, port)
+        except OSError as exc:
+            raise RealtimeConnectionError(f"could not resolve {host!r}: {exc}") from None
+        check_resolved_loopback(host, [str(info[4][0]) for info in infos])
+    ssl_context: ssl_module.SSLContext | None = None
+    if plan.url.startswith("wss:"):
+        if isinstance(opts.ssl, ssl_module.SSLContext):
+            ssl_context = opts.ssl
+        elif opts.ssl is False:
+            raise RealtimeConfigError("ssl=False is not allowed with a wss:// URL.")
+        else:
+            ssl_context = ssl_module.create_default_context()
+    listener = make_listener()
+    try:
+        transport, _ = await picows.ws_connect(
+            lambda: listener,
+            plan.url,
+            ssl_context=ssl_context,
+            websocket_handshake_timeout=opts.open_timeout,
+            enable_auto_ping=opts.ping_interval is not None,
+            auto_ping_idle_timeout=opts.ping_interval or 20.0,
+            auto_ping_reply_timeout=opts.ping_timeout or 20.0,
+            max_frame_size=opts.max_size,
+            extra_headers=list(plan.headers),
+            max_redirects=0,  # followed by open_socket, with the URL policy on every hop
+            logger_name=PICOWS_LOG,
+        )
+    except picows.WSHandshakeError:
+        raise
+    except OSError as exc:
+        raise RealtimeConnectionError(
+            f"could not connect to {plan.redacted_url}: {plan.redact(str(exc))}"
+        ) from None
+    except picows.WSError as exc:
+        raise RealtimeConnectionError(
+            f"WebSocket handshake with {plan.redacted_url} failed: {plan.redact(str(exc))}"
+        ) from None
+    if listener.transport is None:
+        # the server reset or closed the connection instead of completing the upgrade
+        transport.disconnect(graceful=False)
+        raise HandshakeError(f"{plan.redacted_url} closed the connection during the WebSocket upgrade")
+    return transport, listener
+
+
+def _handshake_error(plan: ConnectPlan, exc: picows.WSHandshakeError) -> HandshakeError:
+    response = exc.response
+    code = int(response.status) if response is not None else None
+    if code is not None and 300 <= code < 400:
+        return HandshakeError(
+            f"{plan.redacted_url} answered the WebSocket upgrade with HTTP {code} (redirect); "
+            "redirects are not followed while credentials are attached",
+            status=code,
+        )
+    if code is None:
+        return HandshakeError(
+            f"WebSocket handshake with {plan.redacted_url} failed: {plan.redact(str(exc))}"
+        )
+    detail = ""
+    try:
+        parsed = msgspec.json.decode(exc.raw_body or b"{}")
+        err = parsed.get("error") if isinstance(parsed, dict) else None
+        msg = err.get("message") if isinstance(err, dict) else None
+        if isinstance(msg, str):
+            detail = ": " + plan.redact(msg)[:300]
+    except msgspec.DecodeError:
+        pass
+    return HandshakeError(
+        f"{plan.redacted_url} refused the WebSocket upgrade with HTTP {code}{detail}", status=code
+    )
+
+
+def _next_hop(url: str, location: str) -> str:
+    """The URL a redirect points to, under the same policy as the first URL (``wss:``, or
+    ``ws:`` to loopback; never from ``wss:`` down to ``ws:``)."""
+    target = urljoin(url, location)
+    scheme, sep, rest = target.partition(":")
+    scheme = {"http": "ws", "https": "wss"}.get(scheme.lower(), scheme.lower())
+    if url.startswith("wss:") and scheme != "wss":
+        raise HandshakeError("refusing a redirect from wss:// to an unencrypted URL")
+    return check_ws_url(scheme + sep + rest)
+
+
+def _redirect_location(exc: picows.WSHandshakeError) -> str | None:
+    response = exc.response
+    if response is None or int(response.status) not in _REDIRECTS:
+        return None
+    location = response.headers.get("Location")
+    return location if isinstance(location, str) else None
