@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_SPEC = HERE.parent.parent / "shared" / "spec" / "realtime-openapi-subset.json"
+DEFAULT_SPEC = HERE.parent / "spec" / "realtime-openapi-subset.json"  # the vendored copy
 MAX_BYTES = 4096
 
 EXTRA = [
