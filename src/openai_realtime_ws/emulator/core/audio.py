@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import math
+import sys
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -45,36 +46,29 @@ def duration_ms(nbytes: int, fmt: str) -> float:
     return nbytes / bytes_per_ms(fmt)
 
 
-# --- G.711 (ITU-T G.711), sample <-> byte: the client's codec (core/g711.py), written once ---
-
-_ulaw_encode_sample = g711.ulaw_encode_sample
-_ulaw_decode_byte = g711.ulaw_decode_sample
-_alaw_encode_sample = g711.alaw_encode_sample
-_alaw_decode_byte = g711.alaw_decode_sample
-
-
-@lru_cache(maxsize=2)
-def _decode_table(fmt: str) -> tuple[int, ...]:
-    dec = _ulaw_decode_byte if fmt == "audio/pcmu" else _alaw_decode_byte
-    return tuple(dec(b) for b in range(256))
-
+# --- G.711 (ITU-T G.711): the client's codec (core/g711.py), written once -------------------
 
 def encode_samples(samples: Sequence[int], fmt: str) -> bytes:
     """PCM samples (int16 values at the format's rate) to wire bytes."""
+    pcm = array("h", samples)
+    if sys.byteorder != "little":  # pragma: no cover - wire PCM16 is little-endian
+        pcm.byteswap()
     if fmt == "audio/pcm":
-        return array("h", samples).tobytes()
-    enc = _ulaw_encode_sample if fmt == "audio/pcmu" else _alaw_encode_sample
-    return bytes(enc(s) for s in samples)
+        return pcm.tobytes()
+    return g711.pcm16_to_ulaw(pcm.tobytes()) if fmt == "audio/pcmu" else g711.pcm16_to_alaw(pcm.tobytes())
 
 
 def decode_samples(data: bytes, fmt: str) -> array[int]:
     """Wire bytes to int16 samples at the format's own rate (24 kHz or 8 kHz)."""
     if fmt == "audio/pcm":
-        out = array("h")
-        out.frombytes(data[: len(data) - (len(data) % 2)])
-        return out
-    table = _decode_table(fmt)
-    return array("h", [table[b] for b in data])
+        pcm = data[: len(data) - (len(data) % 2)]
+    else:
+        pcm = g711.ulaw_to_pcm16(data) if fmt == "audio/pcmu" else g711.alaw_to_pcm16(data)
+    out = array("h")
+    out.frombytes(pcm)
+    if sys.byteorder != "little":  # pragma: no cover
+        out.byteswap()
+    return out
 
 
 # --- synthetic voice ----------------------------------------------------------------------------
