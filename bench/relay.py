@@ -11,7 +11,8 @@ second, the relay's CPU time per relayed event, and its memory per idle session.
     python bench/relay.py --sessions 100 --seconds 5
 
 The emulator, the relay and this load generator (aiohttp clients) are three processes; on a
-machine with few cores they compete, so the figures are an upper bound on the relay's cost.
+machine with few cores they compete, so the latency figures are an upper bound on what the relay
+adds. Figures and their conditions: docs/relay.md, "Performance".
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ CLEAR = '{"type":"input_audio_buffer.clear"}'
 SAY = ('{"type":"conversation.item.create","item":{"type":"message","role":"user","content":'
        '[{"type":"input_text","text":"' + "la " * 2000 + '"}]}}')
 RESPOND = '{"type":"response.create"}'
+# no server VAD: the emulator's energy detector over every 10 ms of 500 streams would be the
+# bottleneck of the whole bench (it is not the relay's work)
+NO_VAD = ('{"type":"session.update","session":{"type":"realtime","audio":{"input":'
+          '{"turn_detection":null}}}}')
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -96,6 +101,7 @@ async def _session(http: aiohttp.ClientSession, url: str, stats: Stats, ready: a
     if len(opened) == ready_count[0]:
         ready.set()
     await go.wait()
+    await ws.send_str(NO_VAD)
     await ws.send_str(SAY)
     await ws.send_str(RESPOND)
     tick = loop.time()
