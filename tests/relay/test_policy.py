@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Mapping
 
 import pytest
 
@@ -22,7 +23,7 @@ OWNED = RelayPolicy(server_session={"instructions": "Be brief.", "tools": [{"typ
                     redact_server_fields=True)
 
 
-def frame(event: dict[str, object]) -> str:
+def frame(event: Mapping[str, object]) -> str:
     return json.dumps(event)
 
 

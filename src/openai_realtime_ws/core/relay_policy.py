@@ -341,6 +341,7 @@ class Limits:
 
     @property
     def metered(self) -> bool:
+        """Whether events or audio are limited (a session then needs a usage meter)."""
         return self.events_per_second is not None or self.audio_seconds is not None
 
 

@@ -92,6 +92,8 @@ class Upstream:
 
     @classmethod
     def from_env(cls, model: str = "gpt-realtime") -> Upstream:
+        """OpenAI from ``OPENAI_API_KEY``/``OPENAI_BASE_URL``, else Azure from
+        ``AZURE_OPENAI_ENDPOINT``/``AZURE_OPENAI_API_KEY``, else the embedded emulator."""
         if os.environ.get("OPENAI_API_KEY") or os.environ.get("OPENAI_BASE_URL"):
             return cls("openai", model, os.environ.get("OPENAI_API_KEY"),
                        os.environ.get("OPENAI_BASE_URL"))

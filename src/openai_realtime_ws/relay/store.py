@@ -27,7 +27,9 @@ class LimitStore(Protocol):
         """Extend a live session's lease by ``ttl`` seconds from now."""
         ...
 
-    async def release_session(self, principal: str, session_id: str) -> None: ...
+    async def release_session(self, principal: str, session_id: str) -> None:
+        """Forget a session (its lease no longer counts)."""
+        ...
 
     async def add(self, principal: str, deltas: Mapping[str, float],
                   ttls: Mapping[str, float]) -> dict[str, float]:
@@ -35,7 +37,9 @@ class LimitStore(Protocol):
         after its creation) and return the new totals of those keys."""
         ...
 
-    async def close(self) -> None: ...
+    async def close(self) -> None:
+        """Release what the store holds (connections, memory)."""
+        ...
 
 
 class MemoryStore:
@@ -47,6 +51,7 @@ class MemoryStore:
 
     async def acquire_session(self, principal: str, session_id: str, limit: int | None,
                               ttl: float) -> bool:
+        """Register a live session; ``False`` when the principal is at its limit."""
         now = time.time()
         live = {s: t for s, t in self._sessions.get(principal, {}).items() if t > now}
         if limit is not None and len(live) >= limit:
@@ -57,11 +62,13 @@ class MemoryStore:
         return True
 
     async def refresh_session(self, principal: str, session_id: str, ttl: float) -> None:
+        """Extend a live session's lease by ``ttl`` seconds from now."""
         sessions = self._sessions.get(principal)
         if sessions is not None and session_id in sessions:
             sessions[session_id] = time.time() + ttl
 
     async def release_session(self, principal: str, session_id: str) -> None:
+        """Forget a session (its lease no longer counts)."""
         sessions = self._sessions.get(principal)
         if sessions is not None:
             sessions.pop(session_id, None)
@@ -70,6 +77,7 @@ class MemoryStore:
 
     async def add(self, principal: str, deltas: Mapping[str, float],
                   ttls: Mapping[str, float]) -> dict[str, float]:
+        """Add ``deltas`` to the principal's counters; return their new totals."""
         now = time.time()
         if len(self._counters) > 10_000:  # drop expired windows now and then
             self._counters = {k: v for k, v in self._counters.items() if v[1] > now}
@@ -84,6 +92,7 @@ class MemoryStore:
         return out
 
     async def close(self) -> None:
+        """Release what the store holds (connections, memory)."""
         self._sessions.clear()
         self._counters.clear()
 
@@ -138,19 +147,23 @@ class RedisStore:
 
     async def acquire_session(self, principal: str, session_id: str, limit: int | None,
                               ttl: float) -> bool:
+        """Register a live session; ``False`` when the principal is at its limit."""
         result = await self._acquire(keys=[self._sessions_key(principal)],
                                      args=[time.time(), ttl, limit or 0, session_id])
         return bool(int(result))
 
     async def refresh_session(self, principal: str, session_id: str, ttl: float) -> None:
+        """Extend a live session's lease by ``ttl`` seconds from now."""
         await self._redis.zadd(self._sessions_key(principal), {session_id: time.time() + ttl},
                                xx=True)
 
     async def release_session(self, principal: str, session_id: str) -> None:
+        """Forget a session (its lease no longer counts)."""
         await self._redis.zrem(self._sessions_key(principal), session_id)
 
     async def add(self, principal: str, deltas: Mapping[str, float],
                   ttls: Mapping[str, float]) -> dict[str, float]:
+        """Add ``deltas`` to the principal's counters; return their new totals."""
         names = list(deltas)
         keys = [f"{self._prefix}c:{principal}:{name}" for name in names]
         args: list[float | int] = [float(deltas[n]) for n in names]
@@ -159,4 +172,5 @@ class RedisStore:
         return {name: float(value) for name, value in zip(names, values, strict=True)}
 
     async def close(self) -> None:
+        """Release what the store holds (connections, memory)."""
         await self._redis.aclose()
