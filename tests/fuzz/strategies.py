@@ -139,7 +139,8 @@ def schema_values(t: Any, depth: int = 0) -> st.SearchStrategy[Any]:
         lo = t.min_length or 0
         if depth >= _MAX_DEPTH and lo == 0:
             return st.just([])
-        return st.lists(schema_values(t.item_type, depth + 1), min_size=lo, max_size=max(lo, 3))
+        hi = max(lo, 3) if t.max_length is None else t.max_length
+        return st.lists(schema_values(t.item_type, depth + 1), min_size=lo, max_size=hi)
     if isinstance(t, mi.DictType):
         if depth >= _MAX_DEPTH:
             return st.just({})
