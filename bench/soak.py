@@ -3,7 +3,8 @@
 The client streams 20 ms PCM16 chunks (speech-like tone bursts and silences, so the emulator's
 server VAD detects turns and answers with audio) as fast as the emulator takes them, with handlers
 on the audio and transcript deltas, iteration left unused (its buffer must stay bounded), and
-reconnection enabled. Every simulated minute it prints the client's RSS, the emulator's RSS
+reconnection enabled; meanwhile `--churn` short sessions per simulated minute come and go (1,200
+closed connections over the hour). Every simulated minute it prints the client's RSS, the emulator's RSS
 (separate process), events received, responses and the outbound queue size. Flat memory is the
 target: at the end it prints the emulator's RSS growth from the end of the warm-up (the first
 `--warmup` simulated minutes, while its bounded buffers fill) to the end, which must stay within
@@ -56,7 +57,19 @@ def make_chunks() -> tuple[bytes, bytes]:
     return tone, b"\x00\x00" * SAMPLES
 
 
-async def soak(minutes: int, base_url: str, server_pid: int) -> list[int]:
+async def churn(base_url: str, n: int) -> None:
+    """Open and close `n` short sessions (one text turn each): closed connections pile up in an
+    emulator that remembers them all."""
+    for _ in range(n):
+        rt = await AsyncOpenAIRealtimeWS.create(base_url=base_url, api_key="sk-soak", model="gpt-realtime")
+        rt.send({"type": "conversation.item.create", "item": {"type": "message", "role": "user",
+                 "content": [{"type": "input_text", "text": "a short visit"}]}})
+        rt.send({"type": "response.create", "response": {"output_modalities": ["text"]}})
+        await rt.wait_for("response.done", timeout=10)
+        await rt.close()
+
+
+async def soak(minutes: int, base_url: str, server_pid: int, churn_per_minute: int = 0) -> list[int]:
     rt = await AsyncOpenAIRealtimeWS.create(
         base_url=base_url,
         api_key="sk-soak",
@@ -101,6 +114,8 @@ async def soak(minutes: int, base_url: str, server_pid: int) -> list[int]:
                 # let the loop read server events; a real app would pace at 20 ms per chunk
                 await asyncio.sleep(0)
                 await rt.drain()
+        if churn_per_minute:
+            await churn(base_url, churn_per_minute)
         await asyncio.sleep(0.05)
         server_rss.append(rss_kib(server_pid))
         print(
@@ -130,6 +145,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--minutes", type=int, default=60, help="simulated minutes (default 60)")
     parser.add_argument("--quick", action="store_true", help="3 simulated minutes")
+    parser.add_argument("--churn", type=int, default=20, metavar="N",
+                        help="also open and close N short sessions per simulated minute (default 20)")
     parser.add_argument("--warmup", type=int, default=5,
                         help="simulated minutes before the flatness baseline (default 5)")
     parser.add_argument("--emulator-src", metavar="DIR",
@@ -150,7 +167,7 @@ def main() -> None:
     try:
         assert proc.stdout is not None
         base_url = proc.stdout.readline().strip()
-        server_rss = asyncio.run(soak(minutes, base_url, proc.pid))
+        server_rss = asyncio.run(soak(minutes, base_url, proc.pid, args.churn))
     finally:
         proc.terminate()
         proc.wait(10)
