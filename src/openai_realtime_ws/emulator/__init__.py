@@ -7,7 +7,8 @@
         async with client.realtime.connect(model="gpt-realtime") as conn: ...
 
 Layout: `core/` is the Sans-I/O session state machine; `server.py` the aiohttp shell;
-`responder.py` decides what the assistant says; `faults.py` describes injected failures.
+`_mcp_client.py` reaches remote MCP servers; `responder.py` decides what the assistant says;
+`faults.py` describes injected failures; `voice.py` real local speech (the `voice` extra).
 """
 
 from .core.audio import (

@@ -1,9 +1,11 @@
 # The I/O shell of the emulator, on aiohttp.web. It only moves frames: it upgrades sockets
 # (`GET /v1/realtime`, Azure `GET /openai/v1/realtime`), serves `POST /v1/realtime/client_secrets`,
 # feeds client frames to the Sans-I/O `core.Session`, carries out the Actions it returns
-# (send, close, timers, paced response streams), and applies injected faults. All protocol
-# decisions live in `core`. One asyncio.Lock per connection serializes session calls and their
-# sends, so a cancel never interleaves with a half-sent response step.
+# (send, close, timers, paced response streams, Offloads — blocking plug-ins in a worker thread —
+# and MCP requests through `_mcp_client`), and applies injected faults. All protocol decisions
+# live in `core`. One asyncio.Lock per connection serializes session calls and their sends, so a
+# cancel never interleaves with a half-sent response step. It remembers every live connection and
+# a bounded history of closed ones (`ConnectionLog`).
 from __future__ import annotations
 
 import asyncio

@@ -2,10 +2,14 @@
 # the server says lives here or in the modules it drives: session config and `session.update`
 # (§4.2), the conversation (§4.3, truncate/delete/retrieve §2.1), the input audio buffer and VAD
 # (§4.6, §4.7), responses (§4.4, §4.5, §4.8, §4.10), cancel (§4.9), errors with
-# `error.event_id` (§5), the session time cap (§6 1001) and idle timeouts.
+# `error.event_id` (§5), the session time cap (§6 1001) and idle timeouts; remote MCP servers
+# (listing, calls, approvals: core/mcp.py), sideband-call events (`output_audio_buffer.*`, DTMF),
+# and the memory bounds of a long session (conversation cap, item audio budget, `release()`).
 #
 # Use: `session.open(now)` once, then `session.receive(frame, now)` for every client frame and
 # `session.timer_fired(name, now)` when a SetTimer elapses; each returns Actions for the shell.
+# Plug-in work (transcription) comes back as an `Offload`, MCP I/O as an `McpRequest`: the
+# shell runs them and hands the result to their `then`.
 # `now` is wall-clock seconds (for `expires_at`); pacing and timers are relative (see actions).
 from __future__ import annotations
 
