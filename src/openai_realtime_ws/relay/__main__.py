@@ -114,6 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"openai-realtime-ws: error: cannot listen on {args.host}:{args.port}: "
                          f"{exc.strerror}\n")
         return 1
+    sock.listen(2048)  # before the URL is printed: early clients wait in the backlog
     port = sock.getsockname()[1]
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"http://{host}:{port}/", flush=True)

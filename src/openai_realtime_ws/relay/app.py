@@ -28,7 +28,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from .. import AsyncOpenAIRealtimeWS, ReconnectPolicy, create_client_secret
-from ..core.errors import ConnectionClosedError, InvalidClientEvent, OpenAIRealtimeError
+from ..core.errors import ConnectionClosed, InvalidClientEvent, OpenAIRealtimeError
 from ..core.relay_policy import Limits, Refused, RelayPolicy, UsageMeter, error_event
 from .store import LimitStore, MemoryStore
 
@@ -436,13 +436,13 @@ class _RelaySession:
             except InvalidClientEvent as exc:
                 self._control(error_event("invalid_value", exc.message, param=exc.field,
                                           event_id=event_id if isinstance(event_id, str) else None))
-            except ConnectionClosedError:
+            except ConnectionClosed:
                 return  # the watcher reports it
 
     async def _watch_upstream(self) -> None:
         try:
             await self.rt.wait_for("relay.upstream_closed")
-        except ConnectionClosedError as exc:
+        except ConnectionClosed as exc:
             if self.closing:
                 return
             lost = len(exc.unsent)
