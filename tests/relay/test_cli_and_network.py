@@ -90,3 +90,23 @@ async def test_upstream_final_close_is_reported_to_the_browser(realtime_emulator
             with pytest.raises(ConnectionClosed):
                 await next_of(ws, "never")
             assert ws.close_code == 1011
+
+
+@FAST
+async def test_mounted_under_a_prefix_in_a_starlette_app(realtime_emulator: Emulator) -> None:
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Mount, Route
+
+    relay = RealtimeRelay(upstream=upstream_for(realtime_emulator))
+    app = Starlette(routes=[Route("/", lambda request: PlainTextResponse("my app")),
+                            Mount("/rt", app=relay)])
+    async with serve(app) as base:  # type: ignore[arg-type]
+        host, port = base[7:].split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(b"GET /rt/realtime-audio.js HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        body = await reader.read()
+        writer.close()
+        assert b"export class AudioPlayer" in body
+        async with connect(base.replace("http://", "ws://") + "/rt/realtime") as ws:
+            await next_of(ws, "session.created")
