@@ -32,7 +32,7 @@ async def pcm_frames(
     realtime: bool = False,
     pad_last: bool = True,
 ) -> AsyncIterator[bytes]:
-    """PCM16 mono chunks of any size at ``rate`` as ``frame_ms`` frames at 24 kHz.
+    """PCM16 mono chunks of any size (even odd) at ``rate`` as ``frame_ms`` frames at 24 kHz.
 
     ``realtime=True`` yields one frame per ``frame_ms`` of wall time (as a microphone would);
     the last partial frame is padded with silence unless ``pad_last`` is False."""
@@ -54,8 +54,12 @@ async def pcm_frames(
                 await asyncio.sleep(delay)
 
     source = [chunks] if isinstance(chunks, bytes | bytearray) else chunks
+    odd = b""  # a chunk may end in the middle of a sample: its byte waits for the next chunk
     async for chunk in _aiter(source):
-        buf += resampler.process(bytes(chunk))
+        data = odd + bytes(chunk)
+        cut = len(data) - len(data) % 2
+        data, odd = data[:cut], data[cut:]
+        buf += resampler.process(data)
         while len(buf) >= frame:
             out = bytes(buf[:frame])
             del buf[:frame]

@@ -15,8 +15,10 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ..audio._resample import Resampler
 from ..audio._sinks import AudioSink
 from ..audio._sources import pcm_frames
+from ..core.g711 import pcm16_to_alaw, pcm16_to_ulaw
 from ..core.playback import PlaybackStop, barge_in_events
 from ..core.responses import ResponseSequencer, is_benign_error
 
@@ -35,6 +37,8 @@ VoiceEventType = Literal[
     "response_done",
     "error",
 ]
+
+_FORMATS = ("audio/pcm", "audio/pcmu", "audio/pcma")
 
 # API error codes that follow from a truncate racing the end of an item: reported, never fatal
 TRUNCATE_ERROR_CODES = frozenset({
@@ -93,7 +97,10 @@ class VoiceSession:
     """A live spoken conversation on a connected client.
 
     ``source``: an async iterable of PCM16 24 kHz mono audio (a :class:`Microphone`, or
-    :func:`wav_frames`; cut into 20 ms ``input_audio_buffer.append`` frames here). ``sink``: an
+    :func:`wav_frames`; cut into 20 ms ``input_audio_buffer.append`` frames here).
+    ``audio_format``: the session's format both ways (``audio/pcm``; ``audio/pcmu`` or
+    ``audio/pcma`` for G.711 8 kHz, the sink must play the same); ``source_format``: the source's
+    (``audio/pcm`` is converted to a G.711 session format; the session's own format passes through). ``sink``: an
     :class:`AudioSink` (a :class:`Speaker`, :class:`PacedSink`, ...). With ``barge_in`` (default)
     the user's speech (server VAD ``speech_started``) stops playback at once, drops queued audio,
     cancels the response if the server does not, and truncates the item at what was heard.
@@ -113,9 +120,21 @@ class VoiceSession:
         instructions: str | None = None,
         voice: str | None = None,
         transcription_model: str | None = "gpt-4o-mini-transcribe",
+        audio_format: str = "audio/pcm",
+        source_format: str = "audio/pcm",
         on_event: Callable[[VoiceEvent], object] | None = None,
         max_events: int = 1000,
     ) -> None:
+        if audio_format not in _FORMATS:
+            raise ValueError(f"audio_format: expected one of {', '.join(_FORMATS)}, got {audio_format!r}")
+        if source_format not in ("audio/pcm", audio_format):
+            raise ValueError(f"source_format: expected 'audio/pcm' (24 kHz PCM16, converted) or "
+                             f"{audio_format!r} (passed through), got {source_format!r}")
+        if sink is not None and sink.audio_format != audio_format:
+            raise ValueError(f"sink: it plays {sink.audio_format!r} but the session's audio_format is "
+                             f"{audio_format!r}; make the sink with the same format")
+        self.audio_format = audio_format
+        self.source_format = source_format
         self.rt = rt
         self.source = source
         self.sink = sink
@@ -173,8 +192,10 @@ class VoiceSession:
 
     def session_config(self) -> dict[str, Any]:
         """The ``session.update`` ``session`` this voice session sends at start (``configure``)."""
+        fmt: dict[str, Any] = ({"type": "audio/pcm", "rate": 24000} if self.audio_format == "audio/pcm"
+                               else {"type": self.audio_format})
         audio_in: dict[str, Any] = {
-            "format": {"type": "audio/pcm", "rate": 24000},
+            "format": fmt,
             "turn_detection": {"type": "server_vad", "interrupt_response": True, "create_response": True},
         }
         if self.transcription_model:
@@ -182,7 +203,7 @@ class VoiceSession:
         session: dict[str, Any] = {
             "type": "realtime",
             "output_modalities": ["audio"],
-            "audio": {"input": audio_in, "output": {"format": {"type": "audio/pcm", "rate": 24000}}},
+            "audio": {"input": audio_in, "output": {"format": dict(fmt)}},
         }
         if self.instructions:
             session["instructions"] = self.instructions
@@ -268,13 +289,37 @@ class VoiceSession:
 
     async def _pump_audio(self, source: AsyncIterable[bytes]) -> None:
         try:
-            async for frame in pcm_frames(source, frame_ms=20, pad_last=False):
+            async for frame in self._frames(source):
                 self.rt.send_audio(frame)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             logger.warning("audio source failed: %s", type(exc).__name__, exc_info=exc)
             self._emit(VoiceEvent("error", text=f"audio source failed: {exc}"))
+
+    async def _frames(self, source: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
+        """20 ms frames in the session's input format: PCM16 24 kHz re-chunked; G.711 passed
+        through (160 bytes a frame) or converted from PCM16 24 kHz (one streaming Resampler)."""
+        if self.audio_format == "audio/pcm":
+            async for frame in pcm_frames(source, frame_ms=20, pad_last=False):
+                yield frame
+            return
+        g711 = source if self.source_format == self.audio_format else self._to_g711(source)
+        buf = bytearray()
+        async for chunk in g711:
+            buf += chunk
+            while len(buf) >= 160:  # 20 ms at 8 kHz, one byte a sample
+                yield bytes(buf[:160])
+                del buf[:160]
+        if buf:
+            yield bytes(buf)
+
+    async def _to_g711(self, source: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
+        down = Resampler(24000, 8000)
+        encode = pcm16_to_ulaw if self.audio_format == "audio/pcmu" else pcm16_to_alaw
+        async for frame in pcm_frames(source, frame_ms=20, pad_last=False):
+            yield encode(down.process(frame))
+        yield encode(down.flush())
 
     # ------------------------------------------------------------------ server events
 
