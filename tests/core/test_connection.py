@@ -330,3 +330,19 @@ def test_tool_calls_and_rollover_timer() -> None:
     assert shell.rollovers == 0 and shell.timers[-1] == 99.0  # mid-response: wait for its end
     conn.receive(frame("response.done", response={"id": "r1", "status": "completed", "output": []}))
     assert shell.rollovers == 1
+
+
+def test_a_closing_transport_gets_no_writes_they_are_queued() -> None:
+    conn, _, _ = opened(reconnect=ReconnectPolicy())
+    conn.connection_made(lambda data: False)  # the transport is closing: nothing is written
+    conn.send(b'{"type":"a"}', False)
+    conn.send(b'{"type":"b"}', False)
+    assert len(conn.outbound) == 2
+    assert conn.connection_lost(1012, "", closed_here=False)
+    new: list[bytes] = []
+    conn.connection_made(new.append, restore=True)
+    assert new == [b'{"type":"a"}', b'{"type":"b"}']
+    # and the peer's close frame stops writes at once
+    conn.transport_closing()
+    conn.send(b'{"type":"c"}', False)
+    assert new[-1] == b'{"type":"b"}' and len(conn.outbound) == 1

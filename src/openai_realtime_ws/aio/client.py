@@ -301,6 +301,7 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
         def make_listener() -> Listener:
             return Listener(self.connection, self._on_disconnected, self._shell.listeners)
 
+        PICOWS_LOG.plans.add(self._plan)  # (picows logs the upgrade request it is about to send)
         self._plan, transport, listener = await open_socket(self._plan, self._opts, make_listener)
         return transport, listener
 
@@ -602,6 +603,12 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
                         asyncio.shield(sock.wait_disconnected()), max(0.0, deadline - loop.time())
                     )
                 except TimeoutError:
+                    pending = sock.underlying_transport.get_write_buffer_size()
+                    if pending:
+                        logger.warning(
+                            "close(): no closing handshake within close_timeout; %d bytes still "
+                            "in the socket's buffer were discarded", pending,
+                        )
                     sock.disconnect(graceful=False)
                     await sock.wait_disconnected()
                 except Exception:

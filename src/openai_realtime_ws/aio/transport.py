@@ -146,7 +146,8 @@ class Listener(picows.WSListener):
                 code = frame.get_close_code()
             except Exception:  # pragma: no cover - defensive
                 code = picows.WSCloseCode.NO_INFO
-            transport.send_close(code, frame.get_close_message())
+            if not transport.is_close_frame_sent:  # (else: the answer to our close)
+                transport.send_close(code, frame.get_close_message())
             transport.disconnect()
 
     def on_ws_disconnected(self, transport: picows.WSTransport) -> None:
