@@ -239,14 +239,17 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
 
     @property
     def closed(self) -> bool:
+        """Whether the session is closed for good."""
         return self.connection.closed
 
     @property
     def reconnecting(self) -> bool:
+        """Whether the client is between two sockets (reconnect or rollover)."""
         return self.connection.reconnecting
 
     @property
     def close_code(self) -> int | None:
+        """The close code, once closed (1006: the connection dropped without a close frame)."""
         return self.connection.close_code
 
     @property
