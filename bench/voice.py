@@ -79,7 +79,7 @@ def bench_conversion(seconds: float) -> None:
     pcm8 = _signal(8000, seconds)
     law = g711.pcm16_to_ulaw(pcm8)
     for impl in ("numpy", "pure"):
-        saved = g711._np
+        saved = g711._numpy()
         if impl == "pure":
             g711._np = None
         elif saved is None:

@@ -14,11 +14,22 @@ from array import array
 from functools import lru_cache
 from typing import Any
 
-_np: Any
-try:  # optional speed-up (the `audio` extra installs it)
-    import numpy as _np
-except ImportError:  # pragma: no cover - exercised on installs without numpy
-    _np = None
+_UNSET: Any = object()
+_np: Any = _UNSET  # numpy, None without it; imported on the first whole-buffer call
+
+
+def _numpy() -> Any:
+    """numpy (an optional speed-up the `audio` extra installs) or None; imported lazily so that
+    importing this module (the emulator does) costs nothing."""
+    global _np
+    if _np is _UNSET:
+        try:
+            import numpy
+        except ImportError:  # pragma: no cover - exercised on installs without numpy
+            _np = None
+        else:
+            _np = numpy
+    return _np
 
 __all__ = [
     "ALAW_SILENCE",
@@ -111,17 +122,22 @@ def _decode_table(law: str) -> array[int]:
 
 @lru_cache(maxsize=4)
 def _np_table(law: str, kind: str) -> Any:
-    assert _np is not None
+    np = _numpy()
     if kind == "enc":
-        return _np.frombuffer(_encode_table(law), dtype=_np.uint8)
-    return _np.frombuffer(_decode_table(law).tobytes(), dtype=_np.int16).astype("<i2")
+        return np.frombuffer(_encode_table(law), dtype=np.uint8)
+    table = _decode_table(law)
+    if sys.byteorder == "big":  # pragma: no cover
+        table = array("h", table)
+        table.byteswap()
+    return np.frombuffer(table.tobytes(), dtype="<i2")
 
 
 def _encode(pcm: bytes, law: str) -> bytes:
     if len(pcm) % 2:
         raise ValueError(f"PCM16 audio must have an even number of bytes, got {len(pcm)}")
-    if _np is not None:
-        idx = _np.frombuffer(pcm, dtype="<u2")
+    np = _numpy()
+    if np is not None:
+        idx = np.frombuffer(pcm, dtype="<u2")
         return bytes(_np_table(law, "enc")[idx].tobytes())
     samples = array("H")
     samples.frombytes(pcm)
@@ -131,8 +147,9 @@ def _encode(pcm: bytes, law: str) -> bytes:
 
 
 def _decode(data: bytes, law: str) -> bytes:
-    if _np is not None:
-        idx = _np.frombuffer(data, dtype=_np.uint8)
+    np = _numpy()
+    if np is not None:
+        idx = np.frombuffer(data, dtype=np.uint8)
         return bytes(_np_table(law, "dec")[idx].tobytes())
     out = array("h", map(_decode_table(law).__getitem__, data))
     if sys.byteorder == "big":

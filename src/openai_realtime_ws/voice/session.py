@@ -67,11 +67,15 @@ class VoiceEvent:
 
 @dataclass(slots=True)
 class TurnLatency:
+    """One user turn: when the speech ended and when the reply's first audio arrived
+    (``time.perf_counter()``)."""
+
     speech_end: float
     first_audio: float | None = None
 
     @property
     def latency_ms(self) -> float | None:
+        """From the end of the user's speech to the first audio of the reply (None: no audio yet)."""
         if self.first_audio is None:
             return None
         return (self.first_audio - self.speech_end) * 1000.0
@@ -163,6 +167,8 @@ class VoiceSession:
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
+        """Register the handlers, send the ``session.update`` (``configure``), start the sink and
+        the microphone pump."""
         if self._started:
             return
         self._started = True
@@ -212,6 +218,7 @@ class VoiceSession:
         return session
 
     async def aclose(self) -> None:
+        """Stop the pump, remove the handlers, close the sink; iteration ends."""
         if self._expect_timer is not None:
             self._expect_timer.cancel()
         pump, self._pump = self._pump, None
