@@ -2,7 +2,8 @@
 the console page → realtime.js → the relay (a real `relay` process) → the emulator, which hears
 the speech (PocketSphinx), answers with a long spoken reply, and is interrupted when the speech
 comes round again; the truncation must be at the position the page played, as the emulator
-received it. A screenshot of the console is taken and checked."""
+received it. Then the upstream drops and the console shows the relay's reconnect. A screenshot of
+the console is taken and checked."""
 
 from __future__ import annotations
 
@@ -13,7 +14,13 @@ from typing import Any
 
 import pytest
 
-from openai_realtime_ws.emulator import EmulatorConfig, EmulatorThread, Reply, TurnContext
+from openai_realtime_ws.emulator import (
+    CloseWith,
+    EmulatorConfig,
+    EmulatorThread,
+    Reply,
+    TurnContext,
+)
 from openai_realtime_ws.emulator.voice import PocketsphinxTranscriber, voice_available
 
 from .conftest import launch, relay_process
@@ -62,6 +69,11 @@ def test_talk_hear_interrupt_and_screenshot(emulator: EmulatorThread, speech_wav
             };
         }""")
         page.wait_for_function("document.querySelectorAll('#interruptions li').length > 0")
+        # the upstream drops: the relay reconnects, the console shows it
+        emulator.connections[-1].inject_fault(CloseWith(1011))
+        page.wait_for_function("window.realtimeConsole.reconnects === 1 && "
+                               "window.realtimeConsole.status === 'connected'", timeout=15_000)
+        assert page.locator("#reconnects").inner_text() == "1 reconnect"
         shot = tmp_path / "console.png"
         page.screenshot(path=str(shot))
         assert page.locator("#status").get_attribute("data-state") == "connected"
