@@ -255,3 +255,31 @@ def test_relay_reconnect_events_reach_the_page(page: Any, emulator: EmulatorThre
     page.wait_for_function("window.rt2events.length >= 2", timeout=10_000)
     assert js(page, "const e = window.rt2events; await rt2.close(); return e;") == [
         "reconnecting:1011", "reconnected"]
+
+
+# ---------------------------------------------------------------- barge-in rules, same as Python
+
+
+@pytest.mark.parametrize(("item_id", "heard", "received", "complete", "unheard"), [
+    ("item_a", 1200, 3000, False, None),     # cut mid-part: truncate at what was heard
+    ("item_a", 0, 400, False, None),         # nothing heard, audio received: truncate at 0
+    ("item_a", 5000, 3000, False, None),     # never more than received
+    ("item_a", 3000, 3000, True, None),      # complete and heard to the end: nothing
+    ("item_a", 3000, 3000, False, None),     # heard all received, more was coming: truncate
+    (None, 0, 0, False, "item_b"),           # no audio at all for the message: delete it
+    ("item_a", 800, 2000, False, "item_b"),  # truncate one, delete the unheard other
+])
+def test_barge_in_events_match_core_playback(page: Any, item_id: str | None, heard: int,
+                                              received: int, complete: bool,
+                                              unheard: str | None) -> None:
+    from openai_realtime_ws.core.playback import PlaybackStop, barge_in_events
+
+    expected = barge_in_events(PlaybackStop(item_id, 0, heard, received, complete, 0.0, True),
+                               unheard_item_id=unheard)
+    got = js(page, """
+        const audio = await import('/realtime-audio.js');
+        const [itemId, heardMs, receivedMs, complete, unheard] = args;
+        return audio.bargeInEvents({itemId, contentIndex: 0, heardMs, receivedMs, complete},
+                                   {unheardItemId: unheard});""",
+             item_id, heard, received, complete, unheard)
+    assert got == expected
