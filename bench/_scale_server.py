@@ -6,7 +6,9 @@ Prints its base URL (``http://127.0.0.1:PORT/v1``, ``https://`` with ``--tls``) 
 stdout line and the CA file to trust on the second (empty without TLS), then serves until
 SIGTERM/SIGINT.
 
-Each connection gets ``session.created``, then, for as long as it is open, one
+Each connection gets ``session.created``, then, from the first client frame it sends (the call
+starts when its audio starts; a client that opens 1,000 sessions first does not build a backlog
+meanwhile) for as long as it is open, one
 ``response.output_audio.delta`` of 20 ms of 24 kHz PCM16 audio (960 bytes, 1,280 base64
 characters) every 20 ms: 50 deltas/s. The ``event_id`` of each delta is ``"t"`` + the server's
 ``time.monotonic_ns()`` just before the frame is written, so the client can measure the latency
@@ -64,23 +66,26 @@ class Listener(picows.WSListener):
         self.transport: picows.WSTransport | None = None
         self.slot = -1
         self.paused = False
+        self.live = False  # set by the first client frame
 
     def on_ws_connected(self, transport: picows.WSTransport) -> None:
-        global _next_slot
         self.transport = transport
         transport.send(picows.WSMsgType.TEXT, _SESSION_CREATED)
-        self.slot = _next_slot
-        _next_slot = (_next_slot + 1) % PERIOD_MS
-        _slots[self.slot].add(self)
 
     def on_ws_disconnected(self, transport: picows.WSTransport) -> None:
-        _slots[self.slot].discard(self)
+        if self.live:
+            _slots[self.slot].discard(self)
 
     def on_ws_frame(self, transport: picows.WSTransport, frame: picows.WSFrame) -> None:
-        global received
+        global received, _next_slot
         mt = frame.msg_type
         if mt is picows.WSMsgType.TEXT:
             received += 1
+            if not self.live:
+                self.live = True
+                self.slot = _next_slot
+                _next_slot = (_next_slot + 1) % PERIOD_MS
+                _slots[self.slot].add(self)
         elif mt is picows.WSMsgType.CLOSE:
             transport.send_close(frame.get_close_code(), frame.get_close_message())
             transport.disconnect()

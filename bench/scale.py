@@ -302,6 +302,7 @@ async def live(kind: str, url: str, ca: str | None, n: int, warmup: float, durat
     loop = asyncio.get_running_loop()
     stop = False
     t_start = loop.time() + 0.05
+    sent = [0]
 
     async def pump(send: Callable[[], None], phase: float) -> None:
         due = t_start + phase
@@ -311,12 +312,14 @@ async def live(kind: str, url: str, ca: str | None, n: int, warmup: float, durat
                 await asyncio.sleep(delay)
             late.add(int((loop.time() - due) * 1e6))
             send()
+            sent[0] += 1
             due += 0.020
 
     pumps = [loop.create_task(pump(s, 0.020 * i / n)) for i, s in enumerate(senders)]
     await asyncio.sleep(warmup)
     hist.reset()
     late.reset()
+    sent[0] = 0
     cpu0, wall0 = cpu_seconds(), time.perf_counter()
     await asyncio.sleep(duration)
     cpu, wall = cpu_seconds() - cpu0, time.perf_counter() - wall0
@@ -326,6 +329,7 @@ async def live(kind: str, url: str, ca: str | None, n: int, warmup: float, durat
         "rss_mb": rss_bytes() / 2**20, "cpu_pct": cpu / wall * 100,
         "p50_ms": hist.quantile(0.50), "p99_ms": hist.quantile(0.99), "max_ms": hist.max / 1000,
         "late_p99_ms": late.quantile(0.99), "delivered_pct": received / (n * 50 * wall) * 100,
+        "cpu_us_per_event": cpu / max(1, received + sent[0]) * 1e6,
     }
     stop = True
     for p in pumps:
@@ -401,6 +405,36 @@ def collect(procs: list[subprocess.Popen[str]]) -> list[dict[str, Any]]:
     return out
 
 
+def node_idle(base_url: str, ca_file: str | None, n: int, cpu: int | None) -> tuple[float | None, str]:
+    """openai-node's idle KB per TLS session (bench/_idle_node.mjs), or (None, why not)."""
+    import shutil
+    import tempfile
+
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if not node or not npm:
+        return None, "node/npm not installed"
+    with tempfile.TemporaryDirectory(prefix="scale-node-") as tmp:
+        inst = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--prefix", tmp, "openai", "ws"],
+                              capture_output=True, text=True, timeout=300)
+        if inst.returncode != 0:
+            return None, "npm install openai ws failed: " + (inst.stderr.strip().splitlines() or ["?"])[-1]
+        shutil.copy(BENCH_DIR / "_idle_node.mjs", Path(tmp) / "idle_node.mjs")
+        env = {**os.environ, "NODE_EXTRA_CA_CERTS": ca_file or ""}
+        cmd = [node, "--expose-gc", "idle_node.mjs", base_url, str(n)]
+        if cpu is not None:
+            cmd = ["taskset", "-c", str(cpu), *cmd] if shutil.which("taskset") else cmd
+        run = subprocess.run(cmd, cwd=tmp, env=env, capture_output=True, text=True, timeout=300)
+        lines = [ln for ln in run.stdout.splitlines() if ln.startswith("{")]
+        if run.returncode != 0 or not lines:
+            return None, "node run failed: " + (run.stderr.strip().splitlines() or ["?"])[-1]
+        version = json.loads((Path(tmp) / "node_modules/openai/package.json").read_text())["version"]
+        return float(json.loads(lines[-1])["idle_kb"]), f"openai-node {version}, node {run_node_version(node)}"
+
+
+def run_node_version(node: str) -> str:
+    return subprocess.run([node, "--version"], capture_output=True, text=True).stdout.strip()
+
+
 def fmt(x: Any, spec: str = ".2f") -> str:
     if not isinstance(x, int | float) or x != x:
         return "-"
@@ -446,8 +480,11 @@ def main() -> None:
             for kind in clients:
                 (r,) = collect([run_worker(kind, srv.base_url, srv.ca_file, args.idle_tls, args,
                                            cpu=client_cpus[0], idle_run=True)])
-                rows.append([kind, str(args.idle_tls), fmt(r.get("idle_kb"), ".1f")])
-        print(render_table(["client", "idle TLS sessions", "KB per session"], rows))
+                rows.append([kind, str(args.idle_tls), fmt(r.get("idle_kb"), ".1f"), ""])
+            kb, note = node_idle(srv.base_url, srv.ca_file, args.idle_tls, client_cpus[0])
+            rows.append(["openai-node", str(args.idle_tls) if kb is not None else "-",
+                         fmt(kb, ".1f"), note])
+        print(render_table(["client", "idle TLS sessions", "KB per session", "note"], rows))
         return
 
     if args.profile:
@@ -473,13 +510,14 @@ def main() -> None:
                 results = collect(procs)
                 server_pct = (srv.cpu_seconds() - cpu_s0) / (time.perf_counter() - t0) * 100
                 if any("error" in r for r in results):
-                    rows.append([kind, str(n), "failed", *["-"] * 8])
+                    rows.append([kind, str(n), "failed", *["-"] * 9])
                     continue
                 w = [m / n for m in per]
                 rows.append([
                     kind + (f" x{k} proc" if k > 1 else ""), str(n),
                     fmt(sum(r["rss_per_session_kb"] * wi for r, wi in zip(results, w, strict=True)), ".0f"),
                     " / ".join(fmt(r["cpu_pct"], ".0f") for r in results),
+                    fmt(sum(r["cpu_us_per_event"] * wi for r, wi in zip(results, w, strict=True)), ".1f"),
                     fmt(max(r["p50_ms"] for r in results)),
                     fmt(max(r["p99_ms"] for r in results)),
                     fmt(max(r["max_ms"] for r in results), ".1f"),
@@ -489,10 +527,12 @@ def main() -> None:
                 ])
                 print(f"  {kind} n={n}: {results}", file=sys.stderr, flush=True)
     print(render_table(
-        ["client", "sessions", "KB/session", "client CPU %", "p50 ms", "p99 ms", "max ms",
+        ["client", "sessions", "KB/session", "client CPU %", "CPU µs/event", "p50 ms", "p99 ms", "max ms",
          "send late p99 ms", "delivered %", "server CPU %*"],
         rows,
     ))
+    print("CPU µs/event: the client's CPU time over the events it handled and sent (both directions);")
+    print("client CPU %: the share of its one core it got (on a loaded machine, less than it wanted).")
     print("* the server's CPU over the whole run (connect, warm-up, measure, close), not the window")
 
 
