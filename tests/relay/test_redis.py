@@ -8,17 +8,20 @@ import base64
 import os
 import shutil
 import socket
+import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 import pytest
 from websockets.asyncio.client import connect
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from openai_realtime_ws.emulator import Emulator, EmulatorConfig
+from openai_realtime_ws.relay import Limits, RealtimeRelay, RedisStore
 
-from .helpers import next_of, send
+from .helpers import next_of, send, serve, upstream_for, ws_url
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None,
                                 reason="redis-server is not installed (apt-get install redis-server)")
@@ -30,10 +33,14 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def redis_url() -> Iterator[str]:
-    import subprocess
+@dataclass
+class RedisServer:
+    url: str
+    proc: subprocess.Popen[str]
 
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
     port = _free_port()
     proc = subprocess.Popen(
         ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
@@ -46,11 +53,16 @@ def redis_url() -> Iterator[str]:
     else:
         pytest.fail("redis-server did not start")
     try:
-        yield f"redis://127.0.0.1:{port}/0"
+        yield RedisServer(f"redis://127.0.0.1:{port}/0", proc)
     finally:
         proc.terminate()
         proc.wait(10)
         proc.stdout.close()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    return redis_server.url
 
 
 @asynccontextmanager
@@ -106,3 +118,26 @@ async def test_two_workers_share_limits_in_redis(realtime_emulator: Emulator,
     appended = [c.received_types().count("input_audio_buffer.append")
                 for c in realtime_emulator.connections]
     assert appended == [30, 20]  # 1000 ms in all, across the two workers
+
+
+@pytest.mark.realtime_emulator(config=EmulatorConfig(speed=0))
+async def test_store_outage_fails_closed(realtime_emulator: Emulator,
+                                         redis_server: RedisServer) -> None:
+    relay = RealtimeRelay(upstream=upstream_for(realtime_emulator),
+                          store=RedisStore(redis_server.url),
+                          limits=Limits(max_sessions=3, events_per_second=100))
+    async with serve(relay) as base:
+        async with connect(ws_url(base)) as ws:
+            await next_of(ws, "session.created")
+            redis_server.proc.terminate()
+            redis_server.proc.wait(10)
+            await send(ws, {"type": "input_audio_buffer.clear"})  # syncs usage: Redis is gone
+            error = await next_of(ws, "error")
+            assert error["error"]["code"] == "relay_internal_error"
+            with pytest.raises(ConnectionClosed):
+                await next_of(ws, "never")
+            assert ws.close_code == 1011
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(ws_url(base)):
+                pass
+        assert refused.value.response.status_code == 503

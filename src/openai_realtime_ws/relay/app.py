@@ -294,8 +294,15 @@ class RealtimeRelay:
             return
         limits = principal.limits or self.limits
         session_id = uuid.uuid4().hex
-        if not await self.store.acquire_session(principal.id, session_id, limits.max_sessions,
-                                                limits.session_ttl):
+        try:
+            acquired = await self.store.acquire_session(principal.id, session_id,
+                                                        limits.max_sessions, limits.session_ttl)
+        except Exception as exc:
+            logger.error("relay: limits store unavailable: %s: %s", type(exc).__name__, exc)
+            await ws.send_denial_response(JSONResponse(
+                {"error": {"message": "The relay cannot check its limits now; try again."}}, 503))
+            return
+        if not acquired:
             await ws.send_denial_response(JSONResponse({"error": {
                 "message": f"Too many sessions: at most {limits.max_sessions} at a time per user."}},
                 429))
@@ -457,8 +464,12 @@ class _RelaySession:
         interval = self.limits.session_ttl / 3
         while True:
             await asyncio.sleep(interval)
-            await self.relay.store.refresh_session(self.principal.id, self.session_id,
-                                                   self.limits.session_ttl)
+            try:
+                await self.relay.store.refresh_session(self.principal.id, self.session_id,
+                                                       self.limits.session_ttl)
+            except Exception as exc:  # the lease expires unless a later refresh succeeds
+                logger.warning("relay: cannot refresh the session lease of %s: %s: %s",
+                               self.principal.id, type(exc).__name__, exc)
 
     async def run(self) -> None:
         rt = self.rt
@@ -490,6 +501,15 @@ class _RelaySession:
                 code, reason = 1008, "session length limit"
             elif rt.closed and not self.closing:
                 code, reason = 1011, "upstream closed"
+            for task in done:
+                exc = None if task.cancelled() else task.exception()
+                if exc is not None and not isinstance(exc, WebSocketDisconnect):
+                    # e.g. the limits store is unreachable: fail closed, and say so
+                    logger.error("relay: session of %s failed: %s: %s", self.principal.id,
+                                 type(exc).__name__, exc)
+                    self._control(error_event("relay_internal_error",
+                                              "The relay failed; connect again."))
+                    code, reason = 1011, "relay error"
         finally:
             for task in [*tasks, *helpers]:
                 task.cancel()
