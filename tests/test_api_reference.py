@@ -1,0 +1,129 @@
+"""The API reference (docs/reference/, built by mkdocstrings in .ci/run with --strict) covers the
+whole public API: every name exported by the public modules appears on a reference page, and it
+and each of its public methods and properties has a docstring (mkdocstrings shows nothing for an
+undocumented one)."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+REFERENCE = REPO / "docs" / "reference"
+
+#: Modules whose ``__all__`` is public API, and must be on a reference page.
+PUBLIC_MODULES = [
+    "openai_realtime_ws",
+    "openai_realtime_ws.emulator",
+    "openai_realtime_ws.core.tools",
+    "openai_realtime_ws.audio",
+    "openai_realtime_ws.voice",
+    "openai_realtime_ws.relay",
+    "openai_realtime_ws.telephony",
+    "openai_realtime_ws.scale",
+]
+#: Exported names that are not documented objects (data, aliases of documented things).
+NOT_DOCUMENTED = {"__version__"}
+
+
+def _public_objects() -> list[tuple[str, str, Any]]:
+    out: list[tuple[str, str, Any]] = []
+    for module_name in PUBLIC_MODULES:
+        module = importlib.import_module(module_name)
+        for name in module.__all__:
+            if name not in NOT_DOCUMENTED:
+                out.append((module_name, name, getattr(module, name)))
+    return out
+
+
+def _reference_text() -> str:
+    return "\n".join(p.read_text(encoding="utf-8") for p in sorted(REFERENCE.glob("*.md")))
+
+
+def _own_members(cls: type) -> list[tuple[str, Any]]:
+    """Public methods and properties a user calls on ``cls`` (its own and its mixins')."""
+    members: list[tuple[str, Any]] = []
+    for klass in cls.__mro__:
+        if klass.__module__ in ("builtins", "typing", "abc") or klass.__module__.startswith("msgspec"):
+            continue
+        if not klass.__module__.startswith("openai_realtime_ws") or issubclass(klass, BaseException):
+            if klass is not cls:
+                continue
+        for name, value in vars(klass).items():
+            if name.startswith("_") or name in dict(members):
+                continue
+            if inspect.isfunction(value) or isinstance(value, classmethod | staticmethod | property):
+                members.append((name, value))
+    return members
+
+
+def _doc(value: Any) -> str:
+    if isinstance(value, classmethod | staticmethod):
+        value = value.__func__
+    if isinstance(value, property):
+        return (value.__doc__ or "").strip()
+    return (inspect.getdoc(value) or "").strip()
+
+
+@pytest.mark.parametrize(("module", "name", "obj"), _public_objects(),
+                         ids=lambda v: v if isinstance(v, str) else "")
+def test_public_name_is_documented_and_in_the_reference(module: str, name: str, obj: Any) -> None:
+    assert _doc(obj), f"{module}.{name} has no docstring"
+    text = _reference_text()
+    home = getattr(obj, "__module__", module)
+    assert re.search(rf"^::: [\w.]*\b{re.escape(name)}$", text, re.M) or re.search(
+        rf"^::: ({re.escape(module)}|{re.escape(home)})$", text, re.M
+    ), f"{module}.{name} is on no page of docs/reference/"
+    if inspect.isclass(obj):
+        # an override without its own docstring inherits its base's (inspect.getdoc's rule)
+        missing = [m for m, v in _own_members(obj)
+                   if not _doc(v) and (isinstance(v, property) or not _doc(getattr(obj, m)))]
+        assert not missing, f"{name}: methods without a docstring: {missing}"
+
+
+def test_every_event_class_is_listed() -> None:
+    from openai_realtime_ws.types import _generated
+
+    page = (REFERENCE / "events.md").read_text(encoding="utf-8")
+    assert "<!-- server-events -->" in page and "<!-- client-events -->" in page
+    # the mkdocs hook that fills those markers lists every class of both unions
+    spec = importlib.util.spec_from_file_location("docs_hooks", REPO / "scripts" / "docs_hooks.py")
+    assert spec is not None and spec.loader is not None
+    hooks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hooks)
+    rendered = hooks.on_page_markdown(page)
+    for classes in (_generated.SERVER_EVENT_TYPES, _generated.CLIENT_EVENT_TYPES):
+        for wire, cls in classes.items():
+            assert f"| `{wire}` | `{cls.__name__}` |" in rendered
+
+
+def test_every_connect_option_is_documented_in_create_and_the_guide() -> None:
+    """``create(**options)``: each option the checker accepts (core/options.py) is named in the
+    docstring of ``create()`` and in docs/client.md's option list (``reconnect`` was missing)."""
+    import dataclasses
+
+    from openai_realtime_ws import AsyncOpenAIRealtimeWS
+    from openai_realtime_ws.core.options import ConnectOptions
+
+    names = [f.name for f in dataclasses.fields(ConnectOptions) if f.name != "ssl"]
+    assert "reconnect" in names
+    doc = inspect.getdoc(AsyncOpenAIRealtimeWS.create) or ""
+    guide = (REPO / "docs" / "client.md").read_text(encoding="utf-8")
+    options = guide[guide.index("- **Options**"):]
+    options = options[: options.index("\n\n")]
+    for name in names:
+        assert f"``{name}``" in doc, f"create() docstring does not name {name}"
+        assert f"`{name}`" in options, f"docs/client.md's Options list does not name {name}"
+
+
+@pytest.mark.parametrize("guide", ["client.md", "reliability.md", "tools.md", "emulator.md",
+                                   "voice.md", "relay.md", "recipes.md", "index.md"])
+def test_the_guides_link_to_the_reference(guide: str) -> None:
+    text = (REPO / "docs" / guide).read_text(encoding="utf-8")
+    assert re.search(r"\]\((\.\./)?reference/\w+\.md", text), f"docs/{guide} has no reference link"
