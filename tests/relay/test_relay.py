@@ -10,6 +10,7 @@ import aiohttp
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.typing import Subprotocol
 
 from openai_realtime_ws.emulator import (
     CloseWith,
@@ -76,6 +77,23 @@ async def test_authentication_hook_refuses_before_the_upgrade(realtime_emulator:
                            additional_headers={"Authorization": "Bearer alice-token"}) as ws:
             await next_of(ws, "session.created")
     assert len(realtime_emulator.connections) == 1  # refused ones never reached upstream
+
+
+@FAST
+async def test_token_in_the_subprotocol(realtime_emulator: Emulator) -> None:
+    from openai_realtime_ws.relay import subprotocol_key
+
+    def auth(conn: Any) -> str | None:
+        return "dana" if subprotocol_key(conn) == "session-token-1" else None
+
+    async with serve(relay_for(realtime_emulator, authenticate=auth)) as base:
+        refused = await _refusal(ws_url(base), subprotocols=[Subprotocol("realtime")])
+        assert refused.response.status_code == 401
+        token = Subprotocol("openai-insecure-api-key.session-token-1")
+        async with connect(ws_url(base), subprotocols=[Subprotocol("realtime"), token]) as ws:
+            assert ws.subprotocol == "realtime"
+            await next_of(ws, "session.created")
+    assert realtime_emulator.connections[0].received_api_key == "sk-test"
 
 
 @FAST

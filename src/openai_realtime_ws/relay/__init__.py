@@ -9,7 +9,7 @@ The rules are Sans-I/O in :mod:`openai_realtime_ws.core.relay_policy`.
 """
 
 from ..core.relay_policy import DEFAULT_ALLOWED_EVENTS, Limits, RelayPolicy
-from .app import Principal, RealtimeRelay, RelayRefused, RelayTool, Upstream
+from .app import Principal, RealtimeRelay, RelayRefused, RelayTool, Upstream, subprotocol_key
 from .store import LimitStore, MemoryStore, RedisStore
 
 __all__ = [
@@ -24,4 +24,5 @@ __all__ = [
     "RelayRefused",
     "RelayTool",
     "Upstream",
+    "subprotocol_key",
 ]

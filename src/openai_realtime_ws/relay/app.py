@@ -32,7 +32,7 @@ from ..core.errors import ConnectionClosed, InvalidClientEvent, OpenAIRealtimeEr
 from ..core.relay_policy import Limits, Refused, RelayPolicy, UsageMeter, error_event
 from .store import LimitStore, MemoryStore
 
-__all__ = ["Principal", "RealtimeRelay", "RelayRefused", "RelayTool", "Upstream"]
+__all__ = ["Principal", "RealtimeRelay", "RelayRefused", "RelayTool", "Upstream", "subprotocol_key"]
 
 logger = logging.getLogger("openai_realtime_ws.relay")
 
@@ -110,6 +110,21 @@ class RelayTool:
     name: str | None = None
     description: str = ""
     parameters: Mapping[str, Any] | None = None
+
+
+_KEY_PROTOCOL = "openai-insecure-api-key."
+
+
+def subprotocol_key(conn: HTTPConnection) -> str | None:
+    """The token a browser sent as ``openai-insecure-api-key.<token>`` (what realtime.js does with
+    ``key:``): browsers cannot set headers on a WebSocket, so an authentication hook can read a
+    short-lived session token here. ``None`` when there is none."""
+    for value in conn.headers.getlist("sec-websocket-protocol"):
+        for item in value.split(","):
+            item = item.strip()
+            if item.startswith(_KEY_PROTOCOL) and len(item) > len(_KEY_PROTOCOL):
+                return item[len(_KEY_PROTOCOL):]
+    return None
 
 
 def _is_loopback(host: str | None) -> bool:
