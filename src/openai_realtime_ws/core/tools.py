@@ -123,9 +123,9 @@ def _schema_of(sig: _Signature, name: str) -> dict[str, Any]:
 class Tool:
     """A function the model may call: its schema (for ``session.tools``) and its handler.
 
-    Without ``parameters`` (or with the empty object schema), the schema is derived from the
-    handler's signature and type hints, and the model's arguments are converted to those types
-    before the call. Without ``description``, the handler's docstring is used.
+    Without ``parameters``, the schema is derived from the handler's signature and type hints,
+    and the model's arguments are converted to those types before the call. Without
+    ``description``, the handler's docstring (cleaned by ``inspect.getdoc``) is used.
     """
 
     name: str
@@ -139,12 +139,9 @@ class Tool:
             raise ValueError("a tool needs a non-empty name")
         if not callable(self.handler):
             raise ValueError(f"tool {self.name!r}: the handler is not callable")
-        doc = inspect.getdoc(self.handler) or ""
-        summary = doc.split("\n")[0] if doc else ""
-        if not self.description or (self.description == summary and doc != summary):
-            # no description, or only the docstring's first line: the whole docstring
-            object.__setattr__(self, "description", doc)
-        if self.parameters is None or dict(self.parameters) == _EMPTY_SCHEMA:
+        if not self.description:
+            object.__setattr__(self, "description", inspect.getdoc(self.handler) or "")
+        if self.parameters is None:
             sig = _signature(self.handler, self.name)
             object.__setattr__(self, "_signature", sig)
             object.__setattr__(self, "parameters", _schema_of(sig, self.name))
