@@ -28,7 +28,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from .. import AsyncOpenAIRealtimeWS, ReconnectPolicy, create_client_secret
-from ..core.errors import ConnectionClosed, InvalidClientEvent, OpenAIRealtimeError
+from ..core.errors import ConnectionClosed, InvalidClientEvent, OpenAIRealtimeError, QueueFull
 from ..core.relay_policy import Limits, Refused, RelayPolicy, UsageMeter, error_event
 from .store import LimitStore, MemoryStore
 
@@ -340,7 +340,11 @@ class RealtimeRelay:
             finally:
                 self.sessions.discard(session)
         finally:
-            await self.store.release_session(principal.id, session_id)
+            try:
+                await self.store.release_session(principal.id, session_id)
+            except Exception as exc:  # the lease then expires after session_ttl
+                logger.warning("relay: cannot release a session lease of %s: %s: %s",
+                               principal.id, type(exc).__name__, exc)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -458,6 +462,11 @@ class _RelaySession:
             except InvalidClientEvent as exc:
                 self._control(error_event("invalid_value", exc.message, param=exc.field,
                                           event_id=event_id if isinstance(event_id, str) else None))
+            except QueueFull:  # a long upstream outage filled the queue: say so, drop this one
+                self._control(error_event(
+                    "relay_queue_full", "The upstream is reconnecting and the relay's queue is "
+                    "full; this event was not sent.",
+                    event_id=event_id if isinstance(event_id, str) else None))
             except ConnectionClosed:
                 return  # the watcher reports it
 
