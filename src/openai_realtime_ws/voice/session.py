@@ -161,6 +161,8 @@ class VoiceSession:
         self._handlers: list[tuple[str, Callable[[Any], object]]] = []
         self._started = False
         self._expect_timer: asyncio.TimerHandle | None = None
+        self._tool_names: set[str] = set()
+        self._tool_calls: dict[str, tuple[set[str], list[str] | None]] = {}  # response -> calls
         self.server_response_timeout = 3.0
         """Seconds to hold requests after the user's speech ends for the server's own response."""
 
@@ -177,6 +179,7 @@ class VoiceSession:
             "response.created": self._on_response_created,
             "response.done": self._on_response_done,
             "response.output_item.added": self._on_item_added,
+            "conversation.item.added": self._on_conversation_item,
             "response.output_audio.delta": self._on_audio_delta,
             "response.output_audio.done": self._on_audio_done,
             "response.output_audio_transcript.delta": self._on_transcript_delta,
@@ -281,6 +284,25 @@ class VoiceSession:
         self._send_all(events)
         return bool(events)
 
+    def tool(
+        self, name: str | None = None, *, description: str = "", parameters: Any = None
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Register a tool with the client (``rt.tool``, same arguments) whose follow-up
+        ``response.create`` goes through this session's sequencer: the client's own follow-up is
+        turned off (``rt.auto_respond = False``), and once every call of a response has its
+        ``function_call_output`` in the conversation the session asks for the reply. Then a reply
+        never collides with a response that started meanwhile (the user spoke, ``say()``). Use it
+        for all tools of the session (``auto_respond`` is the client's, for every tool)."""
+        register = self.rt.tool(name, description=description, parameters=parameters)
+
+        def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
+            register(func)
+            self._tool_names.add(name or func.__name__)
+            self.rt.auto_respond = False
+            return func
+
+        return decorator
+
     def say(self, text: str, **response: Any) -> bool:
         """Add a user text message and ask for a spoken reply."""
         self.rt.send({"type": "conversation.item.create", "item": {
@@ -338,6 +360,14 @@ class VoiceSession:
 
     def _on_response_done(self, event: Any) -> None:
         rid = _get(event, "response", "id")
+        if self._tool_names and _get(event, "response", "status") == "completed":
+            calls = {str(_get(item, "call_id")) for item in _get(event, "response", "output") or ()
+                     if _get(item, "type") == "function_call" and _get(item, "name") in self._tool_names}
+            if calls and rid is not None:
+                modalities = _get(event, "response", "output_modalities")
+                self._tool_calls[rid] = (calls, list(modalities) if modalities else None)
+                while len(self._tool_calls) > 32:
+                    self._tool_calls.pop(next(iter(self._tool_calls)))
         self._send_all(self.sequencer.on_event(event))
         if rid == self._st.response_id:
             self._st.response_id = None
@@ -348,6 +378,19 @@ class VoiceSession:
             self._st.cut.clear()  # bounded: late audio of old responses has long arrived
         self._emit(VoiceEvent("response_done", response_id=rid,
                               text=str(_get(event, "response", "status") or "")))
+
+    def _on_conversation_item(self, event: Any) -> None:
+        item = _get(event, "item")
+        if _get(item, "type") != "function_call_output" or not self._tool_calls:
+            return
+        call_id = str(_get(item, "call_id"))
+        for rid, (calls, modalities) in list(self._tool_calls.items()):
+            if call_id in calls:
+                calls.discard(call_id)
+                if not calls:  # every call of that response answered: ask for the reply
+                    del self._tool_calls[rid]
+                    self.respond(**({"output_modalities": modalities} if modalities else {}))
+                return
 
     def _on_item_added(self, event: Any) -> None:
         item = _get(event, "item")
