@@ -30,8 +30,12 @@ async def test_tool_follow_up_waits_for_a_response_started_meanwhile() -> None:
             return {"city": city, "sky": "sunny"}
 
         tools_on: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        rt.on("session.updated", lambda e: e.session.tools and not tools_on.done()
-              and tools_on.set_result(e))
+
+        def on_updated(event: Any) -> None:
+            if event.session.tools and not tools_on.done():
+                tools_on.set_result(event)
+
+        rt.on("session.updated", on_updated)
         await voice.start()
         rt.update_tools()
         await asyncio.wait_for(tools_on, 5)
