@@ -72,7 +72,7 @@ from .errors import (
     OpenAIRealtimeError,
     RealtimeConnectionError,
 )
-from .reconnect import ReconnectPolicy, is_recoverable
+from .reconnect import ReconnectPolicy, is_recoverable, session_restore_event
 from .sendqueue import OutboundQueue
 from .tools import ToolCallRequest, ToolRouter
 
@@ -219,7 +219,7 @@ class RealtimeConnection:
         self._plans = self.dispatcher.plans
         self._confirmed_session: dict[str, Any] | None = None  # raw JSON, unknown fields kept
         self._last_error_code: str | None = None
-        self._closed_by_user = False  # set by begin_close(): decides ConnectionClosedOK
+        self.close_ok: bool | None = None  # once CLOSED: whether it was a normal close
         # delivery
         self._write: Callable[[bytes], object] | None = None  # None: nothing can be written now
         # (a write function returns False when its transport is closing: nothing was written)
@@ -228,9 +228,8 @@ class RealtimeConnection:
         self._backlog: deque[_Item] = deque()
         self._pending: _Pending | None = None  # a handler's awaitable is being awaited
         self._failed: list[OpenAIRealtimeError] = []  # handler failures of the current item
-        self._frame_handlers = False  # a "frame" handler is registered
+        self._frame_handlers = False  # (a cache of the dispatcher: a "frame" handler exists)
         self._buffer: deque[AnyServerEvent | _Unhandled] = deque(maxlen=EARLY_EVENTS)
-        self._iterating = False
         self._iter_waiters: list[Waiter] = []
         self._waiters: dict[str, list[Waiter]] = {}
         self._recent: dict[str, AnyServerEvent] = {}  # type -> last event since the last send
@@ -315,7 +314,6 @@ class RealtimeConnection:
         ``False`` when the connection is already closing or closed."""
         if self.state is State.CLOSED or self.state is State.CLOSING:
             return False
-        self._closed_by_user = True
         if self.state is not State.OPEN:
             self._write = None  # reconnecting: nothing to flush into
         self.state = State.CLOSING
@@ -333,6 +331,8 @@ class RealtimeConnection:
         """The connection is over for good: fail waiters, end iteration."""
         if self.state is State.CLOSED:
             return
+        # normal: close() was called (we were CLOSING), or the peer closed with 1000
+        self.close_ok = self.state is State.CLOSING or self.close_code == 1000
         self.state = State.CLOSED
         self._write = None
         self._paused.clear()
@@ -345,7 +345,7 @@ class RealtimeConnection:
         self._waiters.clear()
         self._wake_iterators()
         self._wake(self._closed_waiters, None)
-        if not self._closed_by_user and self.close_code != 1000:
+        if not self.close_ok:
             self.shell.report(
                 _INFO,
                 f"Realtime connection closed: code={self.close_code} "
@@ -355,7 +355,7 @@ class RealtimeConnection:
     @property
     def closed_normally(self) -> bool:
         """We closed it (``close()``), or the peer closed with 1000."""
-        return self._closed_by_user or self.close_code == 1000
+        return self.state is State.CLOSING or bool(self.close_ok)
 
     def closed_error(self) -> ConnectionClosed:
         """The error that reports this (closed) connection; takes every queued event as
@@ -438,7 +438,7 @@ class RealtimeConnection:
                         fut.set_result(event)
         buf = self._buffer
         buf.append(event)
-        if self._iterating and len(buf) >= self.max_queue:
+        if buf.maxlen is None and len(buf) >= self.max_queue:  # (maxlen: not iterating yet)
             self._pause("iteration")
         if self._iter_waiters:
             self._wake_iterators()
@@ -644,7 +644,7 @@ class RealtimeConnection:
     def _push_buffer(self, item: AnyServerEvent | _Unhandled) -> None:
         buf = self._buffer
         buf.append(item)  # before the first iteration buf has maxlen: the oldest drop off
-        if self._iterating and len(buf) >= self.max_queue:
+        if buf.maxlen is None and len(buf) >= self.max_queue:  # (maxlen: not iterating yet)
             self._pause("iteration")
         if self._iter_waiters:
             self._wake_iterators()
@@ -727,7 +727,7 @@ class RealtimeConnection:
         iteration (if not begun) starts after it."""
         if self._recent.get(event.type) is event:
             del self._recent[event.type]
-        if not self._iterating:
+        if self._buffer.maxlen is not None:  # iteration has not begun
             buf = self._buffer
             if any(item is event for item in buf):
                 while buf:
@@ -735,9 +735,8 @@ class RealtimeConnection:
                         break
 
     def start_iterating(self) -> None:
-        if not self._iterating:
-            self._iterating = True
-            # from now on a full buffer pauses reading instead of dropping events
+        if self._buffer.maxlen is not None:
+            # from now on (no maxlen) a full buffer pauses reading instead of dropping events
             self._buffer = deque(self._buffer)
 
     def next_event(self, waiter: Waiter | None) -> AnyServerEvent | None:
@@ -845,8 +844,6 @@ class RealtimeConnection:
         if policy is None or policy.restore == "none":
             self.conversation.clear()
             return frames
-        from .reconnect import session_restore_event
-
         if self._confirmed_session is not None:
             update = session_restore_event(self._confirmed_session)
             if update is not None:
