@@ -4,7 +4,7 @@
     .venv/bin/python bench/scale.py --sizes 100,1000,2000 --clients ours,picows
     .venv/bin/python bench/scale.py --processes 2 --sizes 1000   # spread over 2 processes
     .venv/bin/python bench/scale.py --idle-tls 200                 # idle memory per TLS session
-    .venv/bin/python bench/scale.py --profile 200                  # py-spy profile of ours at N
+    .venv/bin/python bench/scale.py --profile 200                  # py-spy profiles at N
 
 Each session is a live voice call: the client sends a 20 ms ``input_audio_buffer.append`` (960
 bytes of PCM16, base64 on the way) every 20 ms from one task per session, and the server
@@ -435,6 +435,36 @@ def run_node_version(node: str) -> str:
     return subprocess.run([node, "--version"], capture_output=True, text=True).stdout.strip()
 
 
+def profile_summary(path: str, top: int = 15) -> str:
+    """The busiest functions of a py-spy raw profile, as a share of the samples in which the loop
+    was not waiting in ``epoll`` (self time, and inclusive time)."""
+    from collections import Counter
+
+    own: Counter[str] = Counter()
+    incl: Counter[str] = Counter()
+    busy = 0
+    for line in Path(path).read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        frames = stack.split(";")
+        if "select (selectors.py" in frames[-1]:
+            continue
+        n = int(count)
+        busy += n
+        own[frames[-1]] += n
+        for f in set(frames):
+            incl[f] += n
+    lines = [f"busy samples: {busy}", "self:"]
+    lines += [f"  {c / busy * 100:5.1f}%  {f}" for f, c in own.most_common(top)]
+    lines.append("inclusive (library and benchmark frames):")
+    skip = ("<module>", "main (", "worker (", "run (", "run_forever", "run_until_complete",
+            "Runner.run", "_run_once", "Handle._run")
+    picked = [(f, c) for f, c in incl.most_common(top * 3) if not any(k in f for k in skip)]
+    lines += [f"  {c / busy * 100:5.1f}%  {f}" for f, c in picked[:top]]
+    return "\n".join(lines)
+
+
 def fmt(x: Any, spec: str = ".2f") -> str:
     if not isinstance(x, int | float) or x != x:
         return "-"
@@ -454,7 +484,7 @@ def main() -> None:
     ap.add_argument("--idle-tls", type=int, default=0, metavar="N",
                     help="instead: idle memory per open TLS session, N sessions per client")
     ap.add_argument("--profile", type=int, default=0, metavar="N",
-                    help="instead: py-spy profile of ours at N sessions (bench/scale-N.txt)")
+                    help="instead: py-spy profile of each client at N sessions, summarised")
     # worker mode (internal)
     ap.add_argument("--worker", default=None)
     ap.add_argument("--url", default="")
@@ -468,7 +498,9 @@ def main() -> None:
         return
 
     cpus = sorted(os.sched_getaffinity(0))
-    server_cpu = cpus[-1] if len(cpus) > 1 else None
+    # the server on the last CPU, clients on the others; with more client processes than the
+    # other CPUs can hold, everything shares every CPU (the server unpinned)
+    server_cpu = cpus[-1] if len(cpus) > 1 and args.processes < len(cpus) else None
     client_cpus = [c for c in cpus if c != server_cpu] or cpus
     print(f"# bench/scale.py: {machine()}; {versions()}")
     print(f"# load average at start: {open('/proc/loadavg').read().split()[:3]}")
@@ -488,12 +520,16 @@ def main() -> None:
         return
 
     if args.profile:
-        out = str(BENCH_DIR / f"scale-{args.profile}.txt")
-        with server_process(tls=args.tls, cpu=server_cpu) as srv:
-            (r,) = collect([run_worker("ours", srv.base_url, srv.ca_file, args.profile, args,
-                                       cpu=client_cpus[0], profile=out)])
-        print(json.dumps(r))
-        print(f"py-spy raw stacks in {out} (flamegraph.pl or speedscope read it)")
+        for kind in clients:
+            if kind == "openai":
+                continue
+            out = str(BENCH_DIR / f"scale-profile-{kind}-{args.profile}.txt")
+            with server_process(tls=args.tls, cpu=server_cpu) as srv:
+                (r,) = collect([run_worker(kind, srv.base_url, srv.ca_file, args.profile, args,
+                                           cpu=client_cpus[0], profile=out)])
+            print(f"## {kind}, {args.profile} sessions: {json.dumps(r)}")
+            print(profile_summary(out))
+            Path(out).unlink(missing_ok=True)
         return
 
     rows = []
