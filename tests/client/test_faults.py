@@ -433,3 +433,23 @@ async def test_dead_peer_ends_iteration_with_an_error() -> None:
                 pass
     assert isinstance(info.value, ConnectionClosedError) and info.value.code == 1001
 
+
+
+async def test_api_error_copies_on_the_exception_are_redacted() -> None:
+    async def script(ws: web.WebSocketResponse, srv: RawServer) -> None:
+        await ws.send_str(session_created())
+        await ws.send_str(
+            '{"type":"error","event_id":"event_9","error":{"type":"invalid_request_error",'
+            f'"code":"invalid_api_key","message":"Incorrect API key provided: {KEY}"}}}}'
+        )
+        await wait_closed(ws)
+
+    async with RawServer(script) as srv:
+        rt = await AsyncOpenAIRealtimeWS.create(base_url=srv.base_url, api_key=KEY, model="m")
+        errors: list[Any] = []
+        rt.on("error", errors.append)
+        await rt.wait_for("error", timeout=5)
+        await rt.close()
+    err = errors[0]
+    assert KEY not in err.message and KEY not in str(err)
+    assert KEY not in err.error.message and KEY not in err.event.error.message

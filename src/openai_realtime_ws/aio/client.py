@@ -74,6 +74,9 @@ class _Shell:
         error: BaseException | None = None
         try:
             await awaitable
+        except asyncio.CancelledError:  # (closing): delivery must not stay stuck on it
+            self._owner.connection.handler_finished(None)
+            raise
         except Exception as exc:
             error = exc
         self._owner.connection.handler_finished(error)

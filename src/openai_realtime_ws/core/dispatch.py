@@ -21,6 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 from ..types import AnyServerEvent, ErrorEvent, UnknownServerEvent
 from .errors import OpenAIRealtimeError, RealtimeAPIError
 
@@ -121,9 +123,15 @@ class Dispatcher:
         if isinstance(event, ErrorEvent) or (
             isinstance(event, UnknownServerEvent) and event.type == "error"
         ):
-            error: OpenAIRealtimeError
+            error: RealtimeAPIError
             if isinstance(event, ErrorEvent):
                 error = RealtimeAPIError.from_event(event, self._redact)
+                if self._redact is not None and error.error is not None:
+                    # the exception's copies of the event carry the redacted message too
+                    # (the server event itself still reaches "event" handlers as sent)
+                    redacted = msgspec.structs.replace(error.error, message=error.message)
+                    error.error = redacted
+                    error.event = msgspec.structs.replace(event, error=redacted)
             else:  # an error event off the spec (e.g. a numeric code): still an error
                 error = RealtimeAPIError.from_raw(event.raw, self._redact)
             self._route_error_into(routing, error)
