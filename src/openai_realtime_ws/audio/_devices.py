@@ -125,8 +125,8 @@ class Speaker(AudioSink):
     """The default (or named) output device as a sink for 24 kHz PCM16 assistant audio.
 
     PortAudio calls back for every ``block_ms`` block; the callback pulls from the playback
-    queue, so ``interrupt()`` is heard at the next block. ``latency_ms`` (the device's output
-    latency) is subtracted from what counts as heard."""
+    queue, so ``interrupt()`` takes effect at the next block; what was already handed to the
+    device still plays out (``latency_ms`` later) and counts as heard."""
 
     def __init__(self, device: int | str | None = None, *, block_ms: int = 10, latency: str | float = "low") -> None:
         super().__init__("audio/pcm")

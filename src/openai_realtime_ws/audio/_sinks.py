@@ -45,7 +45,7 @@ class AudioSink:
     def interrupt(self) -> PlaybackStop:
         """Stop playback now, drop queued audio, report what was heard of the current part."""
         with self._lock:
-            stop = self._queue.interrupt(self.latency_ms)
+            stop = self._queue.interrupt(self.unheard_ms)
         self.interrupted_at = time.perf_counter()
         return stop
 
@@ -63,6 +63,12 @@ class AudioSink:
     def queued_ms(self) -> float:
         """Milliseconds of audio waiting to be played."""
         return self._queue.queued_ms
+
+    @property
+    def unheard_ms(self) -> float:
+        """Audio already pulled that an interruption keeps from being heard (0 when what was
+        handed to the device plays out, as with PortAudio and the virtual sinks)."""
+        return 0.0
 
     @property
     def latency_ms(self) -> float:

@@ -78,7 +78,8 @@ class PlaybackStop:
     """The part that was playing (or next to play); None when nothing was received."""
     content_index: int
     heard_ms: int
-    """Milliseconds of that part the listener heard (played minus the device latency)."""
+    """Milliseconds of that part the listener heard (everything played, less what the shell
+    discarded from its device buffer)."""
     received_ms: int
     """Milliseconds of that part received from the server so far."""
     complete: bool
@@ -184,8 +185,8 @@ class PlaybackQueue:
     def interrupt(self, latency_ms: float = 0.0) -> PlaybackStop:
         """Stop now: drop every queued byte and report what was heard of the current part.
 
-        ``latency_ms`` is audio already handed to the device but not yet sounded (it was not
-        heard and is subtracted from what was played)."""
+        ``latency_ms`` is audio already pulled that will not be heard (a shell that can discard
+        what the device still buffers passes its length; it is subtracted from what was played)."""
         dropped = self._queued
         part = self._current
         if self._chunks:
