@@ -1,18 +1,18 @@
-"""The asyncio client: :class:`AsyncOpenAIRealtimeWS`, the picows transport around the Sans-I/O
+"""The asyncio client: :class:`AsyncOpenAIRealtimeWS`, the event-loop shell around the Sans-I/O
 :class:`~openai_realtime_ws.core.connection.RealtimeConnection`.
 
-It owns only what needs an event loop: opening sockets (picows, chosen by measurement; see
-``bench/``) within ``open_timeout``, feeding frames to the connection, awaiting coroutine
-handlers and ``wait_for``/iteration/``drain`` futures, the reconnect loop's sleeps and the
-rollover timer, running tools, and closing. What is delivered to whom and when, what is sent or
-queued, and what a close means live in the connection (see its module comment and
-docs/client.md).
+It owns only what needs an event loop: the public API (factories, properties, ``send``,
+``wait_for``, iteration, ``drain``, ``close``), awaiting (coroutine handlers, futures), the
+rollover timer, and the sockets it adopts. Opening a socket and feeding its frames is
+:mod:`.transport` (picows); the reconnect loop, the rollover and tool runs are :mod:`.recovery`;
+``create()``/``azure()`` arguments become connect plans in :mod:`.credentials`. What is
+delivered to whom and when, what is sent or queued, and what a close means live in the
+connection (see its module comment and docs/client.md).
 """
 
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import ssl as ssl_module
 import weakref
@@ -25,11 +25,10 @@ import picows
 from ..core.codec import ClientEventEncoder
 from ..core.connection import RealtimeConnection, State
 from ..core.conversation import Conversation
-from ..core.errors import HandshakeError, OpenAIRealtimeError, RealtimeConnectionError
+from ..core.errors import OpenAIRealtimeError
 from ..core.handshake import ConnectPlan, RealtimeTarget
 from ..core.options import ConnectOptions, check_connect_options
-from ..core.reconnect import ReconnectContext, is_recoverable_status
-from ..core.tools import Tool, ToolCallRequest, ToolRouter
+from ..core.tools import Tool, ToolCallRequest
 from ..types import AnyServerEvent, ClientEventBase
 from ..types._emitter import AsyncWaitForMixin, TypedEmitterMixin
 from .credentials import (
@@ -40,6 +39,7 @@ from .credentials import (
     openai_plans,
     resolve_credential,
 )
+from .recovery import Recovery, run_tools
 from .transport import PICOWS_LOG, Listener, close_info, open_socket, set_reading, writer
 
 __all__ = ["AsyncOpenAIRealtimeWS", "CredentialSource", "resolve_credential"]
@@ -87,7 +87,8 @@ class _Shell:
         task.add_done_callback(self.tasks.discard)
 
     def run_tools(self, calls: list[ToolCallRequest], output_modalities: list[str] | None) -> None:
-        self.spawn(self._owner._run_tools(calls, output_modalities))
+        owner = self._owner
+        self.spawn(run_tools(owner.connection, owner.send, calls, output_modalities))
 
     def arm_rollover(self, delay: float) -> None:
         self.cancel_rollover()
@@ -101,9 +102,7 @@ class _Shell:
 
     def start_rollover(self) -> None:
         self.cancel_rollover()
-        owner = self._owner
-        if owner._reconnect_task is None or owner._reconnect_task.done():
-            owner._reconnect_task = asyncio.ensure_future(owner._rollover())
+        self._owner._recovery.rollover()
 
     def report(self, level: int, message: str) -> None:
         logger.log(level, "%s", message)
@@ -142,7 +141,7 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
         )
         self._encoder = ClientEventEncoder()
         self._listener: Listener | None = None
-        self._reconnect_task: asyncio.Task[None] | None = None
+        self._recovery = Recovery(self)
         self.socket = None
         PICOWS_LOG.plans.add(plan)
 
@@ -330,100 +329,9 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
         self.socket = None
         conn = self.connection
         if conn.connection_lost(code, reason, closed_here=closed_here):
-            task = self._reconnect_task
-            if task is None or task.done():
-                self._reconnect_task = asyncio.ensure_future(
-                    self._reconnect_loop(conn.close_code, reason)
-                )
+            self._recovery.reconnect(conn.close_code, reason)
 
     # ------------------------------------------------------------------ reconnect and rollover
-
-    async def _new_plan(self, ctx: ReconnectContext) -> None:
-        assert self._plan_factory is not None
-        fresh = await bounded(self._plan_factory(), self._opts.open_timeout, "the credential provider")
-        self._plan = self._plan.succeeded_by(fresh).with_overrides(ctx.headers, ctx.query)
-
-    async def _reconnect_loop(self, code: int | None, reason: str) -> None:
-        """Reopen the session after a recoverable close; every way out ends in a clear state:
-        reconnected, or closed with the cause delivered to ``error`` handlers and waiters."""
-        conn = self.connection
-        policy = conn.policy
-        assert policy is not None
-        try:
-            for attempt in range(1, policy.max_attempts + 1):
-                ctx = ReconnectContext(
-                    attempt=attempt, delay=policy.delay(attempt), close_code=code,
-                    close_reason=self._redact(reason),
-                )
-                conn.emit("reconnecting", ctx)
-                await asyncio.sleep(ctx.delay)
-                if conn.state is not State.RECONNECTING:
-                    return
-                if policy.on_reconnect is not None:
-                    verdict = policy.on_reconnect(ctx)
-                    if inspect.isawaitable(verdict):
-                        verdict = await bounded(verdict, self._opts.open_timeout, "on_reconnect")
-                    if verdict is False:
-                        logger.info("reconnect aborted by on_reconnect after attempt %d", attempt)
-                        conn.finish()
-                        return
-                await self._new_plan(ctx)
-                conn.reset_error_code()
-                try:
-                    transport, listener = await self._open()
-                except HandshakeError as exc:
-                    logger.info("reconnect attempt %d refused: %s", attempt, exc.message)
-                    if not is_recoverable_status(exc.status):
-                        conn.fail(exc)
-                        return
-                    continue
-                except RealtimeConnectionError as exc:
-                    logger.info("reconnect attempt %d failed: %s", attempt, exc.message)
-                    continue
-                if conn.state is not State.RECONNECTING:  # closed meanwhile
-                    transport.disconnect()
-                    return
-                self._adopt(transport, listener, restore=True)
-                conn.emit("reconnected", {"attempt": attempt, "close_code": code, "url": self.url})
-                return
-            logger.info("giving up after %d reconnect attempts", policy.max_attempts)
-            conn.finish()
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # on_reconnect, the token provider or an override failed
-            conn.fail(_as_library_error(exc, "reconnect failed", self._redact))
-
-    async def _rollover(self) -> None:
-        """Open the next session between responses, restore it, then retire the old one."""
-        conn = self.connection
-        old_socket, old_listener = self.socket, self._listener
-        if old_socket is None or old_listener is None or conn.state is not State.OPEN:
-            return
-        ctx = ReconnectContext(attempt=1, delay=0.0, close_code=None, close_reason="rollover")
-        conn.emit("reconnecting", ctx)
-        conn.start_reconnecting()
-        try:
-            await self._new_plan(ctx)
-            transport, listener = await self._open()
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            error = _as_library_error(exc, "rollover failed", self._redact)
-            if self.socket is None:  # the old session dropped meanwhile: reconnect as usual
-                self._reconnect_task = None
-                self._reconnect_task = asyncio.ensure_future(self._reconnect_loop(1006, ""))
-                return
-            logger.warning("session rollover failed, staying on the current session: %s", error.message)
-            conn.rollover_failed(writer(old_socket))
-            return
-        if not conn.reconnecting:  # closed meanwhile
-            transport.disconnect()
-            return
-        self._adopt(transport, listener, restore=True)
-        if old_listener.transport is not None:
-            old_socket.send_close(picows.WSCloseCode.OK, b"rollover")
-            old_socket.disconnect()
-        conn.emit("reconnected", {"attempt": 1, "close_code": None, "url": self.url, "rollover": True})
 
     # ------------------------------------------------------------------ handlers and tools
 
@@ -469,35 +377,6 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
     def update_tools(self, **session: Any) -> None:
         """Send ``session.update`` with the registered tools (plus any other session fields)."""
         self.send(self.connection.tools.session_update(getattr(self.session, "type", None), **session))
-
-    async def _run_tools(
-        self, calls: list[ToolCallRequest], output_modalities: list[str] | None
-    ) -> None:
-        conn = self.connection
-        answered = 0
-        for call in calls:
-            tool = conn.tools.tools[call.name]
-            if call.error is not None:
-                event = ToolRouter.error_event(call, call.error)
-            else:
-                try:
-                    if inspect.iscoroutinefunction(tool.handler):
-                        result = await tool.handler(**call.arguments)
-                    else:
-                        result = await asyncio.to_thread(tool.handler, **call.arguments)
-                        if inspect.isawaitable(result):
-                            result = await result
-                    event = ToolRouter.output_event(call, result)
-                except Exception as exc:
-                    conn.tool_failed(call, tool.handler, exc)
-                    event = ToolRouter.error_event(call, self._redact(f"{type(exc).__name__}: {exc}")[:500])
-            if conn.state is State.CLOSING or conn.state is State.CLOSED:
-                return  # nobody to answer any more
-            self.send(event)
-            answered += 1
-        for follow in conn.tools.follow_up(answered, output_modalities):
-            if conn.state is not State.CLOSING and conn.state is not State.CLOSED:
-                self.send(follow)
 
     # ------------------------------------------------------------------ iteration and wait_for
 
@@ -577,13 +456,7 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
         deadline = loop.time() + self._opts.close_timeout
         if conn.begin_close():
             self._shell.cancel_rollover()
-            task = self._reconnect_task
-            if task is not None and not task.done():
-                task.cancel()
-                try:
-                    await task
-                except (asyncio.CancelledError, Exception):
-                    pass
+            await self._recovery.cancel()
             sock = self.socket
             if sock is None:
                 conn.close_code, conn.close_reason = code, reason
@@ -658,14 +531,6 @@ def _log_unsent(conn: RealtimeConnection) -> None:
             len(conn.outbound),
             conn.outbound.nbytes,
         )
-
-
-def _as_library_error(exc: Exception, what: str, redact: Callable[[str], str]) -> OpenAIRealtimeError:
-    if isinstance(exc, OpenAIRealtimeError):
-        return exc
-    error = RealtimeConnectionError(f"{what}: {type(exc).__name__}: {redact(str(exc))[:300]}")
-    error.__cause__ = exc
-    return error
 
 
 async def _watch_disconnect(transport: picows.WSTransport) -> None:
