@@ -99,6 +99,8 @@ class Microphone:
         if stream is not None:
             stream.stop()
             stream.close()
+            while self._queue.full():  # make room for the end marker
+                self._queue.get_nowait()
             self._queue.put_nowait(None)
 
     async def __aenter__(self) -> Microphone:
