@@ -118,3 +118,12 @@ async def test_wav_and_raw_sources_give_20ms_frames(tmp_path: Path) -> None:
     # any chunking of the input gives the same frames
     chunks = [pcm[i : i + 334] for i in range(0, len(pcm), 334)]
     assert [f async for f in pcm_frames(chunks, rate=rate)] == frames
+
+
+def test_g711_without_numpy_gives_the_same_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    samples = list(range(-32768, 32768, 3))
+    pcm = struct.pack(f"<{len(samples)}h", *samples)
+    codes = bytes(range(256))
+    fast = (pcm16_to_ulaw(pcm), pcm16_to_alaw(pcm), ulaw_to_pcm16(codes), alaw_to_pcm16(codes))
+    monkeypatch.setattr(g711, "_np", None)  # as on an install without the audio extra
+    assert (pcm16_to_ulaw(pcm), pcm16_to_alaw(pcm), ulaw_to_pcm16(codes), alaw_to_pcm16(codes)) == fast
