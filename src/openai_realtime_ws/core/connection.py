@@ -408,8 +408,10 @@ class RealtimeConnection:
             self._dispatch(event)
             return
         handlers = self._plans.get(etype, _MISSING)
-        if handlers is _MISSING:
+        if handlers is _MISSING:  # a type not seen since the plans changed: bound the memory
             handlers = self.dispatcher.fast_handlers(etype)
+            if len(self._recent) >= RECENT_TYPES:
+                del self._recent[next(iter(self._recent))]
         if handlers is None:  # once-handlers involved: full routing
             self._dispatch(event)
             return
@@ -425,11 +427,8 @@ class RealtimeConnection:
                 self._pending = (handler, event, [(h, event) for h in handlers[i:]], 0, None, event)
                 self.shell.await_handler(result)
                 return
-        # delivered: what _deliver_event does, inline
-        recent = self._recent
-        recent[etype] = event
-        if len(recent) > RECENT_TYPES:
-            del recent[next(iter(recent))]
+        # delivered: what _deliver does, inline (the size of _recent is bounded on plan misses)
+        self._recent[etype] = event
         if self._waiters:
             waiters = self._waiters.pop(etype, None)
             if waiters:
@@ -743,13 +742,15 @@ class RealtimeConnection:
         """The next iteration item, or ``None`` with ``waiter`` (if any) parked (call again once
         it is resolved). Raises an unhandled error that iteration reaches, the closed error after an
         abnormal close, and ``StopIteration`` after a normal one."""
-        self.start_iterating()
+        buf = self._buffer
+        if buf.maxlen is not None:
+            self.start_iterating()
+            buf = self._buffer
         if self._holds:
             self.release()
-        buf = self._buffer
         while buf:
             item = buf.popleft()
-            if "iteration" in self._paused and len(buf) <= self.max_queue // 2:
+            if self._paused and "iteration" in self._paused and len(buf) <= self.max_queue // 2:
                 self._resume("iteration")
             if isinstance(item, _Unhandled):
                 try:

@@ -30,6 +30,9 @@ __all__ = ["SPECIAL_TYPES", "Dispatcher", "Handler", "Routing"]
 
 Handler = Callable[[Any], object]
 
+#: Most event types whose handler plan is cached (the API has about 50).
+_MAX_PLANS = 512
+
 #: Types that are not server event types.
 SPECIAL_TYPES = frozenset({"event", "error", "frame", "reconnecting", "reconnected"})
 
@@ -68,6 +71,8 @@ class Dispatcher:
             return self._fast[type]
         except KeyError:
             pass
+        if len(self._fast) >= _MAX_PLANS:  # a server inventing types cannot grow it
+            self._fast.clear()
         catch_all = self._handlers.get("event", ())
         specific = self._handlers.get(type, ())
         plan: tuple[Handler, ...] | None
