@@ -11,6 +11,7 @@ import pytest
 
 from openai_realtime_ws.cli._app import build_parser
 from openai_realtime_ws.emulator.__main__ import build_parser as build_emulator_parser
+from openai_realtime_ws.relay.__main__ import _parser as build_relay_parser
 
 from .helpers import EMULATOR_NOTICE, run_cli
 
@@ -107,6 +108,7 @@ def _all_parsers() -> list[tuple[str, argparse.ArgumentParser]]:
     out = [("openai-realtime-ws", parser)]
     out += [(name, p) for name, p in subs.items() if name != "emulator"]
     out.append(("emulator", build_emulator_parser()))
+    out.append(("relay", build_relay_parser()))
     return out
 
 

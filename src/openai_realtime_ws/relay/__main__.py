@@ -26,7 +26,8 @@ def _parser() -> argparse.ArgumentParser:
                     "without them an embedded emulator answers.")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (0 = any free port)")
-    p.add_argument("--model", default="gpt-realtime")
+    p.add_argument("--model", default="gpt-realtime",
+                   help="model of the upstream sessions (default %(default)s)")
     p.add_argument("--instructions", help="server-owned instructions")
     p.add_argument("--voice", help="server-owned output voice")
     p.add_argument("--session-json", help="server-owned session fields, as a JSON object")
@@ -48,7 +49,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="pacing of the embedded emulator (1 = real time)")
     p.add_argument("--emulator-voice", action="store_true",
                    help="embedded emulator speaks and listens (needs the voice extra)")
-    p.add_argument("--log-level", default="warning")
+    p.add_argument("--log-level", default="warning",
+                   help="log level of the relay's log on stderr (default %(default)s)")
     return p
 
 
