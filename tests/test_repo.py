@@ -49,3 +49,21 @@ def test_the_version_is_written_once() -> None:
     assert re.fullmatch(r"\d+\.\d+\.\d+", openai_realtime_ws.__version__)
     changelog = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
     assert f"## [{openai_realtime_ws.__version__}]" in changelog and "## [Unreleased]" in changelog
+
+
+def test_every_logger_name_is_documented() -> None:
+    """docs/recipes.md's logging table names every logger the package creates."""
+    names: set[str] = set()
+    for path in (ROOT / "src" / "openai_realtime_ws").rglob("*.py"):
+        names.update(re.findall(r'getLogger\("([\w.]+)"\)', path.read_text(encoding="utf-8")))
+    assert "openai_realtime_ws" in names
+    recipes = (ROOT / "docs" / "recipes.md").read_text(encoding="utf-8")
+    table = recipes[recipes.index("## Logging"):]
+    missing = sorted(n for n in names if f"`{n}`" not in table)
+    assert not missing, f"loggers missing from docs/recipes.md#logging: {missing}"
+
+
+def test_the_readme_says_what_it_resembles_without_jargon() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "seed" not in readme.lower()
+    assert "`OpenAIRealtimeWS`" in readme and "`OpenAIRealtimeWebSocket`" in readme
