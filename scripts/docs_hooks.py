@@ -6,6 +6,9 @@ drift from the code and the vendored spec.
 * ``<!-- include spec/PROTOCOL.md -->`` (docs/protocol.md): the vendored protocol notes, with the
   evidence markers (``[S]``, ``[INF]``, ``[OBS][DOC]`` …) escaped so Markdown does not read them
   as reference links.
+* The navigation: mkdocs.yml has no ``nav:`` (every page is included without editing it); this
+  hook orders the guides for a reader (``GUIDE_ORDER`` first, any other page after them in
+  alphabetical order, the reference last).
 """
 
 from __future__ import annotations
@@ -41,6 +44,44 @@ def include_spec(match: re.Match[str]) -> str:
     """The text of a vendored spec file, evidence markers escaped."""
     text = (_REPO / match.group(1)).read_text(encoding="utf-8")
     return _EVIDENCE.sub(lambda m: f"\\[{m.group(1)}\\]", text)
+
+
+#: The guides in reading order (file names under docs/); pages not listed follow, alphabetically.
+GUIDE_ORDER = [
+    "index.md", "client.md", "reliability.md", "tools.md", "recipes.md", "voice.md", "relay.md",
+    "browser.md", "emulator.md", "cli.md", "benchmarks.md", "protocol.md",
+]
+
+
+def _rank(item: Any) -> tuple[int, int, str]:
+    file = getattr(item, "file", None)
+    uri = file.src_uri if file is not None else ""
+    if not uri:  # a section (the reference): last
+        return (2, 0, str(getattr(item, "title", "")))
+    if uri in GUIDE_ORDER:
+        return (0, GUIDE_ORDER.index(uri), uri)
+    return (1, 0, uri)
+
+
+def _pages(items: list[Any]) -> list[Any]:
+    out: list[Any] = []
+    for item in items:
+        if getattr(item, "is_page", False):
+            out.append(item)
+        elif getattr(item, "children", None):
+            out.extend(_pages(item.children))
+    return out
+
+
+def on_nav(nav: Any, **kwargs: Any) -> Any:
+    nav.items.sort(key=_rank)
+    # the previous/next links follow the new order
+    pages = _pages(nav.items)
+    nav.pages = pages
+    for i, page in enumerate(pages):
+        page.previous_page = pages[i - 1] if i > 0 else None
+        page.next_page = pages[i + 1] if i + 1 < len(pages) else None
+    return nav
 
 
 def on_page_markdown(markdown: str, **kwargs: Any) -> str:
