@@ -23,7 +23,7 @@ TURNS = 200
 @pytest.mark.timeout(240)
 async def test_200_turns_with_random_interruptions_never_collide() -> None:
     rnd = random.Random(11)
-    config = EmulatorConfig(speed=40.0, audio_chunk_ms=100, response_latency_ms=200)
+    config = EmulatorConfig(speed=100.0, audio_chunk_ms=100, response_latency_ms=200)
     speech = synth_audio("hi there", "audio/pcm", tail_silence_ms=400)
     async with Emulator(config=config) as emu:
         rt = await AsyncOpenAIRealtimeWS.create(base_url=emu.base_url, api_key=KEY, model="gpt-realtime")
@@ -39,7 +39,7 @@ async def test_200_turns_with_random_interruptions_never_collide() -> None:
         rt.on("response.created", bump("created"))
         rt.on("response.done", bump("done"))
         events: list[VoiceEvent] = []
-        sink = PacedSink(speed=40.0)
+        sink = PacedSink(speed=100.0)
         voice = VoiceSession(rt, sink=sink, on_event=events.append)
         await voice.start()
         await rt.wait_for("session.updated", timeout=5)
