@@ -6,6 +6,9 @@ drift from the code and the vendored spec.
 * ``<!-- include spec/PROTOCOL.md -->`` (docs/protocol.md): the vendored protocol notes, with the
   evidence markers (``[S]``, ``[INF]``, ``[OBS][DOC]`` …) escaped so Markdown does not read them
   as reference links.
+* Docstrings use reST roles (``:class:`X```, ``:meth:`~a.b.C.d```); mkdocstrings renders them
+  as ``:class:`` followed by code. ``on_page_content`` drops the role and keeps the code (the
+  last dotted part for a ``~`` name, as Sphinx would).
 * The navigation: mkdocs.yml has no ``nav:`` (every page is included without editing it); this
   hook orders the guides for a reader (``GUIDE_ORDER`` first, any other page after them in
   alphabetical order, the reference last).
@@ -82,6 +85,18 @@ def on_nav(nav: Any, **kwargs: Any) -> Any:
         page.previous_page = pages[i - 1] if i > 0 else None
         page.next_page = pages[i + 1] if i + 1 < len(pages) else None
     return nav
+
+
+_ROLE = re.compile(r":(?:class|meth|func|attr|mod|data|exc|obj|const):<code>(~?)([^<]*)</code>")
+
+
+def _drop_role(match: re.Match[str]) -> str:
+    name = match.group(2)
+    return f"<code>{name.rsplit('.', 1)[-1] if match.group(1) else name}</code>"
+
+
+def on_page_content(html: str, **kwargs: Any) -> str:
+    return _ROLE.sub(_drop_role, html)
 
 
 def on_page_markdown(markdown: str, **kwargs: Any) -> str:
