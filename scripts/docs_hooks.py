@@ -8,7 +8,7 @@ drift from the code and the vendored spec.
   as reference links.
 * Docstrings use reST roles (``:class:`X```, ``:meth:`~a.b.C.d```); mkdocstrings renders them
   as ``:class:`` followed by code. ``on_page_content`` drops the role and keeps the code (the
-  last dotted part for a ``~`` name, as Sphinx would).
+  last dotted part for a ``~`` name, as Sphinx would), and reST's ``::`` before a literal block.
 * The navigation: mkdocs.yml has no ``nav:`` (every page is included without editing it); this
   hook orders the guides for a reader (``GUIDE_ORDER`` first, any other page after them in
   alphabetical order, the reference last).
@@ -96,6 +96,8 @@ def _drop_role(match: re.Match[str]) -> str:
 
 
 def on_page_content(html: str, **kwargs: Any) -> str:
+    # reST's "::" before a literal block: Markdown already made the block code
+    html = re.sub(r"<p>::</p>\s*", "", html).replace("::</p>", ":</p>")
     return _ROLE.sub(_drop_role, html)
 
 
