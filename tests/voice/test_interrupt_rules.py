@@ -90,3 +90,27 @@ async def test_a_refused_truncate_is_reported_and_the_session_goes_on() -> None:
         assert not rt.closed
         await voice.aclose()
         await rt.close()
+
+
+async def test_out_of_band_response_runs_beside_the_in_band_one() -> None:
+    async with Emulator(config=EmulatorConfig(speed=4.0)) as emu:
+        rt, voice, _ = await _session(emu, PacedSink(speed=4.0))
+        created: list[Any] = []
+        rt.on("response.created", created.append)
+        voice.say("tell me a long story about the sea")
+        await rt.wait_for("response.output_audio.delta", timeout=5)
+        assert voice.respond(conversation="none", output_modalities=["text"],
+                             instructions="Summarise the conversation.", input=[])  # sent at once
+        in_band = voice.sequencer.active
+        assert voice.say("and another one") is False  # in-band: waits
+        dones = 0
+        async for ev in voice:
+            if ev.type == "response_done":
+                dones += 1
+                if dones == 3:
+                    break
+        assert in_band is not None and created[0].response.id == in_band
+        assert created[1].response.conversation_id is None  # the out-of-band one, in parallel
+        assert not voice.errors
+        await voice.aclose()
+        await rt.close()
