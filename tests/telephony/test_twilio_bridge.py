@@ -94,6 +94,7 @@ async def test_a_call_greets_passes_audio_through_and_barges_in_on_mark_echoes(
         answered = len(caller.played)
         await _until(lambda: len(caller.played) > answered + 800, caller.played_changed)
         assert not [c for c, _ in call.errors if c == "conversation_already_has_active_response"]
+        assert caller.protocol_errors == []
     await asyncio.wait_for(conn.closed.wait(), 5)
 
 

@@ -35,6 +35,8 @@ class TwilioCaller:
         self.marks_echoed: list[str] = []
         self.clears: list[tuple[float, int]] = []  # (time, bytes played when clear arrived)
         self.received: list[dict[str, Any]] = []
+        self.protocol_errors: list[dict[str, Any]] = []
+        """Messages from the server that Twilio would not accept (wrong shape or streamSid)."""
         self._speech = bytearray()
         self._tasks: list[asyncio.Task[None]] = []
         self.played_changed = asyncio.Event()
@@ -71,8 +73,18 @@ class TwilioCaller:
         async for raw in self.ws:
             msg = json.loads(raw)
             self.received.append(msg)
-            assert msg.get("streamSid") == self.stream_sid, msg
             event = msg["event"]
+            # what Twilio accepts from the server: exactly these shapes (bidirectional streams)
+            ok = (
+                (event == "media" and set(msg) == {"event", "streamSid", "media"}
+                 and set(msg["media"]) == {"payload"})
+                or (event == "mark" and set(msg) == {"event", "streamSid", "mark"}
+                    and isinstance(msg["mark"].get("name"), str))
+                or (event == "clear" and set(msg) == {"event", "streamSid"})
+            )
+            if not ok or msg.get("streamSid") != self.stream_sid:
+                self.protocol_errors.append(msg)
+                continue
             if event == "media":
                 self.buffer += base64.b64decode(msg["media"]["payload"])
             elif event == "mark":
