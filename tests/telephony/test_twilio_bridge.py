@@ -134,3 +134,15 @@ def test_marks_and_the_clock_give_the_heard_position() -> None:
 def test_twiml_points_twilio_at_the_stream() -> None:
     xml = twiml_connect_stream("wss://example.test/media-stream", {"a": "b&c"})
     assert '<Stream url="wss://example.test/media-stream"><Parameter name="a" value="b&amp;c"/>' in xml
+
+
+async def test_a_call_whose_session_cannot_open_is_hung_up() -> None:
+    async def connect(start: TwilioStart) -> AsyncOpenAIRealtimeWS:
+        raise ConnectionRefusedError("no Realtime API today")
+
+    bridge = TwilioBridge(connect)
+    async for url in _serve(bridge):
+        async with TwilioCaller(url) as caller:
+            assert caller.ws is not None
+            await asyncio.wait_for(caller.ws.wait_closed(), 5)
+        assert caller.received == []

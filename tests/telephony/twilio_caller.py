@@ -152,3 +152,11 @@ class TwilioCaller:
     async def __aexit__(self, *exc: object) -> None:
         if self.ws is not None and self.ws.state.name == "OPEN":
             await self.hang_up()
+            return
+        for t in self._tasks:  # the server hung up
+            t.cancel()
+        for t in self._tasks:
+            try:
+                await t
+            except (asyncio.CancelledError, Exception):
+                pass

@@ -83,6 +83,9 @@ class _Call:
     async def on_start(self, start: TwilioStart) -> None:
         if start.encoding not in ("audio/x-mulaw", "audio/pcmu"):
             raise TwilioProtocolError(f"start.mediaFormat.encoding: expected audio/x-mulaw, got {start.encoding!r}")
+        if start.sample_rate != 8000 or start.channels != 1:
+            raise TwilioProtocolError(
+                f"start.mediaFormat: expected 8000 Hz mono, got {start.sample_rate} Hz x {start.channels}")
         self.rt = rt = await self.bridge.connect(start)
         handlers: dict[str, Callable[[Any], None]] = {
             "response.created": self._on_created,
@@ -284,7 +287,15 @@ class TwilioBridge:
                 if isinstance(event, TwilioMedia):
                     call.on_media(event)
                 elif isinstance(event, TwilioStart):
-                    await call.on_start(event)
+                    try:
+                        await call.on_start(event)
+                    except TwilioProtocolError as exc:
+                        logger.warning("call refused: %s", exc)
+                        break
+                    except Exception as exc:  # the Realtime session could not be opened
+                        logger.error("call %s: no Realtime session (%s: %s)", event.call_sid,
+                                     type(exc).__name__, str(exc)[:200])
+                        break
                 elif isinstance(event, TwilioMark):
                     pass  # the stream's playback position moved (core/twilio.py)
                 elif isinstance(event, TwilioStop):
