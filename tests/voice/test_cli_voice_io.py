@@ -4,6 +4,7 @@ from a WAV or ``--mic-wav``. Transcripts print as they arrive, the latency line 
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import wave
@@ -75,3 +76,20 @@ def test_voice_io_refuses_a_message(pulse: Pulse) -> None:
                           env=env, capture_output=True, text=True, timeout=30)
     assert done.returncode == 2
     assert "--voice-io" in done.stderr
+
+
+def test_voice_io_ends_on_ctrl_c(pulse: Pulse) -> None:
+    env = {k: v for k, v in pulse.env.items() if k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL")}
+    proc = subprocess.Popen([sys.executable, "-m", "openai_realtime_ws", "chat", "--voice-io", "--emulator"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None
+        assert "emulator" in proc.stderr.readline()  # connected, devices open
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
