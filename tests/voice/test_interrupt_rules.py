@@ -9,7 +9,7 @@ from typing import Any
 
 from openai_realtime_ws import AsyncOpenAIRealtimeWS
 from openai_realtime_ws.audio import PacedSink
-from openai_realtime_ws.emulator import Emulator, EmulatorConfig
+from openai_realtime_ws.emulator import Drop, Emulator, EmulatorConfig
 from openai_realtime_ws.voice import VoiceEvent, VoiceSession
 
 KEY = "sk-rules-0000000000"
@@ -112,5 +112,27 @@ async def test_out_of_band_response_runs_beside_the_in_band_one() -> None:
         assert in_band is not None and created[0].response.id == in_band
         assert created[1].response.conversation_id is None  # the out-of-band one, in parallel
         assert not voice.errors
+        await voice.aclose()
+        await rt.close()
+
+
+async def test_after_a_reconnect_the_session_answers_again() -> None:
+    async with Emulator(config=EmulatorConfig(speed=4.0)) as emu:
+        # the socket drops in the middle of the first reply; the client reconnects by itself
+        emu.faults.next_connection(Drop(after_type="response.output_audio.delta", after=3))
+        rt = await AsyncOpenAIRealtimeWS.create(base_url=emu.base_url, api_key=KEY,
+                                                model="gpt-realtime", reconnect=True)
+        sink = PacedSink(speed=4.0)
+        voice = VoiceSession(rt, sink=sink)
+        await voice.start()
+        back: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        rt.once("reconnected", back.set_result)
+        voice.say("tell me a long story")
+        await asyncio.wait_for(back, 10)
+        assert not sink.playing and not voice.sequencer.busy
+        done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        rt.once("response.done", done.set_result)
+        assert voice.say("are you back") is True  # not stuck behind the lost response
+        assert (await asyncio.wait_for(done, 5)).response.status == "completed"
         await voice.aclose()
         await rt.close()

@@ -116,6 +116,16 @@ class ResponseSequencer:
             return []
         return [{"type": "response.cancel", "response_id": rid}]
 
+    def reset(self) -> None:
+        """Forget every response and request (a new socket: the old session's responses will
+        never send ``response.done`` here)."""
+        self.active = None
+        self._awaiting = None
+        self._server_pending = False
+        self._oob_pending = 0
+        self._queue.clear()
+        self._sent.clear()
+
     def drop_pending(self) -> int:
         """Forget the queued requests (after a barge-in they are stale). Returns how many."""
         n = len(self._queue)

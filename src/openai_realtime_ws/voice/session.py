@@ -188,6 +188,7 @@ class VoiceSession:
             "input_audio_buffer.speech_stopped": self._on_speech_stopped,
             "conversation.item.input_audio_transcription.completed": self._on_user_transcript,
             "error": self._on_error,
+            "reconnecting": self._on_reconnecting,
         }
         for etype, handler in on.items():
             self.rt.on(etype, handler)
@@ -470,6 +471,16 @@ class VoiceSession:
         if code in TRUNCATE_ERROR_CODES:
             logger.info("truncate/delete after an interruption was refused (%s): %s", code, message)
         self._emit(VoiceEvent("error", text=message, code=code))
+
+    def _on_reconnecting(self, ctx: Any) -> None:
+        # the socket is gone: what was queued will not be answered on the new one
+        if self.sink is not None:
+            self.sink.interrupt()
+        self.sequencer.reset()
+        self._st.response_id = None
+        self._st.items_without_audio.clear()
+        self._st.turn = None
+        self._tool_calls.clear()
 
     # ------------------------------------------------------------------ barge-in
 
