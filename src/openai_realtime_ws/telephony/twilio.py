@@ -96,6 +96,7 @@ class _Call:
             "input_audio_buffer.speech_started": self._on_speech_started,
             "input_audio_buffer.speech_stopped": self._on_speech_stopped,
             "error": self._on_error,
+            "reconnecting": self._on_reconnecting,
         }
         for etype, h in handlers.items():
             rt.on(etype, h)
@@ -173,6 +174,13 @@ class _Call:
         self.sequencer.expect_server_response()
         loop = asyncio.get_running_loop()
         loop.call_later(3.0, lambda: self._send(self.sequencer.server_response_not_coming()))
+
+    def _on_reconnecting(self, ctx: Any) -> None:
+        # a new socket will not finish the old responses: stop the phone and start clean
+        if self.stream.playing:
+            self.to_twilio(self.stream.clear(time.monotonic())[0])
+        self.sequencer.reset()
+        self.unheard.clear()
 
     def _on_error(self, error: Any) -> None:
         code = getattr(error, "code", None)
