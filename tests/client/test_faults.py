@@ -5,6 +5,7 @@ server would do (a reset or FIN instead of the upgrade, a TLS handshake that nev
 from __future__ import annotations
 
 import asyncio
+import logging
 import ssl
 import threading
 import time
@@ -453,3 +454,48 @@ async def test_api_error_copies_on_the_exception_are_redacted() -> None:
     err = errors[0]
     assert KEY not in err.message and KEY not in str(err)
     assert KEY not in err.error.message and KEY not in err.event.error.message
+
+
+# ---------------------------------------------------------------- 4. no writes into a dying socket
+
+
+async def test_sends_after_the_peers_close_frame_are_queued_and_restored_not_lost(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="openai_realtime_ws")
+    n = 2000  # 4 MB: the socket is still busy writing when the server's close frame comes
+
+    async def script(ws: web.WebSocketResponse, srv: RawServer) -> None:
+        await ws.send_str(session_created())
+        if len(srv.requests) == 1:
+            while len(srv.received) < 50:
+                await asyncio.sleep(0.001)
+            await ws.close(code=1012, message=b"restart")
+        else:
+            await wait_closed(ws, timeout=30)
+
+    async with RawServer(script) as srv:
+        rt = await AsyncOpenAIRealtimeWS.create(
+            base_url=srv.base_url, api_key=KEY, model="m", reconnect=fast(),
+            send_queue_bytes=64 * 1024 * 1024,
+        )
+        back = asyncio.Event()
+        rt.on("reconnected", lambda info: back.set())
+        for i in range(n):
+            rt.send(user_text(f"burst {i} " + "x" * 2000))
+            if i % 20 == 0:
+                await asyncio.sleep(0)
+        await asyncio.wait_for(back.wait(), 10)
+        await rt.drain()
+        for _ in range(1000):  # the new connection reads what was flushed to it, in order
+            if srv.received and f"burst {n - 1} " in srv.received[-1]:
+                break
+            await asyncio.sleep(0.01)
+        await rt.close()
+    # nothing was handed to the socket after the close frame came in ...
+    assert "after WSMsgType.CLOSE has already been sent" not in caplog.text
+    # ... so only what was already in the socket's buffers when the server closed can be missing
+    got = {int(t.split("burst ")[1].split()[0]) for t in srv.received if "burst" in t}
+    missing = sorted(set(range(n)) - got)
+    assert got and max(got) == n - 1
+    assert len(missing) * 2000 < 8 * 1024 * 1024, len(missing)
