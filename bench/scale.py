@@ -53,6 +53,7 @@ SCALE_SERVER = BENCH_DIR / "_scale_server.py"
 API_KEY = "sk-bench-scale-0000000000"
 PCM_20MS = bytes(range(256)) * 3 + bytes(192)  # 960 bytes: 20 ms of 24 kHz PCM16 mono
 DELTA = "response.output_audio.delta"
+MEMORY_GUARD = 4 * 2**30  # a worker above this RSS stops (the machine is shared)
 
 
 # ----------------------------------------------------------------------------- measurement
@@ -316,6 +317,14 @@ async def live(kind: str, url: str, ca: str | None, n: int, warmup: float, durat
             due += 0.020
 
     pumps = [loop.create_task(pump(s, 0.020 * i / n)) for i, s in enumerate(senders)]
+
+    async def guard() -> None:  # a client that falls behind queues without end: stop at 4 GiB
+        while rss_bytes() < MEMORY_GUARD:
+            await asyncio.sleep(0.5)
+        print(json.dumps({"error": "memory guard", "kind": kind, "n": n}), flush=True)
+        os._exit(3)
+
+    guard_task = loop.create_task(guard())
     await asyncio.sleep(warmup)
     hist.reset()
     late.reset()
@@ -332,6 +341,7 @@ async def live(kind: str, url: str, ca: str | None, n: int, warmup: float, durat
         "cpu_us_per_event": cpu / max(1, received + sent[0]) * 1e6,
     }
     stop = True
+    guard_task.cancel()
     for p in pumps:
         p.cancel()
     await asyncio.gather(*pumps, return_exceptions=True)
@@ -399,7 +409,8 @@ def collect(procs: list[subprocess.Popen[str]]) -> list[dict[str, Any]]:
         stdout, _ = p.communicate(timeout=600)
         lines = [ln for ln in stdout.splitlines() if ln.startswith("{")]
         if p.returncode != 0 or not lines:
-            out.append({"error": f"exit {p.returncode}"})
+            error = json.loads(lines[-1]).get("error") if lines else None
+            out.append({"error": error or f"exit {p.returncode}"})
         else:
             out.append(json.loads(lines[-1]))
     return out
@@ -546,7 +557,8 @@ def main() -> None:
                 results = collect(procs)
                 server_pct = (srv.cpu_seconds() - cpu_s0) / (time.perf_counter() - t0) * 100
                 if any("error" in r for r in results):
-                    rows.append([kind, str(n), "failed", *["-"] * 9])
+                    why = next(r["error"] for r in results if "error" in r)
+                    rows.append([kind, str(n), f"failed: {why}", *["-"] * 9])
                     continue
                 w = [m / n for m in per]
                 rows.append([
