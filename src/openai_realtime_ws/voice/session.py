@@ -101,13 +101,18 @@ class VoiceSession:
     """A live spoken conversation on a connected client.
 
     ``source``: an async iterable of PCM16 24 kHz mono audio (a :class:`Microphone`, or
-    :func:`wav_frames`; cut into 20 ms ``input_audio_buffer.append`` frames here).
-    ``audio_format``: the session's format both ways (``audio/pcm``; ``audio/pcmu`` or
-    ``audio/pcma`` for G.711 8 kHz, the sink must play the same); ``source_format``: the source's
-    (``audio/pcm`` is converted to a G.711 session format; the session's own format passes through). ``sink``: an
+    :func:`wav_frames`; cut into 20 ms ``input_audio_buffer.append`` frames here). ``sink``: an
     :class:`AudioSink` (a :class:`Speaker`, :class:`PacedSink`, ...). With ``barge_in`` (default)
     the user's speech (server VAD ``speech_started``) stops playback at once, drops queued audio,
     cancels the response if the server does not, and truncates the item at what was heard.
+
+    ``audio_format``: the session's format both ways (``audio/pcm``; ``audio/pcmu`` or
+    ``audio/pcma`` for G.711 8 kHz, and the sink must play the same). ``source_format``: the
+    source's format (``audio/pcm`` is converted to a G.711 session format; the session's own
+    format passes through untouched).
+
+    API errors never end the session: they arrive as ``error`` events (and in :attr:`errors`);
+    ``conversation_already_has_active_response`` and ``response_cancel_not_active`` are handled.
 
     Iterate for :class:`VoiceEvent`s, or pass ``on_event``. ``respond()`` asks for a response
     through the one-active-response sequencer; ``interrupt()`` barges in by hand.
