@@ -131,7 +131,7 @@ class Dispatcher:
             error: RealtimeAPIError
             if isinstance(event, ErrorEvent):
                 error = RealtimeAPIError.from_event(event, self._redact)
-                if self._redact is not None and error.error is not None:
+                if error.error is not None and error.error.message != error.message:
                     # the exception's copies of the event carry the redacted message too
                     # (the server event itself still reaches "event" handlers as sent)
                     redacted = msgspec.structs.replace(error.error, message=error.message)
