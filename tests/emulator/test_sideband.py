@@ -29,7 +29,7 @@ async def test_output_audio_buffer_started_then_stopped_after_the_response(realt
     await raw.ws.close()
 
 
-@pytest.mark.realtime_emulator(config=EmulatorConfig(speed=1.0))
+@pytest.mark.realtime_emulator(config=EmulatorConfig(speed=1.0, audio_chunk_ms=500))
 async def test_output_audio_buffer_clear_while_playing(realtime_emulator: Emulator) -> None:
     raw = await connect(realtime_emulator, "call_id=rtc_clear")
     await raw.send({"type": "session.update", "session": {"type": "realtime", "audio": {"input": {
@@ -40,7 +40,8 @@ async def test_output_audio_buffer_clear_while_playing(realtime_emulator: Emulat
     await raw.send({"type": "response.create"})
     events = await raw.recv_until("output_audio_buffer.started")
     rid = events[-1]["response_id"]
-    # the documented manual cut: response.cancel, then output_audio_buffer.clear
+    # the documented manual cut: response.cancel, then output_audio_buffer.clear (the first 500 ms
+    # delta went out with `started`: the buffer plays for at least 0.5 s after the cancel)
     await raw.send({"type": "response.cancel"})
     await raw.send({"type": "output_audio_buffer.clear"})
     rest = await raw.recv_until("output_audio_buffer.cleared")
