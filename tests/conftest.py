@@ -29,10 +29,9 @@ from .fuzz.secret_scan import Finding, SecretRecorder
 
 _RECORDER = SecretRecorder()
 _LOGGERS = ("openai_realtime_ws", "picows", "aiohttp")
-# Level 1 (every record, picows' level-9 frame and upgrade-request logs included) once the client
-# shell keeps the Authorization header out of picows' level-9 upgrade log (issue 9 item 7);
-# until then DEBUG, so that the suite does not fail on that known leak.
-_SCAN_LEVEL = int(os.environ.get("SECRET_SCAN_LEVEL", logging.DEBUG))
+# Level 1: every record, picows' level-9 frame and upgrade-request logs included (issue 9 item 7).
+# SECRET_SCAN_LEVEL=10 scans DEBUG and above only (quicker on frame floods).
+_SCAN_LEVEL = int(os.environ.get("SECRET_SCAN_LEVEL", 1))
 _saved_levels: dict[str, int] = {}
 _handler: logging.Handler | None = None
 _findings: list[Finding] = []
