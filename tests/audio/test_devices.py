@@ -185,3 +185,50 @@ async def test_barge_in_on_real_devices(pulse: Pulse, tmp_path: Path) -> None:
     print(f"\nreal devices: callbacks silent {stop_ms:.1f} ms after speech_started (+ device "
           f"latency {speaker.latency_ms:.0f} ms); truncate {truncate['audio_end_ms']} ms vs played "
           f"{played_ms:.1f} ms; recorded {len(recorded) / 48:.0f} ms")
+
+
+async def test_speaker_at_another_device_rate_resamples_and_counts_what_it_dropped(
+    pulse: Pulse, tmp_path: Path
+) -> None:
+    rec_path = tmp_path / "speaker48k.wav"
+    rec = pulse.record_speaker(rec_path)
+    try:
+        async with Speaker(samplerate=48000) as speaker:
+            speaker.write("item_b", 0, _tone(3000))
+            await _until(lambda: sum(r for _, r in speaker.blocks) >= 800 * 48)
+            stop = speaker.interrupt()
+            pulled_ms = sum(r for _, r in speaker.blocks) / 48
+            # heard = pulled minus what the resampler and its buffer still held
+            assert pulled_ms - 60 <= stop.heard_ms <= pulled_ms
+            t_stop = speaker.interrupted_at or 0.0
+            await _until(lambda: any(t > t_stop + 0.2 for t, _ in speaker.blocks))
+            assert sum(r for t, r in speaker.blocks if t > t_stop + 0.015) == 0
+    finally:
+        rec.terminate()
+        rec.wait(5)
+    recorded = _loud(_read_wav(rec_path))
+    assert abs(_pitch(recorded) - 440) < 10
+    # the sound server got exactly what counts as heard: the held audio was dropped, not played
+    assert abs(len(recorded) / 48 - stop.heard_ms) <= 20, (len(recorded) / 48, stop.heard_ms)
+
+
+async def test_microphone_at_another_device_rate_gives_24k_frames(pulse: Pulse, tmp_path: Path) -> None:
+    wav = tmp_path / "tone.wav"
+    with wave.open(str(wav), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(24000)
+        w.writeframes(bytes(24000) + _tone(1000, hz=600) + bytes(24000))
+    frames: list[bytes] = []
+    async with Microphone(samplerate=16000) as mic:
+        player = pulse.play_into_mic(wav)
+        async for frame in mic:
+            frames.append(frame)
+            if player.poll() is not None and len(frames) > 100:
+                break
+            assert len(frames) < 1000
+        player.wait(5)
+    assert all(len(f) == 960 for f in frames)
+    tone = _loud(b"".join(frames))
+    assert 900 <= len(tone) / 48 <= 1100
+    assert abs(_pitch(tone) - 600) < 10

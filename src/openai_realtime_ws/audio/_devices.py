@@ -11,6 +11,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+from ..core.playback import PlaybackStop
 from ._resample import Resampler
 from ._sinks import AudioSink
 
@@ -39,11 +40,14 @@ def sounddevice_module() -> Any:
 class Microphone:
     """The default (or named) input device as an async iterator of 20 ms PCM16 24 kHz frames.
 
-    ``async with Microphone() as mic: async for frame in mic: ...``. When the device cannot
-    capture at 24 kHz it is opened at its own rate and resampled (one streaming Resampler)."""
+    ``async with Microphone() as mic: async for frame in mic: ...``. ``samplerate``: the rate
+    to open the device at (default: 24 kHz when the device takes it, else its own rate); any
+    other rate than 24 kHz is converted by one streaming Resampler."""
 
-    def __init__(self, device: int | str | None = None, *, frame_ms: int = 20, max_queue: int = 500) -> None:
+    def __init__(self, device: int | str | None = None, *, samplerate: int | None = None,
+                 frame_ms: int = 20, max_queue: int = 500) -> None:
         self.device = device
+        self.samplerate = samplerate
         self.frame_ms = frame_ms
         self._queue: asyncio.Queue[bytes | None] = asyncio.Queue(max_queue)
         self._stream: Any = None
@@ -77,12 +81,8 @@ class Microphone:
                 loop.call_soon_threadsafe(put, out)
 
         try:
-            rate = API_RATE
-            try:
-                sd.check_input_settings(device=self.device, samplerate=rate, channels=1, dtype="int16")
-            except Exception:
-                rate = int(sd.query_devices(self.device, "input")["default_samplerate"])
-                self._resampler = Resampler(rate, API_RATE)
+            rate = self.samplerate or _device_rate(sd, self.device, "input")
+            self._resampler = Resampler(rate, API_RATE) if rate != API_RATE else None
             self._stream = sd.RawInputStream(
                 samplerate=rate, channels=1, dtype="int16", device=self.device,
                 blocksize=rate * self.frame_ms // 1000, callback=callback,
@@ -123,22 +123,60 @@ class Microphone:
             yield item
 
 
+def _device_rate(sd: Any, device: int | str | None, kind: str) -> int:
+    """24 kHz when the device takes it, else the device's own default rate."""
+    check = sd.check_input_settings if kind == "input" else sd.check_output_settings
+    try:
+        check(device=device, samplerate=API_RATE, channels=1, dtype="int16")
+        return API_RATE
+    except Exception:
+        return int(sd.query_devices(device, kind)["default_samplerate"])
+
+
 class Speaker(AudioSink):
     """The default (or named) output device as a sink for 24 kHz PCM16 assistant audio.
 
     PortAudio calls back for every ``block_ms`` block; the callback pulls from the playback
     queue, so ``interrupt()`` takes effect at the next block; what was already handed to the
-    device still plays out (``latency_ms`` later) and counts as heard."""
+    device still plays out (``latency_ms`` later) and counts as heard. ``samplerate``: the rate
+    to open the device at (default: 24 kHz when the device takes it, else its own rate); at any
+    other rate the audio goes through one streaming Resampler, and what it still holds when
+    playback is interrupted is dropped and not counted as heard."""
 
-    def __init__(self, device: int | str | None = None, *, block_ms: int = 10, latency: str | float = "low") -> None:
+    def __init__(self, device: int | str | None = None, *, samplerate: int | None = None,
+                 block_ms: int = 10, latency: str | float = "low") -> None:
         super().__init__("audio/pcm")
         self.device = device
+        self.samplerate = samplerate
+        self._rate = API_RATE
+        self._resampler: Resampler | None = None
+        self._out = bytearray()  # resampled audio waiting for the next callback (device rate)
+        self._pulled = 0  # 24 kHz bytes pulled since the resampler started
+        self._delivered = 0  # device-rate bytes handed to the device since then
         self.block_ms = block_ms
         self._latency_setting = latency
         self._stream: Any = None
         self.blocks: list[tuple[float, int]] = []
         """Per callback (bounded to the last 10,000): ``perf_counter`` time and real bytes."""
         self.underflows = 0
+
+    @property
+    def unheard_ms(self) -> float:
+        """Audio pulled but not yet handed to the device: what the resampler and its output
+        buffer hold (dropped by an interruption)."""
+        if self._resampler is None:
+            return 0.0
+        return max(0.0, self._pulled / 48.0 - self._delivered / (self._rate * 2 / 1000.0))
+
+    def interrupt(self) -> PlaybackStop:
+        """Stop now (see :meth:`AudioSink.interrupt`); also drops what the resampler holds."""
+        with self._lock:
+            stop = super().interrupt()
+            self._out.clear()
+            if self._resampler is not None:
+                self._resampler = Resampler(API_RATE, self._rate)
+                self._pulled = self._delivered = 0
+        return stop
 
     @property
     def latency_ms(self) -> float:
@@ -153,19 +191,40 @@ class Speaker(AudioSink):
         sd = sounddevice_module()
         blocks = self.blocks
 
+        step = API_RATE * self.block_ms // 1000 * 2  # bytes of 24 kHz audio per pull
+
         def callback(outdata: Any, frames: int, t: Any, status: Any) -> None:
             if status.output_underflow:
                 self.underflows += 1
-            data, real = self._pull(len(outdata))
-            outdata[:] = data
+            need = len(outdata)
+            if self._resampler is None:
+                data, real = self._pull(need)
+                outdata[:] = data
+            else:
+                real = 0
+                with self._lock:  # interrupt() swaps the resampler and clears _out under it
+                    resampler = self._resampler
+                    assert resampler is not None
+                    out = self._out
+                    while len(out) < need:
+                        chunk, got = self._pull(step)
+                        real += got
+                        self._pulled += len(chunk)
+                        out += resampler.process(chunk)
+                    outdata[:] = bytes(out[:need])
+                    del out[:need]
+                    self._delivered += need
             blocks.append((time.perf_counter(), real))
             if len(blocks) > 10_000:
                 del blocks[:5_000]
 
         try:
+            rate = self.samplerate or _device_rate(sd, self.device, "output")
+            self._rate = rate
+            self._resampler = Resampler(API_RATE, rate) if rate != API_RATE else None
             self._stream = sd.RawOutputStream(
-                samplerate=API_RATE, channels=1, dtype="int16", device=self.device,
-                blocksize=API_RATE * self.block_ms // 1000, callback=callback,
+                samplerate=rate, channels=1, dtype="int16", device=self.device,
+                blocksize=rate * self.block_ms // 1000, callback=callback,
                 latency=self._latency_setting,
             )
             self._stream.start()

@@ -27,7 +27,7 @@ class AudioSink:
     def __init__(self, audio_format: str = "audio/pcm") -> None:
         self.audio_format = audio_format
         self._queue = PlaybackQueue(audio_format)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entered by a device callback that pulls in a loop
         self.interrupted_at: float | None = None
         """``time.perf_counter()`` of the last ``interrupt()``."""
 
