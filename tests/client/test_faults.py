@@ -499,3 +499,32 @@ async def test_sends_after_the_peers_close_frame_are_queued_and_restored_not_los
     missing = sorted(set(range(n)) - got)
     assert got and max(got) == n - 1
     assert len(missing) * 2000 < 8 * 1024 * 1024, len(missing)
+
+
+async def test_close_during_a_rollover_flushes_into_the_current_session() -> None:
+    from openai_realtime_ws.emulator import EmulatorConfig
+
+    calls = 0
+    gate = asyncio.Event()
+
+    async def provider() -> str:
+        nonlocal calls
+        calls += 1
+        if calls > 1:
+            await gate.wait()  # the rollover's new session is still being opened
+        return KEY
+
+    async with Emulator(config=EmulatorConfig(session_seconds=2.5)) as emu:
+        rt = await AsyncOpenAIRealtimeWS.create(
+            base_url=emu.base_url, api_key=provider, model="m", reconnect=fast(rollover=2.0)
+        )
+        rolling = asyncio.Event()
+        rt.on("reconnecting", lambda ctx: rolling.set())
+        await asyncio.wait_for(rolling.wait(), 5)
+        assert rt.reconnecting
+        rt.send(user_text("said during the rollover"))  # queued: between two sockets
+        await rt.close()
+        record = emu.connections[0]
+        await record.wait_closed()
+    assert rt.unsent == [] and "conversation.item.create" in record.received_types()
+    assert len(emu.connections) == 1

@@ -457,7 +457,9 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
         if conn.begin_close():
             self._shell.cancel_rollover()
             await self._recovery.cancel()
-            sock = self.socket
+            sock, listener = self.socket, self._listener
+            if sock is not None and listener is not None and not listener.write_paused:
+                conn.writer_resumed(writer(sock))  # (a cancelled rollover left it unwritable)
             if sock is None:
                 conn.close_code, conn.close_reason = code, reason
                 _log_unsent(conn)

@@ -108,6 +108,7 @@ class Listener(picows.WSListener):
         self._fragments: bytearray | None = None
         self.transport: picows.WSTransport | None = None  # set once the upgrade succeeded
         self.active = True  # False once the owner switched to another connection
+        self.write_paused = False  # the socket's write buffer is above its high-water mark
 
     def on_ws_connected(self, transport: picows.WSTransport) -> None:
         self.transport = transport
@@ -155,10 +156,12 @@ class Listener(picows.WSListener):
             self._on_disconnected(self, transport)
 
     def pause_writing(self) -> None:
+        self.write_paused = True
         if self.active:
             self._conn.writer_paused()
 
     def resume_writing(self) -> None:
+        self.write_paused = False
         if self.active and self.transport is not None:
             self._conn.writer_resumed(writer(self.transport))
 
