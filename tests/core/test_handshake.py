@@ -331,3 +331,12 @@ def test_no_key_for_api_openai_com_is_a_config_error() -> None:
         "wss://api.openai.com/v1/realtime?model=m", None, headers={"Authorization": "Bearer t0k3n-x"}
     )
     assert "t0k3n" not in plan.redact("Authorization: Bearer t0k3n-x")
+
+
+def test_plain_http_base_url_named_as_typed() -> None:
+    # the user typed http:// in base_url: say so, not "ws://" (asked by devx, matches the CLI)
+    with pytest.raises(RealtimeConfigError, match=r"base_url http://example.invalid/v1: plain http://.*use https://example.invalid/v1"):
+        build_realtime_url(Client("http://example.invalid/v1"), model="m")
+    with pytest.raises(RealtimeConfigError, match=r"endpoint http://res.example: plain http://"):
+        build_azure_url("http://res.example", deployment="d")
+    assert build_realtime_url(Client("http://127.0.0.1:9/v1"), model="m").startswith("ws://")

@@ -216,6 +216,22 @@ def _http_to_ws(url: str) -> str:
     return urlunsplit((scheme, parts.netloc, parts.path, parts.query, ""))
 
 
+def _check_plain_http(base: str, name: str) -> None:
+    """A plain ``http://`` base to a non-loopback host, named as the user typed it (the ``ws://``
+    URL made from it would be refused by :func:`check_ws_url` with less helpful words)."""
+    try:
+        parts = urlsplit(base)
+        host = parts.hostname
+    except ValueError:
+        return  # check_ws_url reports it
+    if parts.scheme.lower() == "http" and host and not is_loopback_host(host):
+        https = urlunsplit(("https", parts.netloc.rsplit("@", 1)[-1], parts.path, "", ""))
+        raise RealtimeConfigError(
+            f"{name} {redact_url(base)}: plain http:// is allowed only to a loopback address "
+            f"(127.0.0.0/8, ::1, localhost): a credential would travel unencrypted; use {https}"
+        )
+
+
 def check_ws_url(url: str) -> str:
     """Refuse URLs that could leak a credential; return the URL unchanged when it is safe.
 
@@ -350,6 +366,7 @@ def build_realtime_url(
         http_base = _attr(client, "base_url") if client is not None else None
         if http_base is None:
             http_base = os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
+        _check_plain_http(str(http_base), "base_url")
         base = _http_to_ws(str(http_base))
     parts = urlsplit(base)
     path = parts.path.rstrip("/") + "/realtime"
@@ -374,6 +391,7 @@ def build_azure_url(
         if not isinstance(url, str):
             raise RealtimeConfigError(f"url_builder must return a str, got {type(url).__name__}.")
         return check_ws_url(url)
+    _check_plain_http(str(endpoint), "endpoint")
     base = _http_to_ws(str(endpoint))
     parts = urlsplit(base)
     path = parts.path.rstrip("/")
