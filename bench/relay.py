@@ -184,12 +184,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sessions", type=int, default=500)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--ws", default="auto", help="the relay's uvicorn WebSocket protocol")
     args = parser.parse_args()
     emu, base_url = _start(["openai_realtime_ws.emulator", "--port", "0", "--speed", "1",
                             "--chunk-ms", "20", "--session-seconds", "3600"])
     env = {**os.environ, "OPENAI_BASE_URL": base_url, "OPENAI_API_KEY": "sk-bench"}
-    relay, relay_url = _start(["openai_realtime_ws.relay", "--port", "0", "--log-level", "error"],
-                              env)
+    relay, relay_url = _start(["openai_realtime_ws.relay", "--port", "0", "--log-level", "error",
+                               "--ws", args.ws], env)
     try:
         direct_url = base_url.replace("http://", "ws://") + "/realtime?model=gpt-realtime"
         direct = asyncio.run(_run(direct_url, args.sessions, args.seconds, None))

@@ -49,6 +49,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="pacing of the embedded emulator (1 = real time)")
     p.add_argument("--emulator-voice", action="store_true",
                    help="embedded emulator speaks and listens (needs the voice extra)")
+    p.add_argument("--ws", default="auto",
+                   choices=["auto", "websockets-sansio", "websockets", "wsproto"],
+                   help="uvicorn's WebSocket protocol implementation (default %(default)s)")
     p.add_argument("--log-level", default="warning",
                    help="log level of the relay's log on stderr (default %(default)s)")
     return p
@@ -130,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             await relay.drain()
             await super().shutdown(sockets)
 
-    config = uvicorn.Config(relay, log_level=args.log_level, lifespan="on",
+    config = uvicorn.Config(relay, log_level=args.log_level, lifespan="on", ws=args.ws,
                             ws_ping_interval=20.0)
     server = _Server(config)
     try:
