@@ -55,13 +55,13 @@ def relay_process(base_url: str, *args: str, api_key: str = "sk-test") -> Iterat
 
 @pytest.fixture(scope="session")
 def speech_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """'one two three four five' spoken by espeak-ng, 48 kHz mono, 0.5 s of silence before and
-    4 s after (Chromium loops the file: the second time it plays, it interrupts the reply)."""
+    """'one two three four five' spoken by espeak-ng, 48 kHz mono, 0.3 s of silence before and
+    2.2 s after (Chromium loops the file: the second time it plays, it interrupts the reply)."""
     if shutil.which("espeak-ng") is None or shutil.which("sox") is None:
         pytest.skip("espeak-ng and sox are needed to make the speech (apt-get install espeak-ng sox)")
     folder = tmp_path_factory.mktemp("speech")
     raw, wav = folder / "raw.wav", folder / "user.wav"
     subprocess.run(["espeak-ng", "-w", str(raw), "one two three four five"], check=True)
     subprocess.run(["sox", str(raw), "-r", "48000", "-c", "1", "-b", "16", str(wav),
-                    "pad", "0.5", "4"], check=True)
+                    "pad", "0.3", "2.2"], check=True)
     return wav
