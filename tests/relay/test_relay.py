@@ -299,3 +299,21 @@ def test_loopback_only_without_authentication() -> None:
     assert _is_loopback("127.0.0.1") and _is_loopback("::1")
     assert not _is_loopback("192.0.2.2") and not _is_loopback(None)
 
+
+
+@FAST
+async def test_principal_limits_override_the_relay_default(realtime_emulator: Emulator) -> None:
+    def auth(conn: Any) -> Principal:
+        who = conn.query_params.get("user", "")
+        return Principal(who, limits=Limits(max_sessions=2) if who == "vip" else None)
+
+    relay = relay_for(realtime_emulator, authenticate=auth, limits=Limits(max_sessions=1))
+    async with serve(relay) as base:
+        async with connect(ws_url(base) + "?user=vip") as a, \
+                connect(ws_url(base) + "?user=vip") as b:
+            await next_of(a, "session.created")
+            await next_of(b, "session.created")
+            assert (await _refusal(ws_url(base) + "?user=vip")).response.status_code == 429
+            async with connect(ws_url(base) + "?user=joe") as c:
+                await next_of(c, "session.created")
+                assert (await _refusal(ws_url(base) + "?user=joe")).response.status_code == 429
