@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 import math
+import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -46,8 +48,10 @@ def words(text: str) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def ears() -> PocketsphinxTranscriber:
-    return PocketsphinxTranscriber()
+def ears() -> Iterator[PocketsphinxTranscriber]:
+    transcriber = PocketsphinxTranscriber()
+    yield transcriber
+    transcriber.close()
 
 
 def test_voice_available() -> None:
@@ -160,3 +164,21 @@ async def test_end_to_end_over_socket(ears: PocketsphinxTranscriber) -> None:
         assert len(reply) / 48000 >= 0.5 and rms(reply) > RMS_FLOOR  # espeak speech, not silence
         assert words(ears.transcribe(reply, audio_format="audio/pcm")) & words(transcript)
         await raw.ws.close()
+
+
+def test_recognition_runs_in_a_helper_process_that_restarts(ears: PocketsphinxTranscriber) -> None:
+    """PocketSphinx holds the GIL while it searches: by default it decodes in a process of its own
+    (bench/emulator_voice_stall.py: the loop's longest gap 16 ms instead of about 2 s)."""
+    audio = speak("one two three")
+    assert words(ears.transcribe(audio, audio_format="audio/pcm")) & DIGITS
+    helper = ears._helper
+    assert helper is not None and helper._proc is not None and helper._proc.pid != os.getpid()
+    dead = helper._proc
+    dead.kill()  # the helper died between utterances: the next one starts a fresh helper
+    dead.wait()
+    assert words(ears.transcribe(audio, audio_format="audio/pcm")) & DIGITS
+    assert helper._proc is not None and helper._proc.pid != dead.pid
+    in_process = PocketsphinxTranscriber(process=False)
+    assert in_process._helper is None and words(in_process.transcribe(audio, audio_format="audio/pcm")) & DIGITS
+    with pytest.raises(ValueError, match="JSON"):
+        PocketsphinxTranscriber(lm=object())

@@ -18,10 +18,16 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import ctypes
 import importlib
 import itertools
+import json
+import struct
+import subprocess
+import sys
 import threading
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -342,15 +348,22 @@ class PocketsphinxTranscriber:
     the result is lower-case words ('' for silence or nothing recognised). Only the stretch from the
     first to the last 10 ms frame louder than `gate_rms` (default about -50 dBFS), plus 150 ms
     either side, is decoded. `language` is ignored (the model is English). Decoding takes about a
-    third of the audio's duration; `blocking` makes the emulator run it in a worker thread, so
-    the event loop (other connections, pings) goes on meanwhile. `decoder_options` go to
-    `pocketsphinx.Decoder` (e.g. `hmm`, `lm`,
-    `dict`, `jsgf`, `keyphrase`); the decoder is built on first use (about 0.3 s).
+    third of the audio's duration. `decoder_options` go to `pocketsphinx.Decoder` (e.g. `hmm`,
+    `lm`, `dict`, `jsgf`, `keyphrase`; JSON values with `process=True`); the decoder is built on
+    first use (about 0.3 s, 0.5 s with its process).
+
+    Off the event loop: `blocking` makes the emulator call `transcribe` in a worker thread, and
+    with `process=True` (the default) the decoding itself runs in a helper process
+    (`python -m openai_realtime_ws.emulator._recognizer`, started on first use, ended with
+    `close()` or when this object is collected), because PocketSphinx holds the GIL for much of
+    its search: in a thread a 4 s utterance still stalled the loop for about 0.8 s
+    (bench/emulator_voice_stall.py). `process=False` decodes in this process.
     """
 
     blocking = True
 
-    def __init__(self, *, gate_rms: float = rms_threshold(0.2), **decoder_options: Any) -> None:
+    def __init__(self, *, gate_rms: float = rms_threshold(0.2), process: bool = True,
+                 **decoder_options: Any) -> None:
         _require("numpy")
         self.gate_rms = gate_rms
         self._pocketsphinx = _require("pocketsphinx")
@@ -358,6 +371,18 @@ class PocketsphinxTranscriber:
                                                 "samprate": RECOGNIZER_RATE}
         self._decoder: Any = None
         self._lock = threading.Lock()
+        self._helper: _RecognizerProcess | None = None
+        if process:
+            try:
+                json.dumps(self.decoder_options)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"decoder_options must be JSON values with process=True: {exc}") from None
+            self._helper = _RecognizerProcess(self.decoder_options)
+
+    def close(self) -> None:
+        """End the helper process (a later call starts a new one)."""
+        if self._helper is not None:
+            self._helper.close()
 
     def _get_decoder(self) -> Any:
         if self._decoder is None:
@@ -366,6 +391,8 @@ class PocketsphinxTranscriber:
 
     def recognize(self, pcm16k: bytes) -> str:
         """Decode 16 kHz PCM16 mono (one utterance) to text."""
+        if self._helper is not None:
+            return self._helper.recognize(pcm16k)
         with self._lock:
             decoder = self._get_decoder()
             decoder.start_utt()
@@ -383,6 +410,66 @@ class PocketsphinxTranscriber:
         if speech is None:
             return ""
         return self.recognize(_to_int16(speech).astype("<i2").tobytes())
+
+
+class _RecognizerProcess:
+    """The helper process (see `_recognizer.py`): one request at a time, restarted after a
+    failure. Waiting on its pipe releases the GIL, so the emulator's event loop runs meanwhile."""
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        self._options = options
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._finalizer: weakref.finalize[Any, Any] | None = None
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        if self._proc is not None and self._proc.poll() is None:
+            return self._proc
+        proc = subprocess.Popen([sys.executable, "-m", "openai_realtime_ws.emulator._recognizer"],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        assert proc.stdin is not None
+        proc.stdin.write(json.dumps(self._options).encode() + b"\n")
+        proc.stdin.flush()
+        self._proc = proc
+        self._finalizer = weakref.finalize(self, _end_process, proc)
+        return proc
+
+    def recognize(self, pcm16k: bytes) -> str:
+        with self._lock:
+            proc = self._start()
+            assert proc.stdin is not None and proc.stdout is not None
+            try:
+                proc.stdin.write(struct.pack(">I", len(pcm16k)) + pcm16k)
+                proc.stdin.flush()
+                line = proc.stdout.readline()
+            except OSError as exc:
+                self.close()
+                raise RuntimeError(f"the PocketSphinx helper process failed: {exc}") from exc
+            if not line:
+                self.close()
+                raise RuntimeError("the PocketSphinx helper process ended")
+        reply: dict[str, str] = json.loads(line)
+        if "error" in reply:
+            raise RuntimeError(reply["error"])
+        return reply["text"]
+
+    def close(self) -> None:
+        if self._finalizer is not None:
+            self._finalizer()
+        self._proc = self._finalizer = None
+
+
+def _end_process(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(OSError):
+        if proc.stdin is not None:
+            proc.stdin.close()  # EOF: the helper returns
+    try:
+        proc.wait(2)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    if proc.stdout is not None:
+        proc.stdout.close()
 
 
 def _trim_to_speech(x: FloatArray, rate: int, gate_rms: float, margin_ms: int = 150) -> FloatArray | None:
