@@ -1,5 +1,7 @@
 # openai-python's own realtime client (openai 3.x, websockets) against the emulator: a text
-# turn, an audio turn, a tool call round trip, a cancel and a truncate.
+# turn, an audio turn, a tool call round trip, a cancel and a truncate. The same client drives
+# remote MCP tools (test_mcp.py) and truncate-while-streaming (test_divergences.py); every event
+# of every test is validated against openai-python's models (conftest.py).
 from __future__ import annotations
 
 import base64
