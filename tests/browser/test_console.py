@@ -7,12 +7,17 @@ the console is taken and checked."""
 
 from __future__ import annotations
 
+import asyncio
+import socket
 import struct
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+import uvicorn
 
 from openai_realtime_ws.emulator import (
     CloseWith,
@@ -22,6 +27,7 @@ from openai_realtime_ws.emulator import (
     TurnContext,
 )
 from openai_realtime_ws.emulator.voice import PocketsphinxTranscriber, voice_available
+from openai_realtime_ws.relay import RealtimeRelay, Upstream
 
 from .conftest import launch, relay_process
 
@@ -44,12 +50,17 @@ def emulator() -> Iterator[EmulatorThread]:
         yield emu
 
 
+@pytest.fixture(scope="module")
+def browser(speech_wav: Path) -> Iterator[Any]:
+    with launch("--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+                f"--use-file-for-fake-audio-capture={speech_wav}") as browser:
+        yield browser
+
+
 @pytest.mark.timeout(90)
-def test_talk_hear_interrupt_and_screenshot(emulator: EmulatorThread, speech_wav: Path,
+def test_talk_hear_interrupt_and_screenshot(emulator: EmulatorThread, browser: Any,
                                             tmp_path: Path) -> None:
-    with relay_process(emulator.base_url) as url, launch(
-            "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
-            f"--use-file-for-fake-audio-capture={speech_wav}") as browser:
+    with relay_process(emulator.base_url) as url:
         page = browser.new_page(viewport={"width": 1400, "height": 800})
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -102,3 +113,49 @@ def test_talk_hear_interrupt_and_screenshot(emulator: EmulatorThread, speech_wav
     width, height = struct.unpack(">II", data[16:24])
     assert (width, height) == (1400, 800)
     assert len(data) > 30_000
+
+
+@contextmanager
+def relay_in_a_thread(relay: RealtimeRelay) -> Iterator[tuple[str, asyncio.AbstractEventLoop]]:
+    """uvicorn serving ``relay`` on its own loop in a thread (so that the test can drain it)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    started = threading.Event()
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            started.set()
+
+    server = Server(uvicorn.Config(relay, log_level="warning", lifespan="off"))
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_until_complete,
+                              args=(server.serve(sockets=[sock]),), daemon=True)
+    thread.start()
+    try:
+        assert started.wait(10), "uvicorn did not start"
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}", loop
+    finally:
+        server.should_exit = True
+        thread.join(15)
+        loop.close()
+        sock.close()
+
+
+@pytest.mark.timeout(60)
+def test_console_connects_again_after_a_relay_restart(emulator: EmulatorThread,
+                                                      browser: Any) -> None:
+    relay = RealtimeRelay(upstream=Upstream("openai", api_key="sk-test",
+                                            base_url=emulator.base_url))
+    with relay_in_a_thread(relay) as (url, loop):
+        page = browser.new_page()
+        page.goto(url + "/?autoconnect")
+        page.wait_for_function("window.realtimeConsole.status === 'connected'")
+        asyncio.run_coroutine_threadsafe(relay.drain(timeout=5), loop).result(10)
+        page.wait_for_function("window.realtimeConsole.restarts === 1")
+        # the load balancer's next worker (here: the same relay, taking sessions again)
+        relay.draining = False
+        page.wait_for_function("window.realtimeConsole.status === 'connected' && "
+                               "window.realtimeConsole.rt !== null", timeout=20_000)
+        assert page.evaluate("window.realtimeConsole.errors") == []
+        page.close()

@@ -350,8 +350,9 @@ class RealtimeRelay:
 
     async def drain(self, timeout: float | None = None) -> None:
         """Stop taking sessions, let running responses finish (at most ``timeout`` seconds,
-        default ``drain_timeout``), then close every browser with 1012 (service restart: the
-        browser client reconnects, to another worker) and every upstream with 1000."""
+        default ``drain_timeout``), then close every browser with 1012 (service restart: a
+        browser should connect again, through the load balancer to a live worker; the console
+        does) and every upstream with 1000."""
         self.draining = True
         sessions = list(self.sessions)
         if sessions:

@@ -14,6 +14,9 @@ const MAX_LOG = 3000;
 const state = {
   status: "disconnected",
   reconnects: 0,
+  restarts: 0, // relay restarts (close 1012) after which the console connected again
+  userClosed: false,
+  restarting: 0, // connection attempts since the last 1012 (0 = not restarting)
   log: [], // {n, t, dir, type, event}
   turns: [], // {turn, ms}
   interruptions: [], // {stop, events}
@@ -142,25 +145,35 @@ function sessionFromForm() {
 }
 
 async function connect() {
+  state.userClosed = false;
   setStatus("connecting");
   let rt;
   try {
     rt = await RealtimeWebSocket.create({ relay: params.get("relay") || "realtime" });
   } catch (exc) {
+    if (state.restarting > 0 && state.restarting < 6) {
+      // after a relay restart: try again, backing off (the load balancer finds a live worker)
+      state.restarting += 1;
+      setStatus("reconnecting", "(relay restarting)");
+      await new Promise((resolve) => setTimeout(resolve, 250 * 2 ** state.restarting));
+      return connect();
+    }
     state.errors.push(String(exc.message || exc));
+    state.restarting = 0;
     setStatus("disconnected", "(refused)");
     return;
   }
+  state.restarting = 0;
   state.rt = rt;
   const player = (state.player = state.player || new AudioPlayer());
   if (player.context.state !== "running") player.context.resume();
-  let turn = 0;
   let waitingFirstAudio = false;
   player.onStart = (part, at) => {
     if (!waitingFirstAudio || state.speechEndAt === null) return;
     waitingFirstAudio = false;
     const ms = Math.max(0, Math.round(at - state.speechEndAt));
-    state.turns.push({ turn: ++turn, ms });
+    const turn = state.turns.length + 1;
+    state.turns.push({ turn, ms });
     const tr = document.createElement("tr");
     tr.innerHTML = `<td>${turn}</td><td>${ms}</td>`;
     $("latency").tBodies[0].appendChild(tr);
@@ -171,9 +184,19 @@ async function connect() {
   rt.on("reconnecting", () => setStatus("reconnecting", `(attempt ${state.reconnects + 1})`));
   rt.on("reconnected", () => { state.reconnects += 1; setStatus("connected"); });
   rt.on("close", (info) => {
+    const hadMic = state.mic !== null;
     stopMic();
-    setStatus("disconnected", info.code === 1000 ? "" : `(code ${info.code})`);
     state.rt = null;
+    if (info.code === 1012 && !state.userClosed) {
+      // the relay is restarting (drain): connect again, to a live worker (a new session)
+      state.restarts += 1;
+      state.restarting = 1;
+      setStatus("reconnecting", "(relay restarting)");
+      setTimeout(() => connect().then(() => { if (hadMic && state.rt) startMic(); }),
+                 250 + Math.random() * 750);
+      return;
+    }
+    setStatus("disconnected", info.code === 1000 ? "" : `(code ${info.code})`);
   });
   rt.on("input_audio_buffer.speech_stopped", (e) => {
     state.speechEndAt = state.micT0 !== null && typeof e.audio_end_ms === "number"
@@ -234,6 +257,7 @@ function stopMic() {
 // ------------------------------------------------------------------ wiring
 
 $("connect").addEventListener("click", () => {
+  state.userClosed = !!state.rt;
   if (state.rt) state.rt.close(1000, "OK");
   else connect();
 });
