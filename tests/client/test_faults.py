@@ -232,6 +232,38 @@ def test_close_from_another_thread_ends_iteration() -> None:
         assert not t.is_alive() and seen[0] == "session.created"
 
 
+def test_threads_sending_and_waiting_while_another_closes_never_hang() -> None:
+    with EmulatorThread() as emu:
+        rt = OpenAIRealtimeWS.create(base_url=emu.base_url, api_key=KEY, model="m")
+        outcomes: list[str] = []
+        started = threading.Barrier(3)
+
+        def sender() -> None:
+            started.wait()
+            try:
+                while True:
+                    rt.send(user_text("again"))
+            except ConnectionClosed:
+                outcomes.append("send: closed")
+
+        def waiter() -> None:
+            started.wait()
+            try:
+                rt.wait_for("never.arrives", timeout=30)
+            except ConnectionClosed:
+                outcomes.append("wait_for: closed")
+
+        threads = [threading.Thread(target=sender), threading.Thread(target=waiter)]
+        for t in threads:
+            t.start()
+        started.wait()
+        rt.close()
+        for t in threads:
+            t.join(10)
+        assert not any(t.is_alive() for t in threads)
+    assert sorted(outcomes) == ["send: closed", "wait_for: closed"]
+
+
 def test_two_threads_iterating_share_the_events_out() -> None:
     with EmulatorThread() as emu:
         rt = OpenAIRealtimeWS.create(base_url=emu.base_url, api_key=KEY, model="m")
@@ -514,9 +546,9 @@ async def test_close_during_a_rollover_flushes_into_the_current_session() -> Non
             await gate.wait()  # the rollover's new session is still being opened
         return KEY
 
-    async with Emulator(config=EmulatorConfig(session_seconds=2.5)) as emu:
+    async with Emulator(config=EmulatorConfig(session_seconds=8)) as emu:
         rt = await AsyncOpenAIRealtimeWS.create(
-            base_url=emu.base_url, api_key=provider, model="m", reconnect=fast(rollover=2.0)
+            base_url=emu.base_url, api_key=provider, model="m", reconnect=fast(rollover=7.5)
         )
         rolling = asyncio.Event()
         rt.on("reconnecting", lambda ctx: rolling.set())

@@ -351,3 +351,16 @@ def test_a_closing_transport_gets_no_writes_they_are_queued() -> None:
     conn.transport_closing()
     conn.send(b'{"type":"c"}', False)
     assert new[-1] == b'{"type":"b"}' and len(conn.outbound) == 1
+
+
+def test_rollover_due_while_connecting_starts_once_open() -> None:
+    shell = FakeShell()
+    conn = RealtimeConnection(
+        shell, redact=str, reconnect=ReconnectPolicy(rollover=200), clock=lambda: 900.0
+    )
+    conn.receive(SESSION_CREATED)  # in the handshake's read: expires 1000, due at once
+    assert shell.timers == [0.0]
+    conn.rollover_timer()  # fires before the socket is handed over
+    assert shell.rollovers == 0
+    conn.connection_made(lambda b: None)
+    assert shell.rollovers == 1

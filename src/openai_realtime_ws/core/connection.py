@@ -263,6 +263,8 @@ class RealtimeConnection:
         self.state = State.OPEN
         self._write = write
         self._flush()
+        if self._rollover_force_at is not None and not restore:
+            self.rollover_timer()  # it fell due while connecting
 
     def start_reconnecting(self) -> None:
         """Sends from now on wait in the queue (a rollover is opening the next socket)."""
@@ -868,9 +870,14 @@ class RealtimeConnection:
     def rollover_timer(self) -> None:
         """The rollover timer fired: switch now if no response is running, else at the end of
         the response (and at the latest one second before expiry)."""
-        if self.state is not State.OPEN or self._expires_at is None:
+        if self._expires_at is None:
             return
         now = self.clock()
+        if self.state is State.CONNECTING:  # due before the socket was handed over
+            self._rollover_force_at = now  # connection_made() starts it
+            return
+        if self.state is not State.OPEN:
+            return
         force_at = self._expires_at - 1
         if self.conversation.active_response_id is None or now >= force_at:
             self._rollover_force_at = None
@@ -879,8 +886,6 @@ class RealtimeConnection:
             self._rollover_force_at = force_at
             self.shell.arm_rollover(force_at - now)
 
-    def last_error_fatal(self) -> bool:
-        return not is_recoverable(1006, self._last_error_code)
-
     def reset_error_code(self) -> None:
+        """A new attempt starts: the last API error no longer decides the next close."""
         self._last_error_code = None

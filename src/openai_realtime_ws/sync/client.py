@@ -59,6 +59,9 @@ class _LoopThread:
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run, name="openai-realtime-ws", daemon=True)
+        self._lock = threading.Lock()
+        self._futures: set[concurrent.futures.Future[Any]] = set()  # callers waiting on the loop
+        self._stopped = False
         self._thread.start()
 
     def _run(self) -> None:
@@ -82,32 +85,52 @@ class _LoopThread:
             )
 
     def call(self, coro: Coroutine[Any, Any, _T], timeout: float | None = None) -> _T:
-        """Run ``coro`` on the loop and wait for its result."""
+        """Run ``coro`` on the loop and wait for its result (``CancelledError`` when the loop
+        stopped before it could run)."""
         if self.here:
             coro.close()
             self._refuse_here()
-        future: concurrent.futures.Future[_T] = asyncio.run_coroutine_threadsafe(coro, self.loop)
         try:
-            return future.result(timeout)
-        except BaseException:
-            future.cancel()
-            raise
+            future: concurrent.futures.Future[_T] = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        except RuntimeError:  # the loop is closed
+            coro.close()
+            raise concurrent.futures.CancelledError from None
+        return self._wait(future, timeout)
 
     def run(self, fn: Callable[..., _T], *args: Any) -> _T:
         """Run a plain function on the loop thread and wait for its result (directly when
-        already there)."""
+        already there; ``CancelledError`` when the loop stopped before it could run)."""
         if self.here:
             return fn(*args)
         future: concurrent.futures.Future[_T] = concurrent.futures.Future()
 
         def step() -> None:
-            try:
-                future.set_result(fn(*args))
-            except BaseException as exc:
-                future.set_exception(exc)
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(fn(*args))
+                except BaseException as exc:
+                    future.set_exception(exc)
 
-        self.loop.call_soon_threadsafe(step)
-        return future.result()
+        try:
+            self.loop.call_soon_threadsafe(step)
+        except RuntimeError:  # the loop is closed
+            raise concurrent.futures.CancelledError from None
+        return self._wait(future, None)
+
+    def _wait(self, future: concurrent.futures.Future[_T], timeout: float | None) -> _T:
+        # a future whose callback never runs (the loop stopped first) is cancelled by stop()
+        with self._lock:
+            if self._stopped:
+                future.cancel()
+            self._futures.add(future)
+        try:
+            return future.result(timeout)
+        except BaseException:
+            future.cancel()
+            raise
+        finally:
+            with self._lock:
+                self._futures.discard(future)
 
     def stop(self) -> None:
         """Let what runs on the loop finish (briefly), then stop the loop and the thread."""
@@ -129,6 +152,10 @@ class _LoopThread:
             pass
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(timeout=10)
+        with self._lock:
+            self._stopped = True
+            for future in self._futures:
+                future.cancel()  # (only those the loop never started)
         if not self._thread.is_alive():
             self.loop.close()
 
@@ -346,14 +373,21 @@ class OpenAIRealtimeWS(TypedEmitterMixin, SyncWaitForMixin):
         conn = self._inner.connection
         if self._runner.loop.is_closed():
             raise conn.closed_error()
-        self._runner.run(conn.send, data, droppable)
+        try:
+            self._runner.run(conn.send, data, droppable)
+        except concurrent.futures.CancelledError:  # closed by another thread meanwhile
+            raise conn.closed_error() from None
 
     def drain(self, timeout: float | None = None) -> None:
         """Block until every queued client event has been handed to the socket."""
-        self._runner.call(self._inner.drain(), timeout)
+        try:
+            self._runner.call(self._inner.drain(), timeout)
+        except concurrent.futures.CancelledError:  # closed by another thread meanwhile
+            raise self._inner.connection.closed_error() from None
 
     def __iter__(self) -> Iterator[AnyServerEvent]:
-        self._runner.loop.call_soon_threadsafe(self._inner.connection.start_iterating)
+        if not self._runner.loop.is_closed():
+            self._runner.loop.call_soon_threadsafe(self._inner.connection.start_iterating)
         return self
 
     def __next__(self) -> AnyServerEvent:
@@ -393,7 +427,10 @@ class OpenAIRealtimeWS(TypedEmitterMixin, SyncWaitForMixin):
     def _wait_for_impl(self, type: str, timeout: float | None) -> Any:
         if self._runner.loop.is_closed():
             raise self._inner.connection.closed_error()
-        return self._runner.call(self._inner.wait_for(type, timeout))
+        try:
+            return self._runner.call(self._inner.wait_for(type, timeout))
+        except concurrent.futures.CancelledError:  # closed by another thread meanwhile
+            raise self._inner.connection.closed_error() from None
 
     def close(self, code: int = 1000, reason: str = "OK") -> None:
         """Close the session and stop the loop thread; raises a pending unhandled error. Safe
