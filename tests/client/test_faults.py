@@ -560,3 +560,19 @@ async def test_close_during_a_rollover_flushes_into_the_current_session() -> Non
         await record.wait_closed()
     assert rt.unsent == [] and "conversation.item.create" in record.received_types()
     assert len(emu.connections) == 1
+
+
+def test_picows_log_records_and_their_tracebacks_are_redacted(caplog: pytest.LogCaptureFixture) -> None:
+    from openai_realtime_ws.aio.transport import PICOWS_LOG
+    from openai_realtime_ws.core.handshake import openai_plan
+
+    caplog.set_level(1, logger="openai_realtime_ws")
+    plan = openai_plan("wss://api.example/v1/realtime?model=m", KEY)
+    PICOWS_LOG.plans.add(plan)
+    try:
+        raise ValueError(f"bad frame near {KEY}")
+    except ValueError:
+        PICOWS_LOG.exception("listener failed")  # as picows reports a listener exception
+    PICOWS_LOG.log(9, "Send upgrade request: %s", f"Authorization: Bearer {KEY}".encode())
+    assert "listener failed" in caplog.text and "ValueError: bad frame near ***" in caplog.text
+    assert KEY not in caplog.text

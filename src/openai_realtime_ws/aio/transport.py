@@ -17,6 +17,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl as ssl_module
+import sys
+import traceback
 import weakref
 from collections.abc import Callable, MutableMapping
 from typing import Any, Final
@@ -54,6 +56,14 @@ class _RedactingLog(logging.LoggerAdapter):  # type: ignore[type-arg]
         if not self.logger.isEnabledFor(level):
             return
         text = str(msg) % args if args else str(msg)
+        exc_info = kwargs.get("exc_info")
+        if exc_info:  # the traceback goes in the (redacted) text, not as a record attribute
+            if isinstance(exc_info, BaseException):
+                exc_info = (type(exc_info), exc_info, exc_info.__traceback__)
+            elif not isinstance(exc_info, tuple):
+                exc_info = sys.exc_info()
+            if exc_info[0] is not None:
+                text += "\n" + "".join(traceback.format_exception(*exc_info)).rstrip()
         known: dict[str, None] = {}
         for plan in list(self.plans):
             known.update(dict.fromkeys(plan.known_secrets))
