@@ -137,3 +137,13 @@ def test_meter_counts_events_and_audio_and_refuses_once_per_window() -> None:
 def test_limits_validated() -> None:
     with pytest.raises(ValueError, match=r"Limits\.max_sessions"):
         Limits(max_sessions=0)
+
+
+def test_control_events_sync_before_and_after() -> None:
+    meter = UsageMeter(Limits(events_per_second=10))
+    meter.apply({"ev:5": 0.0}, 5.0)
+    assert not meter.due(5.01)          # nothing pending, interval not over
+    assert meter.due(5.01, control=True)  # a control event is decided on fresh totals ...
+    assert meter.charge(5.01, 0) is None
+    assert meter.push_after(control=True)  # ... and pushed before it goes upstream
+    assert not meter.push_after(control=False)

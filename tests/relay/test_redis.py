@@ -10,6 +10,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -141,3 +142,29 @@ async def test_store_outage_fails_closed(realtime_emulator: Emulator,
             async with connect(ws_url(base)):
                 pass
         assert refused.value.response.status_code == 503
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.realtime_emulator(config=EmulatorConfig(speed=0))
+async def test_two_workers_share_the_event_rate(realtime_emulator: Emulator,
+                                                redis_url: str) -> None:
+    options = ("--redis", redis_url, "--events-per-second", "4")
+    async with relay_worker(realtime_emulator, *options) as a, \
+            relay_worker(realtime_emulator, *options) as b:
+        async with connect(a) as ws_a, connect(b) as ws_b:
+            await next_of(ws_a, "session.created")
+            await next_of(ws_b, "session.created")
+            for attempt in range(3):  # a run that straddles a second is run again ...
+                if attempt:  # ... in a fresh one-second window (the limit's own clock)
+                    await asyncio.sleep(1 - time.time() % 1)
+                start = time.time()
+                answers = []
+                for ws in (ws_a, ws_b, ws_a, ws_b, ws_a):
+                    await send(ws, {"type": "input_audio_buffer.clear"})
+                    answer = await next_of(ws, "input_audio_buffer.cleared", "error")
+                    answers.append(answer["error"]["code"] if answer["type"] == "error"
+                                   else "cleared")
+                if int(start) == int(time.time()):
+                    break
+            # 4 events per second for the principal, whichever worker carries them
+            assert answers == ["cleared"] * 4 + ["relay_rate_limited"]

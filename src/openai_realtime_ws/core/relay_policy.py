@@ -14,8 +14,9 @@ asks this module what to do with each browser frame:
   ``session.updated`` frames before they reach the browser (when asked).
 * :class:`UsageMeter` decides, per event, whether a principal is over its limits, from the
   totals the shared store last returned plus what this session has not synced yet. The shell
-  syncs when :meth:`UsageMeter.due` says so (at most every ``sync_interval`` seconds), so limits
-  hold across workers to within one sync interval per session.
+  syncs when :meth:`UsageMeter.due` says so: around every control event (so those are counted
+  exactly across workers), and at most every ``sync_interval`` seconds while audio streams (so
+  audio limits hold across workers to within one sync interval per session).
 
 Error codes the browser can receive (``error.type`` is ``invalid_request_error``):
 ``relay_invalid_event`` (not a JSON object with a string ``type``), ``relay_event_not_allowed``
@@ -366,14 +367,18 @@ class UsageMeter:
     def keys(self, now: float) -> tuple[str, str]:
         return f"ev:{math.floor(now)}", f"au:{math.floor(now / self.limits.audio_window)}"
 
-    def due(self, now: float, flush: bool = False) -> bool:
-        """Whether to sync before charging the next event: never synced yet, or something is
-        pending and ``sync_interval`` has passed (or ``flush``: the shell passes it for every
-        event that is not an audio append, so that usage is in the store before the upstream
-        can answer such an event)."""
-        if self._last_sync is None:
+    def due(self, now: float, control: bool = False) -> bool:
+        """Whether to sync before charging the next event: never synced yet, a ``control``
+        event (anything but an audio append: decided on fresh totals, and pushed right after,
+        see :meth:`push_after`), or something pending and ``sync_interval`` passed."""
+        if self._last_sync is None or control:
             return True
-        return bool(self.pending) and (flush or now - self._last_sync >= self.limits.sync_interval)
+        return bool(self.pending) and now - self._last_sync >= self.limits.sync_interval
+
+    def push_after(self, control: bool) -> bool:
+        """Whether to push the pending counts right after charging: for control events, so
+        that other workers count them before the upstream can answer."""
+        return control and bool(self.pending)
 
     def take_pending(self, now: float) -> dict[str, float]:
         """The counts to add to the store (the current windows are always included, at 0, so

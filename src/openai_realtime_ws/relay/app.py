@@ -445,17 +445,17 @@ class _RelaySession:
             event_id = verdict.event.get("event_id")
             if meter is not None:
                 now = time.time()
-                if meter.due(now, verdict.type != "input_audio_buffer.append"):
-                    pending = meter.take_pending(now)
-                    totals = await self.relay.store.add(
-                        self.principal.id, pending, {k: meter.ttl(k) for k in pending})
-                    meter.apply(totals, now)
+                control = verdict.type != "input_audio_buffer.append"
+                if meter.due(now, control):
+                    await self._sync(meter, now)
                 refused = meter.charge(now, verdict.audio_ms,
                                        event_id if isinstance(event_id, str) else None)
                 if refused is not None:
                     if refused.error:
                         self._control(refused.error)
                     continue
+                if meter.push_after(control):
+                    await self._sync(meter, now)
             if verdict.input_bytes_per_ms is not None:
                 self.bytes_per_ms = verdict.input_bytes_per_ms
             try:
@@ -470,6 +470,12 @@ class _RelaySession:
                     event_id=event_id if isinstance(event_id, str) else None))
             except ConnectionClosed:
                 return  # the watcher reports it
+
+    async def _sync(self, meter: UsageMeter, now: float) -> None:
+        pending = meter.take_pending(now)
+        totals = await self.relay.store.add(self.principal.id, pending,
+                                            {k: meter.ttl(k) for k in pending})
+        meter.apply(totals, now)
 
     async def _watch_upstream(self) -> None:
         try:
