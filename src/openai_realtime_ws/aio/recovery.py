@@ -177,11 +177,25 @@ async def run_tools(
                 event = ToolRouter.error_event(call, conn.redact(f"{type(exc).__name__}: {exc}")[:500])
         if conn.state is State.CLOSING or conn.state is State.CLOSED:
             return  # nobody to answer any more
-        send(event)
+        if not _send_or_report(conn, send, event):
+            return
         answered += 1
     for follow in conn.tools.follow_up(answered, output_modalities):
         if conn.state is not State.CLOSING and conn.state is not State.CLOSED:
-            send(follow)
+            _send_or_report(conn, send, follow)
+
+
+def _send_or_report(
+    conn: RealtimeConnection, send: Callable[[dict[str, Any]], None], event: dict[str, Any]
+) -> bool:
+    """Send a tool answer; a refusal (``QueueFull``, closed) goes to ``error`` handlers, never
+    into an unretrieved task exception."""
+    try:
+        send(event)
+    except OpenAIRealtimeError as exc:
+        conn.report_error(exc)
+        return False
+    return True
 
 
 def _library_error(exc: Exception, what: str, redact: Callable[[str], str]) -> OpenAIRealtimeError:
