@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from openai_realtime_ws.emulator import Emulator, EmulatorConfig, synth_audio
+from openai_realtime_ws.emulator import Emulator, EmulatorConfig, SendDTMF, synth_audio
 
 from .helpers import b64, connect, types, user_text
 
@@ -114,3 +114,18 @@ async def test_diarizing_model_sends_segments(realtime_emulator: Emulator, kind:
     assert "conversation.item.input_audio_transcription.delta" not in types(events)
     assert events[-1]["transcript"] == "good morning"
     await raw.ws.close()
+
+
+async def test_dtmf_as_a_fault_after_an_event(realtime_emulator: Emulator) -> None:
+    realtime_emulator.faults.next_connection(SendDTMF("9*", after_type="session.created"))
+    raw = await connect(realtime_emulator, "call_id=rtc_fault")
+    events = [await raw.recv(), await raw.recv()]
+    assert [(e["type"], e["event"]) for e in events] == [
+        ("input_audio_buffer.dtmf_event_received", "9"), ("input_audio_buffer.dtmf_event_received", "*")]
+    realtime_emulator.faults.next_connection(SendDTMF("1", after_type="session.created"))
+    plain = await connect(realtime_emulator)  # not a sideband call: the fault does nothing
+    await plain.no_event(0.1)
+    with pytest.raises(ValueError, match="DTMF digits"):
+        SendDTMF("12x")
+    await raw.ws.close()
+    await plain.ws.close()

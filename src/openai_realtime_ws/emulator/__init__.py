@@ -28,6 +28,7 @@ from .faults import (
     Fault,
     Redirect,
     RefuseHandshake,
+    SendDTMF,
     SendMalformed,
     Stall,
 )
@@ -69,6 +70,7 @@ __all__ = [
     "Reply",
     "Responder",
     "ScriptedResponder",
+    "SendDTMF",
     "SendMalformed",
     "SpeechSegment",
     "Stall",

@@ -97,8 +97,24 @@ class Stall:
     after_type: str | None = None
 
 
-Fault: TypeAlias = RefuseHandshake | Redirect | DelayHandshake | Drop | CloseWith | SendMalformed | DelayEvents | Stall
-Triggered: TypeAlias = Drop | CloseWith | SendMalformed | Stall
+@dataclass(frozen=True, slots=True)
+class SendDTMF:
+    """On a sideband connection (`?call_id=`): the caller presses `digits` (0-9, *, #, A-D), one
+    `input_audio_buffer.dtmf_event_received` per digit (the SIP side, emulated). Ignored on a
+    plain connection. `Emulator.inject_dtmf()` does the same on demand."""
+
+    digits: str
+    after: int | None = None
+    after_type: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.digits or any(d not in "0123456789*#ABCD" for d in self.digits):
+            raise ValueError(f"DTMF digits are 0-9, *, # and A-D; got {self.digits!r}")
+
+
+Fault: TypeAlias = (RefuseHandshake | Redirect | DelayHandshake | Drop | CloseWith | SendMalformed | DelayEvents
+                    | Stall | SendDTMF)
+Triggered: TypeAlias = Drop | CloseWith | SendMalformed | Stall | SendDTMF
 
 
 def _threshold(fault: Triggered) -> int:

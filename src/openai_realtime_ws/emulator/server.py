@@ -52,6 +52,7 @@ from .faults import (
     FaultRunner,
     Redirect,
     RefuseHandshake,
+    SendDTMF,
     SendMalformed,
     Stall,
     Triggered,
@@ -397,6 +398,16 @@ async def _apply_triggered(conn: ConnectionRecord, faults: list[Triggered]) -> N
                 await ws.send_frame(payload, WSMsgType.TEXT)
         elif isinstance(f, Stall):
             pass  # FaultRunner.stalled now swallows sends
+        elif isinstance(f, SendDTMF):
+            session = conn.session
+            if session is None or not session.sideband:
+                continue
+            for act in session.dtmf(f.digits, time.time()):
+                if isinstance(act, Send):
+                    for obs in tuple(_frame_observers):
+                        obs(act.event)
+                    _queue_event(conn, act.event)
+            _write_out(conn)
 
 
 class Emulator:
