@@ -112,7 +112,8 @@ async def test_foreign_origin_refused(realtime_emulator: Emulator) -> None:
 @FAST
 async def test_refused_event_type_never_reaches_upstream(realtime_emulator: Emulator) -> None:
     policy = RelayPolicy(allowed_events=frozenset({"input_audio_buffer.append",
-                                                   "input_audio_buffer.commit"}))
+                                                   "input_audio_buffer.commit"}),
+                         max_event_bytes=4096)
     async with serve(relay_for(realtime_emulator, policy=policy)) as base:
         async with connect(ws_url(base)) as ws:
             await next_of(ws, "session.created")
@@ -121,6 +122,10 @@ async def test_refused_event_type_never_reaches_upstream(realtime_emulator: Emul
             assert error["error"]["code"] == "relay_event_not_allowed"
             assert error["error"]["param"] == "type"
             assert error["error"]["event_id"] == "evt_1"
+            await send(ws, {"type": "input_audio_buffer.append", "audio": "AAAA" * 2000})
+            error = await next_of(ws, "error")
+            assert error["error"]["code"] == "relay_event_too_large"
+            assert "at most 4096 bytes" in error["error"]["message"]
             await send(ws, {"type": "input_audio_buffer.commit"})
             await next_of(ws, "error")  # the emulator's: the buffer is empty, so it went through
     assert realtime_emulator.connections[0].received_types() == ["input_audio_buffer.commit"]
