@@ -5,6 +5,7 @@
     .venv/bin/python bench/scale.py --processes 2 --sizes 1000   # spread over 2 processes
     .venv/bin/python bench/scale.py --idle-tls 200                 # idle memory per TLS session
     .venv/bin/python bench/scale.py --profile 200                  # py-spy profiles at N
+    .venv/bin/python bench/scale.py --pacer shared                 # one send timer for all sessions
 
 Each session is a live voice call: the client sends a 20 ms ``input_audio_buffer.append`` (960
 bytes of PCM16, base64 on the way) every 20 ms from one task per session, and the server
@@ -289,7 +290,9 @@ async def _in_batches(one: Callable[[], Awaitable[None]], n: int, batch: int = 5
 # ----------------------------------------------------------------------------- one client run
 
 
-async def live(kind: str, url: str, ca: str | None, n: int, warmup: float, duration: float) -> dict[str, Any]:
+async def live(
+    kind: str, url: str, ca: str | None, n: int, warmup: float, duration: float, pacing: str = "task"
+) -> dict[str, Any]:
     hist = Histogram()
     late = Histogram()
     mono_ns = time.monotonic_ns
@@ -316,7 +319,24 @@ async def live(kind: str, url: str, ca: str | None, n: int, warmup: float, durat
             sent[0] += 1
             due += 0.020
 
-    pumps = [loop.create_task(pump(s, 0.020 * i / n)) for i, s in enumerate(senders)]
+    pumps: list[asyncio.Task[None]] = []
+    pacer = None
+    if pacing == "shared":  # one timer for every session (openai_realtime_ws.scale.Pacer)
+        from openai_realtime_ws.scale import Pacer
+
+        pacer = Pacer(0.020)
+
+        def paced(send: Callable[[], None]) -> Callable[[float], None]:
+            def tick(due: float) -> None:
+                late.add(int((loop.time() - due) * 1e6))
+                send()
+                sent[0] += 1
+            return tick
+
+        for s in senders:
+            pacer.add(paced(s))
+    else:  # one task per session, each sleeping until its next 20 ms
+        pumps = [loop.create_task(pump(s, 0.020 * i / n)) for i, s in enumerate(senders)]
 
     async def guard() -> None:  # a client that falls behind queues without end: stop at 4 GiB
         while rss_bytes() < MEMORY_GUARD:
@@ -342,6 +362,8 @@ async def live(kind: str, url: str, ca: str | None, n: int, warmup: float, durat
     }
     stop = True
     guard_task.cancel()
+    if pacer is not None:
+        pacer.close()
     for p in pumps:
         p.cancel()
     await asyncio.gather(*pumps, return_exceptions=True)
@@ -381,7 +403,8 @@ def worker(args: argparse.Namespace) -> None:
     if args.idle:
         out = asyncio.run(idle(args.worker, args.url, args.ca or None, args.n))
     else:
-        out = asyncio.run(live(args.worker, args.url, args.ca or None, args.n, args.warmup, args.duration))
+        out = asyncio.run(live(args.worker, args.url, args.ca or None, args.n, args.warmup,
+                               args.duration, args.pacer))
     print(json.dumps(out), flush=True)
 
 
@@ -392,7 +415,7 @@ def run_worker(kind: str, url: str, ca: str | None, n: int, args: argparse.Names
                *, cpu: int | None, idle_run: bool = False, profile: str | None = None) -> subprocess.Popen[str]:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", kind, "--url", url,
            "--ca", ca or "", "--n", str(n), "--warmup", str(args.warmup),
-           "--duration", str(args.duration)]
+           "--duration", str(args.duration), "--pacer", args.pacer]
     if cpu is not None:
         cmd += ["--cpu", str(cpu)]
     if idle_run:
@@ -490,6 +513,8 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=5.0)
     ap.add_argument("--warmup", type=float, default=2.0)
     ap.add_argument("--tls", action="store_true", help="live runs over TLS")
+    ap.add_argument("--pacer", choices=("task", "shared"), default="task",
+                    help="send loop: one task per session (default) or one shared timer (scale.Pacer)")
     ap.add_argument("--processes", type=int, default=1,
                     help="spread each N over this many client processes (one core each)")
     ap.add_argument("--idle-tls", type=int, default=0, metavar="N",
@@ -562,7 +587,8 @@ def main() -> None:
                     continue
                 w = [m / n for m in per]
                 rows.append([
-                    kind + (f" x{k} proc" if k > 1 else ""), str(n),
+                    kind + (f" x{k} proc" if k > 1 else "")
+                    + (" (shared pacer)" if args.pacer == "shared" else ""), str(n),
                     fmt(sum(r["rss_per_session_kb"] * wi for r, wi in zip(results, w, strict=True)), ".0f"),
                     " / ".join(fmt(r["cpu_pct"], ".0f") for r in results),
                     fmt(sum(r["cpu_us_per_event"] * wi for r, wi in zip(results, w, strict=True)), ".1f"),

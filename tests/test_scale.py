@@ -1,15 +1,18 @@
 """openai_realtime_ws.scale: sessions spread over 2 worker processes (one event loop each, pinned
-to its own CPU) against the real emulator over loopback."""
+to its own CPU) against the real emulator over loopback; the Pacer's one-timer send loop."""
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import os
+from collections.abc import Callable
 
 import pytest
 
 from openai_realtime_ws import AsyncOpenAIRealtimeWS, RealtimeConfigError
 from openai_realtime_ws.emulator import EmulatorThread
-from openai_realtime_ws.scale import run_in_processes, shard
+from openai_realtime_ws.scale import Pacer, run_in_processes, shard
 
 CALLS = [f"call-{i}" for i in range(6)]
 
@@ -67,3 +70,52 @@ def test_shard_and_bad_arguments() -> None:
             shard(items, index, count)
     with pytest.raises(RealtimeConfigError, match="`processes`"):
         run_in_processes(failing_worker, processes=0)
+
+
+async def test_pacer_calls_each_callback_once_per_period_spread_over_it() -> None:
+    calls: dict[int, list[float]] = {k: [] for k in range(8)}
+    enough = asyncio.Event()
+
+    def make(k: int) -> Callable[[float], None]:
+        def cb(due: float) -> None:
+            calls[k].append(due)
+            if all(len(v) >= 5 for v in calls.values()):
+                enough.set()
+        return cb
+
+    with Pacer(period=0.02, slots=4) as pacer:
+        removers = [pacer.add(make(k)) for k in range(8)]
+        assert len(pacer) == 8
+        await asyncio.wait_for(enough.wait(), 10)
+        removers[0]()
+        assert len(pacer) == 7
+    for k, dues in calls.items():
+        gaps = [round(b - a, 6) for a, b in itertools.pairwise(dues)]
+        assert all(abs(g - 0.02) < 1e-6 for g in gaps), (k, gaps)  # one call per period
+    # callbacks k and k+4 share slot k % 4, offset k * 5 ms within the period
+    first = {k: dues[0] for k, dues in calls.items()}
+    assert all(abs((first[k] - first[0]) - 0.005 * k) < 1e-6 for k in range(4))
+    assert first[4] == first[0]
+
+
+async def test_pacer_removes_a_failing_callback_and_stops_on_close(caplog: pytest.LogCaptureFixture) -> None:
+    ok: list[float] = []
+    three = asyncio.Event()
+
+    def good(due: float) -> None:
+        ok.append(due)
+        if len(ok) == 3:
+            three.set()
+
+    def bad(due: float) -> None:
+        raise RuntimeError("session closed")
+
+    pacer = Pacer(period=0.01, slots=1)
+    pacer.add(bad)
+    pacer.add(good)
+    await asyncio.wait_for(three.wait(), 10)
+    assert len(pacer) == 1 and "a callback raised" in caplog.text
+    pacer.close()
+    assert len(pacer) == 0
+    with pytest.raises(RealtimeConfigError, match="period > 0"):
+        Pacer(period=0)
