@@ -347,7 +347,7 @@ class RealtimeConnection:
         self._waiters.clear()
         self._wake_iterators()
         self._wake(self._closed_waiters, None)
-        if not self.close_ok:
+        if not self.close_ok and self.close_code is not None:  # (None: it never opened)
             self.shell.report(
                 _INFO,
                 f"Realtime connection closed: code={self.close_code} "
