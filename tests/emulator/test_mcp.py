@@ -128,6 +128,7 @@ async def test_approval_request_then_approved_call(realtime_emulator: Emulator, 
                                                   "approve": True})
         added = await until(conn, "conversation.item.done")
         assert added[-1].item.type == "mcp_approval_response" and added[-1].item.approve is True
+        assert "status" not in added[-1].item.model_dump(exclude_unset=True)
         await conn.response.create()
         events = await until(conn, "response.done")
         call, message = events[-1].response.output

@@ -573,7 +573,8 @@ class Session:
         if "id" in item and item["id"] in self.conversation:
             raise errors.duplicate_item(item["id"])
         item = {"id": item.get("id") or self.ids.new("item"), **{k: v for k, v in item.items() if k != "id"}}
-        item.setdefault("status", "completed")
+        if not str(item.get("type", "")).startswith("mcp_"):  # MCP items have no status
+            item.setdefault("status", "completed")
         item.pop("object", None)
         item_id = item["id"]
         to_hear: tuple[bytes, str] | None = None
