@@ -137,6 +137,7 @@ class Pacer:
         return remove
 
     def close(self) -> None:
+        """Stop ticking and forget every callback (idempotent)."""
         self._closed = True
         if self._handle is not None:
             self._handle.cancel()
