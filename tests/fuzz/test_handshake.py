@@ -161,3 +161,39 @@ def test_invalid_netloc_error_does_not_echo_credentials(netloc: str) -> None:
     with pytest.raises(RealtimeConfigError) as info:
         check_ws_url(f"wss://{netloc}/v1/realtime")
     assert SECRET not in str(info.value)
+
+
+# --- header injection (issue 9): any header text either passes unchanged or is refused with the
+# header's name and never its value
+
+_HEADER_NAMES = st.from_regex(r"[A-Za-z][A-Za-z0-9-]{0,20}", fullmatch=True).filter(
+    lambda n: n.lower() != "authorization"
+)
+
+
+@FUZZ
+@given(_HEADER_NAMES, st.text(max_size=60))
+def test_any_header_value_passes_unchanged_or_is_refused(name: str, value: str) -> None:
+    from openai_realtime_ws.core.handshake import openai_plan
+
+    planted = f"{SECRET}{value}"
+    bad = any(c in planted for c in "\r\n\x00")
+    try:
+        plan = openai_plan("wss://h.example/v1/realtime?model=m", None, headers={name: planted})
+    except RealtimeConfigError as exc:
+        assert bad, (name, planted)
+        assert repr(name) in str(exc) and SECRET not in str(exc) and SECRET not in repr(exc)
+    else:
+        assert not bad
+        assert (name, planted) in plan.headers
+
+
+@FUZZ
+@given(st.text(max_size=20), st.text(max_size=30))
+def test_any_query_pair_is_refused_without_its_value_or_passes(key: str, value: str) -> None:
+    url = "wss://h.example/v1/realtime?" + f"model=m&{quote(key, safe='')}={quote(SECRET + value, safe='')}"
+    try:
+        assert check_ws_url(url) == url
+    except RealtimeConfigError as exc:
+        assert SECRET not in str(exc) and SECRET not in repr(exc)
+    assert SECRET not in redact_url(url) or key.lower().replace("_", "-") not in _SENSITIVE_QUERY
