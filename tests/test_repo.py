@@ -67,3 +67,13 @@ def test_the_readme_says_what_it_resembles_without_jargon() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "seed" not in readme.lower()
     assert "`OpenAIRealtimeWS`" in readme and "`OpenAIRealtimeWebSocket`" in readme
+
+
+def test_the_readme_links_point_at_files_that_exist() -> None:
+    """README.md is read on GitHub, outside the docs build: its relative links are checked here."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    targets = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", readme)
+    local = [t for t in targets if not re.match(r"[a-z]+://", t)]
+    assert local, "no relative links found"
+    missing = [t for t in local if not (ROOT / t).exists()]
+    assert not missing, f"README links to missing files: {missing}"
