@@ -27,9 +27,12 @@ PUBLIC_MODULES = [
     "openai_realtime_ws.relay",
     "openai_realtime_ws.telephony",
     "openai_realtime_ws.scale",
+    "openai_realtime_ws.types",
 ]
-#: Exported names that are not documented objects (data, aliases of documented things).
-NOT_DOCUMENTED = {"__version__"}
+#: Exported names that are not documented objects (data, aliases of documented things). The event
+#: unions are type aliases: their docstrings are attribute docstrings, which the reference shows
+#: but ``inspect.getdoc`` cannot see.
+NOT_DOCUMENTED = {"__version__", "ClientEvent", "ServerEvent", "AnyServerEvent"}
 
 
 def _public_objects() -> list[tuple[str, str, Any]]:
