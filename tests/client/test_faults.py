@@ -290,6 +290,23 @@ def test_two_threads_iterating_share_the_events_out() -> None:
     assert sorted(ids) == sorted(id(e) for e in all_events)  # and none was lost
 
 
+def test_events_buffered_at_close_are_still_iterated_after_it() -> None:
+    # what the loop thread buffered but no iteration step took before close() is handed out
+    # after it (as the asyncio client does), then iteration ends: nothing is lost at the stop
+    with EmulatorThread() as emu:
+        rt = OpenAIRealtimeWS.create(base_url=emu.base_url, api_key=KEY, model="m")
+        all_events: list[Any] = []
+        rt.on("event", all_events.append)
+        it = iter(rt)
+        first = next(it)
+        rt.send(user_text("hello"))
+        rt.send({"type": "response.create", "response": {"output_modalities": ["text"]}})
+        rt.wait_for("response.done", timeout=10)
+        rt.close()
+        rest = list(it)
+    assert [first, *rest] == all_events and "response.done" in [e.type for e in rest]
+
+
 def test_blocking_send_raises_queue_full_synchronously() -> None:
     from openai_realtime_ws import QueueFull
 

@@ -61,6 +61,7 @@ class _LoopThread:
         self._thread = threading.Thread(target=self._run, name="openai-realtime-ws", daemon=True)
         self._lock = threading.Lock()
         self._futures: set[concurrent.futures.Future[Any]] = set()  # callers waiting on the loop
+        self._stopping = False  # stop() began: no new calls reach the loop (see stop())
         self._stopped = False
         self._thread.start()
 
@@ -90,12 +91,30 @@ class _LoopThread:
         if self.here:
             coro.close()
             self._refuse_here()
-        try:
-            future: concurrent.futures.Future[_T] = asyncio.run_coroutine_threadsafe(coro, self.loop)
-        except RuntimeError:  # the loop is closed
-            coro.close()
-            raise concurrent.futures.CancelledError from None
-        return self._wait(future, timeout)
+        return self._wait(self._submit(coro), timeout)
+
+    def _submit(self, coro: Coroutine[Any, Any, _T]) -> concurrent.futures.Future[_T]:
+        # under the lock, so that stop() sees every task a caller started before it began
+        with self._lock:
+            if self._stopping:
+                coro.close()
+                raise concurrent.futures.CancelledError
+            try:
+                return asyncio.run_coroutine_threadsafe(coro, self.loop)
+            except RuntimeError:  # the loop is closed
+                coro.close()
+                raise concurrent.futures.CancelledError from None
+
+    def join(self) -> bool:
+        """Wait (from another thread) until a stop under way has ended the loop thread; whether
+        it has, so that the loop's objects may be read from the calling thread."""
+        if self.here:
+            return False
+        with self._lock:
+            stopping = self._stopping
+        if stopping:
+            self._thread.join(timeout=15)
+        return not self._thread.is_alive()
 
     def run(self, fn: Callable[..., _T], *args: Any) -> _T:
         """Run a plain function on the loop thread and wait for its result (directly when
@@ -146,8 +165,15 @@ class _LoopThread:
                 if pending:
                     await asyncio.wait(pending, timeout=1.0)
 
+        # From here on no caller starts a task on the loop (they get CancelledError), so every
+        # task settle() waits for is one a caller started before: none is left pending when the
+        # loop stops, and each caller gets its task's result (an iteration step that took an
+        # event returns it). A step task started after settle() looked would stay pending.
+        with self._lock:
+            self._stopping = True
+            settled = asyncio.run_coroutine_threadsafe(settle(), self.loop)
         try:
-            self.call(settle(), timeout=5)
+            settled.result(timeout=5)
         except BaseException:  # pragma: no cover - best effort
             pass
         self.loop.call_soon_threadsafe(self.loop.stop)
@@ -172,6 +198,7 @@ class OpenAIRealtimeWS(TypedEmitterMixin, SyncWaitForMixin):
         self._inner = inner
         self._encoder = ClientEventEncoder()
         self._close_lock = threading.Lock()
+        self._iter_lock = threading.Lock()  # iteration after the loop thread ended (_after_close)
         self._closing_task: asyncio.Future[None] | None = None  # close() called from a handler
 
     # ------------------------------------------------------------------ factories
@@ -406,6 +433,8 @@ class OpenAIRealtimeWS(TypedEmitterMixin, SyncWaitForMixin):
         except StopAsyncIteration:
             raise StopIteration from None
         except concurrent.futures.CancelledError:  # the loop shut down (close from a thread)
+            if self._runner.join() and handoff:  # (the loop thread has ended: safe to read)
+                return handoff.pop()
             return self._after_close()
         except BaseException:
             # interrupted (Ctrl-C, timeout) after the loop took an event: put it back in front,
@@ -420,6 +449,13 @@ class OpenAIRealtimeWS(TypedEmitterMixin, SyncWaitForMixin):
 
     def _after_close(self) -> AnyServerEvent:
         conn = self._inner.connection
+        if self._runner.join():
+            # the loop thread has ended: events it buffered but no iteration step took yet are
+            # handed out here (one thread at a time), then iteration ends as it would have
+            with self._iter_lock:
+                event = conn.next_event(None)
+            if event is not None:
+                return event
         if conn.closed_normally or not conn.closed:
             raise StopIteration
         raise conn.closed_error()
