@@ -30,6 +30,17 @@ def tones_wav(tmp_path: Path) -> Path:
     return path
 
 
+def _wait_for_line(proc: subprocess.Popen[str], text: str) -> None:
+    """Read stderr up to the line holding ``text`` (ALSA may print underrun notices first)."""
+    assert proc.stderr is not None
+    for _ in range(50):
+        line = proc.stderr.readline()
+        if text in line or not line:
+            assert text in line, "the process ended before saying it was ready"
+            return
+    raise AssertionError(f"no stderr line with {text!r}")
+
+
 def _voice_io(pulse: Pulse, *extra: str, feed: Path | None = None) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in pulse.env.items() if k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL")}
     cmd = [sys.executable, "-m", "openai_realtime_ws", "chat", "--voice-io", "--emulator",
@@ -39,9 +50,7 @@ def _voice_io(pulse: Pulse, *extra: str, feed: Path | None = None) -> subprocess
     try:
         if feed is not None:
             # the microphone is open once the process says it is listening or connected
-            assert proc.stderr is not None
-            line = proc.stderr.readline()
-            assert "emulator" in line, line
+            _wait_for_line(proc, "emulator")
             player = pulse.play_into_mic(feed)
         out, err = proc.communicate(timeout=60)
     finally:
@@ -83,8 +92,7 @@ def test_voice_io_ends_on_ctrl_c(pulse: Pulse) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "openai_realtime_ws", "chat", "--voice-io", "--emulator"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        assert proc.stderr is not None
-        assert "emulator" in proc.stderr.readline()  # connected, devices open
+        _wait_for_line(proc, "emulator")  # connected, devices open
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=15)
     finally:

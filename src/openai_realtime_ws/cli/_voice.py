@@ -15,17 +15,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
+from collections.abc import Awaitable
 from contextlib import AsyncExitStack
-from typing import Any
+from typing import Any, TypeVar
 
 from ..aio.client import AsyncOpenAIRealtimeWS
 from ..audio import AudioDeviceError, Microphone, Speaker, wav_frames
 from ..voice import VoiceEvent, VoiceSession
-from ._errors import EXIT_ERROR, EXIT_OK, EXIT_USAGE, CLIError
+from ._errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CLIError
 from ._target import Target, connect_kwargs, emulator_plugins, local_emulator_notice, resolve_target
 
 __all__ = ["add_voice_io_options", "run_voice_io"]
+
+_T = TypeVar("_T")
 
 
 def _device(text: str) -> int | str:
@@ -125,7 +129,50 @@ async def _connect(stack: AsyncExitStack, target: Target) -> AsyncOpenAIRealtime
     return rt
 
 
+class _Interrupted(Exception):
+    """Ctrl-C: end the conversation (devices and session closed on the way out)."""
+
+
+async def _or_stop(aw: Awaitable[_T], stop: asyncio.Event) -> _T:
+    """Await ``aw`` unless Ctrl-C comes first (then it is cancelled and _Interrupted raised)."""
+    task = asyncio.ensure_future(aw)
+    stopper = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopper.cancel()
+    if not task.done():
+        task.cancel()
+        try:
+            await task
+        except BaseException:
+            pass
+        raise _Interrupted
+    return task.result()
+
+
 async def _converse(args: argparse.Namespace, target: Target) -> int:
+    # Ctrl-C sets an event (instead of cancelling the main task, which an await in progress
+    # could absorb): every wait below races it, and the exit stack closes everything on the way out
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    try:
+        loop.add_signal_handler(signal.SIGINT, stop.set)
+    except (NotImplementedError, RuntimeError):  # pragma: no cover - no signal handlers (Windows)
+        pass
+    try:
+        return await _talk(args, target, stop)
+    except _Interrupted:
+        sys.stderr.write("\n")
+        return EXIT_INTERRUPTED
+    finally:
+        try:
+            loop.remove_signal_handler(signal.SIGINT)
+        except (NotImplementedError, RuntimeError):  # pragma: no cover
+            pass
+
+
+async def _talk(args: argparse.Namespace, target: Target, stop: asyncio.Event) -> int:
     printer = _Printer(bool(args.quiet))
     async with AsyncExitStack() as stack:
         source: Any
@@ -143,7 +190,7 @@ async def _converse(args: argparse.Namespace, target: Target) -> int:
             await stack.enter_async_context(speaker)
         except AudioDeviceError as exc:
             raise CLIError(str(exc), EXIT_ERROR) from None
-        rt = await _connect(stack, target)
+        rt = await _or_stop(_connect(stack, target), stop)
         voice = VoiceSession(rt, source=source, sink=speaker, on_event=printer,
                              instructions=args.instructions, voice=args.voice)
         await stack.enter_async_context(voice)
@@ -153,11 +200,10 @@ async def _converse(args: argparse.Namespace, target: Target) -> int:
         while args.max_turns is None or printer.replies < args.max_turns:
             printer.replied.clear()
             try:
-                await asyncio.wait_for(printer.replied.wait(), 1.0)
+                await _or_stop(asyncio.wait_for(printer.replied.wait(), 1.0), stop)
             except TimeoutError:
                 if rt.closed:
                     raise CLIError("the connection closed", EXIT_ERROR) from None
         # let the last reply finish playing before the devices close
-        await speaker.drain()
+        await _or_stop(speaker.drain(), stop)
     return EXIT_OK
-
