@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import os
 import signal
+import socket
 import ssl
 import subprocess
 import sys
@@ -83,6 +85,25 @@ def test_thread_restart_keeps_port() -> None:
         assert emu.port == port
         with sync_connect(f"{emu.ws_url}?model=x", ssl=emu.ssl_context) as ws:
             assert json.loads(ws.recv())["type"] == "session.created"
+
+
+async def test_a_stopped_emulator_refuses_connections_but_holds_its_port() -> None:
+    # between stop() and start() no other socket on the machine may take the port (an outgoing
+    # connection's ephemeral port did, under load: start() then failed with EADDRINUSE)
+    async with Emulator() as emu:
+        port = emu.port
+        await emu.stop()
+        with pytest.raises(ConnectionRefusedError):
+            await asyncio.open_connection("127.0.0.1", port)
+        other = socket.socket()
+        with pytest.raises(OSError) as info:
+            other.bind(("127.0.0.1", port))  # as connect() would pick it, without SO_REUSEADDR
+        other.close()
+        assert info.value.errno == errno.EADDRINUSE
+        await emu.start()
+        assert emu.port == port
+        raw = await connect(emu)
+        await raw.ws.close()
 
 
 async def test_cli_prints_base_url_first_and_stops_on_sigterm() -> None:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
+import socket
 import ssl
 import struct
 import threading
@@ -447,7 +449,8 @@ class Emulator:
         self.secrets = SecretStore(self.ids)
         self._tls: _tls.TLSMaterial | None = None
         self._runner: web.AppRunner | None = None
-        self._site: web.TCPSite | None = None
+        self._site: web.BaseSite | None = None
+        self._reserved: socket.socket | None = None  # the port, held between stop() and start()
         self.app = self._make_app()
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -502,16 +505,74 @@ class Emulator:
             server_ssl = self._tls.server_context()
         runner = web.AppRunner(self.app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port, ssl_context=server_ssl, reuse_address=True)
-        await site.start()
+        try:
+            sock = self._listening_socket()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        site: web.BaseSite
+        if sock is not None:
+            site = web.SockSite(runner, sock, ssl_context=server_ssl)
+        else:  # a host name (may resolve to several addresses): aiohttp binds them all
+            site = web.TCPSite(runner, self.host, self.port, ssl_context=server_ssl, reuse_address=True)
+        try:
+            await site.start()
+        except BaseException:
+            if sock is not None:
+                sock.close()
+            await runner.cleanup()
+            raise
         self._runner, self._site = runner, site
         if self.port == 0:
             self.port = int(runner.addresses[0][1])
         return self
 
-    async def stop(self, *, close_code: int = 1012, abort: bool = False, remove_tls: bool = False) -> None:
-        """Stop serving (the port is kept for a later `start()`). Live sockets are closed with
-        `close_code` (1012 "service restart"), or dropped without a close frame when `abort`."""
+    def _listening_socket(self) -> socket.socket | None:
+        """The socket to serve on: the one `stop()` kept the port with, else a new one bound
+        to `host` (an IP address; `None` for a host name). SO_REUSEPORT is set after the bind,
+        so a port 0 still gets a port no other socket holds, and `stop()` can hold it."""
+        sock, self._reserved = self._reserved, None
+        if sock is not None:
+            return sock
+        try:
+            ip = ipaddress.ip_address(self.host)
+        except ValueError:
+            return None
+        sock = socket.socket(socket.AF_INET6 if ip.version == 6 else socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((self.host, self.port))
+            if hasattr(socket, "SO_REUSEPORT"):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+
+    def _reserve_port(self) -> socket.socket | None:
+        """Bind (without listening) a second socket to the serving address while the listener
+        still holds it. Once the listener closes, connections are refused as by a stopped
+        server, but no other socket on the machine (an outgoing connection's ephemeral port)
+        can take the port before `start()` listens on this one. `None` where that cannot be
+        done (no SO_REUSEPORT, a host name): `start()` then binds the port anew."""
+        if not isinstance(self._site, web.SockSite) or not hasattr(socket, "SO_REUSEPORT"):
+            return None
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            sock.bind((self.host, self.port))
+        except OSError:
+            sock.close()
+            return None
+        return sock
+
+    async def stop(self, *, close_code: int = 1012, abort: bool = False, remove_tls: bool = False,
+                   release_port: bool = False) -> None:
+        """Stop serving (the port is kept for a later `start()`, unless `release_port`). Live
+        sockets are closed with `close_code` (1012 "service restart"), or dropped without a
+        close frame when `abort`. Leaving `async with` releases the port."""
         for conn in list(self.connections):
             if conn._ws is not None and not conn.closed.is_set():
                 if abort and conn._request is not None and conn._request.transport is not None:
@@ -520,8 +581,13 @@ class Emulator:
                 else:
                     await self._close_conn(conn, close_code, "server stopping")
         if self._runner is not None:
+            if not release_port and self._reserved is None:
+                self._reserved = self._reserve_port()  # before the listener lets the port go
             await self._runner.cleanup()
         self._runner = self._site = None
+        if release_port and self._reserved is not None:
+            self._reserved.close()
+            self._reserved = None
         if remove_tls and self._tls is not None:
             self._tls.remove()
             self._tls = None
@@ -530,7 +596,7 @@ class Emulator:
         return await self.start()
 
     async def __aexit__(self, *exc: object) -> None:
-        await self.stop(close_code=1001, remove_tls=True)
+        await self.stop(close_code=1001, remove_tls=True, release_port=True)
 
     # --- test helpers ----------------------------------------------------------------------
 

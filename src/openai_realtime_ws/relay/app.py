@@ -365,7 +365,7 @@ class RealtimeRelay:
         """Drain, then stop the embedded emulator and close the store."""
         await self.drain()
         if self._emulator is not None:
-            await self._emulator.stop()
+            await self._emulator.stop(release_port=True)
             self._emulator = None
         await self.store.close()
 
