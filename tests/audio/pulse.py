@@ -10,7 +10,6 @@ import importlib.util
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -49,12 +48,22 @@ def _skip_reason() -> str | None:
     return None
 
 
-def _rescan_devices() -> None:
-    """PortAudio lists devices when it starts: restart it now that the server runs."""
-    sd = sys.modules.get("sounddevice")
-    if sd is not None:
+def _rescan_devices() -> str | None:
+    """PortAudio lists devices when it starts: (re)start it now that the server runs, until it
+    sees a default input and output (a busy machine can make the ALSA pulse plugin miss one).
+    Returns why not, if it never does."""
+    sd = importlib.import_module("sounddevice")
+    problem = None
+    for _ in range(5):
         sd._terminate()
         sd._initialize()
+        try:
+            sd.query_devices(kind="input")
+            sd.query_devices(kind="output")
+            return None
+        except Exception as exc:
+            problem = str(exc)
+    return f"PortAudio sees no default device on the test server: {problem}"
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +94,11 @@ def pulse() -> Iterator[Pulse]:
     p.pactl("set-default-source", "mic")
     saved = os.environ.get("PULSE_SERVER")
     os.environ["PULSE_SERVER"] = server  # for ALSA's pulse plugin inside PortAudio
-    _rescan_devices()
+    problem = _rescan_devices()
+    if problem:
+        subprocess.run(["pulseaudio", "--kill"], env=env, capture_output=True, timeout=10)
+        shutil.rmtree(runtime, ignore_errors=True)
+        pytest.fail(problem)
     try:
         yield p
     finally:

@@ -7,6 +7,7 @@ import asyncio
 import itertools
 import math
 import shutil
+import statistics
 import struct
 import subprocess
 import wave
@@ -32,9 +33,17 @@ def _tone(ms: int, hz: float = 440.0) -> bytes:
 
 
 def _pitch(pcm: bytes, rate: int = 24000) -> float:
+    """The median pitch of the loud 50 ms windows (a dropout on a busy machine is not a pitch)."""
     samples = struct.unpack(f"<{len(pcm) // 2}h", pcm)
-    crossings = sum(1 for a, b in itertools.pairwise(samples) if (a < 0) != (b < 0))
-    return crossings / 2 / (len(samples) / rate)
+    n = rate // 20
+    pitches = []
+    for i in range(0, len(samples) - n + 1, n):
+        w = samples[i : i + n]
+        if max(abs(x) for x in w) < 1000:
+            continue
+        crossings = sum(1 for a, b in itertools.pairwise(w) if (a < 0) != (b < 0))
+        pitches.append(crossings / 2 / (n / rate))
+    return statistics.median(pitches) if pitches else 0.0
 
 
 def _loud(pcm: bytes) -> bytes:
