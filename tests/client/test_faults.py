@@ -203,7 +203,7 @@ def test_concurrent_close_from_threads_is_safe_and_idempotent() -> None:
                 except BaseException as exc:  # pragma: no cover - the failure being tested
                     problems.append(exc)
 
-            threads = [threading.Thread(target=close, args=(rt, problems)) for _ in range(3)]
+            threads = [threading.Thread(target=close, args=(rt, problems), daemon=True) for _ in range(3)]
             for t in threads:
                 t.start()
             rt.close()
@@ -224,7 +224,7 @@ def test_close_from_another_thread_ends_iteration() -> None:
                 seen.append(event.type)
                 first.set()
 
-        t = threading.Thread(target=iterate)
+        t = threading.Thread(target=iterate, daemon=True)
         t.start()
         assert first.wait(5)
         rt.close()
@@ -253,7 +253,7 @@ def test_threads_sending_and_waiting_while_another_closes_never_hang() -> None:
             except ConnectionClosed:
                 outcomes.append("wait_for: closed")
 
-        threads = [threading.Thread(target=sender), threading.Thread(target=waiter)]
+        threads = [threading.Thread(target=f, daemon=True) for f in (sender, waiter)]
         for t in threads:
             t.start()
         started.wait()
@@ -275,7 +275,7 @@ def test_two_threads_iterating_share_the_events_out() -> None:
             for event in rt:
                 got[i].append(event)
 
-        threads = [threading.Thread(target=iterate, args=(i,)) for i in range(2)]
+        threads = [threading.Thread(target=iterate, args=(i,), daemon=True) for i in range(2)]
         for t in threads:
             t.start()
         rt.send(user_text("hello"))
