@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import signal
 from collections.abc import Iterator
 from typing import Any
 
@@ -39,6 +40,10 @@ _findings: list[Finding] = []
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     global _handler
+    # A shell starts a background job (`.ci/run &`, nohup) with SIGINT ignored, and an ignored
+    # signal stays ignored in every subprocess: the CLI's Ctrl-C tests would then wait forever.
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     _handler = _RECORDER.handler()
     logging.getLogger().addHandler(_handler)
     for name in _LOGGERS:
