@@ -83,11 +83,10 @@ class Microphone:
         try:
             rate = self.samplerate or _device_rate(sd, self.device, "input")
             self._resampler = Resampler(rate, API_RATE) if rate != API_RATE else None
-            self._stream = sd.RawInputStream(
+            self._stream = await _open(lambda: sd.RawInputStream(
                 samplerate=rate, channels=1, dtype="int16", device=self.device,
                 blocksize=rate * self.frame_ms // 1000, callback=callback,
-            )
-            self._stream.start()
+            ))
         except AudioDeviceError:
             raise
         except Exception as exc:
@@ -121,6 +120,25 @@ class Microphone:
             if item is None:
                 return
             yield item
+
+
+async def _open(make: Any, attempts: int = 3) -> Any:
+    """Open and start a PortAudio stream; a sound server that is slow to answer (a busy machine,
+    PulseAudio behind ALSA) can fail an open once: try again after a short pause."""
+    for attempt in range(attempts):
+        try:
+            stream = make()
+            try:
+                stream.start()
+            except Exception:
+                stream.close()
+                raise
+            return stream
+        except Exception:
+            if attempt == attempts - 1:
+                raise
+            await asyncio.sleep(0.1 * (attempt + 1))
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _device_rate(sd: Any, device: int | str | None, kind: str) -> int:
@@ -222,12 +240,11 @@ class Speaker(AudioSink):
             rate = self.samplerate or _device_rate(sd, self.device, "output")
             self._rate = rate
             self._resampler = Resampler(API_RATE, rate) if rate != API_RATE else None
-            self._stream = sd.RawOutputStream(
+            self._stream = await _open(lambda: sd.RawOutputStream(
                 samplerate=rate, channels=1, dtype="int16", device=self.device,
                 blocksize=rate * self.block_ms // 1000, callback=callback,
                 latency=self._latency_setting,
-            )
-            self._stream.start()
+            ))
         except Exception as exc:
             self._stream = None
             raise AudioDeviceError(f"cannot open the speaker: {exc}") from exc
