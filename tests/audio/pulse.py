@@ -79,7 +79,8 @@ def pulse() -> Iterator[Pulse]:
     # --daemonize=yes returns once the daemon is ready (or failed): no polling needed
     done = subprocess.run(
         ["pulseaudio", "-n", "--daemonize=yes", "--exit-idle-time=-1", "--disallow-exit",
-         "--use-pid-file=yes", "--system=no", "--log-target=stderr",
+         "--use-pid-file=yes", "--system=no", "--log-target=stderr", "--no-cpu-limit",
+         "--realtime=no", "--high-priority=no",
          f"--load=module-native-protocol-unix auth-anonymous=1 socket={socket_path}",
          "--load=module-null-sink sink_name=speaker rate=24000 channels=1",
          "--load=module-null-sink sink_name=micfeed rate=24000 channels=1",

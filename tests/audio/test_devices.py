@@ -33,16 +33,19 @@ def _tone(ms: int, hz: float = 440.0) -> bytes:
 
 
 def _pitch(pcm: bytes, rate: int = 24000) -> float:
-    """The median pitch of the loud 50 ms windows (a dropout on a busy machine is not a pitch)."""
+    """The median pitch of the fully loud 20 ms windows: on a busy machine an underrun puts gaps
+    of silence into what the sound server records, and a window with a gap is not a pitch."""
     samples = struct.unpack(f"<{len(pcm) // 2}h", pcm)
-    n = rate // 20
+    n = rate // 50
     pitches = []
     for i in range(0, len(samples) - n + 1, n):
         w = samples[i : i + n]
-        if max(abs(x) for x in w) < 1000:
+        if math.sqrt(sum(x * x for x in w) / n) < 4000:  # the tones here have an RMS of ~6400
             continue
-        crossings = sum(1 for a, b in itertools.pairwise(w) if (a < 0) != (b < 0))
-        pitches.append(crossings / 2 / (n / rate))
+        # interpolated zero crossings: the first to the last one span (count - 1) half periods
+        xs = [j + a / (a - b) for j, (a, b) in enumerate(itertools.pairwise(w)) if (a < 0) != (b < 0)]
+        if len(xs) >= 3:
+            pitches.append((len(xs) - 1) / 2 / ((xs[-1] - xs[0]) / rate))
     return statistics.median(pitches) if pitches else 0.0
 
 
