@@ -42,7 +42,7 @@ from ._target import (
     connect_kwargs,
     connection_failure,
     describe_api_error,
-    emulator_plugins,
+    emulator_kwargs,
     local_emulator_notice,
     redact,
     resolve_target,
@@ -403,13 +403,10 @@ def _sigint_stays_on_this_thread() -> Iterator[None]:
 def _open(stack: ExitStack, target: Target) -> OpenAIRealtimeWS:
     base_url = None
     if target.is_local:
-        from ..emulator import EmulatorConfig, EmulatorThread
+        from ..emulator import EmulatorThread
 
-        config = EmulatorConfig()
-        if target.emulator_speed is not None:
-            config.speed = target.emulator_speed
         with _sigint_stays_on_this_thread():
-            emu = stack.enter_context(EmulatorThread(config=config, **emulator_plugins(target)))
+            emu = stack.enter_context(EmulatorThread(**emulator_kwargs(target)))
         base_url = emu.base_url
         local_emulator_notice(base_url)
     factory, kwargs = connect_kwargs(target, base_url)

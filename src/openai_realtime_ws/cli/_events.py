@@ -41,10 +41,8 @@ from ..types import AnyServerEvent, ErrorEvent, ErrorEventError
 from ._errors import EXIT_CONNECTION, EXIT_ERROR, EXIT_OK, EXIT_USAGE, CLIError
 from ._target import (
     Target,
-    connect_kwargs,
     connection_failure,
-    emulator_plugins,
-    local_emulator_notice,
+    open_async,
     redact,
     resolve_target,
 )
@@ -201,19 +199,7 @@ class Connected:
 async def connected(target: Target) -> AsyncIterator[Connected]:
     """The embedded emulator when the target is local, then the connection (closed on exit)."""
     async with contextlib.AsyncExitStack() as stack:
-        base_url = None
-        if target.is_local:
-            from ..emulator import Emulator, EmulatorConfig
-
-            config = EmulatorConfig()
-            if target.emulator_speed is not None:
-                config.speed = target.emulator_speed
-            emu = await stack.enter_async_context(Emulator(config=config, **emulator_plugins(target)))
-            base_url = emu.base_url
-            local_emulator_notice(base_url)
-        factory, kwargs = connect_kwargs(target, base_url)
-        rt = await getattr(AsyncOpenAIRealtimeWS, factory)(**kwargs)
-        assert isinstance(rt, AsyncOpenAIRealtimeWS)
+        rt = await open_async(stack, target)
 
         def on_error(error: OpenAIRealtimeError) -> None:
             # API errors reach the iteration as `error` events; report the others here

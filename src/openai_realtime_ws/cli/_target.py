@@ -16,14 +16,18 @@ import argparse
 import os
 import ssl
 import sys
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from ..core.errors import RealtimeConfigError
 from ..core.handshake import check_http_url, check_ws_url, is_loopback_host, redact_text, redact_url
 from ..types import ErrorEventError
 from ._errors import EXIT_CONNECTION, EXIT_USAGE, CLIError
+
+if TYPE_CHECKING:
+    from ..aio.client import AsyncOpenAIRealtimeWS
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -304,3 +308,33 @@ def emulator_plugins(target: Target) -> dict[str, Any]:
         return {"synthesizer": EspeakSynthesizer(), "transcriber": PocketsphinxTranscriber()}
     except VoiceUnavailableError as exc:
         raise CLIError(f"--emulator-voice: {exc}", EXIT_USAGE) from None
+
+
+def emulator_kwargs(target: Target) -> dict[str, Any]:
+    """Keyword arguments for the embedded emulator (``Emulator`` or ``EmulatorThread``): its config
+    (``--emulator-speed``) and plug-ins (``--emulator-voice``)."""
+    from ..emulator import EmulatorConfig
+
+    config = EmulatorConfig()
+    if target.emulator_speed is not None:
+        config.speed = target.emulator_speed
+    return {"config": config, **emulator_plugins(target)}
+
+
+async def open_async(stack: AsyncExitStack, target: Target) -> AsyncOpenAIRealtimeWS:
+    """The embedded emulator when the target is local (entered on ``stack``), then the asyncio
+    connection; the caller registers how it closes."""
+    from ..aio.client import AsyncOpenAIRealtimeWS
+
+    base_url = None
+    if target.is_local:
+        from ..emulator import Emulator
+
+        emu = await stack.enter_async_context(Emulator(**emulator_kwargs(target)))
+        base_url = emu.base_url
+        local_emulator_notice(base_url)
+    factory, kwargs = connect_kwargs(target, base_url)
+    rt = await getattr(AsyncOpenAIRealtimeWS, factory)(**kwargs)
+    assert isinstance(rt, AsyncOpenAIRealtimeWS)
+    return rt
+

@@ -25,7 +25,7 @@ from ..aio.client import AsyncOpenAIRealtimeWS
 from ..audio import AudioDeviceError, Microphone, Speaker, wav_frames
 from ..voice import VoiceEvent, VoiceSession
 from ._errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CLIError
-from ._target import Target, connect_kwargs, emulator_plugins, local_emulator_notice, resolve_target
+from ._target import Target, open_async, resolve_target
 
 __all__ = ["add_voice_io_options", "run_voice_io"]
 
@@ -113,18 +113,7 @@ def run_voice_io(args: argparse.Namespace) -> int:
 
 
 async def _connect(stack: AsyncExitStack, target: Target) -> AsyncOpenAIRealtimeWS:
-    base_url = None
-    if target.is_local:
-        from ..emulator import Emulator, EmulatorConfig
-
-        config = EmulatorConfig()
-        if target.emulator_speed is not None:
-            config.speed = target.emulator_speed
-        emu = await stack.enter_async_context(Emulator(config=config, **emulator_plugins(target)))
-        base_url = emu.base_url
-        local_emulator_notice(base_url)
-    factory, kwargs = connect_kwargs(target, base_url)
-    rt: AsyncOpenAIRealtimeWS = await getattr(AsyncOpenAIRealtimeWS, factory)(**kwargs)
+    rt = await open_async(stack, target)
     stack.push_async_callback(rt.close)
     return rt
 
