@@ -48,6 +48,7 @@ PUBLIC = [
     "__version__",
     "build_azure_url",
     "build_realtime_url",
+    "connect",
     "create_client_secret",
     "create_client_secret_sync",
 ]

@@ -26,6 +26,7 @@ from .core.errors import (
 )
 from .core.handshake import RealtimeTarget, build_azure_url, build_realtime_url
 from .core.reconnect import ReconnectContext, ReconnectPolicy
+from .openai_compat import connect
 from .sync.client import OpenAIRealtimeWS, create_client_secret_sync
 from .types import UnknownServerEvent
 
@@ -54,6 +55,7 @@ __all__ = [
     "__version__",
     "build_azure_url",
     "build_realtime_url",
+    "connect",
     "create_client_secret",
     "create_client_secret_sync",
 ]

@@ -1,0 +1,397 @@
+# openai-python's realtime connection API on this library's clients.
+#
+# Owns: `connect(client, model=...)`, the manager it returns (`async with` gives an
+# `AsyncRealtimeConnection`, `with` gives a blocking `RealtimeConnection`), and the resource
+# objects (`conn.session.update(...)`, `conn.conversation.item.create(...)`, ...) that shape
+# openai-python's keyword arguments into client events. Everything else (the socket, validation,
+# decoding, reconnection) is the wrapped AsyncOpenAIRealtimeWS / OpenAIRealtimeWS, reached
+# through its public API only. The resources are written once, generic over what sending
+# returns (an awaitable in the asyncio connection, None in the blocking one).
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from types import TracebackType
+from typing import Any, Generic, Self, TypeVar, overload
+
+import msgspec
+
+from .aio.client import AsyncOpenAIRealtimeWS
+from .core.codec import ServerEventDecoder
+from .core.errors import OpenAIRealtimeError, RealtimeAPIError, RealtimeConfigError
+from .sync.client import OpenAIRealtimeWS
+from .types import AnyServerEvent, ErrorEvent, UnknownServerEvent
+
+__all__ = [
+    "AsyncRealtimeConnection",
+    "RealtimeConnection",
+    "RealtimeConnectionManager",
+    "connect",
+]
+
+log = logging.getLogger("openai_realtime_ws.openai_compat")
+
+R = TypeVar("R")
+Handler = Callable[[Any], object]
+H = TypeVar("H", bound=Handler)
+
+# openai-python's connect() arguments that have no counterpart here (reconnection is the
+# library's own `reconnect=` option): refused by name rather than silently ignored.
+_UNSUPPORTED = ("on_reconnecting", "max_retries", "initial_delay", "max_delay", "max_queue_size",
+                "extra_query")
+
+
+def _given(value: object) -> bool:
+    # openai-python's `omit` / `NOT_GIVEN` sentinels mean "leave out", like None here
+    return value is not None and type(value).__name__ not in ("Omit", "NotGiven")
+
+
+def _event(type: str, **fields: Any) -> dict[str, Any]:
+    event: dict[str, Any] = {"type": type}
+    event.update((k, v) for k, v in fields.items() if _given(v))
+    return event
+
+
+def _as_event(event: Any) -> Any:
+    """A dict, one of this library's typed client events, or an openai-python (pydantic) event."""
+    dump = getattr(event, "model_dump", None)
+    if callable(dump):
+        return dump(mode="json", by_alias=True, exclude_unset=True)
+    return event
+
+
+class _Resource(Generic[R]):
+    def __init__(self, send: Callable[[dict[str, Any]], R]) -> None:
+        self._send = send
+
+
+class SessionResource(_Resource[R]):
+    def update(self, *, session: Mapping[str, Any], event_id: str | None = None) -> R:
+        """``session.update``."""
+        return self._send(_event("session.update", session=session, event_id=event_id))
+
+
+class ResponseResource(_Resource[R]):
+    def create(self, *, response: Mapping[str, Any] | None = None, event_id: str | None = None) -> R:
+        """``response.create``."""
+        return self._send(_event("response.create", response=response, event_id=event_id))
+
+    def cancel(self, *, response_id: str | None = None, event_id: str | None = None) -> R:
+        """``response.cancel``."""
+        return self._send(_event("response.cancel", response_id=response_id, event_id=event_id))
+
+
+class InputAudioBufferResource(_Resource[R]):
+    def append(self, *, audio: str, event_id: str | None = None) -> R:
+        """``input_audio_buffer.append`` (``audio`` is base64, as in openai-python)."""
+        return self._send(_event("input_audio_buffer.append", audio=audio, event_id=event_id))
+
+    def commit(self, *, event_id: str | None = None) -> R:
+        """``input_audio_buffer.commit``."""
+        return self._send(_event("input_audio_buffer.commit", event_id=event_id))
+
+    def clear(self, *, event_id: str | None = None) -> R:
+        """``input_audio_buffer.clear``."""
+        return self._send(_event("input_audio_buffer.clear", event_id=event_id))
+
+
+class OutputAudioBufferResource(_Resource[R]):
+    def clear(self, *, event_id: str | None = None) -> R:
+        """``output_audio_buffer.clear`` (WebRTC/SIP sideband connections only)."""
+        return self._send(_event("output_audio_buffer.clear", event_id=event_id))
+
+
+class ConversationItemResource(_Resource[R]):
+    def create(self, *, item: Mapping[str, Any], previous_item_id: str | None = None,
+               event_id: str | None = None) -> R:
+        """``conversation.item.create``."""
+        return self._send(_event("conversation.item.create", item=item,
+                                 previous_item_id=previous_item_id, event_id=event_id))
+
+    def delete(self, *, item_id: str, event_id: str | None = None) -> R:
+        """``conversation.item.delete``."""
+        return self._send(_event("conversation.item.delete", item_id=item_id, event_id=event_id))
+
+    def truncate(self, *, item_id: str, content_index: int, audio_end_ms: int,
+                 event_id: str | None = None) -> R:
+        """``conversation.item.truncate``."""
+        return self._send(_event("conversation.item.truncate", item_id=item_id,
+                                 content_index=content_index, audio_end_ms=audio_end_ms,
+                                 event_id=event_id))
+
+    def retrieve(self, *, item_id: str, event_id: str | None = None) -> R:
+        """``conversation.item.retrieve``."""
+        return self._send(_event("conversation.item.retrieve", item_id=item_id, event_id=event_id))
+
+
+class ConversationResource(_Resource[R]):
+    def __init__(self, send: Callable[[dict[str, Any]], R]) -> None:
+        super().__init__(send)
+        self.item = ConversationItemResource(send)
+
+
+class _Base(Generic[R]):
+    """What both connections share: the resources, the handler table of ``on``/``once``/``off``
+    (run by ``dispatch_events``, as in openai-python) and event parsing."""
+
+    session: SessionResource[R]
+    response: ResponseResource[R]
+    input_audio_buffer: InputAudioBufferResource[R]
+    output_audio_buffer: OutputAudioBufferResource[R]
+    conversation: ConversationResource[R]
+
+    def __init__(self, send: Callable[[dict[str, Any]], R]) -> None:
+        self.session = SessionResource(send)
+        self.response = ResponseResource(send)
+        self.input_audio_buffer = InputAudioBufferResource(send)
+        self.output_audio_buffer = OutputAudioBufferResource(send)
+        self.conversation = ConversationResource(send)
+        self._handlers: dict[str, list[tuple[Handler, bool]]] = {}
+        self._decoder = ServerEventDecoder()
+
+    def parse_event(self, data: str | bytes) -> AnyServerEvent:
+        """Decode one server message into this library's typed event."""
+        return self._decoder.decode(data)
+
+    @staticmethod
+    def _to_bytes(event: AnyServerEvent) -> bytes:
+        if isinstance(event, UnknownServerEvent):
+            return msgspec.json.encode(event.raw)
+        return msgspec.json.encode(event)
+
+    def _on_client_error(self, err: OpenAIRealtimeError) -> None:
+        # API errors reach iteration as ErrorEvent (as in openai-python); the rest is logged
+        if not isinstance(err, RealtimeAPIError):
+            log.warning("%s", err)
+
+    def _add(self, type: str, handler: Handler | None, once: bool) -> Any:
+        def add(fn: H) -> H:
+            self._handlers.setdefault(type, []).append((fn, once))
+            return fn
+
+        if handler is None:
+            return add
+        add(handler)
+        return self
+
+    @overload
+    def on(self, event_type: str, handler: Handler) -> Self: ...
+    @overload
+    def on(self, event_type: str, handler: None = None) -> Callable[[H], H]: ...
+    def on(self, event_type: str, handler: Handler | None = None) -> Any:
+        """Add ``handler`` for ``event_type`` (``"event"``: every event); run by
+        ``dispatch_events()``. Without a handler, a decorator."""
+        return self._add(event_type, handler, False)
+
+    @overload
+    def once(self, event_type: str, handler: Handler) -> Self: ...
+    @overload
+    def once(self, event_type: str, handler: None = None) -> Callable[[H], H]: ...
+    def once(self, event_type: str, handler: Handler | None = None) -> Any:
+        """Like :meth:`on`, removed after its first call."""
+        return self._add(event_type, handler, True)
+
+    def off(self, event_type: str, handler: Handler) -> Self:
+        """Remove a handler added with :meth:`on` or :meth:`once`."""
+        entries = self._handlers.get(event_type, [])
+        for i, (fn, _) in enumerate(entries):
+            if fn == handler:
+                del entries[i]
+                break
+        return self
+
+    def _handlers_for(self, event: AnyServerEvent) -> list[Handler]:
+        """The handlers to run for ``event`` (specific ones, then ``"event"``), once-handlers
+        removed; raises for an ``error`` event nobody handles (openai-python's rule)."""
+        out: list[Handler] = []
+        for key in (event.type, "event"):
+            entries = self._handlers.get(key, [])
+            out.extend(fn for fn, _ in entries)
+            entries[:] = [(fn, once) for fn, once in entries if not once]
+        if not out and isinstance(event, ErrorEvent):
+            raise RealtimeAPIError.from_event(event)
+        return out
+
+
+class AsyncRealtimeConnection(_Base[Awaitable[None]]):
+    """openai-python's ``AsyncRealtimeConnection`` API over an :class:`AsyncOpenAIRealtimeWS`
+    (``.client``). Events are this library's typed classes, with the same field names."""
+
+    def __init__(self, client: AsyncOpenAIRealtimeWS) -> None:
+        super().__init__(self.send)
+        self.client = client
+        client.on("error", self._on_client_error)
+
+    async def send(self, event: Any) -> None:
+        """Send a client event (a dict, a typed event of this library or of openai-python),
+        validated first: a bad one raises :class:`InvalidClientEvent` and nothing is sent."""
+        self.client.send(_as_event(event))
+
+    async def recv(self) -> AnyServerEvent:
+        """The next server event. After a normal close it raises :class:`ConnectionClosedOK`."""
+        try:
+            return await self.client.__anext__()
+        except StopAsyncIteration:
+            raise self._closed() from None
+
+    async def recv_bytes(self) -> bytes:
+        """The next server event as JSON bytes (re-encoded: fields sent as ``null`` are absent)."""
+        return self._to_bytes(await self.recv())
+
+    def _closed(self) -> Exception:
+        from .core.errors import ConnectionClosedOK
+
+        return ConnectionClosedOK("the connection is closed", code=self.client.close_code,
+                                  reason=self.client.close_reason)
+
+    def __aiter__(self) -> AsyncRealtimeConnection:
+        self.client.__aiter__()
+        return self
+
+    async def __anext__(self) -> AnyServerEvent:
+        return await self.client.__anext__()
+
+    async def dispatch_events(self) -> None:
+        """Run the handlers added with :meth:`on` for every event until the connection closes."""
+        async for event in self:
+            for fn in self._handlers_for(event):
+                result = fn(event)
+                if isinstance(result, Awaitable):
+                    await result
+
+    async def close(self, *, code: int = 1000, reason: str = "") -> None:
+        """Close the connection (idempotent)."""
+        await self.client.close(code, reason or "OK")
+
+
+class RealtimeConnection(_Base[None]):
+    """openai-python's blocking ``RealtimeConnection`` API over an :class:`OpenAIRealtimeWS`."""
+
+    def __init__(self, client: OpenAIRealtimeWS) -> None:
+        super().__init__(self.send)
+        self.client = client
+        client.on("error", self._on_client_error)
+
+    def send(self, event: Any) -> None:
+        """Send a client event (as :meth:`AsyncRealtimeConnection.send`)."""
+        self.client.send(_as_event(event))
+
+    def recv(self) -> AnyServerEvent:
+        """The next server event. After a normal close it raises :class:`ConnectionClosedOK`."""
+        try:
+            return next(self.client)
+        except StopIteration:
+            from .core.errors import ConnectionClosedOK
+
+            raise ConnectionClosedOK("the connection is closed", code=self.client.close_code,
+                                     reason=self.client.close_reason) from None
+
+    def recv_bytes(self) -> bytes:
+        """The next server event as JSON bytes (re-encoded: fields sent as ``null`` are absent)."""
+        return self._to_bytes(self.recv())
+
+    def __iter__(self) -> Iterator[AnyServerEvent]:
+        return iter(self.client)
+
+    def dispatch_events(self) -> None:
+        """Run the handlers added with :meth:`on` for every event until the connection closes."""
+        for event in self:
+            for fn in self._handlers_for(event):
+                fn(event)
+
+    def close(self, *, code: int = 1000, reason: str = "") -> None:
+        """Close the connection (idempotent)."""
+        self.client.close(code, reason or "OK")
+
+
+class RealtimeConnectionManager:
+    """What :func:`connect` returns: ``async with`` opens an :class:`AsyncRealtimeConnection`,
+    ``with`` a blocking :class:`RealtimeConnection` (``await manager.enter()`` / ``.enter()``
+    without a ``with``)."""
+
+    def __init__(self, client: object | None, kwargs: dict[str, Any]) -> None:
+        self._client = client
+        self._kwargs = kwargs
+        self._async: AsyncRealtimeConnection | None = None
+        self._sync: RealtimeConnection | None = None
+
+    def _azure(self) -> bool:
+        return self._client is not None and hasattr(self._client, "_azure_endpoint")
+
+    async def enter(self) -> AsyncRealtimeConnection:
+        """Open the asyncio connection."""
+        kwargs = dict(self._kwargs)
+        if self._azure():
+            kwargs["deployment"] = kwargs.pop("model", None)
+            rt = await AsyncOpenAIRealtimeWS.azure(self._client, **kwargs)
+        else:
+            rt = await AsyncOpenAIRealtimeWS.create(self._client, **kwargs)
+        self._async = AsyncRealtimeConnection(rt)
+        return self._async
+
+    async def __aenter__(self) -> AsyncRealtimeConnection:
+        return await self.enter()
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        if self._async is not None:
+            await self._async.close()
+
+    def enter_sync(self) -> RealtimeConnection:
+        """Open the blocking connection."""
+        kwargs = dict(self._kwargs)
+        if self._azure():
+            kwargs["deployment"] = kwargs.pop("model", None)
+            rt = OpenAIRealtimeWS.azure(self._client, **kwargs)
+        else:
+            rt = OpenAIRealtimeWS.create(self._client, **kwargs)
+        self._sync = RealtimeConnection(rt)
+        return self._sync
+
+    def __enter__(self) -> RealtimeConnection:
+        return self.enter_sync()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self._sync is not None:
+            self._sync.close()
+
+
+def connect(
+    client: object | None = None,
+    *,
+    model: str | None = None,
+    call_id: str | None = None,
+    extra_headers: Mapping[str, str] | None = None,
+    websocket_connection_options: Mapping[str, Any] | None = None,
+    **options: Any,
+) -> RealtimeConnectionManager:
+    """openai-python's ``client.realtime.connect(model=...)``, on this library.
+
+    ``async with connect(client, model="gpt-realtime") as conn:`` (or ``with`` for the blocking
+    connection) where ``client`` is an ``openai.AsyncOpenAI`` / ``openai.OpenAI`` (its
+    ``api_key``, ``base_url`` and ``websocket_base_url`` are used; an Azure client goes through
+    ``azure()``), or ``None`` for ``OPENAI_API_KEY``/``OPENAI_BASE_URL``.
+    ``websocket_connection_options`` takes ``ssl`` only; ``options`` are
+    :meth:`AsyncOpenAIRealtimeWS.create`'s (``reconnect=``, ``max_queue=``, ...).
+    """
+    for name in _UNSUPPORTED:
+        if options.pop(name, None) not in (None, {}):
+            raise RealtimeConfigError(
+                f"connect(): {name}= is openai-python's and has no counterpart here; "
+                "use reconnect=True or reconnect=ReconnectPolicy(...) for reconnection"
+            )
+    if _given(model):
+        options["model"] = model
+    if _given(call_id):
+        options["call_id"] = call_id
+    if extra_headers:
+        options["headers"] = dict(extra_headers)
+    for key, value in (websocket_connection_options or {}).items():
+        if key != "ssl":
+            raise RealtimeConfigError(
+                f"connect(): websocket_connection_options[{key!r}] is not supported here "
+                "(only 'ssl'); pass this library's options as keyword arguments instead"
+            )
+        options["ssl"] = value
+    return RealtimeConnectionManager(client, options)
