@@ -1,7 +1,8 @@
 # The I/O shell of the emulator, on aiohttp.web. It only moves frames: it upgrades sockets
 # (`GET /v1/realtime`, Azure `GET /openai/v1/realtime`), serves `POST /v1/realtime/client_secrets`,
 # feeds client frames to the Sans-I/O `core.Session`, carries out the Actions it returns
-# (send, close, timers, paced response streams, Offloads — blocking plug-ins in a worker thread —
+# (send, close, timers, paced response streams, Offloads — blocking plug-ins in a worker thread, off
+# the connection's event path —
 # and MCP requests through `_mcp_client`), and applies injected faults. All protocol decisions
 # live in `core`. One asyncio.Lock per connection serializes session calls and their sends, so a
 # cancel never interleaves with a half-sent response step. It remembers every live connection and
@@ -27,6 +28,7 @@ from aiohttp import WSMsgType, web
 from aiohttp.abc import AbstractStreamWriter
 
 from . import _tls
+from .calls import CallRegistry
 from .core.actions import (
     Action,
     CancelTimer,
@@ -123,6 +125,8 @@ class ConnectionRecord:
     _timers: dict[str, asyncio.TimerHandle] = field(default_factory=dict, repr=False)
     _dead: bool = field(default=False, repr=False)
     _loop: asyncio.AbstractEventLoop | None = field(default=None, repr=False)
+    _tap: Callable[[dict[str, Any]], None] | None = field(default=None, repr=False)
+    """A placed SIP call's record of what its caller hears (emulator/calls.py), else None."""
 
     def received_types(self) -> list[str]:
         """The `type` of each recorded client event, in order."""
@@ -300,6 +304,8 @@ _B64_CACHE_MAX = 8 * 1024 * 1024
 def _queue_event(conn: ConnectionRecord, event: dict[str, Any]) -> None:
     """Encode one event and queue it as a frame (observers and faults are the caller's)."""
     global _b64_cache_bytes
+    if conn._tap is not None:
+        conn._tap(event)
     out = conn._out
     if len(event) == 7 and event.get("type") == _AUDIO_DELTA:
         try:
@@ -447,6 +453,8 @@ class Emulator:
         self.redirect_hits: list[RedirectHit] = []
         self.ids = IdFactory(self.config.seed)
         self.secrets = SecretStore(self.ids)
+        self.calls = CallRegistry(self)
+        """Placed SIP calls by call_id (see `place_call`, emulator/calls.py)."""
         self._tls: _tls.TLSMaterial | None = None
         self._runner: web.AppRunner | None = None
         self._site: web.BaseSite | None = None
@@ -596,7 +604,17 @@ class Emulator:
         return await self.start()
 
     async def __aexit__(self, *exc: object) -> None:
+        await self.calls.close()
         await self.stop(close_code=1001, remove_tls=True, release_port=True)
+
+    async def place_call(self, webhook_url: str, *, webhook_secret: str | bytes, **options: Any) -> str:
+        """Ring `webhook_url` as OpenAI does for an incoming SIP call (a signed
+        `realtime.call.incoming`) and return the `call_id`; `calls[call_id]` then follows the
+        call (state, what the caller heard). Options: `caller_says` (utterances played into the
+        call once it is accepted and a sideband socket joined it, each after the previous one was
+        answered), `sip_headers`, `from_uri`, `to_uri`, `hang_up_when_done`, `ring_timeout`,
+        `turn_timeout`, `timestamp` (to sign a stale delivery), `timeout`. See emulator/calls.py."""
+        return await self.calls.place(webhook_url, webhook_secret=webhook_secret, **options)
 
     # --- test helpers ----------------------------------------------------------------------
 
@@ -678,6 +696,7 @@ class Emulator:
         app.router.add_get("/redirect-target/v1/realtime", self._handle_redirect_target)
         app.router.add_get("/redirect-target", self._handle_redirect_target)
         app.router.add_get("/health", self._handle_health)
+        self.calls.add_routes(app)
         return app
 
     async def _handle_health(self, request: web.Request) -> web.StreamResponse:
@@ -739,6 +758,7 @@ class Emulator:
         headers = {k.lower(): v for k, v in request.headers.items()}
         decision = decide(HandshakeRequest(request.path, list(request.query.items()), headers, protocols, azure),
                           self.config, self.secrets, time.time())
+        call = self.calls.on_handshake(decision) if decision.call_id else None
         if decision.http_status is not None:
             return web.json_response(decision.http_body, status=decision.http_status)
 
@@ -773,6 +793,8 @@ class Emulator:
                 else:
                     await self._apply(conn, session.open(time.time()))
                 await _flush(conn)
+            if call is not None and decision.fatal is None:
+                self.calls.attach(call, conn)
             await self._read_loop(conn, ws, session)
         finally:
             await self._teardown(conn, ws)
@@ -912,9 +934,12 @@ class Emulator:
             elif isinstance(act, Close):
                 await self._close_conn(conn, act.code, act.reason)
             elif isinstance(act, Offload):
-                result = await _offload(act)
-                if act.then is not None and not conn._dead:
-                    await self._apply(conn, act.then(result))
+                if act.blocking and act.then is not None:
+                    self._spawn(conn, self._offload_then(conn, act))  # off the event path
+                else:
+                    result = await _offload(act)
+                    if act.then is not None and not conn._dead:
+                        await self._apply(conn, act.then(result))
             elif isinstance(act, McpRequest):
                 self._spawn(conn, self._mcp_then(conn, act))
 
@@ -922,6 +947,17 @@ class Emulator:
         task = asyncio.get_running_loop().create_task(coro)
         conn._tasks.add(task)
         task.add_done_callback(conn._tasks.discard)
+
+    async def _offload_then(self, conn: ConnectionRecord, act: Offload) -> None:
+        """A blocking session-level Offload (speech recognition): run it in a worker thread
+        without the connection lock, then hand the result to the session under the lock."""
+        result = await _offload(act)
+        if act.then is None or conn._dead:
+            return
+        async with conn._lock:
+            if not conn._dead:
+                await self._apply(conn, act.then(result))
+                await _flush(conn)
 
     async def _mcp_then(self, conn: ConnectionRecord, req: McpRequest) -> None:
         """A session-level MCP request: run it without the connection lock, then hand the
@@ -1107,6 +1143,10 @@ class EmulatorThread:
     def inject_dtmf(self, connection: ConnectionRecord, digits: str) -> None:
         """Same as `Emulator.inject_dtmf`, blocking."""
         self._call(self._emu.inject_dtmf(connection, digits))
+
+    def place_call(self, webhook_url: str, *, webhook_secret: str | bytes, **options: Any) -> str:
+        """Same as `Emulator.place_call`, blocking."""
+        return self._call(self._emu.place_call(webhook_url, webhook_secret=webhook_secret, **options))
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = 30.0) -> T:
         """Run a coroutine on the emulator's loop and wait for its result."""

@@ -37,11 +37,13 @@ class CancelTimer:
 
 @dataclass(frozen=True, slots=True)
 class Offload:
-    """Call `fn()` and hand its result to `then` (whose Actions are carried out next, in order,
-    before any other frame of this connection is handled). `fn` is plug-in work that may take
-    long (real speech synthesis or recognition): with `blocking=True` a shell runs it in a worker
-    thread so that other connections go on meanwhile; otherwise it calls it in place. `fn` must
-    not touch the session (it only calls the plug-in); `then` runs back on the shell's thread.
+    """Call `fn()` and hand its result to `then`. `fn` is plug-in work that may take long (real
+    speech synthesis or recognition); it must not touch the session (it only calls the plug-in).
+    Without `blocking` a shell calls it in place and carries out `then`'s Actions next, in order.
+    With `blocking=True` it runs off the event path: in a worker thread, while the shell goes on
+    with this connection's other frames and actions (nothing is held behind it); when it is done,
+    `then` runs back on the shell's thread, serialized with the connection's other session calls,
+    and its Actions are carried out (the session keeps whatever must wait for it).
 
     Inside a response stream the step is an Offload with `then=None`: the shell sends the result
     into the stream (`stream.send(result)`) to get the next step."""

@@ -17,7 +17,7 @@ import base64
 import binascii
 import copy
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import msgspec
@@ -142,6 +142,12 @@ class Session:
         self._last_input_tokens = 0
         self.last_event: dict[str, Any] | None = None
         """The last client event `receive()` parsed (None when the frame was not an object)."""
+        self.hearing: set[str] = set()
+        """Items whose recognition by a `blocking` transcriber is still running (off the event
+        path: the shell carries on with other frames meanwhile)."""
+        self._held: list[tuple[dict[str, Any], float, frozenset[str]]] = []
+        """Client events waiting for the recognitions running when they arrived (a response the
+        model cannot start before it heard the user), with the events after them, in order."""
 
     # --- shell entry points ----------------------------------------------------------------
 
@@ -186,6 +192,20 @@ class Session:
             return self._error(errors.invalid_value(type_, allowed, "type"), eid)
         try:
             schema.CLIENT_EVENTS[type_](event, "")
+        except errors.RequestError as exc:
+            return self._error(exc, eid)
+        except RecursionError:  # nesting within MAX_DEPTH that a plug-in still could not handle
+            return self._error(errors.not_json("the JSON value is nested too deeply"), eid)
+        if type_ != "input_audio_buffer.append" and (self._held or (type_ == "response.create" and self.hearing)):
+            # a response needs what the user said: it (and what follows it, in order) waits for
+            # the recognitions running now; audio keeps flowing so that VAD events go out [INF]
+            self._held.append((event, now, frozenset(self.hearing)))
+            return []
+        return self._handle(type_, event, eid, now)
+
+    def _handle(self, type_: str, event: dict[str, Any], eid: str | None, now: float) -> list[Action]:
+        """Run the handler of one schema-checked client event."""
+        try:
             handler = getattr(self, "_on_" + type_.replace(".", "_"))
             acts: list[Action] = handler(event, now)
             return acts
@@ -193,6 +213,15 @@ class Session:
             return self._error(exc, eid)
         except RecursionError:  # nesting within MAX_DEPTH that a plug-in still could not handle
             return self._error(errors.not_json("the JSON value is nested too deeply"), eid)
+
+    def _release_held(self) -> list[Action]:
+        """Handle the held client events whose recognitions have all completed, in order."""
+        acts: list[Action] = []
+        while self._held and not (self._held[0][2] & self.hearing) and not self.closed:
+            event, now, _ = self._held.pop(0)
+            event_id = event.get("event_id")
+            acts.extend(self._handle(str(event["type"]), event, event_id if isinstance(event_id, str) else None, now))
+        return acts
 
     def timer_fired(self, name: str, now: float) -> list[Action]:
         if self.closed:
@@ -228,6 +257,8 @@ class Session:
         self.heard.clear()
         self.runs.clear()
         self.active = None
+        self._held.clear()
+        self.hearing.clear()
 
     def fatal(self, fatal: errors.FatalClose, client_event_id: str | None = None) -> list[Action]:
         """`error` + close (invalid_api_key 3000, beta 4000, session_expired 1001)."""
@@ -468,11 +499,13 @@ class Session:
             out = self._transcribe(item_id, text, ms)
             if auto_response and self.kind == "realtime":
                 td = self._turn_detection() or {}
-                if td.get("create_response", True) and self.active is None:
+                # the response waits for recognition (a model thinking); when the user started
+                # speaking again meanwhile, the next turn answers both [INF]
+                if td.get("create_response", True) and self.active is None and not self.input.speaking:
                     out.extend(self._start_response({}, None))
             return out
 
-        acts.append(self._hear(audio, fmt, heard))
+        acts.append(self._hear(audio, fmt, item_id, heard))
         return acts
 
     def append_item(self, item: dict[str, Any], previous_item_id: str | None = None) -> str | None:
@@ -484,12 +517,15 @@ class Session:
             self.heard.pop(old, None)
         return prev
 
-    def _hear(self, audio: bytes, fmt: str, then: Any) -> Offload:
-        """Run the transcriber on `audio` (in a worker thread when it is `blocking`), then call
-        `then(text or None)`; a failing plug-in transcriber gives None (reported, not a crash)."""
+    def _hear(self, audio: bytes, fmt: str, item_id: str, then: Callable[[str | None], list[Action]]) -> Offload:
+        """Run the transcriber on `audio`, then call `then(text or None)`; a failing plug-in
+        transcriber gives None (reported, not a crash). A `blocking` transcriber runs off the
+        event path (the shell goes on with other frames; see actions.Offload): until it is done
+        the item is in `hearing`, and a response.create waits for it."""
         transcriber = self.transcriber
         td = self.state["audio"]["input"].get("transcription") or {}
         language = td.get("language")
+        blocking = bool(getattr(transcriber, "blocking", False))
 
         def run() -> str | None:
             try:
@@ -497,7 +533,17 @@ class Session:
             except Exception:
                 return None
 
-        return Offload(run, then, blocking=bool(getattr(transcriber, "blocking", False)))
+        if not blocking:
+            return Offload(run, then)
+        self.hearing.add(item_id)
+
+        def done(text: str | None) -> list[Action]:
+            self.hearing.discard(item_id)
+            if self.closed:
+                return []
+            return [*then(text), *self._release_held()]
+
+        return Offload(run, done, blocking=True)
 
     def _transcribe(self, item_id: str, text: str | None, ms: float) -> list[Action]:
         cfg = self.state["audio"]["input"].get("transcription")
@@ -604,7 +650,7 @@ class Session:
                     self.heard[item_id] = text
                 return []
 
-            out.append(self._hear(to_hear[0], to_hear[1], heard))
+            out.append(self._hear(to_hear[0], to_hear[1], item_id, heard))
         return out
 
     def _on_conversation_item_retrieve(self, event: dict[str, Any], now: float) -> list[Action]:
