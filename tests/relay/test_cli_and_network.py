@@ -44,7 +44,7 @@ async def test_cli_serves_console_modules_and_relay(realtime_emulator: Emulator)
         url = (await asyncio.wait_for(proc.stdout.readline(), 20)).decode().strip()
         assert url.startswith("http://127.0.0.1:")
         reader, writer = await asyncio.open_connection(*url[7:-1].split(":"))
-        writer.write(b"GET /realtime.js HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        writer.write(b"GET /realtime.js HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
         body = await reader.read()
         writer.close()
         assert b"200 OK" in body.split(b"\r\n", 1)[0]
@@ -64,7 +64,9 @@ async def test_loopback_only_without_authentication(realtime_emulator: Emulator)
     address = _non_loopback_address()
     if address is None:
         pytest.skip("this machine has no non-loopback IPv4 address")
-    async with serve(RealtimeRelay(upstream=upstream_for(realtime_emulator)), "0.0.0.0") as base:
+    relay = RealtimeRelay(upstream=upstream_for(realtime_emulator),
+                          allowed_hosts=[address, "127.0.0.1"])
+    async with serve(relay, "0.0.0.0") as base:
         port = base.rsplit(":", 1)[1]
         with pytest.raises(InvalidStatus) as refused:
             async with connect(f"ws://{address}:{port}/realtime"):
@@ -104,7 +106,7 @@ async def test_mounted_under_a_prefix_in_a_starlette_app(realtime_emulator: Emul
     async with serve(app) as base:  # type: ignore[arg-type]
         host, port = base[7:].split(":")
         reader, writer = await asyncio.open_connection(host, int(port))
-        writer.write(b"GET /rt/realtime-audio.js HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        writer.write(b"GET /rt/realtime-audio.js HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
         body = await reader.read()
         writer.close()
         assert b"export class AudioPlayer" in body

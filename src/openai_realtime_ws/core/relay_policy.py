@@ -22,12 +22,20 @@ Error codes the browser can receive (``error.type`` is ``invalid_request_error``
 ``relay_invalid_event`` (not a JSON object with a string ``type``), ``relay_event_not_allowed``
 (param ``type``), ``relay_event_too_large``, ``relay_server_owned_field`` (param: the dotted
 field), ``relay_item_not_allowed`` (system messages, unless allowed), ``relay_rate_limited``,
-``relay_audio_limit``.
+``relay_audio_limit``, ``relay_upstream_error`` (an upstream failure, told generically).
+
+Also here, for the shell to apply: :func:`host_allowed` (the ``Host`` a request names must be
+one of the relay's own names: DNS rebinding), :meth:`RelayPolicy.from_upstream` (what an
+upstream frame becomes for the browser: byte for byte, redacted, or an upstream failure
+replaced by a generic error) and :class:`InputAudioFormat` (audio is charged on the input
+format the upstream confirmed, never on one a browser only asked for).
 """
 
 from __future__ import annotations
 
 import math
+import re
+from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import count
@@ -37,12 +45,17 @@ import msgspec
 
 __all__ = [
     "DEFAULT_ALLOWED_EVENTS",
+    "DEFAULT_ALLOWED_HOSTS",
     "Accepted",
+    "InputAudioFormat",
     "Limits",
     "Refused",
     "RelayPolicy",
+    "UpstreamFact",
     "UsageMeter",
     "error_event",
+    "host_allowed",
+    "scrub",
 ]
 
 DEFAULT_ALLOWED_EVENTS: frozenset[str] = frozenset({
@@ -71,11 +84,66 @@ _RESPONSE_PATHS = {
     "audio.output.voice": "audio.output.voice",
     "max_output_tokens": "max_output_tokens",
     "output_modalities": "output_modalities",
+    "prompt": "prompt",
 }
 _BYTES_PER_MS = {"audio/pcm": 48, "audio/pcmu": 8, "audio/pcma": 8}
+# Message roles a browser may put in an item (conversation.item.create's `item`, each of
+# response.create's `response.input`): anything else (`system`, and roles the schema may add,
+# such as `developer`) speaks for the server.
+_BROWSER_ROLES = frozenset({"user", "assistant"})
+# Upstream error codes that describe the relay's own account or credentials, never the browser's
+# event: told to the browser as a generic upstream failure.
+_ACCOUNT_WORDS = ("api_key", "auth", "quota", "billing", "organization", "permission",
+                  "project", "secret", "rate_limit")
+_SECRETS = re.compile(
+    r"(?:sk-|ek_|rk-|sess-|org-|proj_)[^\s\"'`,;)]*|(?:https?|wss?)://[^\s\"'`)]*|\bBearer\s+\S+",
+    re.IGNORECASE)
 _decoder = msgspec.json.Decoder()
 _encoder = msgspec.json.Encoder()
 _ids = count(1)
+
+DEFAULT_ALLOWED_HOSTS: frozenset[str] = frozenset({"localhost", "127.0.0.1", "::1"})
+"""The host names a relay answers to unless configured: this machine only."""
+
+
+class _Head(msgspec.Struct):
+    type: str = ""
+
+
+_head = msgspec.json.Decoder(_Head)
+
+
+def host_allowed(host: str | None, allowed: frozenset[str]) -> bool:
+    """Whether a request's ``Host`` header names the relay (DNS rebinding: a page served from
+    an attacker's name that resolves to the relay's address sends that name here). ``allowed``
+    holds host names without ports (``relay.example.com``), ``.example.com`` for a domain and its
+    subdomains, or ``*`` for any. No ``Host`` at all is refused."""
+    if "*" in allowed:
+        return True
+    if not host:
+        return False
+    host = host.strip().lower()
+    if host.startswith("["):  # [::1]:8000
+        name = host[1:host.find("]")] if "]" in host else ""
+    else:
+        name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    name = name.rstrip(".")
+    if not name:
+        return False
+    if name in allowed:
+        return True
+    return any(a.startswith(".") and (name.endswith(a) or name == a[1:]) for a in allowed)
+
+
+def scrub(text: str) -> str:
+    """``text`` without anything that looks like a key, a token or a URL."""
+    return _SECRETS.sub("[redacted]", text)
+
+
+def _utf8_len(frame: str | bytes) -> int:
+    if isinstance(frame, bytes) or frame.isascii():  # isascii is O(1) on str
+        return len(frame)
+    return len(frame.encode("utf-8", "surrogatepass"))
 
 
 def error_event(code: str, message: str, *, param: str | None = None,
@@ -110,6 +178,51 @@ class Refused:
     @property
     def code(self) -> str:
         return str(self.error["error"]["code"])
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamFact:
+    """What the shell learns from an upstream frame: a ``session.created``/``session.updated``
+    (with the input format the upstream now uses, in bytes per ms, if it says) or an ``error``
+    (with the client event it refuses, if any)."""
+
+    type: str
+    input_bytes_per_ms: int | None = None
+    refused_event_id: str | None = None
+
+
+class InputAudioFormat:
+    """The input audio format a session is charged on (bytes per millisecond: PCM16 24 kHz 48,
+    G.711 8). A browser's ``session.update`` only asks: until the upstream answers it with
+    ``session.updated`` (or refuses it with an ``error`` naming its ``event_id``), audio is
+    charged on the longest duration the bytes could hold, the confirmed format or the asked one;
+    the upstream answers in order, so a ``session.updated`` answers the oldest pending update."""
+
+    __slots__ = ("_pending", "confirmed")
+
+    def __init__(self, confirmed: int = 48) -> None:
+        self.confirmed = confirmed
+        self._pending: deque[tuple[str | None, int | None]] = deque()
+
+    @property
+    def bytes_per_ms(self) -> int:
+        asked = [b for _, b in self._pending if b is not None]
+        return min(self.confirmed, *asked) if asked else self.confirmed
+
+    def requested(self, event_id: str | None, bytes_per_ms: int | None) -> None:
+        """A ``session.update`` went upstream (``bytes_per_ms``: the format it asks, if any)."""
+        self._pending.append((event_id, bytes_per_ms))
+
+    def learn(self, fact: UpstreamFact) -> None:
+        """Apply what an upstream frame says."""
+        if fact.type == "error":
+            self._pending = deque(p for p in self._pending if p[0] != fact.refused_event_id
+                                  or fact.refused_event_id is None)
+            return
+        if fact.type == "session.updated" and self._pending:
+            self._pending.popleft()
+        if fact.input_bytes_per_ms is not None:
+            self.confirmed = fact.input_bytes_per_ms
 
 
 def _leaf_paths(value: Mapping[str, Any], prefix: str = "") -> Iterator[str]:
@@ -182,6 +295,8 @@ class RelayPolicy:
             raise ValueError(f"allowed_events: unknown client event types {sorted(unknown)}; "
                              f"expected some of {sorted(DEFAULT_ALLOWED_EVENTS)}")
         paths = [p for p in _leaf_paths(self.server_session) if p != "type"]
+        if "instructions" in paths or "instructions" in self.owned_fields:
+            paths.append("prompt")  # a stored prompt would replace the server's instructions
         self._owned = tuple(dict.fromkeys([*_ALWAYS_OWNED, *paths, *sorted(self.owned_fields)]))
 
     @property
@@ -194,11 +309,14 @@ class RelayPolicy:
     def check(self, frame: str | bytes, bytes_per_ms: int = 48) -> Accepted | Refused:
         """Decide what to do with one browser frame (the text of a WebSocket message);
         ``bytes_per_ms`` is the session's input audio format (PCM16 24 kHz: 48, G.711: 8)."""
-        if len(frame) > self.max_event_bytes:
+        limit = self.max_event_bytes
+        # a character is 1 to 4 UTF-8 bytes: only a frame that may be over the limit is measured
+        size = len(frame) if len(frame) > limit or len(frame) * 4 <= limit else _utf8_len(frame)
+        if size > limit:
             return Refused(error_event(
                 "relay_event_too_large",
-                f"The event is {len(frame)} bytes; this relay accepts at most "
-                f"{self.max_event_bytes} bytes per event.", param=None))
+                f"The event is {size} bytes (UTF-8); this relay accepts at most "
+                f"{limit} bytes per event.", param=None))
         try:
             event = _decoder.decode(frame)
         except (msgspec.DecodeError, UnicodeDecodeError):
@@ -223,6 +341,8 @@ class RelayPolicy:
             size = (len(audio) * 3) // 4 - audio[-2:].count("=") if isinstance(audio, str) else 0
             return Accepted(event, etype, size / bytes_per_ms)
         if etype == "session.update":
+            if event_id is None:  # so that an upstream error refusing it can be matched
+                event_id = event["event_id"] = f"event_relay_su_{next(_ids)}"
             session = event.get("session")
             if isinstance(session, Mapping):
                 refused = self._owned_in(session, self._owned, "session", event_id)
@@ -238,15 +358,31 @@ class RelayPolicy:
                 refused = self._owned_in(response, paths, "response", event_id)
                 if refused is not None:
                     return refused
-        elif etype == "conversation.item.create" and not self.allow_system_items:
-            item = event.get("item")
-            if isinstance(item, Mapping) and item.get("role") == "system":
-                return Refused(error_event(
-                    "relay_item_not_allowed",
-                    "System messages come from the server; this relay refuses "
-                    "`conversation.item.create` with `item.role: system` from the browser.",
-                    param="item.role", event_id=event_id))
+                items = response.get("input")
+                if isinstance(items, list):
+                    for index, item in enumerate(items):
+                        refused = self._item(item, f"response.input[{index}]", etype, event_id)
+                        if refused is not None:
+                            return refused
+        elif etype == "conversation.item.create":
+            refused = self._item(event.get("item"), "item", etype, event_id)
+            if refused is not None:
+                return refused
         return Accepted(event, etype)
+
+    def _item(self, item: object, where: str, etype: str, event_id: str | None) -> Refused | None:
+        """System (and any non-user, non-assistant) messages speak for the server."""
+        if self.allow_system_items or not isinstance(item, Mapping) or "role" not in item:
+            return None
+        role = item["role"]
+        if isinstance(role, str) and role in _BROWSER_ROLES:
+            return None
+        shown = role[:32] if isinstance(role, str) else type(role).__name__
+        return Refused(error_event(
+            "relay_item_not_allowed",
+            f"System messages come from the server; this relay refuses `{etype}` with "
+            f"`{where}.role: {shown}` from the browser (expected `user` or `assistant`).",
+            param=f"{where}.role", event_id=event_id))
 
     def _owned_in(self, obj: Mapping[str, Any], paths: tuple[str, ...], prefix: str,
                   event_id: str | None) -> Refused | None:
@@ -291,26 +427,61 @@ class RelayPolicy:
 
     # ------------------------------------------------------------------ upstream → browser
 
-    def redact(self, frame: str) -> str:
-        """``frame`` with server-owned fields removed from ``session.created/updated`` (when
-        ``redact_server_fields``); any other frame is returned as is, undecoded."""
-        if not self.redact_server_fields:
-            return frame
-        head = frame[:120]
-        if '"session.created"' not in head and '"session.updated"' not in head:
-            return frame
+    def from_upstream(self, frame: str | bytes) -> tuple[str | bytes, UpstreamFact | None]:
+        """What one upstream frame becomes for the browser, and what the shell must learn from
+        it. Every frame but ``session.created``/``session.updated`` and ``error`` passes byte for
+        byte (only its ``type`` is read); sessions are redacted when asked and report the
+        confirmed input format; an ``error`` keeps its message only when it is about the
+        browser's own event (``invalid_request_error`` not about the relay's account), with
+        anything like a key or a URL removed; any other error becomes ``relay_upstream_error``."""
         try:
-            event = _decoder.decode(frame)
+            etype = _head.decode(frame).type
+        except msgspec.ValidationError:
+            return frame, None
         except msgspec.DecodeError:
-            return frame
+            return frame, None  # the client never hands over invalid JSON; nothing to learn
+        if etype == "error":
+            return self._upstream_error(frame)
+        if etype not in ("session.created", "session.updated"):
+            return frame, None
+        event = _decoder.decode(frame)
         session = event.get("session") if isinstance(event, dict) else None
-        if not isinstance(session, dict) or event.get("type") not in (
-                "session.created", "session.updated"):
-            return frame
+        if not isinstance(session, dict):
+            return frame, None
+        found, fmt = _get(session, "audio.input.format.type")
+        fact = UpstreamFact(etype, input_bytes_per_ms=_BYTES_PER_MS.get(fmt) if found else None)
+        if not self.redact_server_fields:
+            return frame, fact
         for path in self._owned:
             if path != "model":
                 _delete(session, path)
-        return _encoder.encode(event).decode()
+        return _encoder.encode(event).decode(), fact
+
+    def _upstream_error(self, frame: str | bytes) -> tuple[str, UpstreamFact]:
+        event = _decoder.decode(frame)
+        error = event.get("error") if isinstance(event, dict) else None
+        error = error if isinstance(error, dict) else {}
+        raw_id = error.get("event_id")
+        event_id = raw_id if isinstance(raw_id, str) else None
+        code = error.get("code")
+        code = code if isinstance(code, str) else None
+        message = error.get("message")
+        about_browser = (error.get("type") == "invalid_request_error" and isinstance(message, str)
+                         and not any(word in (code or "").lower() for word in _ACCOUNT_WORDS))
+        if about_browser:
+            assert isinstance(message, str)
+            param = error.get("param")
+            out = {"type": "error", "event_id": event.get("event_id"), "error": {
+                "type": "invalid_request_error", "code": code, "message": scrub(message),
+                "param": scrub(param) if isinstance(param, str) else None,
+                "event_id": event_id}}
+        else:
+            out = error_event("relay_upstream_error",
+                              "The Realtime upstream failed; the relay cannot say more. Try "
+                              "again, or connect again if the session ends.",
+                              event_id=event_id)
+            out["error"]["type"] = "server_error"
+        return _encoder.encode(out).decode(), UpstreamFact("error", refused_event_id=event_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="client event types browsers may send (repeat; default: all GA types)")
     p.add_argument("--allowed-origin", action="append", metavar="ORIGIN",
                    help="origins allowed to connect (repeat; default: same origin)")
+    p.add_argument("--allowed-host", action="append", metavar="NAME",
+                   help="host names the relay answers to (repeat; `.example.com` for a domain; "
+                        "default: localhost, 127.0.0.1, ::1 and the --host address). A request "
+                        "whose Host is another name is refused (DNS rebinding)")
     p.add_argument("--allow-anonymous-remote", action="store_true",
                    help="accept non-loopback clients without authentication (trusted networks)")
     p.add_argument("--redis", metavar="URL", help="keep limits in Redis (shared by workers)")
@@ -58,6 +62,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _build(args: argparse.Namespace) -> Any:
+    from ..core.relay_policy import DEFAULT_ALLOWED_HOSTS
     from . import Limits, RealtimeRelay, RedisStore, RelayPolicy, Upstream
     from .store import LimitStore, MemoryStore
 
@@ -89,8 +94,11 @@ def _build(args: argparse.Namespace) -> Any:
             options.update(synthesizer=EspeakSynthesizer(), transcriber=PocketsphinxTranscriber())
         upstream.emulator_options = options
     store: LimitStore = RedisStore(args.redis) if args.redis else MemoryStore()
+    hosts = set(args.allowed_host or DEFAULT_ALLOWED_HOSTS)
+    if not args.allowed_host and args.host not in ("0.0.0.0", "::", ""):
+        hosts.add(args.host.strip("[]"))
     return RealtimeRelay(upstream=upstream, policy=policy, limits=limits, store=store,
-                         allowed_origins=args.allowed_origin,
+                         allowed_origins=args.allowed_origin, allowed_hosts=sorted(hosts),
                          allow_anonymous_remote=args.allow_anonymous_remote)
 
 

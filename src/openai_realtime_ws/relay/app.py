@@ -29,7 +29,17 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from .. import AsyncOpenAIRealtimeWS, ReconnectPolicy, create_client_secret
 from ..core.errors import ConnectionClosed, InvalidClientEvent, OpenAIRealtimeError, QueueFull
-from ..core.relay_policy import Limits, Refused, RelayPolicy, UsageMeter, error_event
+from ..core.relay_policy import (
+    DEFAULT_ALLOWED_HOSTS,
+    InputAudioFormat,
+    Limits,
+    Refused,
+    RelayPolicy,
+    UsageMeter,
+    error_event,
+    host_allowed,
+    scrub,
+)
 from .store import LimitStore, MemoryStore
 
 __all__ = ["Principal", "RealtimeRelay", "RelayRefused", "RelayTool", "Upstream", "subprotocol_key"]
@@ -43,6 +53,8 @@ _STATIC = {
     "/console.css": ("console.css", "text/css; charset=utf-8"),
     "/": ("console.html", "text/html; charset=utf-8"),
 }
+_UPSTREAM_FAILED = ("The Realtime upstream is not available now; try again later. "
+                    "(The relay's log says why.)")
 _HIGH_WATER = 512  # frames waiting for a slow browser before the upstream socket is paused
 _LOOPBACK_MESSAGE = (
     "This relay has no authentication hook, so it only accepts connections from this machine "
@@ -158,6 +170,7 @@ class RealtimeRelay:
         authenticate: Authenticate | None = None,
         allow_anonymous_remote: bool = False,
         allowed_origins: Sequence[str] | None = None,
+        allowed_hosts: Sequence[str] | None = None,
         policy: RelayPolicy | None = None,
         limits: Limits | None = None,
         store: LimitStore | None = None,
@@ -167,11 +180,14 @@ class RealtimeRelay:
         client_secrets: bool = True,
         secret_ttl: int = 600,
         drain_timeout: float = 10.0,
+        open_timeout: float = 10.0,
     ) -> None:
         self.upstream = upstream if upstream is not None else Upstream.from_env()
         self.authenticate = authenticate
         self.allow_anonymous_remote = allow_anonymous_remote
         self.allowed_origins = None if allowed_origins is None else frozenset(allowed_origins)
+        self.allowed_hosts = (DEFAULT_ALLOWED_HOSTS if allowed_hosts is None
+                              else frozenset(h.lower().rstrip(".") for h in allowed_hosts))
         self.tools = [t if isinstance(t, RelayTool) else RelayTool(t) for t in tools]
         base = policy if policy is not None else RelayPolicy()
         if self.tools and "tools" not in base.owned:
@@ -185,6 +201,7 @@ class RealtimeRelay:
                           else reconnect or None)
         self.secret_ttl = secret_ttl
         self.drain_timeout = drain_timeout
+        self.open_timeout = open_timeout
         self.sessions: set[_RelaySession] = set()
         self.draining = False
         self._emulator: Any = None
@@ -201,6 +218,20 @@ class RealtimeRelay:
         self.app = Starlette(routes=routes, lifespan=self._lifespan)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] in ("http", "websocket"):
+            host = next((v.decode("latin-1") for k, v in scope.get("headers", ())
+                         if k == b"host"), None)
+            if not host_allowed(host, self.allowed_hosts):
+                # DNS rebinding: a name the relay does not own, resolving to it; refused before
+                # any route (console, client secrets, the relay) runs
+                response = JSONResponse({"error": {"message": (
+                    "This relay does not answer to this Host; it serves only its configured host "
+                    "names (allowed_hosts / --allowed-host).")}}, 403)
+                if scope["type"] == "http":
+                    await response(scope, receive, send)
+                else:
+                    await WebSocket(scope, receive, send).send_denial_response(response)
+                return
         await self.app(scope, receive, send)
 
     @contextlib.asynccontextmanager
@@ -292,7 +323,9 @@ class RealtimeRelay:
             secret = await create_client_secret(session=session, expires_after=self.secret_ttl,
                                                 api_key=api_key, base_url=base_url)
         except OpenAIRealtimeError as exc:
-            return JSONResponse({"error": {"message": exc.message}}, 502)
+            logger.warning("relay: the upstream refused a client secret: %s (status %s)",
+                           type(exc).__name__, getattr(exc, "status", None))
+            return JSONResponse({"error": {"message": _UPSTREAM_FAILED}}, 502)
         logger.info("relay: client secret minted for %s", principal.id)
         return JSONResponse({"value": secret["value"], "expires_at": secret["expires_at"]})
 
@@ -323,17 +356,13 @@ class RealtimeRelay:
                 429))
             return
         try:
-            try:
-                rt = await self._open_upstream()
-            except (OpenAIRealtimeError, OSError) as exc:
-                message = exc.message if isinstance(exc, OpenAIRealtimeError) else "unreachable"
-                logger.warning("relay: upstream refused: %s", message)
+            session = await self._open_session(ws, principal, limits, session_id)
+            if session is None:
                 await ws.send_denial_response(JSONResponse(
-                    {"error": {"message": f"The Realtime upstream refused: {message}"}}, 502))
+                    {"error": {"message": _UPSTREAM_FAILED}}, 502))
                 return
             offered = ws.scope.get("subprotocols") or []
             await ws.accept(subprotocol="realtime" if "realtime" in offered else None)
-            session = _RelaySession(self, ws, rt, principal, limits, session_id)
             self.sessions.add(session)
             try:
                 await session.run()
@@ -345,6 +374,30 @@ class RealtimeRelay:
             except Exception as exc:  # the lease then expires after session_ttl
                 logger.warning("relay: cannot release a session lease of %s: %s: %s",
                                principal.id, type(exc).__name__, exc)
+
+    async def _open_session(self, ws: WebSocket, principal: Principal, limits: Limits,
+                            session_id: str) -> _RelaySession | None:
+        """The upstream session, opened before the browser's upgrade and answered with
+        ``session.created`` (its frames wait for the browser); ``None`` when the upstream fails
+        (the details go to the log only: they may hold key fragments or internal URLs)."""
+        try:
+            rt = await self._open_upstream()
+        except (OpenAIRealtimeError, OSError) as exc:
+            logger.warning("relay: the upstream refused a session: %s (status %s)",
+                           type(exc).__name__, getattr(exc, "status", None))
+            return None
+        session = _RelaySession(self, ws, rt, principal, limits, session_id)
+        session.listen()
+        try:
+            await rt.wait_for("session.created", timeout=self.open_timeout)
+        except (TimeoutError, OpenAIRealtimeError) as exc:
+            code = getattr(getattr(exc, "error", None), "code", None)
+            logger.warning("relay: the upstream failed before session.created: %s (code %s, "
+                           "close code %s)", type(exc).__name__, code, rt.close_code)
+            with contextlib.suppress(OpenAIRealtimeError, OSError):
+                await rt.close()
+            return None
+        return session
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -382,7 +435,7 @@ class _RelaySession:
         self.limits = limits
         self.session_id = session_id
         self.meter = UsageMeter(limits) if limits.metered else None
-        self.bytes_per_ms = 48
+        self.input_format = InputAudioFormat()
         self.out: asyncio.Queue[str | None] = asyncio.Queue()
         self.writable = asyncio.Event()
         self.writable.set()
@@ -393,7 +446,10 @@ class _RelaySession:
     # upstream → browser
 
     def _on_frame(self, text: str) -> None:
-        self.out.put_nowait(self.relay.policy.redact(text))
+        out, fact = self.relay.policy.from_upstream(text)
+        if fact is not None:
+            self.input_format.learn(fact)
+        self.out.put_nowait(out if isinstance(out, str) else out.decode())
         if self.out.qsize() > _HIGH_WATER:
             self.writable.clear()
 
@@ -424,7 +480,7 @@ class _RelaySession:
 
     def _on_error(self, error: OpenAIRealtimeError) -> None:
         # API error events already reached the browser as frames; the rest stays server-side
-        logger.debug("relay: upstream error for %s: %s", self.principal.id, error.message)
+        logger.debug("relay: upstream error for %s: %s", self.principal.id, scrub(error.message))
 
     # browser → upstream
 
@@ -438,7 +494,7 @@ class _RelaySession:
             frame = message.get("text")
             if frame is None:
                 frame = message.get("bytes") or b""
-            verdict = policy.check(frame, self.bytes_per_ms)
+            verdict = policy.check(frame, self.input_format.bytes_per_ms)
             if isinstance(verdict, Refused):
                 self._control(verdict.error)
                 continue
@@ -456,10 +512,11 @@ class _RelaySession:
                     continue
                 if meter.push_after(control):
                     await self._sync(meter, now)
-            if verdict.input_bytes_per_ms is not None:
-                self.bytes_per_ms = verdict.input_bytes_per_ms
             try:
                 self.rt.send(verdict.event)
+                if verdict.type == "session.update":  # charged on it once the upstream agrees
+                    self.input_format.requested(event_id if isinstance(event_id, str) else None,
+                                                verdict.input_bytes_per_ms)
             except InvalidClientEvent as exc:
                 self._control(error_event("invalid_value", exc.message, param=exc.field,
                                           event_id=event_id if isinstance(event_id, str) else None))
@@ -489,7 +546,11 @@ class _RelaySession:
                 message += f" {lost} event(s) sent by the browser were not delivered."
             self._control(error_event("relay_upstream_closed", message))
         except OpenAIRealtimeError as exc:
-            self._control(error_event("relay_upstream_error", exc.message))
+            logger.warning("relay: upstream error for %s: %s", self.principal.id,
+                           type(exc).__name__)
+            error = error_event("relay_upstream_error", _UPSTREAM_FAILED)
+            error["error"]["type"] = "server_error"
+            self._control(error)
 
     async def _heartbeat(self) -> None:
         interval = self.limits.session_ttl / 3
@@ -502,21 +563,27 @@ class _RelaySession:
                 logger.warning("relay: cannot refresh the session lease of %s: %s: %s",
                                self.principal.id, type(exc).__name__, exc)
 
-    async def run(self) -> None:
+    def listen(self) -> None:
+        """Take the upstream's frames (they wait in the queue until the browser is accepted)."""
         rt = self.rt
         rt.on("frame", self._on_frame)
         rt.on("event", self._on_event)
         rt.on("reconnecting", self._on_reconnecting)
         rt.on("reconnected", self._on_reconnected)
         rt.on("error", self._on_error)
+
+    async def run(self) -> None:
+        rt = self.rt
         for tool in self.relay.tools:
             rt.tool(tool.name, description=tool.description,
                     parameters=tool.parameters)(tool.func)
         update = self.relay.policy.session_update()
         if self.relay.tools:
             rt.update_tools(**(update["session"] if update else {"type": "realtime"}))
+            self.input_format.requested(None, None)
         elif update is not None:
             rt.send(update)
+            self.input_format.requested(None, None)
         self.writer = asyncio.ensure_future(self._writer())
         tasks = {asyncio.ensure_future(self._reader()), asyncio.ensure_future(self._watch_upstream())}
         helpers = [asyncio.ensure_future(self._heartbeat())]
