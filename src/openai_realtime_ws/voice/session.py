@@ -1,8 +1,9 @@
 # The voice session: a thin asyncio shell that joins an audio source, a Realtime client and an
 # audio sink. It owns only wiring and timing: the microphone pump (20 ms `input_audio_buffer.append`
-# frames), assistant audio to the sink, transcripts and per-turn latency as VoiceEvents. The rules
-# live in the core: what was heard and what an interruption sends (core/playback.py), one active
-# response (core/responses.py). It uses the clients' public API only (on/off/send/send_audio,
+# frames), assistant audio to the sink, transcripts and per-turn latency as VoiceEvents. Every turn
+# rule (barge-in, cut/unheard audio, turn_detection flags, one active response, tool follow-up) is
+# decided in core/voice_turn.py: this shell feeds it the server events and the sink's facts and
+# carries out the actions it returns. It uses the clients' public API only (on/off/send/send_audio,
 # .session), so it works on the asyncio client and, through BlockingVoiceSession, the blocking one.
 from __future__ import annotations
 
@@ -12,15 +13,26 @@ import binascii
 import logging
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from ..audio._resample import Resampler
 from ..audio._sinks import AudioSink
 from ..audio._sources import pcm_frames
 from ..core.g711 import pcm16_to_alaw, pcm16_to_ulaw
-from ..core.playback import PlaybackStop, barge_in_events
-from ..core.responses import ResponseSequencer, is_benign_error
+from ..core.playback import PlaybackStop
+from ..core.responses import is_benign_error
+from ..core.voice_turn import (
+    Action,
+    ArmTimer,
+    CancelTimer,
+    CompletePart,
+    PlayAudio,
+    Send,
+    StopPlayback,
+    VoiceTurn,
+    turn_detection_of,
+)
 
 __all__ = ["TurnLatency", "VoiceEvent", "VoiceSession"]
 
@@ -81,14 +93,6 @@ class TurnLatency:
         return (self.first_audio - self.speech_end) * 1000.0
 
 
-@dataclass(slots=True)
-class _State:
-    response_id: str | None = None  # the in-band response whose audio we play
-    cut: set[str] = field(default_factory=set)  # responses interrupted: their late audio is dropped
-    items_without_audio: dict[str, str] = field(default_factory=dict)  # item_id -> response_id
-    turn: TurnLatency | None = None
-
-
 def _get(obj: Any, *path: str) -> Any:
     for name in path:
         if obj is None:
@@ -147,29 +151,44 @@ class VoiceSession:
         self.rt = rt
         self.source = source
         self.sink = sink
-        self.barge_in = barge_in
         self.configure = configure
         self.instructions = instructions
         self.voice = voice
         self.transcription_model = transcription_model
         self.on_event = on_event
-        self.sequencer = ResponseSequencer()
+        self.turn = VoiceTurn(barge_in=barge_in)
+        """The turn rules (core/voice_turn.py) this session carries out."""
+        self.sequencer = self.turn.sequencer
         self.turns: list[TurnLatency] = []
         self.stops: list[tuple[float, PlaybackStop]] = []
         """Each interruption: ``perf_counter`` time it was handled and where playback stopped."""
         self.speech_started_at: list[float] = []
         self.errors: list[tuple[str | None, str]] = []
-        self._st = _State()
+        self._turn_latency: TurnLatency | None = None
         self._events: asyncio.Queue[VoiceEvent | None] | None = None
         self._max_events = max_events
         self._pump: asyncio.Task[None] | None = None
         self._handlers: list[tuple[str, Callable[[Any], object]]] = []
         self._started = False
-        self._expect_timer: asyncio.TimerHandle | None = None
-        self._tool_names: set[str] = set()
-        self._tool_calls: dict[str, tuple[set[str], list[str] | None]] = {}  # response -> calls
-        self.server_response_timeout = 3.0
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+
+    @property
+    def barge_in(self) -> bool:
+        """Stop playback when the user starts speaking."""
+        return self.turn.barge_in
+
+    @barge_in.setter
+    def barge_in(self, value: bool) -> None:
+        self.turn.barge_in = value
+
+    @property
+    def server_response_timeout(self) -> float:
         """Seconds to hold requests after the user's speech ends for the server's own response."""
+        return self.turn.server_response_timeout
+
+    @server_response_timeout.setter
+    def server_response_timeout(self, value: float) -> None:
+        self.turn.server_response_timeout = value
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -181,12 +200,12 @@ class VoiceSession:
         self._started = True
         self._events = asyncio.Queue(self._max_events)
         on = {
-            "response.created": self._on_response_created,
+            "response.created": self._feed,
             "response.done": self._on_response_done,
-            "response.output_item.added": self._on_item_added,
-            "conversation.item.added": self._on_conversation_item,
-            "response.output_audio.delta": self._on_audio_delta,
-            "response.output_audio.done": self._on_audio_done,
+            "response.output_item.added": self._feed,
+            "conversation.item.added": self._feed,
+            "response.output_audio.delta": self._feed,
+            "response.output_audio.done": self._feed,
             "response.output_audio_transcript.delta": self._on_transcript_delta,
             "response.output_audio_transcript.done": self._on_transcript_done,
             "input_audio_buffer.speech_started": self._on_speech_started,
@@ -228,8 +247,9 @@ class VoiceSession:
 
     async def aclose(self) -> None:
         """Stop the pump, remove the handlers, close the sink; iteration ends."""
-        if self._expect_timer is not None:
-            self._expect_timer.cancel()
+        for handle in self._timers.values():
+            handle.cancel()
+        self._timers.clear()
         pump, self._pump = self._pump, None
         if pump is not None:
             pump.cancel()
@@ -286,9 +306,9 @@ class VoiceSession:
         """Ask for a response (``response.create`` parameters as keywords). Sent now, or after the
         active response ends; out-of-band ones (``conversation="none"``) always now. Returns
         whether it was sent now."""
-        events = self.sequencer.create(response or None)
-        self._send_all(events)
-        return bool(events)
+        actions = self.turn.respond(response or None)
+        self._do(actions)
+        return bool(actions)
 
     def tool(
         self, name: str | None = None, *, description: str = "", parameters: Any = None
@@ -303,7 +323,7 @@ class VoiceSession:
 
         def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
             register(func)
-            self._tool_names.add(name or func.__name__)
+            self.turn.tool_names.add(name or func.__name__)
             self.rt.auto_respond = False
             return func
 
@@ -318,7 +338,9 @@ class VoiceSession:
     def interrupt(self) -> PlaybackStop | None:
         """Barge in by hand: stop playback, cancel the running response, truncate at what was
         heard. Returns where playback stopped (None without a sink and nothing running)."""
-        return self._barge_in(server_cancels=False)
+        stops = len(self.stops)
+        self._do(self.turn.interrupt(playing=self.sink is not None and self.sink.playing))
+        return self.stops[-1][1] if len(self.stops) > stops else None
 
     # ------------------------------------------------------------------ pump
 
@@ -358,77 +380,70 @@ class VoiceSession:
 
     # ------------------------------------------------------------------ server events
 
-    def _on_response_created(self, event: Any) -> None:
-        self._send_all(self.sequencer.on_event(event))
-        rid = _get(event, "response", "id")
-        if rid is not None and self.sequencer.active == rid:
-            self._st.response_id = rid
+    def _feed(self, event: Any) -> list[Action]:
+        """One server event through the turn rules; its actions carried out."""
+        turn_detection = None
+        if _get(event, "type") in ("input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped"):
+            turn_detection = turn_detection_of(self.rt.session)
+        actions = self.turn.on_event(event, playing=self.sink is not None and self.sink.playing,
+                                     turn_detection=turn_detection)
+        self._do(actions)
+        return actions
 
-    def _on_response_done(self, event: Any) -> None:
-        rid = _get(event, "response", "id")
-        if self._tool_names and _get(event, "response", "status") == "completed":
-            calls = {str(_get(item, "call_id")) for item in _get(event, "response", "output") or ()
-                     if _get(item, "type") == "function_call" and _get(item, "name") in self._tool_names}
-            if calls and rid is not None:
-                modalities = _get(event, "response", "output_modalities")
-                self._tool_calls[rid] = (calls, list(modalities) if modalities else None)
-                while len(self._tool_calls) > 32:
-                    self._tool_calls.pop(next(iter(self._tool_calls)))
-        self._send_all(self.sequencer.on_event(event))
-        if rid == self._st.response_id:
-            self._st.response_id = None
-        for item_id, r in list(self._st.items_without_audio.items()):
-            if r == rid:
-                del self._st.items_without_audio[item_id]
-        if len(self._st.cut) > 256:
-            self._st.cut.clear()  # bounded: late audio of old responses has long arrived
-        self._emit(VoiceEvent("response_done", response_id=rid,
-                              text=str(_get(event, "response", "status") or "")))
+    def _do(self, actions: list[Action]) -> None:
+        for action in actions:
+            if isinstance(action, Send):
+                self._send_all([action.event])
+            elif isinstance(action, PlayAudio):
+                self._play(action)
+            elif isinstance(action, CompletePart):
+                if self.sink is not None:
+                    self.sink.mark_complete(action.item_id, action.content_index)
+            elif isinstance(action, StopPlayback):
+                stop = self.sink.interrupt() if self.sink is not None else None
+                if action.report:
+                    self._do(self.turn.playback_stopped(stop))
+                    if stop is not None:
+                        self.stops.append((time.perf_counter(), stop))
+                        self._emit(VoiceEvent("interrupted", item_id=stop.item_id,
+                                              response_id=action.response_id, stop=stop))
+            elif isinstance(action, ArmTimer):
+                self._cancel_timer(action.name)
+                self._timers[action.name] = asyncio.get_running_loop().call_later(
+                    action.seconds, self._timer_fired, action.name)
+            elif isinstance(action, CancelTimer):
+                self._cancel_timer(action.name)
 
-    def _on_conversation_item(self, event: Any) -> None:
-        item = _get(event, "item")
-        if _get(item, "type") != "function_call_output" or not self._tool_calls:
-            return
-        call_id = str(_get(item, "call_id"))
-        for rid, (calls, modalities) in list(self._tool_calls.items()):
-            if call_id in calls:
-                calls.discard(call_id)
-                if not calls:  # every call of that response answered: ask for the reply
-                    del self._tool_calls[rid]
-                    self.respond(**({"output_modalities": modalities} if modalities else {}))
-                return
+    def _timer_fired(self, name: str) -> None:
+        self._timers.pop(name, None)
+        self._do(self.turn.timer_fired(name))
 
-    def _on_item_added(self, event: Any) -> None:
-        item = _get(event, "item")
-        if _get(item, "type") == "message" and _get(item, "role") == "assistant":
-            rid = _get(event, "response_id")
-            if rid is not None and rid == self._st.response_id:
-                self._st.items_without_audio[str(_get(item, "id"))] = rid
+    def _cancel_timer(self, name: str) -> None:
+        handle = self._timers.pop(name, None)
+        if handle is not None:
+            handle.cancel()
 
-    def _on_audio_delta(self, event: Any) -> None:
-        rid = _get(event, "response_id")
-        if rid in self._st.cut:
-            return  # audio of an interrupted response still in flight: never played
-        item_id = str(_get(event, "item_id"))
-        self._st.items_without_audio.pop(item_id, None)
-        turn = self._st.turn
+    def _play(self, action: PlayAudio) -> None:
+        turn = self._turn_latency
         if turn is not None and turn.first_audio is None:
             turn.first_audio = time.perf_counter()
-            self._emit(VoiceEvent("turn", item_id=item_id, response_id=rid, latency_ms=turn.latency_ms))
+            self._emit(VoiceEvent("turn", item_id=action.item_id, response_id=action.response_id,
+                                  latency_ms=turn.latency_ms))
         if self.sink is None:
             return
         try:
-            data = base64.b64decode(_get(event, "delta") or "", validate=False)
+            data = base64.b64decode(action.delta, validate=False)
         except (binascii.Error, ValueError):
             return
-        self.sink.write(item_id, int(_get(event, "content_index") or 0), data)
+        self.sink.write(action.item_id, action.content_index, data)
 
-    def _on_audio_done(self, event: Any) -> None:
-        if self.sink is not None:
-            self.sink.mark_complete(str(_get(event, "item_id")), int(_get(event, "content_index") or 0))
+    def _on_response_done(self, event: Any) -> None:
+        self._feed(event)
+        self._emit(VoiceEvent("response_done", response_id=_get(event, "response", "id"),
+                              text=str(_get(event, "response", "status") or "")))
 
     def _on_transcript_delta(self, event: Any) -> None:
-        if _get(event, "response_id") in self._st.cut:
+        if self.turn.is_cut(_get(event, "response_id")):
             return
         self._emit(VoiceEvent("assistant_transcript_delta", text=str(_get(event, "delta") or ""),
                               item_id=_get(event, "item_id"), response_id=_get(event, "response_id")))
@@ -443,22 +458,13 @@ class VoiceSession:
 
     def _on_speech_started(self, event: Any) -> None:
         self.speech_started_at.append(time.perf_counter())
-        if self.barge_in:
-            self._barge_in(server_cancels=self._server_interrupts())
+        self._feed(event)
         self._emit(VoiceEvent("speech_started", item_id=_get(event, "item_id")))
 
     def _on_speech_stopped(self, event: Any) -> None:
-        if self._server_creates():
-            self.sequencer.expect_server_response()
-            loop = asyncio.get_running_loop()
-            handle = self._expect_timer
-            if handle is not None:
-                handle.cancel()
-            self._expect_timer = loop.call_later(
-                self.server_response_timeout,
-                lambda: self._send_all(self.sequencer.server_response_not_coming()))
+        self._feed(event)
         turn = TurnLatency(time.perf_counter())
-        self._st.turn = turn
+        self._turn_latency = turn
         self.turns.append(turn)
         if len(self.turns) > 10_000:
             del self.turns[:5_000]
@@ -467,8 +473,7 @@ class VoiceSession:
     def _on_error(self, error: Any) -> None:
         code = getattr(error, "code", None)
         message = str(getattr(error, "message", error))
-        self._send_all(self.sequencer.on_event({"type": "error", "error": {
-            "code": code, "event_id": getattr(error, "event_id", None), "message": message}}))
+        self._do(self.turn.on_error(code, getattr(error, "event_id", None), message))
         self.errors.append((code, message))
         if is_benign_error(code):
             logger.debug("benign API error %s: %s", code, message)
@@ -479,53 +484,8 @@ class VoiceSession:
 
     def _on_reconnecting(self, ctx: Any) -> None:
         # the socket is gone: what was queued will not be answered on the new one
-        if self.sink is not None:
-            self.sink.interrupt()
-        self.sequencer.reset()
-        self._st.response_id = None
-        self._st.items_without_audio.clear()
-        self._st.turn = None
-        self._tool_calls.clear()
-
-    # ------------------------------------------------------------------ barge-in
-
-    def _server_creates(self) -> bool:
-        td = _get(self.rt.session, "audio", "input", "turn_detection")
-        if td is None:
-            return False
-        flag = _get(td, "create_response")
-        return flag is None or bool(flag)
-
-    def _server_interrupts(self) -> bool:
-        td = _get(self.rt.session, "audio", "input", "turn_detection")
-        if td is None:
-            return False
-        flag = _get(td, "interrupt_response")
-        return flag is None or bool(flag)
-
-    def _barge_in(self, *, server_cancels: bool) -> PlaybackStop | None:
-        st = self._st
-        rid = self.sequencer.active
-        playing = self.sink is not None and self.sink.playing
-        if not playing and rid is None:
-            return None
-        stop = self.sink.interrupt() if self.sink is not None else None
-        events: list[dict[str, Any]] = []
-        if rid is not None:
-            st.cut.add(rid)
-            if not server_cancels:
-                events.extend(self.sequencer.cancel(rid))
-        self.sequencer.drop_pending()
-        unheard = next((i for i, r in st.items_without_audio.items() if r == rid), None)
-        if stop is not None:
-            events.extend(barge_in_events(stop, unheard_item_id=unheard))
-        elif unheard is not None:
-            events.append({"type": "conversation.item.delete", "item_id": unheard})
-        self._send_all(events)
-        if stop is not None:
-            self.stops.append((time.perf_counter(), stop))
-            self._emit(VoiceEvent("interrupted", item_id=stop.item_id, response_id=rid, stop=stop))
-        return stop
+        self._turn_latency = None
+        self._do(self.turn.reset())
 
     # ------------------------------------------------------------------ helpers
 
