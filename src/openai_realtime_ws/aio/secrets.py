@@ -5,6 +5,9 @@ the request and maps failures into the library's exceptions. The request is one
 ``http.client`` exchange in a worker thread (the standard library: the client needs no HTTP
 package), with the caller's TLS context, ``timeout`` seconds in all, redirects never followed
 (the request carries the API key) and the answer's body capped at :data:`MAX_BODY` bytes.
+
+:func:`api_key_for` and :func:`post_json` are that credential and request logic, shared with
+the call-control shells (:mod:`.calls`): one REST helper for the library.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from ..core.errors import HandshakeError, RealtimeConfigError, RealtimeConnectio
 from ..core.handshake import client_secret_body, client_secrets_url, redact_text, redact_url
 from .client import CredentialSource, resolve_credential
 
-__all__ = ["MAX_BODY", "create_client_secret"]
+__all__ = ["MAX_BODY", "api_key_for", "create_client_secret", "post_json"]
 
 MAX_BODY = 1 << 20
 """The most bytes of an answer that are read (a client secret with its session is ~2 KB)."""
@@ -53,6 +56,28 @@ async def create_client_secret(
     if base_url is not None:
         client = _Base(base_url)
     url = client_secrets_url(client, azure_endpoint=azure_endpoint)
+    key = await api_key_for(client, api_key, azure_endpoint, "to mint a client secret")
+    body = client_secret_body(session=session, model=model, expires_after=expires_after)
+    secrets = (key,)
+    status, payload = await post_json(
+        url, msgspec.json.encode(body), key=key, azure=azure_endpoint is not None,
+        headers=headers, ssl=ssl, timeout=timeout,
+    )
+    if status >= 300 or not isinstance(payload, dict) or not isinstance(payload.get("value"), str):
+        message = _error_message(payload)
+        what = "redirect (not followed: the request carries the API key)" if 300 <= status < 400 else ""
+        detail = redact_text(message, secrets) if message else what or "no client secret in the answer"
+        raise HandshakeError(
+            f"{redact_url(url)} answered HTTP {status}: {detail}", status=status
+        )
+    return payload
+
+
+async def api_key_for(
+    client: object | None, api_key: CredentialSource, azure_endpoint: str | None, purpose: str
+) -> str:
+    """The API key for one REST request: ``api_key`` (a str or a provider, called now), else
+    the client's, else ``OPENAI_API_KEY`` (``AZURE_OPENAI_API_KEY`` with ``azure_endpoint``)."""
     source: object = api_key
     if source is None and client is not None:
         source = getattr(client, "_api_key_provider", None) or getattr(client, "api_key", None)
@@ -60,18 +85,34 @@ async def create_client_secret(
         source = os.environ.get("AZURE_OPENAI_API_KEY" if azure_endpoint else "OPENAI_API_KEY")
     key = await resolve_credential(source)
     if not key:
-        raise RealtimeConfigError("an API key is needed to mint a client secret (api_key=).")
-    body = client_secret_body(session=session, model=model, expires_after=expires_after)
-    request_headers = {"api-key": key} if azure_endpoint else {"Authorization": f"Bearer {key}"}
+        variable = "AZURE_OPENAI_API_KEY" if azure_endpoint else "OPENAI_API_KEY"
+        raise RealtimeConfigError(f"no API key {purpose}: pass api_key=... or set {variable}")
+    return key
+
+
+async def post_json(
+    url: str,
+    body: bytes | None,
+    *,
+    key: str,
+    azure: bool = False,
+    headers: Mapping[str, str] | None = None,
+    ssl: ssl_module.SSLContext | bool | None = None,
+    timeout: float = 30.0,
+) -> tuple[int, Any]:
+    """One authenticated JSON POST: ``(status, decoded JSON answer or None)``. The key goes in
+    ``Authorization: Bearer`` (``api-key`` with ``azure``); a network failure, the timeout or an
+    answer over :data:`MAX_BODY` bytes raise :class:`RealtimeConnectionError` with the URL and
+    the key masked."""
+    request_headers = {"api-key": key} if azure else {"Authorization": f"Bearer {key}"}
     request_headers.update(headers or {})
-    request_headers["Content-Type"] = "application/json"
+    if body is not None:
+        request_headers["Content-Type"] = "application/json"
     secrets = (key,)
     context = _ssl_context(ssl) if url.startswith("https:") else None
     try:
         status, raw = await asyncio.wait_for(
-            asyncio.to_thread(
-                _post, url, msgspec.json.encode(body), request_headers, context, timeout
-            ),
+            asyncio.to_thread(_post, url, body, request_headers, context, timeout),
             timeout,
         )
     except TimeoutError:
@@ -86,17 +127,10 @@ async def create_client_secret(
             f"{redact_url(url)} answered HTTP {status} with more than {MAX_BODY} bytes; not read"
         )
     try:
-        payload = msgspec.json.decode(raw)
+        payload = msgspec.json.decode(raw) if raw else None
     except msgspec.DecodeError:
         payload = None
-    if status >= 300 or not isinstance(payload, dict) or not isinstance(payload.get("value"), str):
-        message = _error_message(payload)
-        what = "redirect (not followed: the request carries the API key)" if 300 <= status < 400 else ""
-        detail = redact_text(message, secrets) if message else what or "no client secret in the answer"
-        raise HandshakeError(
-            f"{redact_url(url)} answered HTTP {status}: {detail}", status=status
-        )
-    return payload
+    return status, payload
 
 
 def _ssl_context(ssl: ssl_module.SSLContext | bool | None) -> ssl_module.SSLContext:
@@ -111,7 +145,7 @@ def _ssl_context(ssl: ssl_module.SSLContext | bool | None) -> ssl_module.SSLCont
 
 def _post(
     url: str,
-    body: bytes,
+    body: bytes | None,
     headers: dict[str, str],
     context: ssl_module.SSLContext | None,
     timeout: float,
