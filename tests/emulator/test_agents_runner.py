@@ -1,7 +1,8 @@
 # A third-party client nobody here wrote, against the emulator over loopback: openai-agents'
 # RealtimeRunner (optional test dependency `openai-agents`) through a text turn, an audio turn
 # with server VAD, a function tool call and an explicit `session.interrupt()` while the answer is
-# still streaming (which truncates the live item). The URL names another model than the one
+# still streaming (which truncates the live item), a barge-in, and (second test) the interrupt that
+# truncates and then cancels, and a handoff. The URL names another model than the one
 # openai-agents puts in every session.update: its instructions and tools must still apply.
 # Every event the emulator sends is validated against openai-python's models (conftest.py).
 from __future__ import annotations
@@ -128,8 +129,91 @@ async def test_realtime_runner_text_audio_tool_and_interrupt(realtime_emulator: 
                          and e.data.data.get("type") == "conversation.item.truncated", seen, mark)
         await next_event(events, lambda e: e.type == "agent_end", seen, mark)
 
-    errors = [e for e in seen if e.type == "error"]
+        # 5. barge-in with the default turn detection: the emulator's VAD cancels the answer
+        # (turn_detected), the SDK truncates what was played, and the user's turn is answered
+        mark = len(seen)
+        await session.send_message("Tell me a story")
+        await next_event(events, lambda e: e.type == "audio", seen, mark)
+        audio = synth_audio("what time is it", lead_silence_ms=100, tail_silence_ms=600)
+        for i in range(0, len(audio), CHUNK):
+            await session.send_audio(audio[i:i + CHUNK])
+        await next_event(events, lambda e: e.type == "history_updated"
+                         and "You said: what time is it" in assistant_texts(e.history[-2:]), seen, mark)
+
+    errors = [e for e in seen if e.type == "error"
+              or (e.type == "raw_model_event" and getattr(e.data, "type", None) == "raw_server_event"
+                  and e.data.data.get("type") == "error")]
     assert errors == [], errors
     sent = emu.connections[0].received_types()
     assert "conversation.item.truncate" in sent
     assert sent.count("response.create") >= 2  # the agent's follow-up after the tool output
+
+
+def raw_type(e: Any) -> str | None:
+    if e.type == "raw_model_event" and getattr(e.data, "type", None) == "raw_server_event":
+        return str(e.data.data.get("type"))
+    return None
+
+
+LONG = ("Once upon a time there was a very long story about the sea and the ships that sailed on it at "
+        "night under the stars, and every sailor knew the song of the lighthouse keeper by heart")
+
+
+@pytest.mark.realtime_emulator(api_key=KEY, config=EmulatorConfig(speed=0))
+async def test_realtime_runner_interrupt_cancel_barge_in_and_handoff(realtime_emulator: Emulator) -> None:
+    # issue 19 item 2: openai-agents interrupts with conversation.item.truncate and then
+    # response.cancel (when the server does not cancel by itself: interrupt_response false);
+    # a truncate of the live item must not end the response, or the SDK's cancel is refused
+    emu = realtime_emulator
+    emu.responder = (ScriptedResponder()
+                     .on(r"billing", tools=[ToolCall("transfer_to_billing", {})], then="Billing here.")
+                     .on(r"story", text=LONG))
+    billing: RealtimeAgent[Any] = RealtimeAgent(name="Billing", instructions="You handle invoices.")
+    agent: RealtimeAgent[Any] = RealtimeAgent(name="Assistant", instructions="Answer briefly.", handoffs=[billing])
+    runner = RealtimeRunner(agent)
+    settings: Any = {"turn_detection": {"type": "server_vad", "interrupt_response": False}}
+    session = await runner.run(model_config={"url": f"{emu.ws_url}?model=gpt-realtime", "api_key": KEY,
+                                             "initial_model_settings": settings})
+    seen: list[Any] = []
+    async with session:
+        events = session.__aiter__()
+        await next_event(events, lambda e: raw_type(e) == "session.updated", seen)
+
+        # 1. interrupt while the story streams: truncate, then the SDK's own cancel, both accepted
+        emu.config.speed = 2.0
+        await session.send_message("Tell me a story")
+        await next_event(events, lambda e: e.type == "audio", seen)
+        mark = len(seen)
+        await session.interrupt()
+        await next_event(events, lambda e: raw_type(e) == "conversation.item.truncated", seen, mark)
+        done = await next_event(events, lambda e: raw_type(e) == "response.done", seen, mark)
+        assert done.data.data["response"]["status"] == "cancelled"
+        sent = emu.connections[0].received_types()
+        assert sent.index("conversation.item.truncate") < len(sent) - 1 - sent[::-1].index("response.cancel")
+
+        # 2. barge-in: the user speaks while the story streams (the SDK truncates and cancels)
+        mark = len(seen)
+        await session.send_message("Another story please")
+        await next_event(events, lambda e: e.type == "audio", seen, mark)
+        audio = synth_audio("what time is it", lead_silence_ms=100, tail_silence_ms=600)
+        for i in range(0, len(audio), CHUNK):
+            await session.send_audio(audio[i:i + CHUNK])
+        await next_event(events, lambda e: raw_type(e) == "input_audio_buffer.speech_started", seen, mark)
+        done = await next_event(events, lambda e: raw_type(e) == "response.done", seen, mark)
+        assert done.data.data["response"]["status"] == "cancelled"
+        sent = emu.connections[0].received_types()
+        assert sent.count("conversation.item.truncate") == 2 and sent.count("response.cancel") == 2
+        emu.config.speed = 0
+
+        # 3. a handoff: the scripted model calls the handoff tool the agent declared
+        mark = len(seen)
+        await session.send_message("I have a billing question")
+        handoff = await next_event(events, lambda e: e.type == "handoff", seen, mark)
+        assert handoff.to_agent.name == "Billing"
+        await next_event(events, lambda e: e.type == "history_updated"
+                         and "Billing here." in assistant_texts(e.history), seen, mark)
+        state = emu.connections[0].session
+        assert state is not None and state.state["instructions"] == "You handle invoices."
+
+    errors = [e for e in seen if e.type == "error" or raw_type(e) == "error"]
+    assert errors == [], errors

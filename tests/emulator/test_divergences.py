@@ -35,7 +35,8 @@ async def until(conn: Any, type_: str) -> list[Any]:
 # --- 1. truncating an assistant item that is still streaming -------------------------------------
 
 @pytest.mark.realtime_emulator(config=EmulatorConfig(speed=2.0))
-async def test_truncate_live_item_cuts_and_cancels_the_rest(realtime_emulator: Emulator) -> None:
+async def test_truncate_live_item_cuts_then_the_clients_cancel_ends_it(realtime_emulator: Emulator) -> None:
+    # openai-agents' interrupt: conversation.item.truncate, then response.cancel (issue 19 item 2)
     async with client(realtime_emulator).realtime.connect(model="gpt-realtime") as conn:
         await conn.recv()
         await conn.session.update(session={"type": "realtime", "audio": {"input": {"turn_detection": None}}})
@@ -54,19 +55,44 @@ async def test_truncate_live_item_cuts_and_cancels_the_rest(realtime_emulator: E
         assert err.error.code == "invalid_value" and err.error.event_id == "too_far"
         assert re.fullmatch(r"Audio content of \d+ms is already shorter than 10000000ms", err.error.message)
         await conn.conversation.item.truncate(item_id=item_id, content_index=0, audio_end_ms=played_ms)
-        rest = await until(conn, "conversation.item.truncated")
+        await conn.response.cancel()
+        rest = await until(conn, "response.done")
         kinds = types_of(rest)
-        # the live item is closed, the response cancelled, then the truncation is acknowledged
-        assert "response.output_audio.done" in kinds and "response.done" in kinds
-        done = next(e for e in rest if e.type == "response.done").response
+        # the truncation is acknowledged while the response still runs; the cancel then ends it
+        assert "error" not in kinds
+        assert kinds.index("conversation.item.truncated") < kinds.index("response.output_audio.done")
+        truncated = next(e for e in rest if e.type == "conversation.item.truncated")
+        assert truncated.item_id == item_id and truncated.audio_end_ms == played_ms
+        done = rest[-1].response
         assert done.status == "cancelled" and done.status_details.reason == "client_cancelled"
         assert done.output[0].status == "incomplete"
-        assert rest[-1].item_id == item_id and rest[-1].audio_end_ms == played_ms
         await conn.conversation.item.retrieve(item_id=item_id)
         got = (await until(conn, "conversation.item.retrieved"))[-1].item
         assert got.content[0].transcript == ""  # the transcript cannot follow the cut: dropped
         assert len(base64.b64decode(got.content[0].audio)) == played_ms * 48
 
+
+@pytest.mark.realtime_emulator(config=EmulatorConfig(speed=4.0))
+async def test_truncate_live_item_does_not_cancel_the_response(realtime_emulator: Emulator) -> None:
+    raw = await connect(realtime_emulator)
+    await raw.send({"type": "session.update", "session": {"type": "realtime",
+                                                          "audio": {"input": {"turn_detection": None}}}})
+    await raw.recv_until("session.updated")
+    await raw.send(user_text("say something long about rivers and the boats that sail on them"))
+    await raw.send({"type": "response.create"})
+    first = await raw.recv_until("response.output_audio.delta")
+    item_id = first[-1]["item_id"]
+    await raw.send({"type": "conversation.item.truncate", "item_id": item_id, "content_index": 0,
+                    "audio_end_ms": 60})
+    rest = await raw.recv_until("response.done")
+    assert "conversation.item.truncated" in types(rest) and "error" not in types(rest)
+    done = rest[-1]["response"]
+    assert done["status"] == "completed" and done["output"][0]["status"] == "completed"
+    await raw.send({"type": "conversation.item.retrieve", "item_id": item_id})
+    got = (await raw.recv_until("conversation.item.retrieved"))[-1]["item"]
+    assert len(base64.b64decode(got["content"][0]["audio"])) == 60 * 48  # cut at audio_end_ms
+    assert got["content"][0]["transcript"] == ""
+    await raw.ws.close()
 
 async def test_truncate_finished_item_then_past_its_end(realtime_emulator: Emulator) -> None:
     raw = await connect(realtime_emulator)

@@ -33,6 +33,9 @@ class _Open:
     args: str = ""
     audio_ms: int = 0
     audio_chunks: list[str] = field(default_factory=list)
+    truncated_ms: int | None = None
+    """`conversation.item.truncate` of this item while it streamed: its stored audio is cut here
+    when it ends (and its stored transcript emptied)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -365,8 +368,11 @@ class ResponseRun:
                                      output_index=oi, content_index=0, transcript=op.text))
                 acts.append(self._ev("response.content_part.done", response_id=rid, item_id=iid, output_index=oi,
                                      content_index=0, part={"type": "audio", "transcript": op.text}))
-            content: list[dict[str, Any]] = [{"type": "output_audio", "transcript": op.text}] if op.part_open else []
+            stored = op.text if op.truncated_ms is None else ""  # a cut transcript cannot be aligned: dropped
+            content: list[dict[str, Any]] = [{"type": "output_audio", "transcript": stored}] if op.part_open else []
             self.session.store_assistant_audio(iid, op.audio_chunks, op.audio_ms, self.params.audio_format)
+            if op.truncated_ms is not None:
+                self.session.audio.cut(iid, op.truncated_ms)
         elif op.kind == "text":
             if op.part_open:
                 acts.append(self._ev("response.output_text.done", response_id=rid, item_id=iid, output_index=oi,

@@ -680,19 +680,21 @@ class Session:
         item = self.conversation.get(item_id)
         if item is None:
             raise errors.item_not_found("truncate", item_id)
-        acts: list[Action] = []
         run = self.active
         op = run.open if run is not None else None
         if run is not None and op is not None and op.item["id"] == item_id:
-            # the item is still streaming: cut at what was generated so far and cancel the rest of
-            # the response (the audio past the cut, and any output after this item)
+            # the item is still streaming: the cut may reach what was generated so far; the
+            # response goes on (openai-agents sends response.cancel right after the truncate),
+            # and the item keeps only the first `audio_end_ms` of its audio once it ends [INF]
             if op.kind != "audio":
                 raise errors.truncate_not_audio()
             if index != 0:
                 raise errors.content_index_invalid(index)
             if end_ms > op.audio_ms:
                 raise errors.truncate_too_long(op.audio_ms, end_ms)
-            acts.extend(run.cancel("client_cancelled"))  # closes the item, stores its audio
+            op.truncated_ms = end_ms
+            return [self._ev("conversation.item.truncated", item_id=item_id, content_index=index,
+                             audio_end_ms=end_ms)]
         elif item.get("type") != "message" or item.get("role") != "assistant" or self.audio.ms(item_id) is None:
             raise errors.truncate_not_audio()
         content = item.get("content", [])
@@ -703,9 +705,8 @@ class Session:
             raise errors.truncate_too_long(int(ms), end_ms)
         self.audio.cut(item_id, end_ms)
         content[index]["transcript"] = ""  # the transcript cannot be aligned with the cut: dropped
-        acts.append(self._ev("conversation.item.truncated", item_id=item_id, content_index=index,
-                             audio_end_ms=end_ms))
-        return acts
+        return [self._ev("conversation.item.truncated", item_id=item_id, content_index=index,
+                         audio_end_ms=end_ms)]
 
     # --- responses ------------------------------------------------------------------------
 
