@@ -1,0 +1,219 @@
+# openai-agents on this client: `RealtimeWSModel`, a `RealtimeModel` for `RealtimeRunner`.
+#
+# Owns: the seam between openai-agents' OpenAI Realtime model and this library's client. It
+# subclasses openai-agents' `OpenAIRealtimeWebSocketModel` and replaces only its transport (the
+# websockets connection it opens in `_create_websocket_connection`) with `_Socket`, which presents
+# the three things that model uses of a websockets connection (async iteration of text messages,
+# `send(text)`, `close()`) over an `AsyncOpenAIRealtimeWS`. Everything openai-agents does with
+# events (response sequencing, tools, handoffs, guardrails, interruption, playback tracking) stays
+# its own code; socket, keepalive, bounded queues, reconnection with session and conversation
+# restore are this library's. Two hooks are openai-agents internals, hence the tested version
+# range of the `agents` extra: `_create_websocket_connection` and `_handle_ws_event` (to end, after
+# a reconnect, the response the drop cut off).
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import deque
+from typing import Any
+
+try:
+    from agents.realtime.model import RealtimeModelConfig
+    from agents.realtime.openai_realtime import OpenAIRealtimeWebSocketModel, TransportConfig
+    from websockets.exceptions import ConnectionClosedError as _WSClosedError
+    from websockets.frames import Close
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "openai_realtime_ws.agents needs openai-agents: pip install 'openai-realtime-ws[agents]'"
+    ) from exc
+
+from .aio.client import AsyncOpenAIRealtimeWS
+from .core.errors import ConnectionClosed, OpenAIRealtimeError, RealtimeAPIError
+from .core.reconnect import ReconnectPolicy
+
+__all__ = ["RealtimeWSModel"]
+
+log = logging.getLogger("openai_realtime_ws.agents")
+
+#: frames waiting for openai-agents' listener before this side stops reading the socket
+FRAME_LIMIT = 1024
+#: marks, in the frame stream, where the client reconnected (never sent to openai-agents)
+_RECONNECTED = "openai_realtime_ws.reconnected"
+
+
+class _Socket:
+    """The part of a websockets ``ClientConnection`` that openai-agents' model uses, over an
+    :class:`AsyncOpenAIRealtimeWS`: server messages as their exact text (a ``"frame"`` handler,
+    so nothing is re-encoded), in order, with back-pressure: when ``limit`` frames wait, the
+    handler returns an awaitable and the client stops reading the socket until half are taken."""
+
+    def __init__(self, rt: AsyncOpenAIRealtimeWS, limit: int = FRAME_LIMIT) -> None:
+        self.rt = rt
+        self._limit = limit
+        self._frames: deque[str] = deque()
+        self._space = asyncio.Event()
+        self._space.set()
+        self._wake: asyncio.Future[None] | None = None
+        self._finished = False
+        self._end: ConnectionClosed | None = None
+        rt.on("frame", self._on_frame)
+        rt.on("reconnected", self._on_reconnected)
+        rt.on("error", self._on_error)
+        self._watcher = asyncio.get_running_loop().create_task(self._watch())
+
+    def _push(self, text: str) -> None:
+        self._frames.append(text)
+        if self._wake is not None and not self._wake.done():
+            self._wake.set_result(None)
+
+    def _on_frame(self, text: str) -> Any:
+        self._push(text)
+        if len(self._frames) >= self._limit:
+            self._space.clear()
+            return self._space.wait()  # awaited by the client: reading pauses meanwhile
+        return None
+
+    def _on_reconnected(self, info: dict[str, Any]) -> None:
+        self._push(json.dumps({"type": _RECONNECTED, "info": {"attempt": info.get("attempt")}}))
+
+    def _on_error(self, err: OpenAIRealtimeError) -> None:
+        # API errors reach openai-agents as `error` frames; the rest (a malformed frame, a
+        # failed reconnect attempt) is logged here and never ends the session by itself
+        if not isinstance(err, RealtimeAPIError):
+            log.warning("%s", err)
+
+    async def _watch(self) -> None:
+        """Iterate the client (whose handlers already queued every frame) to learn how it ends."""
+        try:
+            async for _ in self.rt:
+                pass
+        except ConnectionClosed as exc:
+            self._end = exc
+        finally:
+            self._finished = True
+            if self._wake is not None and not self._wake.done():
+                self._wake.set_result(None)
+
+    def __aiter__(self) -> _Socket:
+        return self
+
+    async def __anext__(self) -> str:
+        while True:
+            if self._frames:
+                text = self._frames.popleft()
+                if len(self._frames) <= self._limit // 2:
+                    self._space.set()
+                return text
+            if self._finished:
+                if self._end is None:
+                    raise StopAsyncIteration
+                raise self._closed_error(self._end)
+            self._wake = asyncio.get_running_loop().create_future()
+            await self._wake
+
+    @staticmethod
+    def _closed_error(exc: ConnectionClosed) -> _WSClosedError:
+        # openai-agents tells a dropped connection from a clean end by websockets' exception
+        err = _WSClosedError(Close(exc.code or 1006, exc.reason or ""), None)
+        err.__cause__ = exc
+        return err
+
+    async def send(self, message: str | bytes) -> None:
+        try:
+            self.rt.send_raw(message)
+        except ConnectionClosed as exc:
+            raise self._closed_error(exc) from exc
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        await self.rt.close(code, reason or "OK")
+        await self._watcher
+
+
+class RealtimeWSModel(OpenAIRealtimeWebSocketModel):
+    """openai-agents' OpenAI Realtime model on this library's client.
+
+    ``RealtimeRunner(agent, model=RealtimeWSModel())`` then ``await runner.run(...)`` as usual.
+    ``client`` is an ``openai.AsyncOpenAI`` (or any object with ``api_key``/``base_url``) or
+    ``None`` for ``OPENAI_API_KEY``/``OPENAI_BASE_URL``; ``model_config``'s ``url``, ``api_key``
+    and ``headers`` still apply when given. ``reconnect`` (default: on, restoring the session and
+    the conversation) is :class:`ReconnectPolicy` or ``True``/``False``; ``options`` are
+    :meth:`AsyncOpenAIRealtimeWS.create`'s (``base_url``, ``api_key``, ``ssl``, ``max_queue`` …).
+    """
+
+    def __init__(self, client: object | None = None, *,
+                 reconnect: bool | ReconnectPolicy = True,
+                 transport_config: TransportConfig | None = None, **options: Any) -> None:
+        super().__init__(transport_config=transport_config)
+        if reconnect is True:
+            reconnect = ReconnectPolicy(restore="conversation")
+        self._client = client
+        self._reconnect: ReconnectPolicy | None = reconnect or None
+        self._options = options
+        self._config: RealtimeModelConfig = {}
+        self.rt: AsyncOpenAIRealtimeWS | None = None
+        """The client of the current connection (``None`` before ``connect``)."""
+
+    def _credential(self) -> Any:
+        key = self._options.get("api_key")
+        if key is None and self._client is not None:
+            key = getattr(self._client, "api_key", None)
+        return key
+
+    async def connect(self, options: RealtimeModelConfig) -> None:
+        self._config = options
+        if "api_key" not in options and "headers" not in options and self._credential():
+            # openai-agents insists on a key it can see; ours comes from the client or options
+            options = {**options, "api_key": self._credential()}
+        await super().connect(options)
+
+    async def _create_websocket_connection(  # type: ignore[override]
+        self, url: str, headers: dict[str, str], transport_config: TransportConfig | None = None,
+    ) -> _Socket:
+        config = self._config
+        kwargs: dict[str, Any] = dict(self._options)
+        if "url" in config:
+            kwargs["url_builder"] = lambda _client, _target: url
+        if "headers" in config:
+            kwargs["headers"] = {**config["headers"], **kwargs.get("headers", {})}
+        elif "api_key" in config:
+            kwargs["api_key"] = config["api_key"]  # a provider is called again on reconnect
+        for ours, theirs in (("ping_interval", "ping_interval"), ("ping_timeout", "ping_timeout"),
+                             ("open_timeout", "handshake_timeout"), ("max_size", "max_size")):
+            if transport_config and theirs in transport_config:
+                value = transport_config[theirs]  # type: ignore[literal-required]
+                if value is not None or ours.startswith("ping"):
+                    kwargs.setdefault(ours, value)
+        if self._reconnect is not None:
+            kwargs.setdefault("reconnect", self._reconnect)
+        target: dict[str, Any] = {"call_id": self._call_id} if self._call_id else {"model": self.model}
+        rt = await AsyncOpenAIRealtimeWS.create(self._client, **target, **kwargs)
+        self.rt = rt
+        return _Socket(rt)
+
+    async def _handle_ws_event(self, event: dict[str, Any]) -> None:
+        if event.get("type") != _RECONNECTED:
+            await super()._handle_ws_event(event)
+            return
+        # A response cut by the drop never finishes on the new session: end it here, as the
+        # server would have, so that the runner's turn ends and the next response may start.
+        response_id = self._response_create_sequencer.ongoing_response_id
+        if self._ongoing_response:
+            log.info("reconnected: the response %s was cut by the drop, ending it as failed",
+                     response_id)
+            await super()._handle_ws_event({
+                "type": "response.done", "event_id": f"event_{_RECONNECTED}",
+                "response": {"id": response_id, "object": "realtime.response", "status": "failed",
+                             "status_details": {"type": "failed", "error": {
+                                 "type": "connection_lost", "code": "connection_lost"}},
+                             "output": []}})
+        # audio of the old connection cannot be truncated on the new one
+        self._audio_state_tracker.on_interrupted()
+        if self._playback_tracker is not None:
+            self._playback_tracker.on_interrupted()
+
+    @property
+    def reconnects(self) -> int:
+        """How many times the current connection was re-established."""
+        return self.rt.reconnects if self.rt is not None else 0
+
