@@ -47,7 +47,8 @@ def test_truncate_live_item_acknowledges_and_the_response_goes_on() -> None:
     assert sum(len(base64.b64decode(e["delta"])) for e in deltas + rest
                if e["type"] == "response.output_audio.delta") // 48 > generated
     assert d.session.audio.ms(item_id) == generated  # the stored audio is cut at audio_end_ms
-    assert d.session.conversation.get(item_id)["content"][0]["transcript"] == ""
+    stored = d.session.conversation.get(item_id)
+    assert stored is not None and stored["content"][0]["transcript"] == ""
 
 
 def listed(d: Driver, tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
