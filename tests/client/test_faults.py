@@ -580,12 +580,12 @@ async def test_close_during_a_rollover_flushes_into_the_current_session() -> Non
 
 
 def test_picows_log_records_and_their_tracebacks_are_redacted(caplog: pytest.LogCaptureFixture) -> None:
-    from openai_realtime_ws.aio.transport import PICOWS_LOG
+    from openai_realtime_ws.aio.transport import RedactingLog
     from openai_realtime_ws.core.handshake import openai_plan
 
     caplog.set_level(1, logger="openai_realtime_ws")
     plan = openai_plan("wss://api.example/v1/realtime?model=m", KEY)
-    PICOWS_LOG.plans.add(plan)
+    PICOWS_LOG = RedactingLog(plan)  # one per socket, bound to its plan
     try:
         raise ValueError(f"bad frame near {KEY}")
     except ValueError:

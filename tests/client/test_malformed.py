@@ -135,8 +135,8 @@ async def test_slow_coroutine_handlers_keep_order_and_bound_memory() -> None:
 
         async def slow(event: ResponseOutputTextDeltaEvent) -> None:
             nonlocal peak
-            peak = max(peak, rt.connection.backlog_size)
-            pauses.update(rt.connection.paused_for)
+            peak = max(peak, rt.protocol.backlog_size)
+            pauses.update(rt.protocol.paused_for)
             if len(order) % 2000 == 0:
                 await asyncio.sleep(0.01)
             else:

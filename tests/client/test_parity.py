@@ -20,8 +20,8 @@ def public(cls: type) -> set[str]:
 def test_blocking_client_has_the_asyncio_clients_public_surface() -> None:
     missing = public(AsyncOpenAIRealtimeWS) - public(OpenAIRealtimeWS)
     assert not missing, f"OpenAIRealtimeWS lacks {sorted(missing)}"
-    # only these are blocking-only: the loop the handlers run on, and starting delivery early
-    assert public(OpenAIRealtimeWS) - public(AsyncOpenAIRealtimeWS) == {"loop", "start"}
+    # only this is blocking-only: the loop the handlers run on
+    assert public(OpenAIRealtimeWS) - public(AsyncOpenAIRealtimeWS) == {"loop"}
 
 
 def test_same_parameters_for_shared_methods() -> None:

@@ -16,7 +16,20 @@ from openai_realtime_ws import (
     QueueFull,
     RealtimeAPIError,
 )
-from openai_realtime_ws.core.connection import EARLY_EVENTS, RECENT_TYPES, RealtimeConnection, State
+from openai_realtime_ws.core.connection import (
+    EARLY_EVENTS,
+    RECENT_TYPES,
+    ArmRollover,
+    AwaitHandler,
+    Log,
+    PauseReading,
+    RealtimeProtocol,
+    Reconnect,
+    ResumeReading,
+    RunTools,
+    StartRollover,
+    State,
+)
 from openai_realtime_ws.core.reconnect import ReconnectPolicy
 from openai_realtime_ws.core.tools import ToolCallRequest
 
@@ -40,34 +53,81 @@ class Fut:
 
 
 class FakeShell:
+    """Carries out the protocol's actions (read lazily: each attribute drains them first)."""
+
     def __init__(self) -> None:
-        self.paused = False
-        self.awaiting: list[Awaitable[object]] = []
-        self.tools: list[list[ToolCallRequest]] = []
-        self.timers: list[float] = []
-        self.rollovers = 0
-        self.logs: list[tuple[int, str]] = []
+        self.conn: RealtimeProtocol | None = None
+        self._paused = False
+        self._awaiting: list[Awaitable[object]] = []
+        self._tools: list[list[ToolCallRequest]] = []
+        self._timers: list[float] = []
+        self._rollovers = 0
+        self._logs: list[tuple[int, str]] = []
+        self._reconnects: list[Reconnect] = []
 
-    def pause_reading(self) -> None:
-        self.paused = True
+    def run(self) -> None:
+        assert self.conn is not None
+        actions = self.conn.actions
+        while actions:
+            action = actions.popleft()
+            if isinstance(action, PauseReading):
+                self._paused = True
+            elif isinstance(action, ResumeReading):
+                self._paused = False
+            elif isinstance(action, AwaitHandler):
+                self._awaiting.append(action.awaitable)
+            elif isinstance(action, RunTools):
+                self._tools.append(action.calls)
+            elif isinstance(action, ArmRollover):
+                self._timers.append(action.delay)
+            elif isinstance(action, StartRollover):
+                self._rollovers += 1
+            elif isinstance(action, Log):
+                self._logs.append((action.level, action.message))
+            elif isinstance(action, Reconnect):
+                self._reconnects.append(action)
 
-    def resume_reading(self) -> None:
-        self.paused = False
+    @property
+    def paused(self) -> bool:
+        self.run()
+        return self._paused
 
-    def await_handler(self, awaitable: Awaitable[object]) -> None:
-        self.awaiting.append(awaitable)
+    @property
+    def awaiting(self) -> list[Awaitable[object]]:
+        self.run()
+        return self._awaiting
 
-    def run_tools(self, calls: list[ToolCallRequest], output_modalities: list[str] | None) -> None:
-        self.tools.append(calls)
+    @property
+    def tools(self) -> list[list[ToolCallRequest]]:
+        self.run()
+        return self._tools
 
-    def arm_rollover(self, delay: float) -> None:
-        self.timers.append(delay)
+    @property
+    def timers(self) -> list[float]:
+        self.run()
+        return self._timers
 
-    def start_rollover(self) -> None:
-        self.rollovers += 1
+    @property
+    def rollovers(self) -> int:
+        self.run()
+        return self._rollovers
 
-    def report(self, level: int, message: str) -> None:
-        self.logs.append((level, message))
+    @property
+    def logs(self) -> list[tuple[int, str]]:
+        self.run()
+        return self._logs
+
+
+def make(shell: FakeShell, **kwargs: Any) -> RealtimeProtocol:
+    shell.conn = RealtimeProtocol(**kwargs)
+    return shell.conn
+
+
+def lost(conn: RealtimeProtocol, code: int | None, reason: str, *, closed_here: bool) -> bool:
+    """``connection_lost``, and whether a Reconnect action came out."""
+    before = sum(isinstance(a, Reconnect) for a in conn.actions)
+    conn.connection_lost(code, reason, closed_here=closed_here)
+    return sum(isinstance(a, Reconnect) for a in conn.actions) > before
 
 
 def frame(type: str, **fields: Any) -> bytes:
@@ -86,9 +146,9 @@ SESSION_CREATED = frame(
 )
 
 
-def opened(**kwargs: Any) -> tuple[RealtimeConnection, FakeShell, list[bytes]]:
+def opened(**kwargs: Any) -> tuple[RealtimeProtocol, FakeShell, list[bytes]]:
     shell = FakeShell()
-    conn = RealtimeConnection(shell, redact=lambda t: t.replace("sk-secret", "***"), **kwargs)
+    conn = make(shell, redact=lambda t: t.replace("sk-secret", "***"), **kwargs)
     written: list[bytes] = []
     assert conn.state is State.CONNECTING
     conn.connection_made(written.append)
@@ -112,7 +172,7 @@ def test_events_reach_handlers_in_order_then_waiters_then_iteration() -> None:
 
 def test_held_until_release_and_frames_in_order() -> None:
     shell = FakeShell()
-    conn = RealtimeConnection(shell, redact=str)
+    conn = make(shell, redact=str)
     conn.connection_made(lambda b: None)
     conn.receive(SESSION_CREATED)
     seen: list[str] = []
@@ -245,7 +305,7 @@ def test_sends_queue_while_write_paused_or_reconnecting_and_flush_in_order() -> 
     conn.send(b"a", False)
     conn.writer_resumed(written.append)
     assert written == [b"a"]
-    assert conn.connection_lost(None, "", closed_here=False) is True
+    assert lost(conn, None, "", closed_here=False) is True
     assert conn.state is State.RECONNECTING and conn.close_code == 1006
     conn.send(b'{"type":"x"}', False)
     conn.send(b"audio", True)
@@ -274,7 +334,7 @@ def test_restore_resends_confirmed_session_with_unknown_fields() -> None:
             },
         )
     )
-    assert conn.connection_lost(1011, "", closed_here=False)
+    assert lost(conn, 1011, "", closed_here=False)
     new: list[bytes] = []
     conn.connection_made(new.append, restore=True)
     update = json.loads(new[0])
@@ -286,19 +346,19 @@ def test_restore_resends_confirmed_session_with_unknown_fields() -> None:
 
 def test_close_classification() -> None:
     conn, _, _ = opened()
-    assert conn.connection_lost(1000, "bye", closed_here=False) is False
+    assert lost(conn, 1000, "bye", closed_here=False) is False
     assert conn.state is State.CLOSED
     assert isinstance(conn.closed_error(), ConnectionClosedOK)
     with pytest.raises(StopIteration):
         conn.next_event(None)
     # a dead peer (our keepalive closed with 1001) is abnormal: iteration raises
     conn2, _, _ = opened()
-    conn2.connection_lost(1001, "", closed_here=True)
+    lost(conn2, 1001, "", closed_here=True)
     with pytest.raises(ConnectionClosedError):
         conn2.next_event(None)
     # a reason carrying a credential is redacted in the error
     conn3, _, _ = opened()
-    conn3.connection_lost(4000, "bad key sk-secret", closed_here=False)
+    lost(conn3, 4000, "bad key sk-secret", closed_here=False)
     err = conn3.closed_error()
     assert "sk-secret" not in str(err) and "sk-secret" not in err.reason
 
@@ -310,7 +370,7 @@ def test_close_refuses_new_sends_keeps_queue_and_reports_unsent() -> None:
     assert conn.begin_close() is True and conn.begin_close() is False
     with pytest.raises(ConnectionClosedOK, match="closing"):
         conn.send(b"{}", False)
-    conn.connection_lost(1000, "OK", closed_here=True)
+    lost(conn, 1000, "OK", closed_here=True)
     assert conn.closed_error().unsent == [{"type": "a"}]
 
 
@@ -318,7 +378,7 @@ def test_fail_delivers_cause_to_error_handlers_and_closes() -> None:
     conn, _, _ = opened(reconnect=ReconnectPolicy())
     errors: list[OpenAIRealtimeError] = []
     conn.add_handler("error", errors.append, False)
-    conn.connection_lost(1006, "", closed_here=False)
+    lost(conn, 1006, "", closed_here=False)
     waiter = Fut()
     conn.wait_for("session.created", waiter)
     conn.fail(OpenAIRealtimeError("provider broke"))
@@ -343,7 +403,7 @@ def test_a_closing_transport_gets_no_writes_they_are_queued() -> None:
     conn.send(b'{"type":"a"}', False)
     conn.send(b'{"type":"b"}', False)
     assert len(conn.outbound) == 2
-    assert conn.connection_lost(1012, "", closed_here=False)
+    assert lost(conn, 1012, "", closed_here=False)
     new: list[bytes] = []
     conn.connection_made(new.append, restore=True)
     assert new == [b'{"type":"a"}', b'{"type":"b"}']
@@ -355,7 +415,7 @@ def test_a_closing_transport_gets_no_writes_they_are_queued() -> None:
 
 def test_rollover_due_while_connecting_starts_once_open() -> None:
     shell = FakeShell()
-    conn = RealtimeConnection(
+    conn = make(
         shell, redact=str, reconnect=ReconnectPolicy(rollover=200), clock=lambda: 900.0
     )
     conn.receive(SESSION_CREATED)  # in the handshake's read: expires 1000, due at once
@@ -364,3 +424,23 @@ def test_rollover_due_while_connecting_starts_once_open() -> None:
     assert shell.rollovers == 0
     conn.connection_made(lambda b: None)
     assert shell.rollovers == 1
+
+
+def test_error_observers_see_every_routed_error_without_handling_it() -> None:
+    conn, shell, _ = opened()
+    seen: list[OpenAIRealtimeError] = []
+    conn.error_observers.append(seen.append)
+    conn.error_observers.append(lambda e: 1 / 0)  # an observer's failure changes nothing
+    conn.receive(frame("error", error={"type": "invalid_request_error", "code": "x", "message": "m"}))
+    conn.receive(b"not json")
+    assert [type(e).__name__ for e in seen] == ["RealtimeAPIError", "MalformedFrameError"]
+    assert len(conn._pending_errors) == 2  # still unhandled: observers are not handlers
+    assert sum("unhandled" in m for _, m in shell.logs) == 2
+
+
+def test_usage_is_summed_from_response_done() -> None:
+    conn, _, _ = opened()
+    usage = {"total_tokens": 7, "input_tokens": 5, "output_tokens": 2}
+    for rid in ("r1", "r2"):
+        conn.receive(frame("response.done", response={"id": rid, "status": "completed", "output": [], "usage": usage}))
+    assert conn.usage.response_count == 2 and conn.usage.total.output_tokens == 4

@@ -1,20 +1,23 @@
 """The asyncio client: :class:`AsyncOpenAIRealtimeWS`, the event-loop shell around the Sans-I/O
-:class:`~openai_realtime_ws.core.connection.RealtimeConnection`.
+:class:`~openai_realtime_ws.core.connection.RealtimeProtocol`.
 
-It owns only what needs an event loop: the public API (factories, properties, ``send``,
-``wait_for``, iteration, ``drain``, ``close``), awaiting (coroutine handlers, futures), the
-rollover timer, and the sockets it adopts. Opening a socket and feeding its frames is
-:mod:`.transport` (picows); the reconnect loop, the rollover and tool runs are :mod:`.recovery`;
-``create()``/``azure()`` arguments become connect plans in :mod:`.credentials`. What is
-delivered to whom and when, what is sent or queued, and what a close means live in the
-connection (see its module comment and docs/client.md).
+One class, no back-references: it holds the sockets, tasks, timers and futures, feeds the
+protocol facts (frames via :mod:`.transport`, socket ends, timer ticks, API calls) and carries
+out the actions that come back (:meth:`AsyncOpenAIRealtimeWS._run_actions`); the reconnect loop
+and the rollover sit here, beside :meth:`_open`, the socket opener they use. What is delivered to
+whom and when, what is sent, queued or dropped, whether and how often to retry, and the close
+sequence are the protocol's (see its module comment and docs/client.md). Opening a socket
+(timeouts, TLS, redirects) is :mod:`.transport` (picows); ``create()``/``azure()`` arguments
+become connect plans in :mod:`.credentials`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import ssl as ssl_module
+import warnings
 import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
@@ -22,13 +25,28 @@ from typing import Any, Self
 
 import picows
 
-from ..core.codec import ClientEventEncoder
-from ..core.connection import RealtimeConnection, State
+from ..core.connection import (
+    Abort,
+    ArmRollover,
+    AwaitHandler,
+    Flush,
+    Log,
+    PauseReading,
+    RealtimeProtocol,
+    Reconnect,
+    ResumeReading,
+    RunTools,
+    SendClose,
+    StartRollover,
+    State,
+)
 from ..core.conversation import Conversation
 from ..core.errors import OpenAIRealtimeError
 from ..core.handshake import ConnectPlan, RealtimeTarget
 from ..core.options import ConnectOptions, check_connect_options
-from ..core.tools import Tool, ToolCallRequest
+from ..core.reconnect import ReconnectContext, library_error
+from ..core.tools import Tool, ToolCallRequest, ToolRouter
+from ..core.usage import UsageTotals
 from ..types import AnyServerEvent, ClientEventBase
 from ..types._emitter import AsyncWaitForMixin, TypedEmitterMixin
 from .credentials import (
@@ -39,73 +57,11 @@ from .credentials import (
     openai_plans,
     resolve_credential,
 )
-from .recovery import Recovery, run_tools
-from .transport import PICOWS_LOG, Listener, close_info, open_socket, set_reading, writer
+from .transport import Listener, close_info, open_socket, set_reading, writer
 
 __all__ = ["AsyncOpenAIRealtimeWS", "CredentialSource", "resolve_credential"]
 
 logger = logging.getLogger("openai_realtime_ws")
-
-
-class _Shell:
-    """What the connection asks of the event loop (see core.connection.Shell)."""
-
-    def __init__(self, owner: AsyncOpenAIRealtimeWS) -> None:
-        self._owner = owner
-        self.handler_task: asyncio.Task[None] | None = None
-        self.rollover_timer: asyncio.TimerHandle | None = None
-        self.tasks: set[asyncio.Task[None]] = set()
-        self.listeners: weakref.WeakSet[Listener] = weakref.WeakSet()  # sockets feeding frames
-
-    def pause_reading(self) -> None:
-        for listener in list(self.listeners):
-            if listener.active and listener.transport is not None:
-                set_reading(listener.transport, False)
-
-    def resume_reading(self) -> None:
-        for listener in list(self.listeners):
-            if listener.active and listener.transport is not None:
-                set_reading(listener.transport, True)
-
-    def await_handler(self, awaitable: Awaitable[object]) -> None:
-        self.handler_task = asyncio.ensure_future(self._await(awaitable))
-
-    async def _await(self, awaitable: Awaitable[object]) -> None:
-        error: BaseException | None = None
-        try:
-            await awaitable
-        except asyncio.CancelledError:  # (closing): delivery must not stay stuck on it
-            self._owner.connection.handler_finished(None)
-            raise
-        except Exception as exc:
-            error = exc
-        self._owner.connection.handler_finished(error)
-
-    def spawn(self, coro: Any) -> None:
-        task = asyncio.ensure_future(coro)
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
-
-    def run_tools(self, calls: list[ToolCallRequest], output_modalities: list[str] | None) -> None:
-        owner = self._owner
-        self.spawn(run_tools(owner.connection, owner.send, calls, output_modalities))
-
-    def arm_rollover(self, delay: float) -> None:
-        self.cancel_rollover()
-        loop = asyncio.get_running_loop()
-        self.rollover_timer = loop.call_later(delay, self._owner.connection.rollover_timer)
-
-    def cancel_rollover(self) -> None:
-        if self.rollover_timer is not None:
-            self.rollover_timer.cancel()
-            self.rollover_timer = None
-
-    def start_rollover(self) -> None:
-        self.cancel_rollover()
-        self._owner._recovery.rollover()
-
-    def report(self, level: int, message: str) -> None:
-        logger.log(level, "%s", message)
 
 
 class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
@@ -116,8 +72,8 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
 
     socket: picows.WSTransport | None
     """The underlying picows transport (lifecycle access); ``None`` while there is none."""
-    connection: RealtimeConnection
-    """The Sans-I/O connection state (read-only use: ``connection.state``, ``backlog_size``…)."""
+    protocol: RealtimeProtocol
+    """The Sans-I/O protocol state (read-only use: ``protocol.state``, ``backlog_size``…)."""
 
     def __init__(
         self,
@@ -130,20 +86,32 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
         self._opts = opts
         self._plan = plan
         self._plan_factory = plan_factory
-        self._shell = _Shell(self)
-        self.connection = RealtimeConnection(
-            self._shell,
+        self.protocol = RealtimeProtocol(
             redact=self._redact,
             max_queue=opts.max_queue,
             send_queue_bytes=opts.send_queue_bytes,
             max_size=opts.max_size,
             reconnect=opts.reconnect,
         )
-        self._encoder = ClientEventEncoder()
+        self._actions = self.protocol.actions
         self._listener: Listener | None = None
-        self._recovery = Recovery(self)
+        self._listeners: weakref.WeakSet[Listener] = weakref.WeakSet()  # sockets feeding frames
+        self._handler_task: asyncio.Task[None] | None = None
+        self._rollover_timer: asyncio.TimerHandle | None = None
+        self._recovery: asyncio.Task[None] | None = None  # the reconnect loop or a rollover
+        self._tasks: set[asyncio.Task[None]] = set()
         self.socket = None
-        PICOWS_LOG.plans.add(plan)
+
+    @property
+    def connection(self) -> RealtimeProtocol:
+        """Deprecated: :attr:`protocol` (the Sans-I/O object is the protocol, as in
+        websockets)."""
+        warnings.warn(
+            "the client's .connection is now .protocol (the Sans-I/O protocol object)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.protocol
 
     def _redact(self, text: str) -> str:
         return self._plan.redact(text)
@@ -224,12 +192,12 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
         try:
             transport, listener = await self._open()
         except BaseException:
-            self.connection.finish()
+            self.protocol.finish()
             raise
         self._adopt(transport, listener, restore=False)
         # deliver once the caller yields: handlers registered right after ``await create()``
         # see every event, session.created included
-        asyncio.get_running_loop().call_soon(self.connection.release, "start")
+        asyncio.get_running_loop().call_soon(self._release, "start")
         return self
 
     # ------------------------------------------------------------------ properties
@@ -242,83 +210,155 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
     @property
     def closed(self) -> bool:
         """Whether the session is closed for good."""
-        return self.connection.closed
+        return self.protocol.closed
 
     @property
     def reconnecting(self) -> bool:
         """Whether the client is between two sockets (reconnect or rollover)."""
-        return self.connection.reconnecting
+        return self.protocol.reconnecting
 
     @property
     def close_code(self) -> int | None:
         """The close code, once closed (1006: the connection dropped without a close frame)."""
-        return self.connection.close_code
+        return self.protocol.close_code
 
     @property
     def close_reason(self) -> str:
         """The close frame's reason (credentials masked)."""
-        return self._redact(self.connection.close_reason)
+        return self._redact(self.protocol.close_reason)
 
     @property
     def session(self) -> Any:
         """The last session configuration the server confirmed (``session.created/updated``)."""
-        return self.connection.session
+        return self.protocol.session
 
     @property
     def conversation(self) -> Conversation:
         """The default conversation as the server reported it (see core.conversation)."""
-        return self.connection.conversation
+        return self.protocol.conversation
+
+    @property
+    def usage(self) -> UsageTotals:
+        """Token usage summed from ``response.done`` (this session, across reconnects and
+        rollovers); ``usage.estimate()`` prices it."""
+        return self.protocol.usage
 
     @property
     def reconnects(self) -> int:
         """How many times this session reconnected (rollovers included)."""
-        return self.connection.reconnects
+        return self.protocol.reconnects
 
     @property
     def outbound_bytes(self) -> int:
         """Bytes of client events queued because the socket could not take them yet."""
-        return self.connection.outbound.nbytes
+        return self.protocol.outbound.nbytes
 
     @property
     def unsent(self) -> list[Any]:
         """Once closed: the client events that were queued and never written (also on the
         :class:`ConnectionClosed` raised by later calls)."""
-        return self.connection.closed_error().unsent if self.connection.closed else []
+        return self.protocol.closed_error().unsent if self.protocol.closed else []
 
     @property
     def auto_respond(self) -> bool:
         """Send ``response.create`` once all tool calls of a response are answered."""
-        return self.connection.tools.auto_respond
+        return self.protocol.tools.auto_respond
 
     @auto_respond.setter
     def auto_respond(self, value: bool) -> None:
-        self.connection.tools.auto_respond = bool(value)
+        self.protocol.tools.auto_respond = bool(value)
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.connection.state.value} url={self.url!r}>"
+        return f"<{type(self).__name__} {self.protocol.state.value} url={self.url!r}>"
 
-    # ------------------------------------------------------------------ opening sockets
+    # ------------------------------------------------------------------ carrying out actions
+
+    def _run_actions(self) -> None:
+        """Carry out what the protocol asked for, in order (see core.connection's actions)."""
+        actions = self._actions
+        while actions:
+            action = actions.popleft()
+            if isinstance(action, AwaitHandler):
+                self._handler_task = asyncio.ensure_future(self._await_handler(action.awaitable))
+            elif isinstance(action, Log):
+                logger.log(action.level, "%s", action.message)
+            elif isinstance(action, PauseReading | ResumeReading):
+                on = isinstance(action, ResumeReading)
+                for listener in list(self._listeners):
+                    if listener.active and listener.transport is not None:
+                        set_reading(listener.transport, on)
+            elif isinstance(action, RunTools):
+                self._spawn(self._run_tools(action.calls, action.output_modalities))
+            elif isinstance(action, ArmRollover):
+                self._cancel_rollover()
+                loop = asyncio.get_running_loop()
+                self._rollover_timer = loop.call_later(action.delay, self._rollover_due)
+            elif isinstance(action, StartRollover):
+                self._cancel_rollover()
+                if not self._recovering():
+                    self._recovery = asyncio.ensure_future(self._rollover())
+            elif isinstance(action, Reconnect):
+                if not self._recovering() or self._recovery is asyncio.current_task():
+                    self._recovery = asyncio.ensure_future(
+                        self._reconnect(action.close_code, action.reason)
+                    )
+
+    async def _await_handler(self, awaitable: Awaitable[object]) -> None:
+        error: BaseException | None = None
+        try:
+            await awaitable
+        except asyncio.CancelledError:  # (closing): delivery must not stay stuck on it
+            self.protocol.handler_finished(None)
+            self._run_actions()
+            raise
+        except Exception as exc:
+            error = exc
+        self.protocol.handler_finished(error)
+        self._run_actions()
+
+    def _release(self, reason: str | None = None) -> None:
+        self.protocol.release(reason)
+        self._run_actions()
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _rollover_due(self) -> None:
+        self._rollover_timer = None
+        self.protocol.rollover_timer()
+        self._run_actions()
+
+    def _cancel_rollover(self) -> None:
+        if self._rollover_timer is not None:
+            self._rollover_timer.cancel()
+            self._rollover_timer = None
+
+    def _recovering(self) -> bool:
+        return self._recovery is not None and not self._recovery.done()
+
+    # ------------------------------------------------------------------ sockets
 
     async def _open(self) -> tuple[picows.WSTransport, Listener]:
         """One socket for the current plan (see transport.open_socket); ``url`` then reports
         the URL finally reached."""
 
         def make_listener() -> Listener:
-            return Listener(self.connection, self._on_disconnected, self._shell.listeners)
+            return Listener(self.protocol, self._run_actions, self._on_disconnected, self._listeners)
 
-        PICOWS_LOG.plans.add(self._plan)  # (picows logs the upgrade request it is about to send)
         self._plan, transport, listener = await open_socket(self._plan, self._opts, make_listener)
         return transport, listener
 
     def _adopt(self, transport: picows.WSTransport, listener: Listener, *, restore: bool) -> None:
-        """Make ``transport`` the connection's socket (restoring the session on it first)."""
+        """Make ``transport`` the protocol's socket (restoring the session on it first)."""
         if self._listener is not None:
             self._listener.active = False
         self._listener = listener
         self.socket = transport
-        PICOWS_LOG.plans.add(self._plan)
-        self._shell.spawn(_watch_disconnect(transport))
-        self.connection.connection_made(writer(transport), restore=restore)
+        self._spawn(_watch_disconnect(transport))
+        self.protocol.connection_made(writer(transport), restore=restore)
+        self._run_actions()
         if transport.is_disconnected:  # it ended before we took it (a close in the first read)
             self._on_disconnected(listener, transport)
 
@@ -327,19 +367,141 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
             return
         code, reason, closed_here = close_info(transport)
         self.socket = None
-        conn = self.connection
-        if conn.connection_lost(code, reason, closed_here=closed_here):
-            self._recovery.reconnect(conn.close_code, reason)
+        self.protocol.connection_lost(code, reason, closed_here=closed_here)
+        self._run_actions()
 
-    # ------------------------------------------------------------------ reconnect and rollover
+    async def _new_plan(self, ctx: ReconnectContext) -> None:
+        assert self._plan_factory is not None
+        fresh = await bounded(self._plan_factory(), self._opts.open_timeout, "the credential provider")
+        self._plan = self._plan.succeeded_by(fresh).with_overrides(ctx.headers, ctx.query)
+
+    async def _reconnect(self, close_code: int | None, reason: str) -> None:
+        """Reopen the session after a recoverable close (the attempts, their delays and the
+        verdict on each failure are the protocol's), restore it, flush what was queued. Every
+        way out leaves the protocol reconnected or ``CLOSED`` with the cause delivered."""
+        proto = self.protocol
+        policy = proto.policy
+        assert policy is not None
+        try:
+            for ctx in proto.reconnect_attempts(close_code, reason):
+                self._run_actions()
+                await asyncio.sleep(ctx.delay)
+                if proto.state is not State.RECONNECTING:
+                    return
+                if policy.on_reconnect is not None:
+                    verdict = policy.on_reconnect(ctx)
+                    if inspect.isawaitable(verdict):
+                        verdict = await bounded(verdict, self._opts.open_timeout, "on_reconnect")
+                    if not proto.on_reconnect_verdict(ctx.attempt, verdict):
+                        return
+                await self._new_plan(ctx)
+                try:
+                    transport, listener = await self._open()
+                except OpenAIRealtimeError as exc:
+                    if proto.attempt_failed(ctx.attempt, exc):
+                        continue
+                    return
+                if proto.state is not State.RECONNECTING:  # closed meanwhile
+                    transport.disconnect()
+                    return
+                self._adopt(transport, listener, restore=True)
+                proto.reconnected(ctx.attempt, close_code, self.url, rollover=False)
+                return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # on_reconnect, the token provider or an override failed
+            proto.fail(library_error(exc, "reconnect failed", proto.redact))
+        finally:
+            self._run_actions()
+
+    async def _rollover(self) -> None:
+        """Open the next session between responses, restore it, then retire the old one."""
+        proto = self.protocol
+        old_socket, old_listener = self.socket, self._listener
+        if old_socket is None or old_listener is None:
+            return
+        ctx = proto.rollover_started()
+        self._run_actions()
+        if ctx is None:
+            return
+        try:
+            await self._new_plan(ctx)
+            transport, listener = await self._open()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            proto.rollover_failed(exc, writer(old_socket) if self.socket is not None else None)
+            self._run_actions()
+            return
+        if not proto.reconnecting:  # closed meanwhile
+            transport.disconnect()
+            return
+        self._adopt(transport, listener, restore=True)
+        if old_listener.transport is not None:
+            old_socket.send_close(picows.WSCloseCode.OK, b"rollover")
+            old_socket.disconnect()
+        proto.reconnected(1, None, self.url, rollover=True)
+        self._run_actions()
+
+    async def _stop_recovery(self) -> None:
+        self._cancel_rollover()
+        task = self._recovery
+        if task is not None and not task.done():
+            task.cancel()
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):
+                pass
+
+    async def _run_tools(self, calls: list[ToolCallRequest], output_modalities: list[str] | None) -> None:
+        """Run the tool calls of one response (coroutines on the loop, plain functions in a
+        worker thread), answer each, then send the follow-up ``response.create`` (if any)."""
+        proto = self.protocol
+        answered = 0
+        for call in calls:
+            tool = proto.tools.tools[call.name]
+            if call.error is not None:
+                event = ToolRouter.error_event(call, call.error)
+            else:
+                try:
+                    if inspect.iscoroutinefunction(tool.handler):
+                        result = await tool.handler(**call.arguments)
+                    else:
+                        result = await asyncio.to_thread(tool.handler, **call.arguments)
+                        if inspect.isawaitable(result):
+                            result = await result
+                    event = ToolRouter.output_event(call, result)
+                except Exception as exc:
+                    proto.tool_failed(call, tool.handler, exc)
+                    self._run_actions()
+                    event = ToolRouter.error_event(call, proto.redact(f"{type(exc).__name__}: {exc}")[:500])
+            if proto.state is State.CLOSING or proto.state is State.CLOSED:
+                return  # nobody to answer any more
+            if not self._send_or_report(event):
+                return
+            answered += 1
+        for follow in proto.tools.follow_up(answered, output_modalities):
+            if proto.state is not State.CLOSING and proto.state is not State.CLOSED:
+                self._send_or_report(follow)
+
+    def _send_or_report(self, event: dict[str, Any]) -> bool:
+        """Send a tool answer; a refusal (``QueueFull``, closed) goes to ``error`` handlers,
+        never into an unretrieved task exception."""
+        try:
+            self.send(event)
+        except OpenAIRealtimeError as exc:
+            self.protocol.report_error(exc)
+            self._run_actions()
+            return False
+        return True
 
     # ------------------------------------------------------------------ handlers and tools
 
     def _add_handler(self, type: str, handler: Callable[[Any], object], once: bool) -> None:
-        self.connection.add_handler(type, handler, once)
+        self.protocol.add_handler(type, handler, once)
 
     def _remove_handler(self, type: str, handler: Callable[[Any], object] | None) -> None:
-        self.connection.remove_handler(type, handler)
+        self.protocol.remove_handler(type, handler)
 
     def tool(
         self,
@@ -364,11 +526,11 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
         """
 
         def register(func: Callable[..., Any]) -> Callable[..., Any]:
-            self.connection.tools.register(
+            self.protocol.tools.register(
                 Tool(name=name or func.__name__, handler=func, description=description,
                      parameters=parameters)
             )
-            if self.connection.state is State.OPEN and self.session is not None:
+            if self.protocol.state is State.OPEN and self.session is not None:
                 self.update_tools()
             return func
 
@@ -376,23 +538,32 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
 
     def update_tools(self, **session: Any) -> None:
         """Send ``session.update`` with the registered tools (plus any other session fields)."""
-        self.send(self.connection.tools.session_update(getattr(self.session, "type", None), **session))
+        self.send(self.protocol.tools.session_update(getattr(self.session, "type", None), **session))
+
+    def start(self) -> None:
+        """Start delivering to handlers now (otherwise delivery starts once the caller yields
+        after ``create()``, or, in the blocking client, at its first blocking call)."""
+        self._release()
 
     # ------------------------------------------------------------------ iteration and wait_for
 
     def __aiter__(self) -> Self:
-        self.connection.start_iterating()
+        self.protocol.start_iterating()
         return self
 
     async def __anext__(self) -> AnyServerEvent:
-        conn = self.connection
+        proto = self.protocol
         try:
             while True:
-                event = conn.next_event(None)
+                event = proto.next_event(None)
+                if self._actions:
+                    self._run_actions()
                 if event is not None:
                     return event
                 fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-                event = conn.next_event(fut)
+                event = proto.next_event(fut)
+                if self._actions:
+                    self._run_actions()
                 if event is not None:
                     return event
                 await fut
@@ -401,17 +572,26 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
 
     async def _wait_for_impl(self, type: str, timeout: float | None) -> Any:
         """The next event of ``type`` (see the rules in docs/client.md)."""
-        conn = self.connection
+        proto = self.protocol
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        conn.wait_for(type, fut)
         try:
-            event = fut.result() if fut.done() else await asyncio.wait_for(fut, timeout)
+            proto.wait_for(type, fut)
+        finally:
+            self._run_actions()
+        try:
+            if fut.done():
+                event = fut.result()
+            else:
+                try:
+                    event = await asyncio.wait_for(fut, timeout)
+                except TimeoutError:
+                    raise TimeoutError(f"no {type!r} event within {timeout} s") from None
         except OpenAIRealtimeError as exc:
-            conn.error_raised(exc)
+            proto.error_raised(exc)
             raise
         finally:
-            conn.cancel_wait(type, fut)
-        conn.consumed(event)
+            proto.cancel_wait(type, fut)
+        proto.consumed(event)
         return event
 
     # ------------------------------------------------------------------ sending
@@ -425,23 +605,27 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
         control event does not fit). After ``close()`` or a final close it raises
         :class:`ConnectionClosed`.
         """
-        data = self._encoder.encode(event)
-        etype = event.type if isinstance(event, ClientEventBase) else event["type"]
-        self.connection.send(data, etype == "input_audio_buffer.append")
+        self.protocol.send_event(event)
+        if self._actions:
+            self._run_actions()
 
     def send_raw(self, data: str | bytes) -> None:
         """Send one text frame as is (no validation): for events this library does not know."""
-        self.connection.send(data.encode() if isinstance(data, str) else data, False)
+        self.protocol.send(data.encode() if isinstance(data, str) else data, False)
+        if self._actions:
+            self._run_actions()
 
     def send_audio(self, pcm: bytes, *, event_id: str | None = None) -> None:
         """Append raw audio bytes (in the session's input format) to the input buffer."""
-        self.connection.send(self._encoder.encode_audio(pcm, event_id), True)
+        self.protocol.send_audio(pcm, event_id)
+        if self._actions:
+            self._run_actions()
 
     async def drain(self) -> None:
         """Wait until every queued client event has been handed to the socket (flow control for
         bulk senders: ``send_audio`` never blocks, ``await rt.drain()`` does)."""
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.connection.wait_drained(fut)
+        self.protocol.wait_drained(fut)
         await fut
 
     # ------------------------------------------------------------------ closing
@@ -451,61 +635,66 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
         frame ``code``/``reason`` and wait for the socket to end. Events that could not be
         written are logged and kept in :attr:`unsent`. Raises the oldest unhandled error, if
         one was never raised elsewhere."""
-        conn = self.connection
+        proto = self.protocol
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._opts.close_timeout
-        if conn.begin_close():
-            self._shell.cancel_rollover()
-            await self._recovery.cancel()
+        if proto.begin_close(code, reason):
+            self._run_actions()
+            await self._stop_recovery()
             sock, listener = self.socket, self._listener
-            if sock is not None and listener is not None and not listener.write_paused:
-                conn.writer_resumed(writer(sock))  # (a cancelled rollover left it unwritable)
-            if sock is None:
-                conn.close_code, conn.close_reason = code, reason
-                _log_unsent(conn)
-                conn.finish()
-            else:
-                if conn.outbound:
+            writable = sock is not None and listener is not None and not listener.write_paused
+            step = proto.close_step(
+                socket_up=sock is not None, write=writer(sock) if sock is not None and writable else None
+            )
+            while True:  # the protocol's close sequence: flush, close frame, abort
+                self._run_actions()
+                if isinstance(step, Flush):
                     fut: asyncio.Future[None] = loop.create_future()
-                    conn.wait_drained(fut)
+                    proto.wait_drained(fut)
                     try:
                         await asyncio.wait_for(fut, max(0.0, deadline - loop.time()))
                     except (TimeoutError, OpenAIRealtimeError):
                         pass
-                _log_unsent(conn)
-                conn.transport_closing()
-                try:
-                    close_code: Any = picows.WSCloseCode(code)
-                except ValueError:
-                    close_code = code
-                sock.send_close(close_code, reason.encode())
-                try:
-                    await asyncio.wait_for(
-                        asyncio.shield(sock.wait_disconnected()), max(0.0, deadline - loop.time())
-                    )
-                except TimeoutError:
-                    pending = sock.underlying_transport.get_write_buffer_size()
-                    if pending:
-                        logger.warning(
-                            "close(): no closing handshake within close_timeout; %d bytes still "
-                            "in the socket's buffer were discarded", pending,
+                    step = proto.close_step(flushed=True)
+                elif isinstance(step, SendClose) and sock is not None:
+                    try:
+                        close_code: Any = picows.WSCloseCode(step.code)
+                    except ValueError:
+                        close_code = step.code
+                    sock.send_close(close_code, step.reason.encode())
+                    try:
+                        await asyncio.wait_for(
+                            asyncio.shield(sock.wait_disconnected()), max(0.0, deadline - loop.time())
                         )
+                    except TimeoutError:
+                        pending = sock.underlying_transport.get_write_buffer_size()
+                        step = proto.close_step(timed_out=pending)
+                        continue
+                    except Exception:
+                        pass
+                    step = proto.close_step(ended=True)
+                elif isinstance(step, Abort) and sock is not None:
                     sock.disconnect(graceful=False)
-                    await sock.wait_disconnected()
-                except Exception:
-                    pass
-        elif conn.state is State.CLOSING:  # another close() is under way: wait for it
-            fut = loop.create_future()
-            conn.wait_closed(fut)
-            await fut
+                    try:
+                        await sock.wait_disconnected()
+                    except Exception:
+                        pass
+                    break
+                else:
+                    break
+        elif proto.state is State.CLOSING:  # another close() is under way: wait for it
+            waiter: asyncio.Future[None] = loop.create_future()
+            proto.wait_closed(waiter)
+            await waiter
         # let a coroutine handler in progress finish (bounded by close_timeout)
-        while (task := self._shell.handler_task) is not None and not task.done():
+        while (task := self._handler_task) is not None and not task.done():
             try:
                 await asyncio.wait_for(asyncio.shield(task), max(0.0, deadline - loop.time()))
             except TimeoutError:
                 task.cancel()
                 break
-        conn.take_pending_error()
+        self._run_actions()
+        proto.take_pending_error()
 
     async def __aenter__(self) -> Self:
         return self
@@ -523,16 +712,6 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
                 await self.close()
             except OpenAIRealtimeError:
                 pass
-
-
-def _log_unsent(conn: RealtimeConnection) -> None:
-    if conn.outbound:
-        logger.warning(
-            "close(): %d queued client events (%d bytes) could not be sent within close_timeout; "
-            "they are in the client's .unsent",
-            len(conn.outbound),
-            conn.outbound.nbytes,
-        )
 
 
 async def _watch_disconnect(transport: picows.WSTransport) -> None:

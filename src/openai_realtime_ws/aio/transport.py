@@ -8,8 +8,11 @@ Sans-I/O :class:`~openai_realtime_ws.core.connection.RealtimeConnection`.
   transport whose upgrade never completed (a reset or FIN instead of ``101``).
 * :class:`Listener`: text frames (fragmented ones reassembled) into the connection, binary
   frames reported, the peer's close answered, write flow control passed on.
-* :data:`PICOWS_LOG`: the logger picows writes to, which masks every credential any live plan
-  has used, at every level (picows logs the upgrade request at level 9).
+* :class:`RedactingLog`: the logger each socket's picows writes to, which masks every credential
+  its plan's chain has used, at every level (picows logs the upgrade request at level 9).
+
+What a close means (who closed first, the code) is the core's :func:`close_outcome`; what
+happens next is the protocol's.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import ssl as ssl_module
 import sys
 import traceback
 import weakref
+from collections import deque
 from collections.abc import Callable, MutableMapping
 from typing import Any, Final
 from urllib.parse import urljoin, urlsplit
@@ -27,18 +31,17 @@ from urllib.parse import urljoin, urlsplit
 import msgspec
 import picows
 
-from ..core.connection import RealtimeConnection
+from ..core.connection import Action, RealtimeProtocol, close_outcome
 from ..core.errors import HandshakeError, RealtimeConfigError, RealtimeConnectionError
 from ..core.handshake import (
     ConnectPlan,
     check_resolved_loopback,
     check_ws_url,
     loopback_name_to_resolve,
-    redact_text,
 )
 from ..core.options import ConnectOptions
 
-__all__ = ["PICOWS_LOG", "Listener", "close_info", "open_socket", "set_reading", "writer"]
+__all__ = ["Listener", "RedactingLog", "close_info", "open_socket", "set_reading", "writer"]
 
 logger = logging.getLogger("openai_realtime_ws")
 
@@ -47,10 +50,14 @@ _REDIRECTS: Final = (301, 302, 303, 307, 308)
 _MAX_REDIRECTS: Final = 5
 
 
-class _RedactingLog(logging.LoggerAdapter):  # type: ignore[type-arg]
-    """Every record, at every level, with every credential of every live plan masked."""
+class RedactingLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """The logger one socket's picows writes to: every record, at every level, with every
+    credential its plan's chain has used masked (one adapter per socket, bound to its plan, so
+    no other client's plan or the garbage collector decides what is masked)."""
 
-    plans: weakref.WeakSet[ConnectPlan] = weakref.WeakSet()
+    def __init__(self, plan: ConnectPlan, base: logging.Logger | None = None) -> None:
+        super().__init__(base or _PICOWS_BASE, {})
+        self.plan = plan
 
     def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
         if not self.logger.isEnabledFor(level):
@@ -64,16 +71,13 @@ class _RedactingLog(logging.LoggerAdapter):  # type: ignore[type-arg]
                 exc_info = sys.exc_info()
             if exc_info[0] is not None:
                 text += "\n" + "".join(traceback.format_exception(*exc_info)).rstrip()
-        known: dict[str, None] = {}
-        for plan in list(self.plans):
-            known.update(dict.fromkeys(plan.known_secrets))
-        self.logger.log(level, "%s", redact_text(text, sorted(known, key=len, reverse=True)))
+        self.logger.log(level, "%s", self.plan.redact(text))
 
     def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, MutableMapping[str, Any]]:
         return msg, kwargs
 
 
-PICOWS_LOG: Final = _RedactingLog(logging.getLogger("openai_realtime_ws.aio.picows"), {})
+_PICOWS_BASE: Final = logging.getLogger("openai_realtime_ws.aio.picows")
 
 
 def set_reading(transport: picows.WSTransport, on: bool) -> None:
@@ -102,17 +106,21 @@ def writer(transport: picows.WSTransport) -> Callable[[bytes], bool | None]:
 
 
 class Listener(picows.WSListener):
-    """Frame-level glue between picows and the connection; reassembles fragmented messages."""
+    """Frame-level glue between picows and the protocol; reassembles fragmented messages.
+    After feeding the protocol, it has the shell carry out the actions that came out."""
 
     def __init__(
         self,
-        conn: RealtimeConnection,
+        protocol: RealtimeProtocol,
+        run_actions: Callable[[], None],
         on_disconnected: Callable[[Listener, picows.WSTransport], None],
         listeners: weakref.WeakSet[Listener],
     ) -> None:
         super().__init__()
-        self._conn = conn
-        self._receive = conn.receive
+        self._conn = protocol
+        self._receive = protocol.receive
+        self._actions: deque[Action] = protocol.actions
+        self._run_actions = run_actions
         self._on_disconnected = on_disconnected
         self._listeners = listeners
         self._fragments: bytearray | None = None
@@ -133,6 +141,8 @@ class Listener(picows.WSListener):
         if msg_type is TEXT:
             if frame.fin:
                 self._receive(frame.get_payload_as_memoryview())
+                if self._actions:
+                    self._run_actions()
             else:
                 self._fragments = bytearray(frame.get_payload_as_memoryview())
         elif msg_type is picows.WSMsgType.CONTINUATION:
@@ -148,8 +158,10 @@ class Listener(picows.WSListener):
             if frame.fin:
                 data, self._fragments = bytes(self._fragments), None
                 self._receive(data)
+                self._run_actions()
         elif msg_type is picows.WSMsgType.BINARY:
             self._conn.receive_binary(frame.payload_size)
+            self._run_actions()
         elif msg_type is picows.WSMsgType.CLOSE:
             # the peer is closing: nothing more is written into this socket (sends queue)
             self._conn.transport_closing()
@@ -174,20 +186,22 @@ class Listener(picows.WSListener):
         self.write_paused = False
         if self.active and self.transport is not None:
             self._conn.writer_resumed(writer(self.transport))
+            self._run_actions()
 
 
 def close_info(transport: picows.WSTransport) -> tuple[int | None, str, bool]:
-    """``(code, reason, closed_here)`` of an ended socket: who closed first decides the code
-    (the peer's, or ours when we initiated); ``None`` when no close frame was exchanged."""
+    """``(code, reason, closed_here)`` of an ended socket (the rule: :func:`close_outcome`)."""
     handshake = transport.close_handshake
-    recv = handshake.recv if handshake is not None else None
-    sent = handshake.sent if handshake is not None else None
-    closed_here = sent is not None and (recv is None or not handshake.recv_then_sent)
-    info = sent if closed_here else recv
+    if handshake is None:
+        return None, "", False
+    return close_outcome(_frame(handshake.sent), _frame(handshake.recv), bool(handshake.recv_then_sent))
+
+
+def _frame(info: Any) -> tuple[int, str] | None:
     if info is None:
-        return None, "", closed_here
+        return None
     value = getattr(info.code, "value", info.code)
-    return (value if isinstance(value, int) else 1006), info.reason or "", closed_here
+    return (value if isinstance(value, int) else 1006), info.reason or ""
 
 
 async def open_socket(
@@ -250,7 +264,7 @@ async def _open_once(
             max_frame_size=opts.max_size,
             extra_headers=list(plan.headers),
             max_redirects=0,  # followed by open_socket, with the URL policy on every hop
-            logger_name=PICOWS_LOG,
+            logger_name=RedactingLog(plan),
         )
     except picows.WSHandshakeError:
         raise

@@ -1,31 +1,46 @@
-"""The Realtime connection as a state machine, with no I/O: :class:`RealtimeConnection`.
+"""The Realtime protocol as a state machine, with no I/O: :class:`RealtimeProtocol`.
 
-It owns everything about one Realtime session that is protocol, not plumbing:
+Rule: every decision about one Realtime session lives here; the shell (``aio/client.py``)
+feeds facts in and carries out the actions that come out, and decides nothing itself.
+
+It owns:
 
 * the lifecycle, one :class:`State` (``CONNECTING`` → ``OPEN`` ⇄ ``RECONNECTING`` →
-  ``CLOSING`` → ``CLOSED``) and how a close is classified (normal, abnormal, worth a reconnect);
-* the receive path: frames in (:meth:`RealtimeConnection.receive`), decoded, tracked (session,
+  ``CLOSING`` → ``CLOSED``), how a close is classified (normal, abnormal, worth a reconnect:
+  :func:`close_outcome`, :meth:`RealtimeProtocol.connection_lost`), the reconnect attempts
+  (:meth:`RealtimeProtocol.reconnect_attempts`, over :func:`~.reconnect.backoff`) and the
+  close sequence (:meth:`RealtimeProtocol.close_step`: flush, close frame, abort);
+* the receive path: frames in (:meth:`RealtimeProtocol.receive`), decoded, tracked (session,
   last error, the conversation mirror, tool calls), then delivered;
 * the one delivery path for every kind of handler (``event``, typed, ``frame``,
   ``reconnecting``, ``reconnected``, ``error``) and for ``wait_for`` and iteration: the backlog,
   the hold, the iteration buffer and read back-pressure live here (rules below);
-* the send path: the outbound queue and its drop policy (:class:`~.sendqueue.OutboundQueue`),
-  what may be written when, and what is returned as ``unsent``;
+* the send path: encoding and validating a client event, whether it may be dropped under
+  pressure (:func:`~.sendqueue.is_droppable`), the outbound queue
+  (:class:`~.sendqueue.OutboundQueue`), what may be written when, and what is returned as
+  ``unsent``;
 * restore (the events that re-apply the confirmed session and conversation on a fresh socket)
   and the rollover deadline.
 
-The shell (``aio/client.py``) owns the socket, timers, tasks and futures. It gives the
-connection a :class:`Shell` (write bytes, pause/resume reading, await a handler's awaitable, run
-tool calls, arm the rollover timer) and feeds it transport facts: :meth:`connection_made`,
-:meth:`receive`, :meth:`writer_paused`/:meth:`writer_resumed`, :meth:`connection_lost`.
-Waiters are any object with ``done()``/``set_result()``/``set_exception()`` (an asyncio future).
+Facts in: :meth:`~RealtimeProtocol.connection_made` (with the socket's write function),
+:meth:`~RealtimeProtocol.receive`, :meth:`~RealtimeProtocol.writer_paused` /
+:meth:`~RealtimeProtocol.writer_resumed`, :meth:`~RealtimeProtocol.connection_lost`,
+:meth:`~RealtimeProtocol.handler_finished`, :meth:`~RealtimeProtocol.rollover_timer`, and the
+API calls (``send_event``, ``wait_for``, ``next_event``, ``close_step``...). Actions out: after
+any call, :attr:`RealtimeProtocol.actions` holds what the shell must now do, in order
+(:class:`PauseReading`, :class:`ResumeReading`, :class:`AwaitHandler`, :class:`RunTools`,
+:class:`ArmRollover`, :class:`StartRollover`, :class:`Reconnect`, :class:`Log`); the protocol
+never calls into its shell. Writing bytes is the one exception in kind: the shell hands over a
+write function with :meth:`~RealtimeProtocol.connection_made`, and the protocol calls it (as
+websockets' ``data_to_send`` would be drained at once). Waiters are any object with
+``done()``/``set_result()``/``set_exception()`` (an asyncio future).
 
 Delivery rules (docs/client.md, "Ordering and memory"):
 
 * Items (events, errors, frames, library events) are delivered one at a time, in arrival order.
   An item's handlers run in registration order; a handler that returns an awaitable is awaited
-  (by the shell) before the next handler and the next item. Items that arrive meanwhile wait in
-  the backlog; at ``max_queue`` items, reading is paused until it halves.
+  (by the shell, :class:`AwaitHandler`) before the next handler and the next item. Items that
+  arrive meanwhile wait in the backlog; at ``max_queue`` items, reading is paused until it halves.
 * After its handlers, an event resolves ``wait_for`` waiters, then enters the iteration buffer.
 * Before the first iteration step the buffer keeps only the newest :data:`EARLY_EVENTS` events
   (so ``async for`` right after ``create()`` starts at ``session.created``, and a handler-only
@@ -37,8 +52,8 @@ Delivery rules (docs/client.md, "Ordering and memory"):
   iteration has begun, an event returned by ``wait_for`` and everything before it are dropped
   from the buffer: iteration starts after what ``wait_for`` consumed. Once iteration has begun
   it sees every event.
-* An error nobody handles is logged by the shell, fails the pending waiters, and is raised from
-  the next iteration step, ``wait_for`` or ``close``.
+* An error nobody handles is logged (a :class:`Log` action), fails the pending waiters, and is
+  raised from the next iteration step, ``wait_for`` or ``close``.
 """
 
 from __future__ import annotations
@@ -47,20 +62,22 @@ import enum
 import inspect
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
 import msgspec
 
 from ..types import (
     AnyServerEvent,
+    ClientEventBase,
     ErrorEvent,
     ResponseDoneEvent,
     SessionCreatedEvent,
     SessionUpdatedEvent,
     UnknownServerEvent,
 )
-from .codec import ServerEventDecoder
+from .codec import ClientEventEncoder, ServerEventDecoder
 from .conversation import Conversation
 from .dispatch import Dispatcher, Handler, Routing
 from .errors import (
@@ -68,22 +85,54 @@ from .errors import (
     ConnectionClosedError,
     ConnectionClosedOK,
     HandlerError,
+    InvalidClientEvent,
     MalformedFrameError,
     OpenAIRealtimeError,
     RealtimeConnectionError,
 )
-from .reconnect import ReconnectPolicy, is_recoverable, session_restore_event
-from .sendqueue import OutboundQueue
+from .reconnect import (
+    ReconnectContext,
+    ReconnectPolicy,
+    backoff,
+    is_recoverable,
+    library_error,
+    process_exception,
+    session_restore_event,
+)
+from .sendqueue import OutboundQueue, is_droppable
 from .tools import ToolCallRequest, ToolRouter
+from .usage import UsageTotals
 
-__all__ = ["EARLY_EVENTS", "RECENT_TYPES", "RealtimeConnection", "Shell", "State", "Waiter"]
+__all__ = [
+    "EARLY_EVENTS",
+    "RECENT_TYPES",
+    "Abort",
+    "Action",
+    "ArmRollover",
+    "AwaitHandler",
+    "CloseStep",
+    "Closed",
+    "Flush",
+    "Log",
+    "PauseReading",
+    "RealtimeConnection",
+    "RealtimeProtocol",
+    "Reconnect",
+    "ResumeReading",
+    "RunTools",
+    "SendClose",
+    "StartRollover",
+    "State",
+    "Waiter",
+    "close_outcome",
+]
 
 #: Events kept for iteration before the first iteration step (the newest ones).
 EARLY_EVENTS: Final = 16
 #: Event types remembered (one event each, since the last send) for ``wait_for``.
 RECENT_TYPES: Final = 64
 
-#: Server event types whose content the connection keeps (session, last error, conversation).
+#: Server event types whose content the protocol keeps (session, last error, conversation).
 _TRACKED: Final = frozenset(
     {
         "session.created",
@@ -101,7 +150,8 @@ _TRACKED: Final = frozenset(
 )
 _MISSING: Any = object()
 _DECODE_ERRORS = (msgspec.ValidationError, msgspec.DecodeError, UnicodeError, RecursionError)
-_SLOW_PATH = (ErrorEvent, UnknownServerEvent)  # routed by Dispatcher.route
+#: Input formats with one byte per sample (G.711); every other one is PCM16 (two bytes).
+_ONE_BYTE_FORMATS: Final = frozenset({"audio/pcmu", "audio/pcma"})
 
 
 class State(enum.Enum):
@@ -122,21 +172,133 @@ class Waiter(Protocol):
     def set_exception(self, exception: BaseException, /) -> None: ...
 
 
-class Shell(Protocol):
-    """What the connection asks of its I/O shell; every call returns at once."""
+# ---------------------------------------------------------------------- actions (out)
 
-    def pause_reading(self) -> None: ...
-    def resume_reading(self) -> None: ...
-    def await_handler(self, awaitable: Awaitable[object]) -> None:
-        """Await ``awaitable``, then call :meth:`RealtimeConnection.handler_finished`."""
-    def run_tools(self, calls: list[ToolCallRequest], output_modalities: list[str] | None) -> None: ...
-    def arm_rollover(self, delay: float) -> None:
-        """Call :meth:`RealtimeConnection.rollover_timer` in ``delay`` seconds (replacing any
-        earlier timer)."""
-    def start_rollover(self) -> None:
-        """Open the next session now (then :meth:`connection_made` with ``rollover=True``)."""
-    def report(self, level: int, message: str) -> None:
-        """Log ``message`` (already redacted) at ``level`` (a ``logging`` level number)."""
+
+class Action:
+    """Something the shell must do now (see :attr:`RealtimeProtocol.actions`)."""
+
+    __slots__ = ()
+
+
+class PauseReading(Action):
+    """Stop reading from the socket (the backlog or the iteration buffer is full)."""
+
+    __slots__ = ()
+
+
+class ResumeReading(Action):
+    """Read from the socket again."""
+
+    __slots__ = ()
+
+
+class StartRollover(Action):
+    """Open the next session now, then :meth:`RealtimeProtocol.connection_made` with
+    ``restore=True`` (cancel any rollover timer)."""
+
+    __slots__ = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AwaitHandler(Action):
+    """Await ``awaitable`` (a handler's result), then call
+    :meth:`RealtimeProtocol.handler_finished` with what it raised (or ``None``)."""
+
+    awaitable: Awaitable[object]
+
+
+@dataclass(frozen=True, slots=True)
+class RunTools(Action):
+    """Run these tool calls: each answer (:meth:`~.tools.ToolRouter.output_event`) and the
+    follow-up (:meth:`~.tools.ToolRouter.follow_up`) go out with
+    :meth:`RealtimeProtocol.send_event`."""
+
+    calls: list[ToolCallRequest]
+    output_modalities: list[str] | None
+
+
+@dataclass(frozen=True, slots=True)
+class ArmRollover(Action):
+    """Call :meth:`RealtimeProtocol.rollover_timer` in ``delay`` seconds (replacing any earlier
+    timer)."""
+
+    delay: float
+
+
+@dataclass(frozen=True, slots=True)
+class Reconnect(Action):
+    """The socket ended in a way worth retrying: run the attempts of
+    :meth:`RealtimeProtocol.reconnect_attempts`."""
+
+    close_code: int | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Log(Action):
+    """Log ``message`` (already redacted) at ``level`` (a ``logging`` level number)."""
+
+    level: int
+    message: str
+
+
+PAUSE_READING: Final = PauseReading()
+RESUME_READING: Final = ResumeReading()
+START_ROLLOVER: Final = StartRollover()
+
+
+# ---------------------------------------------------------------------- the close sequence
+
+
+class CloseStep:
+    """The next step of ``close()`` (:meth:`RealtimeProtocol.close_step`)."""
+
+    __slots__ = ()
+
+
+class Flush(CloseStep):
+    """Wait (until the close deadline) for the queue to be written: :meth:`wait_drained`."""
+
+    __slots__ = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SendClose(CloseStep):
+    """Send this close frame, then wait (until the deadline) for the socket to end."""
+
+    code: int
+    reason: str
+
+
+class Abort(CloseStep):
+    """Drop the socket now (no closing handshake within the deadline)."""
+
+    __slots__ = ()
+
+
+class Closed(CloseStep):
+    """Nothing more to do (or another ``close()`` is under way: wait for it)."""
+
+    __slots__ = ()
+
+
+FLUSH: Final = Flush()
+ABORT: Final = Abort()
+CLOSED: Final = Closed()
+
+
+def close_outcome(
+    sent: tuple[int, str] | None, received: tuple[int, str] | None, received_first: bool
+) -> tuple[int | None, str, bool]:
+    """``(code, reason, closed_here)`` of an ended socket from the close frames it exchanged
+    (RFC 6455 §7.1.5: the code is the first close frame's): ours when we sent first, the
+    peer's otherwise; ``None`` when no close frame was exchanged."""
+    closed_here = sent is not None and (received is None or not received_first)
+    info = sent if closed_here else received
+    if info is None:
+        return None, "", closed_here
+    return info[0], info[1], closed_here
 
 
 class _Frame:
@@ -176,6 +338,9 @@ class _ToolCallArg:
         self.type = f"tool call {name!r}"
 
 
+#: Items routed by the Dispatcher each time (not from a cached plan).
+_NOT_PLANNED = (ErrorEvent, UnknownServerEvent, OpenAIRealtimeError, _Frame, _Local)
+
 _Item = AnyServerEvent | OpenAIRealtimeError | _Frame | _Local
 _Pending = tuple[Handler, Any, list[tuple[Handler, Any]], int, Routing | None, AnyServerEvent | None]
 
@@ -185,12 +350,11 @@ _INFO = 20
 _DEBUG = 10
 
 
-class RealtimeConnection:
+class RealtimeProtocol:
     """One Realtime session's protocol state; see the module comment."""
 
     def __init__(
         self,
-        shell: Shell,
         *,
         redact: Callable[[str], str],
         max_queue: int = 1024,
@@ -200,7 +364,8 @@ class RealtimeConnection:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.state = State.CONNECTING
-        self.shell = shell
+        #: What the shell must do now, in order (see the module comment); the shell pops them.
+        self.actions: deque[Action] = deque()
         self.redact = redact
         self.max_queue = max_queue
         self.max_size = max_size
@@ -211,10 +376,19 @@ class RealtimeConnection:
         self.tools = ToolRouter()
         self.outbound = OutboundQueue(send_queue_bytes)
         self.session: Any = None
+        #: Token usage summed from ``response.done`` (kept across reconnects and rollovers).
+        self.usage = UsageTotals()
+        #: Called with every library error routed (API errors, bad frames, transport and handler
+        #: failures) before the handled/unhandled decision; never counted as handlers, and what
+        #: they raise is ignored (telemetry).
+        self.error_observers: list[Callable[[OpenAIRealtimeError], object]] = []
         self.reconnects = 0
         self.close_code: int | None = None
         self.close_reason = ""
         self._decoder = ServerEventDecoder()
+        self._encoder = ClientEventEncoder()
+        self._encode = self._encoder.encode
+        self._close_request: tuple[int, str] = (1000, "OK")
         self._decode_typed = self._decoder.decode_typed
         self._plans = self.dispatcher.plans
         self._confirmed_session: dict[str, Any] | None = None  # raw JSON, unknown fields kept
@@ -241,6 +415,12 @@ class RealtimeConnection:
         self._expires_at: float | None = None
         self._rollover_force_at: float | None = None
 
+    def _act(self, action: Action) -> None:
+        self.actions.append(action)
+
+    def _log(self, level: int, message: str) -> None:
+        self.actions.append(Log(level, message))
+
     # ------------------------------------------------------------------ lifecycle
 
     @property
@@ -266,26 +446,10 @@ class RealtimeConnection:
         if self._rollover_force_at is not None and not restore:
             self.rollover_timer()  # it fell due while connecting
 
-    def start_reconnecting(self) -> None:
-        """Sends from now on wait in the queue (a rollover is opening the next socket)."""
-        if self.state is State.OPEN:
-            self.state = State.RECONNECTING
-            self._write = None
-
-    def rollover_failed(self, write: Callable[[bytes], object]) -> None:
-        """The rollover's new socket could not be opened: carry on with the old one."""
-        if self.state is State.RECONNECTING:
-            self.state = State.OPEN
-            self._write = write
-            self._flush()
-
-    def transport_closing(self) -> None:
-        """The socket is going (a close frame came in, or we sent ours): write nothing more."""
-        self._write = None
-
-    def connection_lost(self, code: int | None, reason: str, *, closed_here: bool) -> bool:
-        """The socket ended with close ``code`` (``None``: no close frame). ``closed_here``: this
-        side sent the first close frame. Returns whether the shell should reconnect."""
+    def connection_lost(self, code: int | None, reason: str, *, closed_here: bool) -> None:
+        """The socket ended with close ``code`` (``None``: no close frame; see
+        :func:`close_outcome`). ``closed_here``: this side sent the first close frame. Ends in
+        a :class:`Reconnect` action or, for good, in ``CLOSED``."""
         self._write = None
         self.close_code = 1006 if code is None else code
         self.close_reason = reason
@@ -307,21 +471,149 @@ class RealtimeConnection:
             and is_recoverable(code, self._last_error_code)
         ):
             self.state = State.RECONNECTING
-            return True
+            self._act(Reconnect(self.close_code, reason))
+            return
         self.finish()
+
+    def reconnect_attempts(self, close_code: int | None, reason: str) -> Iterator[ReconnectContext]:
+        """The attempts to reopen the session after ``close_code``: one
+        :class:`ReconnectContext` per attempt (its ``delay`` from :func:`~.reconnect.backoff`,
+        announced to ``reconnecting`` handlers). The shell sleeps ``ctx.delay``, stops when
+        :attr:`state` is no longer ``RECONNECTING``, asks ``on_reconnect``
+        (:meth:`on_reconnect_verdict`), opens a socket and returns once one is adopted; when the
+        attempts run out, the protocol gives up (``CLOSED``)."""
+        policy = self.policy
+        assert policy is not None
+        for attempt, delay in enumerate(backoff(policy), 1):
+            ctx = ReconnectContext(
+                attempt=attempt, delay=delay, close_code=close_code,
+                close_reason=self.redact(reason),
+            )
+            self.emit("reconnecting", ctx)
+            self._last_error_code = None  # the last API error no longer decides the next close
+            yield ctx
+        self._log(_WARNING, f"giving up after {policy.max_attempts} reconnect attempts")
+        self.finish()
+
+    def on_reconnect_verdict(self, attempt: int, verdict: object) -> bool:
+        """What ``on_reconnect`` returned before ``attempt``: whether to go on (``False`` gives
+        up: ``CLOSED``)."""
+        if verdict is False:
+            self._log(_INFO, f"reconnect aborted by on_reconnect after attempt {attempt}")
+            self.finish()
+            return False
+        return True
+
+    def attempt_failed(self, attempt: int, error: Exception) -> bool:
+        """Opening the socket of ``attempt`` raised ``error``: whether to try again
+        (:func:`~.reconnect.process_exception`); a fatal error closes with it as the cause."""
+        fatal = process_exception(error, self.redact)
+        if fatal is None:
+            self._log(_INFO, f"reconnect attempt {attempt} failed: {getattr(error, 'message', error)}")
+            return True
+        self.fail(fatal)
         return False
 
-    def begin_close(self) -> bool:
-        """``close()`` was called: refuse new sends, keep what is queued for the flush. Returns
-        ``False`` when the connection is already closing or closed."""
+    def rollover_started(self) -> ReconnectContext | None:
+        """The shell is about to open the rollover's next socket: sends wait in the queue from
+        now on. ``None``: no rollover now (not open)."""
+        if self.state is not State.OPEN:
+            return None
+        ctx = ReconnectContext(attempt=1, delay=0.0, close_code=None, close_reason="rollover")
+        self.emit("reconnecting", ctx)
+        self.state = State.RECONNECTING
+        self._write = None
+        return ctx
+
+    def rollover_failed(self, error: Exception, write: Callable[[bytes], object] | None) -> None:
+        """The rollover's new socket could not be opened: carry on with the old one (``write``),
+        or reconnect as usual when the old one dropped meanwhile (``None``)."""
+        if self.state is not State.RECONNECTING:
+            return
+        if write is None:
+            self._act(Reconnect(1006, ""))
+            return
+        message = library_error(error, "rollover failed", self.redact).message
+        self._log(_WARNING, f"session rollover failed, staying on the current session: {message}")
+        self.state = State.OPEN
+        self._write = write
+        self._flush()
+
+    def reconnected(self, attempt: int, close_code: int | None, url: str, *, rollover: bool) -> None:
+        """The new socket was adopted: tell ``reconnected`` handlers."""
+        payload: dict[str, Any] = {"attempt": attempt, "close_code": close_code, "url": url}
+        if rollover:
+            payload["rollover"] = True
+        self.emit("reconnected", payload)
+
+    def transport_closing(self) -> None:
+        """The socket is going (a close frame came in, or we sent ours): write nothing more."""
+        self._write = None
+
+    # ------------------------------------------------------------------ the close sequence
+
+    def begin_close(self, code: int = 1000, reason: str = "OK") -> bool:
+        """``close(code, reason)`` was called: refuse new sends, keep what is queued for the
+        flush. Returns ``False`` when the connection is already closing or closed (then wait
+        with :meth:`wait_closed`)."""
         if self.state is State.CLOSED or self.state is State.CLOSING:
             return False
         if self.state is not State.OPEN:
             self._write = None  # reconnecting: nothing to flush into
         self.state = State.CLOSING
+        self._close_request = (code, reason)
         self._rollover_force_at = None
         self.release()
         return True
+
+    def close_step(
+        self,
+        *,
+        socket_up: bool | None = None,
+        write: Callable[[bytes], object] | None = None,
+        flushed: bool = False,
+        ended: bool = False,
+        timed_out: int | None = None,
+    ) -> CloseStep:
+        """The next step of ``close()`` after :meth:`begin_close` and after the shell stopped
+        its reconnect/rollover work. Facts, one per call: first ``socket_up`` (whether a socket
+        is live) with ``write`` (its write function, ``None`` while it is write-paused); then
+        ``flushed=True`` (the queue was written, or the deadline passed); then ``ended=True``
+        (the socket ended), or ``timed_out`` (bytes still in the socket's buffer when the
+        deadline passed)."""
+        if self.state is State.CLOSED or ended:
+            return CLOSED
+        code, reason = self._close_request
+        if timed_out is not None:
+            if timed_out:
+                self._log(
+                    _WARNING,
+                    "close(): no closing handshake within close_timeout; "
+                    f"{timed_out} bytes still in the socket's buffer were discarded",
+                )
+            return ABORT
+        if socket_up is not None:
+            if not socket_up:
+                self.close_code, self.close_reason = code, reason
+                self._log_unsent()
+                self.finish()
+                return CLOSED
+            if write is not None:
+                self._write = write  # (a cancelled rollover left it unwritable)
+                self._flush()
+            if self.outbound:
+                return FLUSH
+        self._log_unsent()
+        self._write = None
+        return SendClose(code, reason)
+
+    def _log_unsent(self) -> None:
+        if self.outbound:
+            self._log(
+                _WARNING,
+                f"close(): {len(self.outbound)} queued client events ({self.outbound.nbytes} "
+                "bytes) could not be sent within close_timeout; they are in the client's .unsent",
+            )
 
     def fail(self, error: OpenAIRealtimeError) -> None:
         """The connection cannot go on (a reconnect loop failed for good): deliver ``error``
@@ -348,7 +640,7 @@ class RealtimeConnection:
         self._wake_iterators()
         self._wake(self._closed_waiters, None)
         if not self.close_ok and self.close_code is not None:  # (None: it never opened)
-            self.shell.report(
+            self._log(
                 _INFO,
                 f"Realtime connection closed: code={self.close_code} "
                 f"reason={self.redact(self.close_reason)!r}",
@@ -386,8 +678,7 @@ class RealtimeConnection:
     # ------------------------------------------------------------------ receive path
 
     def receive(self, data: bytes | memoryview) -> None:
-        """One text message from the server. This is the receive hot path: the common case
-        (a typed, non-error event, nothing held or backlogged, no once-handlers) is inline."""
+        """One text message from the server: decoded, tracked, then delivered (the one path)."""
         if self._frame_handlers or self._holds:  # (held: a "frame" handler may still be added)
             self._enqueue(_Frame(bytes(data).decode("utf-8", "replace")))
         try:
@@ -398,53 +689,14 @@ class RealtimeConnection:
             except MalformedFrameError as exc:
                 self.report_error(exc)
                 return
-        etype = event.type
-        if etype in _TRACKED:
+        if event.type in _TRACKED:
             self._track(event, data)
-        if self._pending is not None or self._holds or self._backlog:
-            self._backlog.append(event)
-            if len(self._backlog) >= self.max_queue:
-                self._pause("dispatch")
-            return
-        if isinstance(event, _SLOW_PATH):
-            self._dispatch(event)
-            return
-        handlers = self._plans.get(etype, _MISSING)
-        if handlers is _MISSING:  # a type not seen since the plans changed: bound the memory
-            handlers = self.dispatcher.fast_handlers(etype)
-            if len(self._recent) >= RECENT_TYPES:
-                del self._recent[next(iter(self._recent))]
-        if handlers is None:  # once-handlers involved: full routing
-            self._dispatch(event)
-            return
-        i = 0
-        for handler in handlers:
-            i += 1
-            try:
-                result = handler(event)
-            except Exception as exc:
-                self._handler_failed(handler, event, exc)
-                continue
-            if result is not None and inspect.isawaitable(result):
-                self._pending = (handler, event, [(h, event) for h in handlers[i:]], 0, None, event)
-                self.shell.await_handler(result)
-                return
-        # delivered: what _deliver does, inline (the size of _recent is bounded on plan misses)
-        self._recent[etype] = event
-        if self._waiters:
-            waiters = self._waiters.pop(etype, None)
-            if waiters:
-                for fut in waiters:
-                    if not fut.done():
-                        fut.set_result(event)
-        buf = self._buffer
-        buf.append(event)
-        if buf.maxlen is None and len(buf) >= self.max_queue:  # (maxlen: not iterating yet)
-            self._pause("iteration")
-        if self._iter_waiters:
-            self._wake_iterators()
-        if self._failed:
-            self._requeue_failures()
+        if self._pending is None and not self._holds and not self._backlog:
+            self._dispatch(event)  # (the common case of _enqueue, without a call)
+            if self._backlog and self._pending is None:
+                self._drain_backlog()
+        else:
+            self._enqueue(event)
 
     def receive_binary(self, size: int) -> None:
         self.report_error(
@@ -475,6 +727,7 @@ class RealtimeConnection:
         """State kept from the stream: session, last error, conversation, tool calls."""
         if isinstance(event, SessionCreatedEvent | SessionUpdatedEvent):
             self.session = event.session
+            self.usage.observe_model(event.session.model)
             if isinstance(event, SessionCreatedEvent):
                 self._schedule_rollover(event.session.expires_at)
             else:
@@ -488,13 +741,14 @@ class RealtimeConnection:
         else:
             self.conversation.apply(event)
             if isinstance(event, ResponseDoneEvent):
+                self.usage.observe(event)
                 if self.tools.tools:
                     calls = self.tools.calls(event)
                     if calls:
-                        self.shell.run_tools(calls, event.response.output_modalities)
+                        self._act(RunTools(calls, event.response.output_modalities))
                 if self._rollover_force_at is not None and self.conversation.active_response_id is None:
                     self._rollover_force_at = None
-                    self.shell.start_rollover()
+                    self._act(START_ROLLOVER)
 
     # ------------------------------------------------------------------ delivery
 
@@ -523,6 +777,26 @@ class RealtimeConnection:
 
     def _dispatch(self, item: _Item) -> None:
         """Run the handlers of one item; stop at a handler's awaitable (the shell awaits it)."""
+        if not isinstance(item, _NOT_PLANNED):  # a typed, non-error server event
+            handlers = self._plans.get(item.type, _MISSING)
+            if handlers is _MISSING:
+                handlers = self.dispatcher.fast_handlers(item.type)
+            if handlers is not None:  # a cached plan (no once-handler): every handler gets item
+                i = 0
+                for handler in handlers:
+                    i += 1
+                    try:
+                        result = handler(item)
+                    except Exception as exc:
+                        self._handler_failed(handler, item, exc)
+                        continue
+                    if result is not None and inspect.isawaitable(result):
+                        # the rest run from _run once the shell has awaited this one
+                        self._pending = (handler, item, [(h, item) for h in handlers[i:]], 0, None, item)
+                        self._act(AwaitHandler(result))
+                        return
+                self._delivered(item)
+                return
         event: AnyServerEvent | None = None
         if isinstance(item, _Frame):
             routing = self.dispatcher.route_local("frame", item.text)
@@ -535,6 +809,12 @@ class RealtimeConnection:
         else:
             routing = routing_after = self.dispatcher.route(item)
             event = item
+        if routing.error is not None and self.error_observers:
+            for observe in self.error_observers:
+                try:
+                    observe(routing.error)
+                except Exception:  # an observer's failure never changes delivery
+                    pass
         self._run(routing.calls, 0, routing_after, event)
 
     def _run(
@@ -553,7 +833,7 @@ class RealtimeConnection:
                 continue
             if result is not None and inspect.isawaitable(result):
                 self._pending = (handler, arg, calls, i + 1, routing, event)
-                self.shell.await_handler(result)
+                self._act(AwaitHandler(result))
                 return False
         self._deliver(routing, event)
         return True
@@ -590,7 +870,7 @@ class RealtimeConnection:
         error.__cause__ = exc
         if etype == "error":
             # an error handler failing must not loop back into error handlers
-            self.shell.report(_ERROR, error.message)
+            self._log(_ERROR, error.message)
             return
         self._failed.append(error)
 
@@ -609,28 +889,45 @@ class RealtimeConnection:
     def _deliver(self, routing: Routing | None, event: AnyServerEvent | None) -> None:
         if routing is not None and routing.unhandled is not None:
             self._unhandled(routing.unhandled)
+            if self._failed:
+                self._requeue_failed()
         elif event is not None:
-            recent = self._recent
-            recent[event.type] = event
-            if len(recent) > RECENT_TYPES:
-                del recent[next(iter(recent))]
-            if self._waiters:
-                waiters = self._waiters.pop(event.type, None)
-                if waiters:
-                    for fut in waiters:
-                        if not fut.done():
-                            fut.set_result(event)
-            self._push_buffer(event)
+            self._delivered(event)
+        elif self._failed:
+            self._requeue_failed()
+
+    def _delivered(self, event: AnyServerEvent) -> None:
+        """``event``'s handlers have run: it resolves waiters, then enters the iteration
+        buffer; its handlers' failures go next, ahead of the backlog."""
+        recent = self._recent
+        recent[event.type] = event
+        if len(recent) > RECENT_TYPES:
+            del recent[next(iter(recent))]
+        if self._waiters:
+            waiters = self._waiters.pop(event.type, None)
+            if waiters:
+                for fut in waiters:
+                    if not fut.done():
+                        fut.set_result(event)
+        buf = self._buffer
+        buf.append(event)  # before the first iteration buf has maxlen: the oldest drop off
+        if buf.maxlen is None and len(buf) >= self.max_queue:  # (maxlen: not iterating yet)
+            self._pause("iteration")
+        if self._iter_waiters:
+            self._wake_iterators()
         if self._failed:
-            failed, self._failed = self._failed, []
-            self._backlog.extendleft(reversed(failed))
+            self._requeue_failed()
+
+    def _requeue_failed(self) -> None:
+        failed, self._failed = self._failed, []
+        self._backlog.extendleft(reversed(failed))
 
     def _unhandled(self, error: OpenAIRealtimeError) -> None:
         if isinstance(error, HandlerError) and error.event_type.startswith("tool call"):
             # a tool's failure went to the model already; it is logged, not raised at waiters
-            self.shell.report(_ERROR, error.message)
+            self._log(_ERROR, error.message)
             return
-        self.shell.report(
+        self._log(
             _ERROR,
             "unhandled Realtime error (register rt.on('error', ...) to handle it): " + str(error),
         )
@@ -658,14 +955,14 @@ class RealtimeConnection:
 
     def _pause(self, reason: str) -> None:
         if not self._paused and self.state is not State.CLOSED:
-            self.shell.pause_reading()
+            self._act(PAUSE_READING)
         self._paused.add(reason)
 
     def _resume(self, reason: str) -> None:
         if reason in self._paused:
             self._paused.discard(reason)
             if not self._paused:
-                self.shell.resume_reading()
+                self._act(RESUME_READING)
 
     @property
     def backlog_size(self) -> int:
@@ -775,6 +1072,33 @@ class RealtimeConnection:
 
     # ------------------------------------------------------------------ send path
 
+    def send_event(self, event: Mapping[str, Any] | ClientEventBase) -> None:
+        """Validate and encode a client event (:class:`InvalidClientEvent` names the field),
+        then write or queue it (:meth:`send`); audio appends may be dropped under pressure."""
+        data = self._encode(event)
+        etype = event.type if isinstance(event, ClientEventBase) else event["type"]
+        self.send(data, is_droppable(etype))
+
+    def send_audio(self, pcm: bytes | bytearray | memoryview, event_id: str | None = None) -> None:
+        """``input_audio_buffer.append`` for raw audio bytes in the session's input format:
+        PCM16 must be a whole number of two-byte samples (G.711 formats: one byte each)."""
+        data = self._encoder.encode_audio(pcm, event_id)
+        if len(pcm) % 2 and self.input_format() not in _ONE_BYTE_FORMATS:
+            raise InvalidClientEvent(
+                f"send_audio: {len(pcm)} bytes is not a whole number of PCM16 samples (2 bytes "
+                "each); the session's input format is "
+                f"{self.input_format() or 'audio/pcm (the default)'}",
+                field="audio",
+            )
+        self.send(data, True)
+
+    def input_format(self) -> str | None:
+        """The confirmed session's input audio format type (``audio/pcm``, ``audio/pcmu``...)."""
+        audio = getattr(self.session, "audio", None)
+        fmt = getattr(getattr(audio, "input", None), "format", None)
+        kind = getattr(fmt, "type", None)
+        return kind if isinstance(kind, str) else None
+
     def send(self, data: bytes, droppable: bool) -> None:
         """Write ``data`` (one encoded client event) now, or queue it. Raises the closed error
         when closed or closing, :class:`QueueFull` when the queue cannot take a control event."""
@@ -791,7 +1115,7 @@ class RealtimeConnection:
                 self._write = None  # the transport turned out to be closing
             dropped = self.outbound.push(data, droppable=droppable)
             if dropped:
-                self.shell.report(_DEBUG, f"outbound queue full: dropped {dropped} stale audio chunks")
+                self._log(_DEBUG, f"outbound queue full: dropped {dropped} stale audio chunks")
 
     def writer_paused(self) -> None:
         """The socket's write buffer is full: queue sends until :meth:`writer_resumed`."""
@@ -865,7 +1189,7 @@ class RealtimeConnection:
         if policy is None or policy.rollover is None or expires_at is None:
             return
         self._expires_at = float(expires_at)
-        self.shell.arm_rollover(max(0.0, expires_at - policy.rollover - self.clock()))
+        self._act(ArmRollover(max(0.0, expires_at - policy.rollover - self.clock())))
 
     def rollover_timer(self) -> None:
         """The rollover timer fired: switch now if no response is running, else at the end of
@@ -881,11 +1205,12 @@ class RealtimeConnection:
         force_at = self._expires_at - 1
         if self.conversation.active_response_id is None or now >= force_at:
             self._rollover_force_at = None
-            self.shell.start_rollover()
+            self._act(START_ROLLOVER)
         else:
             self._rollover_force_at = force_at
-            self.shell.arm_rollover(force_at - now)
+            self._act(ArmRollover(force_at - now))
 
-    def reset_error_code(self) -> None:
-        """A new attempt starts: the last API error no longer decides the next close."""
-        self._last_error_code = None
+
+#: The name this class had before it was named as in websockets (the Sans-I/O object is the
+#: protocol; the shell that holds the socket is the connection).
+RealtimeConnection = RealtimeProtocol

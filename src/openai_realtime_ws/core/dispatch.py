@@ -43,6 +43,7 @@ class Routing:
 
     calls: list[tuple[Handler, Any]] = field(default_factory=list)
     unhandled: OpenAIRealtimeError | None = None
+    error: OpenAIRealtimeError | None = None  # the library error this routing delivers, if any
 
 
 class Dispatcher:
@@ -162,6 +163,7 @@ class Dispatcher:
         return Routing(calls=[(h, payload) for h in self._take(type)])
 
     def _route_error_into(self, routing: Routing, error: OpenAIRealtimeError) -> None:
+        routing.error = error
         handlers = self._take("error")
         if handlers:
             routing.calls.extend((h, error) for h in handlers)

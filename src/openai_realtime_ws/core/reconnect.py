@@ -5,7 +5,10 @@ to re-send so that the new session continues the old one.
   network errors are recoverable (the set openai-python uses); 1000, 3000 (bad key), 4000 (beta
   shape) and any close that followed an ``invalid_api_key`` / ``insufficient_quota`` error are
   final.
-* :meth:`ReconnectPolicy.delay` is exponential backoff with full jitter, capped.
+* :meth:`ReconnectPolicy.delay` is exponential backoff with full jitter, capped; :func:`backoff`
+  is the delays of every attempt, a plain iterator (as websockets' ``backoff()``).
+* :func:`process_exception` is the verdict on a failed attempt (as websockets'
+  ``process_exception``): ``None`` to try again, or the error to close with.
 * :func:`session_restore_event` turns the session the server last confirmed into the
   ``session.update`` that re-applies it on a fresh session (read-only fields removed).
 """
@@ -13,19 +16,27 @@ to re-send so that the new session continues the old one.
 from __future__ import annotations
 
 import random
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .errors import RealtimeConfigError
+from .errors import (
+    HandshakeError,
+    OpenAIRealtimeError,
+    RealtimeConfigError,
+    RealtimeConnectionError,
+)
 
 __all__ = [
     "FATAL_ERROR_CODES",
     "RECOVERABLE_CLOSE_CODES",
     "ReconnectContext",
     "ReconnectPolicy",
+    "backoff",
     "is_recoverable",
     "is_recoverable_status",
+    "library_error",
+    "process_exception",
     "session_restore_event",
 ]
 
@@ -50,6 +61,29 @@ def is_recoverable_status(status: int | None) -> bool:
     """Whether a reconnect attempt refused with this HTTP status is worth retrying: a refused
     credential (401, 403) is final; a server error, rate limit or redirect may pass."""
     return status not in (401, 403)
+
+
+def process_exception(
+    exc: Exception, redact: Callable[[str], str] = str
+) -> OpenAIRealtimeError | None:
+    """The verdict on a reconnect attempt that raised ``exc``: ``None`` when another attempt
+    may succeed (a refused connection, a timeout, a retryable HTTP status), else the error to
+    close the session with (a refused credential, a failing ``on_reconnect`` or token
+    provider)."""
+    if isinstance(exc, HandshakeError):
+        return None if is_recoverable_status(exc.status) else exc
+    if isinstance(exc, RealtimeConnectionError):
+        return None
+    return library_error(exc, "reconnect failed", redact)
+
+
+def library_error(exc: Exception, what: str, redact: Callable[[str], str]) -> OpenAIRealtimeError:
+    """``exc`` as this library's error (a foreign one wrapped, its text redacted)."""
+    if isinstance(exc, OpenAIRealtimeError):
+        return exc
+    error = RealtimeConnectionError(f"{what}: {type(exc).__name__}: {redact(str(exc))[:300]}")
+    error.__cause__ = exc
+    return error
 
 
 @dataclass
@@ -113,6 +147,13 @@ class ReconnectPolicy:
             return base
         r = rng if rng is not None else random
         return r.random() * base  # full jitter: uniform in [0, base)
+
+
+def backoff(policy: ReconnectPolicy, rng: random.Random | None = None) -> Iterator[float]:
+    """The delay before each of ``policy.max_attempts`` attempts (see
+    :meth:`ReconnectPolicy.delay`)."""
+    for attempt in range(1, policy.max_attempts + 1):
+        yield policy.delay(attempt, rng)
 
 
 #: Keys of a confirmed session that a ``session.update`` may not carry.

@@ -9,16 +9,29 @@ Every operation is O(1) (amortised): the audio events are also linked in a secon
 same order, so the oldest one is found without a scan; a dropped event leaves an empty cell in
 the main queue (its bytes are released at once), skipped by :meth:`OutboundQueue.popleft` and
 swept out when empty cells outnumber live ones.
+
+Which events may be dropped is decided here, once (:func:`is_droppable`), for every shell: the
+clients, the relay and the bridges.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from typing import Final
 
 from .errors import QueueFull  # defined with the other errors; re-exported here
 
-__all__ = ["OutboundQueue", "QueueFull", "Queued"]
+__all__ = ["DROPPABLE_TYPES", "OutboundQueue", "QueueFull", "Queued", "is_droppable"]
+
+#: Client event types that may be dropped, oldest first, when the queue is full: stale audio.
+DROPPABLE_TYPES: Final = frozenset({"input_audio_buffer.append"})
+
+
+def is_droppable(event_type: str) -> bool:
+    """Whether a queued client event of ``event_type`` may be dropped under pressure (audio
+    appends); control events never are."""
+    return event_type in DROPPABLE_TYPES
 
 
 @dataclass(slots=True, frozen=True)

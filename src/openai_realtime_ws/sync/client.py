@@ -2,9 +2,11 @@
 
 Nothing here knows the protocol: each instance owns one event-loop thread on which an
 :class:`~openai_realtime_ws.aio.AsyncOpenAIRealtimeWS` lives, and every method is a blocking call
-into it through its public API (and the core :class:`RealtimeConnection` it exposes). So the
-blocking client has exactly the asyncio client's behaviour (validation, delivery order, bounded
-buffers, errors), written once.
+into it through its public API (tests/client/test_parity.py checks that no private member is
+used). Of its public ``protocol`` (the Sans-I/O object) only calls that ask for no action are
+made: a delivery hold, putting an event back, and reading the closed error once the loop has
+ended. So the blocking client has exactly the asyncio client's behaviour (validation, delivery
+order, bounded buffers, errors), written once.
 
 Threading contract (docs/reliability.md, "Threads"):
 
@@ -29,16 +31,17 @@ import concurrent.futures
 import signal
 import ssl as ssl_module
 import threading
+import warnings
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
 from ..aio import secrets as _secrets
 from ..aio.client import AsyncOpenAIRealtimeWS, CredentialSource
-from ..core.codec import ClientEventEncoder
-from ..core.connection import RealtimeConnection
+from ..core.connection import RealtimeProtocol
 from ..core.conversation import Conversation
 from ..core.handshake import RealtimeTarget
+from ..core.usage import UsageTotals
 from ..types import AnyServerEvent, ClientEventBase
 from ..types._emitter import SyncWaitForMixin, TypedEmitterMixin
 
@@ -196,7 +199,6 @@ class OpenAIRealtimeWS(TypedEmitterMixin, SyncWaitForMixin):
     def __init__(self, runner: _LoopThread, inner: AsyncOpenAIRealtimeWS) -> None:
         self._runner = runner
         self._inner = inner
-        self._encoder = ClientEventEncoder()
         self._close_lock = threading.Lock()
         self._iter_lock = threading.Lock()  # iteration after the loop thread ended (_after_close)
         self._closing_task: asyncio.Future[None] | None = None  # close() called from a handler
@@ -205,12 +207,21 @@ class OpenAIRealtimeWS(TypedEmitterMixin, SyncWaitForMixin):
 
     @classmethod
     def _open(cls, factory: Callable[[], Awaitable[AsyncOpenAIRealtimeWS]]) -> Self:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            raise RuntimeError(
+                "OpenAIRealtimeWS (blocking) called inside a running event loop: use "
+                "AsyncOpenAIRealtimeWS with await (or run the blocking client in a thread)"
+            )
         runner = _LoopThread()
 
         async def opened() -> AsyncOpenAIRealtimeWS:
             inner = await factory()
             # delivery waits for this caller's first blocking call (see the module comment)
-            inner.connection.hold("blocking")
+            inner.protocol.hold("blocking")
             return inner
 
         try:
@@ -275,9 +286,19 @@ class OpenAIRealtimeWS(TypedEmitterMixin, SyncWaitForMixin):
     # ------------------------------------------------------------------ properties
 
     @property
-    def connection(self) -> RealtimeConnection:
-        """The Sans-I/O connection state (owned by the loop thread; read-only use)."""
-        return self._inner.connection
+    def protocol(self) -> RealtimeProtocol:
+        """The Sans-I/O protocol state (owned by the loop thread; read-only use)."""
+        return self._inner.protocol
+
+    @property
+    def connection(self) -> RealtimeProtocol:
+        """Deprecated: :attr:`protocol`."""
+        warnings.warn(
+            "the client's .connection is now .protocol (the Sans-I/O protocol object)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self._inner.protocol
 
     @property
     def url(self) -> str:
@@ -320,6 +341,12 @@ class OpenAIRealtimeWS(TypedEmitterMixin, SyncWaitForMixin):
         return self._inner.conversation
 
     @property
+    def usage(self) -> UsageTotals:
+        """Token usage summed from ``response.done`` (this session, across reconnects and
+        rollovers); ``usage.estimate()`` prices it."""
+        return self._inner.usage
+
+    @property
     def reconnects(self) -> int:
         """How many times this session reconnected (rollovers included)."""
         return self._inner.reconnects
@@ -354,10 +381,10 @@ class OpenAIRealtimeWS(TypedEmitterMixin, SyncWaitForMixin):
     # ------------------------------------------------------------------ handlers
 
     def _add_handler(self, type: str, handler: Callable[[Any], object], once: bool) -> None:
-        self._inner.connection.add_handler(type, handler, once)
+        (self._inner.once if once else self._inner.on)(type, handler)
 
     def _remove_handler(self, type: str, handler: Callable[[Any], object] | None) -> None:
-        self._inner.connection.remove_handler(type, handler)
+        self._inner.off(type, handler)
 
     def tool(
         self, name: str | None = None, *, description: str = "", parameters: Any = None
@@ -377,44 +404,42 @@ class OpenAIRealtimeWS(TypedEmitterMixin, SyncWaitForMixin):
 
     def start(self) -> None:
         """Start delivering to handlers now (otherwise the first blocking call does)."""
-        self._runner.loop.call_soon_threadsafe(self._inner.connection.release)
+        self._runner.loop.call_soon_threadsafe(self._inner.start)
 
     # ------------------------------------------------------------------ I/O
 
     def send(self, event: Mapping[str, Any] | ClientEventBase) -> None:
         """Validate ``event`` (a bad one raises here), then write or queue it; raises what
         :meth:`AsyncOpenAIRealtimeWS.send` raises, before returning."""
-        data = self._encoder.encode(event)
-        etype = event.type if isinstance(event, ClientEventBase) else event["type"]
-        self._submit(data, etype == "input_audio_buffer.append")
+        self._submit(self._inner.send, event)
 
     def send_raw(self, data: str | bytes) -> None:
         """Send one text frame as is (no validation): for events this library does not know."""
-        self._submit(data.encode() if isinstance(data, str) else data, False)
+        self._submit(self._inner.send_raw, data)
 
     def send_audio(self, pcm: bytes, *, event_id: str | None = None) -> None:
         """Append raw audio bytes (in the session's input format) to the input buffer."""
-        self._submit(self._encoder.encode_audio(pcm, event_id), True)
+        self._submit(lambda: self._inner.send_audio(pcm, event_id=event_id))
 
-    def _submit(self, data: bytes, droppable: bool) -> None:
-        conn = self._inner.connection
+    def _submit(self, fn: Callable[..., None], *args: Any) -> None:
+        """Run a send on the loop thread (directly from a handler) and return or raise there."""
         if self._runner.loop.is_closed():
-            raise conn.closed_error()
+            raise self._inner.protocol.closed_error()
         try:
-            self._runner.run(conn.send, data, droppable)
+            self._runner.run(fn, *args)
         except concurrent.futures.CancelledError:  # closed by another thread meanwhile
-            raise conn.closed_error() from None
+            raise self._inner.protocol.closed_error() from None
 
     def drain(self, timeout: float | None = None) -> None:
         """Block until every queued client event has been handed to the socket."""
         try:
             self._runner.call(self._inner.drain(), timeout)
         except concurrent.futures.CancelledError:  # closed by another thread meanwhile
-            raise self._inner.connection.closed_error() from None
+            raise self._inner.protocol.closed_error() from None
 
     def __iter__(self) -> Iterator[AnyServerEvent]:
         if not self._runner.loop.is_closed():
-            self._runner.loop.call_soon_threadsafe(self._inner.connection.start_iterating)
+            self._runner.loop.call_soon_threadsafe(self._inner.__aiter__)
         return self
 
     def __next__(self) -> AnyServerEvent:
@@ -441,14 +466,14 @@ class OpenAIRealtimeWS(TypedEmitterMixin, SyncWaitForMixin):
             # so that the next iteration step returns it and no event is lost
             def give_back() -> None:
                 while handoff:
-                    inner.connection.unread(handoff.pop())
+                    inner.protocol.unread(handoff.pop())
 
             if not self._runner.loop.is_closed():
                 self._runner.loop.call_soon_threadsafe(give_back)
             raise
 
     def _after_close(self) -> AnyServerEvent:
-        conn = self._inner.connection
+        conn = self._inner.protocol
         if self._runner.join():
             # the loop thread has ended: events it buffered but no iteration step took yet are
             # handed out here (one thread at a time), then iteration ends as it would have
@@ -462,11 +487,11 @@ class OpenAIRealtimeWS(TypedEmitterMixin, SyncWaitForMixin):
 
     def _wait_for_impl(self, type: str, timeout: float | None) -> Any:
         if self._runner.loop.is_closed():
-            raise self._inner.connection.closed_error()
+            raise self._inner.protocol.closed_error()
         try:
             return self._runner.call(self._inner.wait_for(type, timeout))
         except concurrent.futures.CancelledError:  # closed by another thread meanwhile
-            raise self._inner.connection.closed_error() from None
+            raise self._inner.protocol.closed_error() from None
 
     def close(self, code: int = 1000, reason: str = "OK") -> None:
         """Close the session and stop the loop thread; raises a pending unhandled error. Safe
