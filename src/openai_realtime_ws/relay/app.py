@@ -40,6 +40,7 @@ from ..core.relay_policy import (
     host_allowed,
     scrub,
 )
+from ..core.sendqueue import is_droppable
 from .store import LimitStore, MemoryStore
 
 __all__ = ["Principal", "RealtimeRelay", "RelayRefused", "RelayTool", "Upstream", "subprotocol_key"]
@@ -501,7 +502,7 @@ class _RelaySession:
             event_id = verdict.event.get("event_id")
             if meter is not None:
                 now = time.time()
-                control = verdict.type != "input_audio_buffer.append"
+                control = not is_droppable(verdict.type)
                 if meter.due(now, control):
                     await self._sync(meter, now)
                 refused = meter.charge(now, verdict.audio_ms,
