@@ -43,7 +43,7 @@ from ..core.usage import TokenCounts, UsageTotals
 __all__ = ["ATTR", "METRICS", "RealtimeTelemetry", "SessionTelemetry"]
 
 C = TypeVar("C")
-AttrValue = str | bool | int | float
+AttrValue = str | bool | int | float | tuple[str, ...]
 
 #: Attribute names. ``gen_ai.*`` and ``error.type`` are OpenTelemetry's (GenAI semantic
 #: conventions); ``openai_realtime.*`` are this library's own (no convention defines them).
@@ -83,7 +83,6 @@ METRICS: Final = {
     "gen_ai.client.operation.time_to_first_chunk": (
         "histogram", "s", "response.created to the response's first audio (or text) delta"),
     "gen_ai.client.operation.duration": ("histogram", "s", "response.created to response.done"),
-    "gen_ai.client.token.usage": ("histogram", "{token}", "tokens per response, by gen_ai.token.type"),
     "openai_realtime.turn.latency": (
         "histogram", "s", "end of the user's speech to the reply's first audio heard"),
     "openai_realtime.tokens": (
@@ -137,12 +136,37 @@ class RealtimeTelemetry:
 
         self.time_to_first_chunk = histogram("gen_ai.client.operation.time_to_first_chunk")
         self.operation_duration = histogram("gen_ai.client.operation.duration")
-        self.token_usage = histogram("gen_ai.client.token.usage")
         self.turn_latency = histogram("openai_realtime.turn.latency")
-        self.tokens = counter("openai_realtime.tokens")
+        # tokens: cumulative sums read at collection time (no per-response metric call)
+        self._token_totals: dict[tuple[tuple[str, AttrValue], ...], int] = {}
+        _, unit, description = METRICS["openai_realtime.tokens"]
+        self.tokens = meter.create_observable_counter(
+            "openai_realtime.tokens", callbacks=[self._observe_tokens], unit=unit,
+            description=description)
         self.errors = counter("openai_realtime.errors")
         self.reconnects = counter("openai_realtime.reconnects")
         self.interruptions = counter("openai_realtime.interruptions")
+
+    def _observe_tokens(self, options: metrics.CallbackOptions) -> Iterator[metrics.Observation]:
+        for attrs, value in list(self._token_totals.items()):
+            yield metrics.Observation(value, dict(attrs))
+
+    def _count_tokens(self, base: tuple[tuple[str, AttrValue], ...], t: TokenCounts) -> None:
+        totals = self._token_totals
+        for token_type, modality, cached, count in (
+            ("input", "text", False, t.input_text - t.cached_text),
+            ("input", "audio", False, t.input_audio - t.cached_audio),
+            ("input", "image", False, t.input_image - t.cached_image),
+            ("input", "text", True, t.cached_text),
+            ("input", "audio", True, t.cached_audio),
+            ("input", "image", True, t.cached_image),
+            ("output", "text", False, t.output_text),
+            ("output", "audio", False, t.output_audio),
+        ):
+            if count > 0:
+                key = (*base, (ATTR["token_type"], token_type), (ATTR["modality"], modality),
+                       (ATTR["cached"], cached))
+                totals[key] = totals.get(key, 0) + count
 
     async def connect(
         self, opening: Awaitable[C], *, attributes: Mapping[str, Any] | None = None
@@ -183,9 +207,13 @@ class RealtimeTelemetry:
 
 @dataclass(slots=True)
 class _Response:
-    span: Span
-    start: float
+    """A response in progress; its span is made when it ends (one SDK call, not four)."""
+
+    id: str
+    start_ns: int
+    start: float  # perf_counter
     first_chunk: float | None = None
+    first_chunk_ns: int = 0
 
 
 class SessionTelemetry(Generic[C]):
@@ -207,6 +235,7 @@ class SessionTelemetry(Generic[C]):
         self._armed = False
         self._voice = False
         self._ended = False
+        self._set_model_attrs()
         self._handlers: list[tuple[str, Callable[[Any], object]]] = [
             ("session.created", self._on_session),
             ("session.updated", self._on_session),
@@ -238,6 +267,7 @@ class SessionTelemetry(Generic[C]):
             self._model = model
             self.usage.observe_model(model)
             self.span.set_attribute(ATTR["request_model"], model)
+            self._set_model_attrs()
         sid = getattr(session, "id", None)
         if sid:
             self.span.set_attribute(ATTR["conversation_id"], sid)
@@ -250,13 +280,7 @@ class SessionTelemetry(Generic[C]):
 
     def _on_response_created(self, event: Any) -> None:
         rid = event.response.id or ""
-        attrs: dict[str, AttrValue] = {ATTR["operation"]: _OPERATION, ATTR["provider"]: _PROVIDER,
-                                       ATTR["response_id"]: rid}
-        if self._model:
-            attrs[ATTR["request_model"]] = self._model
-        name = f"{_OPERATION} {self._model}" if self._model else _OPERATION
-        span = self._child(name, SpanKind.CLIENT, attributes=attrs)
-        self._responses[rid] = _Response(span, time.perf_counter())
+        self._responses[rid] = _Response(rid, time.time_ns(), time.perf_counter())
         if not self._armed:  # the first delta of this (or a later) response, one handler call
             self._armed = True
             self.rt.once("response.output_audio.delta", self._on_first_chunk)  # type: ignore[attr-defined]
@@ -270,52 +294,49 @@ class SessionTelemetry(Generic[C]):
         if rec is None or rec.first_chunk is not None:
             return
         rec.first_chunk = time.perf_counter()
-        rec.span.add_event("first_chunk", {"openai_realtime.delta": event.type})
-        self.telemetry.time_to_first_chunk.record(rec.first_chunk - rec.start, self._metric_attrs())
+        rec.first_chunk_ns = time.time_ns()
+        self.telemetry.time_to_first_chunk.record(rec.first_chunk - rec.start, self._attrs)
 
-    def _metric_attrs(self) -> dict[str, AttrValue]:
+    def _response_span(
+        self, rec: _Response, extra: dict[str, AttrValue], error: str | None = None
+    ) -> None:
+        attrs: dict[str, AttrValue] = {**self._attrs, ATTR["response_id"]: rec.id, **extra}
+        name = f"{_OPERATION} {self._model}" if self._model else _OPERATION
+        span = self._child(name, SpanKind.CLIENT, attributes=attrs, start_time=rec.start_ns)
+        if rec.first_chunk_ns:
+            span.add_event("first_chunk", timestamp=rec.first_chunk_ns)
+        if error is not None:
+            span.set_status(Status(StatusCode.ERROR, error))
+        span.end()
+
+    def _set_model_attrs(self) -> None:
+        """The metric attribute sets of this session (built once per model, not per point)."""
         attrs: dict[str, AttrValue] = {ATTR["operation"]: _OPERATION, ATTR["provider"]: _PROVIDER}
         if self._model:
             attrs[ATTR["request_model"]] = self._model
-        return attrs
+        self._attrs = attrs
+        self._base_key = tuple(attrs.items())
 
     def _on_response_done(self, event: Any) -> None:
         response = event.response
         rid = response.id or ""
         rec = self._responses.pop(rid, None)
         if rec is None:  # (its response.created was before instrumenting)
-            rec = _Response(self._child(_OPERATION, SpanKind.CLIENT), time.perf_counter())
-        span = rec.span
+            rec = _Response(rid, time.time_ns(), time.perf_counter())
         status = response.status or "completed"
-        span.set_attribute(ATTR["finish_reasons"], [status])
+        extra: dict[str, AttrValue] = {ATTR["finish_reasons"]: (status,)}
         record = self.usage.observe(event)
-        metric_attrs = self._metric_attrs()
         tel = self.telemetry
         if record is not None:
-            t = record.tokens
-            span.set_attributes(_usage_attributes(t))
-            tel.token_usage.record(t.input_tokens, {**metric_attrs, ATTR["token_type"]: "input"})
-            tel.token_usage.record(t.output_tokens, {**metric_attrs, ATTR["token_type"]: "output"})
-            for token_type, modality, cached, count in (
-                ("input", "text", False, t.input_text - t.cached_text),
-                ("input", "audio", False, t.input_audio - t.cached_audio),
-                ("input", "image", False, t.input_image - t.cached_image),
-                ("input", "text", True, t.cached_text),
-                ("input", "audio", True, t.cached_audio),
-                ("input", "image", True, t.cached_image),
-                ("output", "text", False, t.output_text),
-                ("output", "audio", False, t.output_audio),
-            ):
-                if count > 0:
-                    tel.tokens.add(count, {**metric_attrs, ATTR["token_type"]: token_type,
-                                           ATTR["modality"]: modality, ATTR["cached"]: cached})
+            extra.update(_usage_attributes(record.tokens))
+            tel._count_tokens(self._base_key, record.tokens)
+        error = None
         if status == "failed":
             details = response.status_details
-            code = getattr(getattr(details, "error", None), "code", None) or "failed"
-            span.set_attribute(ATTR["error_type"], str(code))
-            span.set_status(Status(StatusCode.ERROR, str(code)))
-        tel.operation_duration.record(time.perf_counter() - rec.start, metric_attrs)
-        span.end()
+            error = str(getattr(getattr(details, "error", None), "code", None) or "failed")
+            extra[ATTR["error_type"]] = error
+        self._response_span(rec, extra, error)
+        tel.operation_duration.record(time.perf_counter() - rec.start, self._attrs)
 
     def _on_tool_call(self, event: Any) -> None:
         old = self._tools.pop(event.call_id, None)
@@ -349,11 +370,9 @@ class SessionTelemetry(Generic[C]):
                 attrs[ATTR["close_code"]] = int(code)
             self._reconnect = self._child(f"openai_realtime.{kind}", attributes=attrs)
             if kind == "reconnect":  # the old socket is gone: its responses will never finish
-                for rid in list(self._responses):
-                    rec = self._responses.pop(rid)
-                    rec.span.set_attribute(ATTR["ended_by"], "disconnect")
-                    rec.span.set_status(Status(StatusCode.ERROR, "disconnected"))
-                    rec.span.end()
+                for rec in list(self._responses.values()):
+                    self._response_span(rec, {ATTR["ended_by"]: "disconnect"}, "disconnected")
+                self._responses.clear()
         self._reconnect.set_attribute(ATTR["attempt"], int(getattr(ctx, "attempt", 1) or 1))
 
     def _on_reconnected(self, payload: Any) -> None:
@@ -383,7 +402,7 @@ class SessionTelemetry(Generic[C]):
                 attrs[ATTR["response_id"]] = event.response_id
             span = self._child("openai_realtime.turn", start_time=start, attributes=attrs)
             span.end(end_time=end)
-            self.telemetry.turn_latency.record(event.latency_ms / 1000.0, self._metric_attrs())
+            self.telemetry.turn_latency.record(event.latency_ms / 1000.0, self._attrs)
         elif kind == "interrupted" and event.stop is not None:
             self._voice = True
             stop = event.stop
@@ -400,7 +419,7 @@ class SessionTelemetry(Generic[C]):
         if response_id:
             attrs[ATTR["response_id"]] = response_id
         self._child("openai_realtime.interruption", attributes=attrs).end()
-        self.telemetry.interruptions.add(1, self._metric_attrs())
+        self.telemetry.interruptions.add(1, self._attrs)
 
     # ------------------------------------------------------------------ the end
 
@@ -433,8 +452,7 @@ class SessionTelemetry(Generic[C]):
         if self._observers is not None and self._on_error in self._observers:
             self._observers.remove(self._on_error)
         for rec in self._responses.values():
-            rec.span.set_attribute(ATTR["ended_by"], "close")
-            rec.span.end()
+            self._response_span(rec, {ATTR["ended_by"]: "close"})
         for span in self._tools.values():
             span.set_attribute(ATTR["ended_by"], "close")
             span.end()
@@ -462,9 +480,6 @@ def _usage_attributes(t: TokenCounts) -> dict[str, AttrValue]:
         ATTR["input_tokens"]: t.input_tokens,
         ATTR["output_tokens"]: t.output_tokens,
         ATTR["cache_read"]: t.cached_tokens,
-        "openai_realtime.usage.input_text_tokens": t.input_text,
         "openai_realtime.usage.input_audio_tokens": t.input_audio,
-        "openai_realtime.usage.input_image_tokens": t.input_image,
-        "openai_realtime.usage.output_text_tokens": t.output_text,
         "openai_realtime.usage.output_audio_tokens": t.output_audio,
     }
