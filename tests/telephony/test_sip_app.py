@@ -236,3 +236,36 @@ def test_no_secret_no_app(monkeypatch: pytest.MonkeyPatch) -> None:
         SipApp(session=SESSION, webhook_secret="whsec_???")
     monkeypatch.setenv("OPENAI_WEBHOOK_SECRET", SECRET)
     assert isinstance(SipApp(session=SESSION), SipApp)
+
+
+async def test_metrics_count_refusals_calls_and_outcomes(emu: Emulator) -> None:
+    from prometheus_client import CollectorRegistry
+
+    from openai_realtime_ws.telemetry.prometheus import ServiceMetrics
+
+    registry = CollectorRegistry()
+    app = make_app(emu, metrics=ServiceMetrics("sip", registry=registry), greeting="")
+
+    @app.on_call
+    async def handle(call: SipCall) -> None:
+        await call.rt.wait_for("response.done")
+
+    async for url in serve(app):
+        await emu.place_call(url, webhook_secret="whsec_" + base64.b64encode(b"forger").decode())
+        call_id = await emu.place_call(url, webhook_secret=SECRET)
+        assert await emu.calls[call_id].wait_ended() == "ended"
+        await app.join(5)
+        async with ClientSession() as http, http.get(url + "metrics") as resp:
+            assert resp.status == 200
+            text = await resp.text()
+
+    def value(name: str, **labels: str) -> float | None:
+        return registry.get_sample_value(name, {"service": "sip", **labels})
+
+    assert value("openai_realtime_refusals_total", reason="bad_signature") == 1.0
+    assert value("openai_realtime_calls_ended_total", outcome="hung_up") == 1.0
+    assert value("openai_realtime_calls", state="active") == 0.0
+    assert value("openai_realtime_calls", state="ringing") == 0.0
+    assert value("openai_realtime_sessions_open") == 0.0
+    assert (value("openai_realtime_events_relayed_total", direction="to_upstream") or 0) >= 1  # the greeting
+    assert 'openai_realtime_calls_ended_total{outcome="hung_up",service="sip"} 1.0' in text

@@ -260,6 +260,8 @@ class SipCall:
             return
         try:
             self.rt.send(event)
+            if self.app.metrics is not None:
+                self.app.metrics.to_upstream()
         except Exception as exc:
             logger.debug("call %s: could not send %s: %s", self.call_id, event.get("type"), type(exc).__name__)
 
@@ -289,6 +291,9 @@ class SipApp:
     ``greeting``: when not None, the assistant speaks first (with these instructions; ``""``: the
     session's). ``path``: the webhook's route. ``connect_options``: more ``create()`` options
     (``reconnect``, ``open_timeout``…). ``max_body``: the largest webhook body read.
+    ``metrics``: a :class:`~openai_realtime_ws.telemetry.prometheus.ServiceMetrics` (refusals,
+    call states and outcomes, sideband sessions, events sent; its ``GET /metrics`` route is
+    added); ``telemetry``: a ``RealtimeTelemetry`` that instruments each call's sideband client.
     """
 
     def __init__(
@@ -306,6 +311,8 @@ class SipApp:
         tolerance: int = TOLERANCE,
         max_body: int = 64 * 1024,
         connect_options: Mapping[str, Any] | None = None,
+        metrics: Any = None,
+        telemetry: Any = None,
     ) -> None:
         secret = webhook_secret if webhook_secret is not None else os.environ.get("OPENAI_WEBHOOK_SECRET")
         if not secret:
@@ -338,8 +345,12 @@ class SipApp:
         self.refused = _Warnings("refused webhooks and call errors")
         self._seen: collections.OrderedDict[str, None] = collections.OrderedDict()
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._app = Starlette(routes=[Route(path, self._webhook, methods=["POST"])],
-                              lifespan=self._lifespan)
+        self.metrics = metrics
+        self.telemetry = telemetry
+        routes = [Route(path, self._webhook, methods=["POST"])]
+        if metrics is not None:
+            routes.append(metrics.route())
+        self._app = Starlette(routes=routes, lifespan=self._lifespan)
 
     def __repr__(self) -> str:
         return f"<SipApp live={len(self.live)}>"
@@ -402,6 +413,7 @@ class SipApp:
             body += chunk
             if len(body) > self.max_body:
                 self.refused.warn("webhook refused: body over %d bytes", self.max_body)
+                self._refused("too_large")
                 return JSONResponse({"error": "too_large"}, status_code=413)
         try:
             verify_webhook(bytes(body), request.headers, self._secret, now=time.time(),
@@ -409,6 +421,7 @@ class SipApp:
             event = decode_webhook_event(bytes(body))
         except WebhookVerificationError as exc:
             self.refused.warn("webhook refused (%s): %s", exc.reason, exc.message)
+            self._refused(exc.reason)
             status = 401 if exc.reason in _UNAUTHENTIC else 400
             return JSONResponse({"error": exc.reason}, status_code=status)
         webhook_id = request.headers.get("webhook-id", "")
@@ -422,8 +435,21 @@ class SipApp:
             return JSONResponse({"status": "ignored"})
         return await self._incoming(event)
 
+    def _refused(self, reason: str) -> None:
+        if self.metrics is not None:
+            self.metrics.refused(reason)
+
+    def _state(self, state: str, previous: str | None = None) -> None:
+        if self.metrics is not None:
+            self.metrics.call_state(state, previous=previous)
+
+    def _outcome(self, outcome: str, state: str) -> None:
+        if self.metrics is not None:
+            self.metrics.call_ended(outcome, state=state)
+
     async def _incoming(self, event: RealtimeCallIncoming) -> Response:
         call_id = event.data.call_id
+        self._state("ringing")
         try:
             session = await self._session_for(event)
         except Exception as exc:
@@ -433,11 +459,14 @@ class SipApp:
         try:
             if session is None:
                 await self.calls.reject(call_id, self.reject_status)
+                self._outcome("rejected", "ringing")
                 return JSONResponse({"status": "rejected"})
             await self.calls.accept(call_id, session)
         except OpenAIRealtimeError as exc:
             logger.warning("call %s: not accepted: %s", call_id, exc)
+            self._outcome("failed", "ringing")
             return JSONResponse({"error": "call_control_failed"}, status_code=502)
+        self._state("active", previous="ringing")
         call = SipCall(self, event)
         self.live[call_id] = call
         task = asyncio.get_running_loop().create_task(self._run(call))
@@ -462,6 +491,8 @@ class SipApp:
         return session
 
     async def _run(self, call: SipCall) -> None:
+        obs: Any = None
+        outcome = "completed"
         try:
             try:
                 rt = await AsyncOpenAIRealtimeWS.create(
@@ -470,8 +501,13 @@ class SipApp:
             except Exception as exc:
                 logger.warning("call %s: no sideband socket (%s: %s); hanging up", call.call_id,
                                type(exc).__name__, str(exc)[:200])
+                outcome = "failed"
                 await call.hangup()
                 return
+            if self.metrics is not None:
+                self.metrics.session_opened()
+            if self.telemetry is not None:
+                obs = self.telemetry.instrument(rt, attributes={"openai_realtime.call.id": call.call_id})
             call._attach(rt)
             watcher = asyncio.get_running_loop().create_task(call._watch())
             if self.greeting is not None:
@@ -486,12 +522,23 @@ class SipApp:
             except Exception as exc:
                 logger.error("call %s: the on_call handler raised %s; hanging up", call.call_id,
                              type(exc).__name__, exc_info=exc)
+                outcome = "failed"
             if not call.ended:
+                if outcome == "completed":
+                    outcome = "hung_up"
                 await call.hangup()
             else:
                 await call._close_rt()
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
+            if self.metrics is not None:
+                self.metrics.session_closed()
         finally:
             self.live.pop(call.call_id, None)
+            if obs is not None:
+                with contextlib.suppress(Exception):
+                    obs.end()
+            if call.state == "transferred" and outcome == "completed":
+                outcome = "transferred"
+            self._outcome(outcome, "active")
