@@ -27,6 +27,8 @@ from openai_realtime_ws.types import ErrorEvent, ErrorEventError
 
 PUBLIC = [
     "AsyncOpenAIRealtimeWS",
+    "AsyncRealtimeCalls",
+    "CallControlError",
     "ConnectionClosed",
     "ConnectionClosedError",
     "ConnectionClosedOK",
@@ -39,6 +41,7 @@ PUBLIC = [
     "OpenAIRealtimeWS",
     "QueueFull",
     "RealtimeAPIError",
+    "RealtimeCalls",
     "RealtimeConfigError",
     "RealtimeConnectionError",
     "RealtimeTarget",

@@ -7,8 +7,10 @@
 * :mod:`openai_realtime_ws.emulator`: a local server that speaks the protocol.
 """
 
+from .aio.calls import AsyncRealtimeCalls
 from .aio.client import AsyncOpenAIRealtimeWS
 from .aio.secrets import create_client_secret
+from .core.calls import CallControlError
 from .core.conversation import Conversation
 from .core.errors import (
     ConnectionClosed,
@@ -27,6 +29,7 @@ from .core.errors import (
 from .core.handshake import RealtimeTarget, build_azure_url, build_realtime_url
 from .core.reconnect import ReconnectContext, ReconnectPolicy
 from .openai_compat import connect
+from .sync.calls import RealtimeCalls
 from .sync.client import OpenAIRealtimeWS, create_client_secret_sync
 from .types import UnknownServerEvent
 
@@ -34,6 +37,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AsyncOpenAIRealtimeWS",
+    "AsyncRealtimeCalls",
+    "CallControlError",
     "ConnectionClosed",
     "ConnectionClosedError",
     "ConnectionClosedOK",
@@ -46,6 +51,7 @@ __all__ = [
     "OpenAIRealtimeWS",
     "QueueFull",
     "RealtimeAPIError",
+    "RealtimeCalls",
     "RealtimeConfigError",
     "RealtimeConnectionError",
     "RealtimeTarget",
