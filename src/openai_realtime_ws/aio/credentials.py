@@ -38,7 +38,7 @@ async def resolve_credential(source: object, what: str = "api_key") -> str | Non
     """A static key, or a token provider called now (an async one awaited, a plain one run in a
     worker thread, so that one doing network I/O does not stall the loop)."""
     if source is None or isinstance(source, str):
-        return source or None
+        return source  # ("" stays "": the plan says the key is empty, not that it is unset)
     if callable(source):
         if inspect.iscoroutinefunction(source):
             value = await source()

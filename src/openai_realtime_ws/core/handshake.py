@@ -104,6 +104,8 @@ def _sensitive_query(key: str, value: str) -> bool:
 
 
 _USERINFO = re.compile(r"//[^/?#]*@")
+#: C0 controls, DEL and C1 controls: never part of a model name or call id (a pasted newline).
+_CONTROL_CHAR = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,13 @@ class RealtimeTarget:
             value = getattr(self, name)
             if not isinstance(value, str):
                 raise RealtimeConfigError(f"`{name}` must be a str, got {type(value).__name__}.")
+            bad = _CONTROL_CHAR.search(value)
+            if bad is not None:
+                raise RealtimeConfigError(
+                    f"`{name}` contains a control character (U+{ord(bad.group()):04X} at position "
+                    f"{bad.start()}): expected a name such as 'gpt-realtime' on one line "
+                    f"(got {value[:60]!r})."
+                )
 
     def query(self) -> list[tuple[str, str]]:
         """The URL query pair that selects this target (``model=``, ``call_id=`` or
@@ -564,6 +573,12 @@ def openai_plan(
     if not api_key and urlsplit(url).hostname == "api.openai.com" and not any(
         k.lower() == "authorization" for k, _ in merged
     ):
+        if api_key == "":
+            raise RealtimeConfigError(
+                "the API key is empty (api_key='' or OPENAI_API_KEY set to ''): pass a key "
+                "(sk-…) or a token provider as api_key=, put one in OPENAI_API_KEY, or run "
+                "against the emulator (base_url=emulator.base_url)."
+            )
         raise RealtimeConfigError(
             "OPENAI_API_KEY is not set: pass api_key=... (a key or a token provider), set "
             "OPENAI_API_KEY, or run against the emulator (base_url=emulator.base_url)."

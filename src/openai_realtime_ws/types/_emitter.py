@@ -1,7 +1,7 @@
 """The run-time bodies of ``on``/``once``/``off``/``wait_for``, shared by both clients.
 
-Owns: the decorator form of ``on``/``once`` and the delegation to the client's hooks, written
-once. A client implements three hooks: ``_add_handler(type, handler, once)``,
+Owns: the decorator form of ``on``/``once``, the check of the event type a caller names (a
+near miss of a known type, a beta name, warns naming the type meant: core/event_names.py) and the delegation to the client's hooks, written once. A client implements three hooks: ``_add_handler(type, handler, once)``,
 ``_remove_handler(type, handler)`` and ``_wait_for_impl(type, timeout)`` (a coroutine function
 in the asyncio client).
 
@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+
+from ..core.event_names import check_event_type
 
 __all__ = ["AsyncWaitForMixin", "SyncWaitForMixin", "TypedEmitterMixin"]
 
@@ -30,6 +32,7 @@ class TypedEmitterMixin:
         raise NotImplementedError
 
     def _register(self, type: str, handler: Handler | None, once: bool) -> Any:
+        check_event_type(type, stacklevel=3)  # (the caller of on/once)
         if handler is None:
 
             def decorator(func: Handler) -> Handler:
@@ -54,6 +57,7 @@ class TypedEmitterMixin:
 
     def off(self, type: str, handler: Handler | None = None) -> None:
         """Remove ``handler`` (or every handler when ``None``) for ``type``."""
+        check_event_type(type)
         self._remove_handler(type, handler)
 
 
@@ -66,6 +70,7 @@ class AsyncWaitForMixin:
     async def wait_for(self, type: str, timeout: float | None = None) -> Any:
         """Wait for the next server event of ``type`` (``timeout`` in seconds).
         ``wait_for("error")`` returns the ``ErrorEvent``, not an exception."""
+        check_event_type(type)
         return await self._wait_for_impl(type, timeout)
 
 
@@ -78,4 +83,5 @@ class SyncWaitForMixin:
     def wait_for(self, type: str, timeout: float | None = None) -> Any:
         """Wait for the next server event of ``type`` (``timeout`` in seconds).
         ``wait_for("error")`` returns the ``ErrorEvent``, not an exception."""
+        check_event_type(type)
         return self._wait_for_impl(type, timeout)
