@@ -2,9 +2,8 @@
 #
 # Owns: the seam between openai-agents' OpenAI Realtime model and this library's client. It
 # subclasses openai-agents' `OpenAIRealtimeWebSocketModel` and replaces only its transport (the
-# websockets connection it opens in `_create_websocket_connection`) with `_Socket`, which presents
-# the three things that model uses of a websockets connection (async iteration of text messages,
-# `send(text)`, `close()`) over an `AsyncOpenAIRealtimeWS`. Everything openai-agents does with
+# websockets connection it opens in `_create_websocket_connection`) with a `FrameSocket`
+# (_framesocket.py) over an `AsyncOpenAIRealtimeWS`. Everything openai-agents does with
 # events (response sequencing, tools, handoffs, guardrails, interruption, playback tracking) stays
 # its own code; socket, keepalive, bounded queues, reconnection with session and conversation
 # restore are this library's. Two hooks are openai-agents internals, hence the tested version
@@ -12,122 +11,27 @@
 # a reconnect, the response the drop cut off).
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
-from collections import deque
 from typing import Any
 
 try:
     from agents.realtime.model import RealtimeModelConfig
     from agents.realtime.openai_realtime import OpenAIRealtimeWebSocketModel, TransportConfig
-    from websockets.exceptions import ConnectionClosedError as _WSClosedError
-    from websockets.frames import Close
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError(
         "openai_realtime_ws.agents needs openai-agents: pip install 'openai-realtime-ws[agents]'"
     ) from exc
 
+from ._framesocket import FrameSocket
 from .aio.client import AsyncOpenAIRealtimeWS
-from .core.errors import ConnectionClosed, OpenAIRealtimeError, RealtimeAPIError
 from .core.reconnect import ReconnectPolicy
 
 __all__ = ["RealtimeWSModel"]
 
 log = logging.getLogger("openai_realtime_ws.agents")
 
-#: frames waiting for openai-agents' listener before this side stops reading the socket
-FRAME_LIMIT = 1024
 #: marks, in the frame stream, where the client reconnected (never sent to openai-agents)
 _RECONNECTED = "openai_realtime_ws.reconnected"
-
-
-class _Socket:
-    """The part of a websockets ``ClientConnection`` that openai-agents' model uses, over an
-    :class:`AsyncOpenAIRealtimeWS`: server messages as their exact text (a ``"frame"`` handler,
-    so nothing is re-encoded), in order, with back-pressure: when ``limit`` frames wait, the
-    handler returns an awaitable and the client stops reading the socket until half are taken."""
-
-    def __init__(self, rt: AsyncOpenAIRealtimeWS, limit: int = FRAME_LIMIT) -> None:
-        self.rt = rt
-        self._limit = limit
-        self._frames: deque[str] = deque()
-        self._space = asyncio.Event()
-        self._space.set()
-        self._wake: asyncio.Future[None] | None = None
-        self._finished = False
-        self._end: ConnectionClosed | None = None
-        rt.on("frame", self._on_frame)
-        rt.on("reconnected", self._on_reconnected)
-        rt.on("error", self._on_error)
-        self._watcher = asyncio.get_running_loop().create_task(self._watch())
-
-    def _push(self, text: str) -> None:
-        self._frames.append(text)
-        if self._wake is not None and not self._wake.done():
-            self._wake.set_result(None)
-
-    def _on_frame(self, text: str) -> Any:
-        self._push(text)
-        if len(self._frames) >= self._limit:
-            self._space.clear()
-            return self._space.wait()  # awaited by the client: reading pauses meanwhile
-        return None
-
-    def _on_reconnected(self, info: dict[str, Any]) -> None:
-        self._push(json.dumps({"type": _RECONNECTED, "info": {"attempt": info.get("attempt")}}))
-
-    def _on_error(self, err: OpenAIRealtimeError) -> None:
-        # API errors reach openai-agents as `error` frames; the rest (a malformed frame, a
-        # failed reconnect attempt) is logged here and never ends the session by itself
-        if not isinstance(err, RealtimeAPIError):
-            log.warning("%s", err)
-
-    async def _watch(self) -> None:
-        """Iterate the client (whose handlers already queued every frame) to learn how it ends."""
-        try:
-            async for _ in self.rt:
-                pass
-        except ConnectionClosed as exc:
-            self._end = exc
-        finally:
-            self._finished = True
-            if self._wake is not None and not self._wake.done():
-                self._wake.set_result(None)
-
-    def __aiter__(self) -> _Socket:
-        return self
-
-    async def __anext__(self) -> str:
-        while True:
-            if self._frames:
-                text = self._frames.popleft()
-                if len(self._frames) <= self._limit // 2:
-                    self._space.set()
-                return text
-            if self._finished:
-                if self._end is None:
-                    raise StopAsyncIteration
-                raise self._closed_error(self._end)
-            self._wake = asyncio.get_running_loop().create_future()
-            await self._wake
-
-    @staticmethod
-    def _closed_error(exc: ConnectionClosed) -> _WSClosedError:
-        # openai-agents tells a dropped connection from a clean end by websockets' exception
-        err = _WSClosedError(Close(exc.code or 1006, exc.reason or ""), None)
-        err.__cause__ = exc
-        return err
-
-    async def send(self, message: str | bytes) -> None:
-        try:
-            self.rt.send_raw(message)
-        except ConnectionClosed as exc:
-            raise self._closed_error(exc) from exc
-
-    async def close(self, code: int = 1000, reason: str = "") -> None:
-        await self.rt.close(code, reason or "OK")
-        await self._watcher
 
 
 class RealtimeWSModel(OpenAIRealtimeWebSocketModel):
@@ -169,7 +73,7 @@ class RealtimeWSModel(OpenAIRealtimeWebSocketModel):
 
     async def _create_websocket_connection(  # type: ignore[override]
         self, url: str, headers: dict[str, str], transport_config: TransportConfig | None = None,
-    ) -> _Socket:
+    ) -> FrameSocket:
         config = self._config
         kwargs: dict[str, Any] = dict(self._options)
         if "url" in config:
@@ -189,7 +93,7 @@ class RealtimeWSModel(OpenAIRealtimeWebSocketModel):
         target: dict[str, Any] = {"call_id": self._call_id} if self._call_id else {"model": self.model}
         rt = await AsyncOpenAIRealtimeWS.create(self._client, **target, **kwargs)
         self.rt = rt
-        return _Socket(rt)
+        return FrameSocket(rt, reconnect_marker=_RECONNECTED)
 
     async def _handle_ws_event(self, event: dict[str, Any]) -> None:
         if event.get("type") != _RECONNECTED:

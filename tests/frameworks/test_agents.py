@@ -271,11 +271,11 @@ async def test_reconnect_in_the_middle_of_an_answer(realtime_emulator: Emulator)
 @pytest.mark.realtime_emulator(config=EmulatorConfig(speed=0), responder=responder())
 async def test_frames_reach_the_model_in_order_through_a_full_buffer(realtime_emulator: Emulator) -> None:
     from openai_realtime_ws import AsyncOpenAIRealtimeWS
-    from openai_realtime_ws.agents import _Socket
+    from openai_realtime_ws._framesocket import FrameSocket
 
     rt = await AsyncOpenAIRealtimeWS.create(base_url=realtime_emulator.base_url, api_key="sk-x",
                                             model="gpt-realtime")
-    sock = _Socket(rt, limit=4)  # a long text answer is ~40 frames: the handler makes reading wait
+    sock = FrameSocket(rt, limit=4)  # a long text answer is ~40 frames: the handler makes reading wait
     rt.send({"type": "session.update", "session": {"type": "realtime", "output_modalities": ["text"]}})
     rt.send({"type": "conversation.item.create", "item": {"type": "message", "role": "user",
              "content": [{"type": "input_text", "text": "tell me a story"}]}})

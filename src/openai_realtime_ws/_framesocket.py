@@ -1,0 +1,119 @@
+# The websockets-connection look-alike that the framework adapters (agents.py, pipecat.py) hand
+# to the framework code they reuse.
+#
+# Owns: presenting an AsyncOpenAIRealtimeWS as the part of a websockets `ClientConnection` that
+# openai-agents' and pipecat's OpenAI Realtime code uses: async iteration of each server message's
+# exact text, `send(text)`, `close()`; a drop ends iteration with websockets'
+# `ConnectionClosedError` (what both frameworks tell a drop by), a normal close with the end of
+# iteration. Frames wait here with back-pressure on the client (bounded memory).
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import deque
+from typing import Any
+
+from websockets.exceptions import ConnectionClosedError as _WSClosedError
+from websockets.frames import Close
+
+from .aio.client import AsyncOpenAIRealtimeWS
+from .core.errors import ConnectionClosed, OpenAIRealtimeError, RealtimeAPIError
+
+__all__ = ["FRAME_LIMIT", "FrameSocket"]
+
+log = logging.getLogger("openai_realtime_ws.frameworks")
+
+#: frames waiting for the framework's reader before the client stops reading the socket
+FRAME_LIMIT = 1024
+
+
+class FrameSocket:
+    """The part of a websockets ``ClientConnection`` that openai-agents' model uses, over an
+    :class:`AsyncOpenAIRealtimeWS`: server messages as their exact text (a ``"frame"`` handler,
+    so nothing is re-encoded), in order, with back-pressure: when ``limit`` frames wait, the
+    handler returns an awaitable and the client stops reading the socket until half are taken."""
+
+    def __init__(self, rt: AsyncOpenAIRealtimeWS, limit: int = FRAME_LIMIT,
+                 reconnect_marker: str | None = None) -> None:
+        self.rt = rt
+        self._limit = limit
+        self._frames: deque[str] = deque()
+        self._space = asyncio.Event()
+        self._space.set()
+        self._wake: asyncio.Future[None] | None = None
+        self._finished = False
+        self._end: ConnectionClosed | None = None
+        rt.on("frame", self._on_frame)
+        self._marker = reconnect_marker
+        if reconnect_marker is not None:
+            rt.on("reconnected", self._on_reconnected)
+        rt.on("error", self._on_error)
+        self._watcher = asyncio.get_running_loop().create_task(self._watch())
+
+    def _push(self, text: str) -> None:
+        self._frames.append(text)
+        if self._wake is not None and not self._wake.done():
+            self._wake.set_result(None)
+
+    def _on_frame(self, text: str) -> Any:
+        self._push(text)
+        if len(self._frames) >= self._limit:
+            self._space.clear()
+            return self._space.wait()  # awaited by the client: reading pauses meanwhile
+        return None
+
+    def _on_reconnected(self, info: dict[str, Any]) -> None:
+        self._push(json.dumps({"type": self._marker, "attempt": info.get("attempt")}))
+
+    def _on_error(self, err: OpenAIRealtimeError) -> None:
+        # API errors reach openai-agents as `error` frames; the rest (a malformed frame, a
+        # failed reconnect attempt) is logged here and never ends the session by itself
+        if not isinstance(err, RealtimeAPIError):
+            log.warning("%s", err)
+
+    async def _watch(self) -> None:
+        """Iterate the client (whose handlers already queued every frame) to learn how it ends."""
+        try:
+            async for _ in self.rt:
+                pass
+        except ConnectionClosed as exc:
+            self._end = exc
+        finally:
+            self._finished = True
+            if self._wake is not None and not self._wake.done():
+                self._wake.set_result(None)
+
+    def __aiter__(self) -> FrameSocket:
+        return self
+
+    async def __anext__(self) -> str:
+        while True:
+            if self._frames:
+                text = self._frames.popleft()
+                if len(self._frames) <= self._limit // 2:
+                    self._space.set()
+                return text
+            if self._finished:
+                if self._end is None:
+                    raise StopAsyncIteration
+                raise self._closed_error(self._end)
+            self._wake = asyncio.get_running_loop().create_future()
+            await self._wake
+
+    @staticmethod
+    def _closed_error(exc: ConnectionClosed) -> _WSClosedError:
+        # openai-agents tells a dropped connection from a clean end by websockets' exception
+        err = _WSClosedError(Close(exc.code or 1006, exc.reason or ""), None)
+        err.__cause__ = exc
+        return err
+
+    async def send(self, message: str | bytes) -> None:
+        try:
+            self.rt.send_raw(message)
+        except ConnectionClosed as exc:
+            raise self._closed_error(exc) from exc
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        await self.rt.close(code, reason or "OK")
+        await self._watcher
