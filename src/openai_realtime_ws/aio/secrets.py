@@ -24,7 +24,7 @@ import msgspec
 
 from ..core.errors import HandshakeError, RealtimeConfigError, RealtimeConnectionError
 from ..core.handshake import client_secret_body, client_secrets_url, redact_text, redact_url
-from .client import CredentialSource, resolve_credential
+from .credentials import CredentialSource, resolve_credential
 
 __all__ = ["MAX_BODY", "api_key_for", "create_client_secret", "post_json"]
 
