@@ -21,8 +21,12 @@ SILENCE = b"\xff" * FRAME
 
 class TwilioCaller:
     def __init__(self, url: str, *, stream_sid: str = "MZ00000000000000000000000000000001",
-                 call_sid: str = "CA00000000000000000000000000000001") -> None:
+                 call_sid: str = "CA00000000000000000000000000000001",
+                 headers: dict[str, str] | None = None, start: dict[str, Any] | None = None) -> None:
         self.url = url
+        self.headers = headers or {}
+        self.start_override = start
+        """Replaces the ``start`` message's ``start`` object (malformed-start tests)."""
         self.stream_sid = stream_sid
         self.call_sid = call_sid
         self.ws: ClientConnection | None = None
@@ -50,19 +54,31 @@ class TwilioCaller:
         await self.ws.send(json.dumps(msg))
 
     async def __aenter__(self) -> TwilioCaller:
-        self.ws = await connect(self.url)
+        self.ws = await connect(self.url, additional_headers=self.headers)
         await self._send({"event": "connected", "protocol": "Call", "version": "1.0.0"})
-        await self._send({
-            "event": "start", "sequenceNumber": self._next_seq(), "streamSid": self.stream_sid,
-            "start": {
-                "accountSid": "AC00000000000000000000000000000001", "streamSid": self.stream_sid,
-                "callSid": self.call_sid, "tracks": ["inbound"], "customParameters": {},
-                "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
-            },
-        })
+        await self._send({"event": "start", "sequenceNumber": self._next_seq(),
+                          "streamSid": self.stream_sid, "start": self.start_message()})
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._read()), loop.create_task(self._clock())]
         return self
+
+    def start_message(self) -> dict[str, Any]:
+        if self.start_override is not None:
+            return self.start_override
+        return {
+            "accountSid": "AC00000000000000000000000000000001", "streamSid": self.stream_sid,
+            "callSid": self.call_sid, "tracks": ["inbound"], "customParameters": {},
+            "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
+        }
+
+    async def send_raw(self, message: str | bytes) -> None:
+        """Send a message as it is (malformed-message tests)."""
+        assert self.ws is not None
+        await self.ws.send(message)
+
+    async def press(self, digit: str) -> None:
+        await self._send({"event": "dtmf", "sequenceNumber": self._next_seq(),
+                          "streamSid": self.stream_sid, "dtmf": {"track": "inbound_track", "digit": digit}})
 
     def speak(self, mulaw: bytes) -> None:
         """The caller says this (μ-law 8 kHz), after whatever is still being said."""

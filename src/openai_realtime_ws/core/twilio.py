@@ -27,6 +27,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 from .playback import PlaybackStop
 
 __all__ = [
@@ -44,7 +46,11 @@ MULAW_BYTES_PER_MS = 8
 
 
 class TwilioProtocolError(ValueError):
-    """A message that is not Twilio Media Streams: the message says which field is wrong."""
+    """A message that is not Twilio Media Streams: the message says which field is wrong.
+    ``fatal``: the stream cannot go on (its first ``start`` was refused); any other refused
+    message is dropped and the call goes on."""
+
+    fatal: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,65 +127,173 @@ class TwilioStream:
     _parts: dict[tuple[str, int], float] = field(default_factory=dict)  # part -> ms sent
     _complete: set[tuple[str, int]] = field(default_factory=set)
     _last_part: tuple[str, int] | None = None
+    max_message_chars: int = 8192
+    """Longest message accepted (a ``start`` with custom parameters is the largest)."""
+    max_payload_chars: int = 1068
+    """Longest ``media.payload`` accepted: 1068 base64 characters are 800 bytes, 100 ms (Twilio
+    sends 20 ms)."""
+    burst_ms: float = 2000.0
+    """Caller audio may run this far ahead of the clock (network jitter) before it is refused."""
+    _in_t0: float | None = None
+    _in_ms: float = 0.0
 
     # ---------------------------------------------------------------- Twilio -> us
 
     def receive(self, text: str | bytes, now: float) -> TwilioEvent | None:
-        """Parse one message from Twilio. Returns None for events this bridge ignores."""
+        """Parse and check one message from Twilio. Returns None for events this bridge ignores
+        (``connected`` repeated, our own audio on the outbound track, unknown events).
+
+        Raises :class:`TwilioProtocolError` naming the field and what was expected; the stream's
+        state is unchanged then (a refused message is as if it never came)."""
+        if not isinstance(text, str):
+            raise TwilioProtocolError("binary frame: Twilio Media Streams sends text (JSON) messages")
+        if len(text) > self.max_message_chars:
+            raise TwilioProtocolError(
+                f"message of {len(text)} characters: expected at most {self.max_message_chars}")
         try:
-            msg = json.loads(text)
-        except ValueError as exc:
+            msg = _decode(text)
+        except (msgspec.DecodeError, UnicodeError) as exc:
             raise TwilioProtocolError(f"not JSON: {exc}") from None
         if not isinstance(msg, dict):
             raise TwilioProtocolError("a message must be a JSON object")
         event = msg.get("event")
-        if event == "connected":
-            self.state = "connected"
-            return TwilioConnected(str(msg.get("protocol", "")), str(msg.get("version", "")))
-        if event == "start":
-            start = _obj(msg, "start")
-            sid = msg.get("streamSid") or start.get("streamSid")
-            if not isinstance(sid, str) or not sid:
-                raise TwilioProtocolError("start.streamSid: expected a non-empty string")
-            fmt = start.get("mediaFormat") or {}
-            if not isinstance(fmt, dict):
-                raise TwilioProtocolError("start.mediaFormat: expected an object")
-            self.stream_sid = sid
-            self.call_sid = str(start.get("callSid", ""))
-            self.state = "started"
-            params = start.get("customParameters") or {}
-            return TwilioStart(
-                stream_sid=sid,
-                call_sid=self.call_sid,
-                account_sid=str(start.get("accountSid", "")),
-                tracks=tuple(str(t) for t in start.get("tracks") or ("inbound",)),
-                custom_parameters={str(k): str(v) for k, v in params.items()} if isinstance(params, dict) else {},
-                encoding=str(fmt.get("encoding", "audio/x-mulaw")),
-                sample_rate=int(fmt.get("sampleRate", 8000)),
-                channels=int(fmt.get("channels", 1)),
-            )
+        if not isinstance(event, str):
+            raise TwilioProtocolError("event: expected a string")
+        if "sequenceNumber" in msg:
+            _digits(msg["sequenceNumber"], "sequenceNumber")
         if event == "media":
-            media = _obj(msg, "media")
-            payload = media.get("payload")
-            if not isinstance(payload, str):
-                raise TwilioProtocolError("media.payload: expected a base64 string")
-            track = str(media.get("track", "inbound"))
-            if track not in ("inbound", "inbound_track"):
-                return None  # our own audio echoed on the outbound track
-            return TwilioMedia(payload, int(media.get("timestamp", 0) or 0),
-                               int(media.get("chunk", 0) or 0), track)
+            return self._media(msg, now)
         if event == "mark":
+            self._check_sid(msg, "mark")
             name = _obj(msg, "mark").get("name")
-            if not isinstance(name, str):
-                raise TwilioProtocolError("mark.name: expected a string")
+            if not isinstance(name, str) or len(name) > 64:
+                raise TwilioProtocolError("mark.name: expected a string of at most 64 characters")
             return TwilioMark(name, self._mark_echoed(name, now))
+        if event == "start":
+            try:
+                return self._start(msg)
+            except TwilioProtocolError as exc:
+                exc.fatal = self.state not in ("started", "stopped")
+                raise
+        if event == "connected":
+            if self.state != "new":
+                return None
+            protocol, version = msg.get("protocol", ""), msg.get("version", "")
+            if not isinstance(protocol, str) or not isinstance(version, str):
+                raise TwilioProtocolError("connected.protocol/version: expected strings")
+            self.state = "connected"
+            return TwilioConnected(protocol, version)
         if event == "dtmf":
-            return TwilioDtmf(str(_obj(msg, "dtmf").get("digit", "")))
+            self._check_sid(msg, "dtmf")
+            dtmf = _obj(msg, "dtmf")
+            digit = dtmf.get("digit")
+            if not isinstance(digit, str) or len(digit) != 1 or digit not in _DTMF_DIGITS:
+                raise TwilioProtocolError("dtmf.digit: expected one of 0-9, *, #, A-D")
+            return TwilioDtmf(digit)
         if event == "stop":
+            stop = msg.get("stop", {})
+            if not isinstance(stop, dict):
+                raise TwilioProtocolError("stop: expected an object in a 'stop' message")
+            call_sid = stop.get("callSid", self.call_sid or "")
+            if not isinstance(call_sid, str):
+                raise TwilioProtocolError("stop.callSid: expected a string")
             self.state = "stopped"
-            stop = msg.get("stop") if isinstance(msg.get("stop"), dict) else {}
-            return TwilioStop(str((stop or {}).get("callSid", self.call_sid or "")))
-        return None
+            return TwilioStop(call_sid)
+        return None  # an event this bridge does not use (Twilio may add some)
+
+    def _start(self, msg: dict[str, Any]) -> TwilioStart:
+        if self.state in ("started", "stopped"):
+            raise TwilioProtocolError("start: a second 'start' on one stream (one call per socket)")
+        start = _obj(msg, "start")
+        sid = start.get("streamSid", msg.get("streamSid"))
+        if not isinstance(sid, str) or not _is_sid(sid):
+            raise TwilioProtocolError("start.streamSid: expected a Twilio SID (letters and digits)")
+        if msg.get("streamSid", sid) != sid:
+            raise TwilioProtocolError("streamSid: differs from start.streamSid")
+        fields: dict[str, str] = {}
+        for name in ("callSid", "accountSid"):
+            value = start.get(name, "")
+            if not isinstance(value, str) or (value and not _is_sid(value)):
+                raise TwilioProtocolError(f"start.{name}: expected a Twilio SID (letters and digits)")
+            fields[name] = value
+        tracks = start.get("tracks", ["inbound"])
+        if not isinstance(tracks, list) or not all(isinstance(t, str) for t in tracks) or len(tracks) > 4:
+            raise TwilioProtocolError("start.tracks: expected a list of track names")
+        params = start.get("customParameters", {})
+        if params is None:
+            params = {}
+        if not isinstance(params, dict) or len(params) > 64 or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in params.items()):
+            raise TwilioProtocolError(
+                "start.customParameters: expected an object of at most 64 string values")
+        fmt = start.get("mediaFormat", {})
+        if not isinstance(fmt, dict):
+            raise TwilioProtocolError("start.mediaFormat: expected an object")
+        encoding = fmt.get("encoding", "audio/x-mulaw")
+        if encoding not in ("audio/x-mulaw", "audio/pcmu"):
+            raise TwilioProtocolError(
+                f"start.mediaFormat.encoding: expected 'audio/x-mulaw', got {_short(encoding)}")
+        rate = fmt.get("sampleRate", 8000)
+        if rate != 8000 or isinstance(rate, bool):
+            raise TwilioProtocolError(f"start.mediaFormat.sampleRate: expected 8000, got {_short(rate)}")
+        channels = fmt.get("channels", 1)
+        if channels != 1 or isinstance(channels, bool):
+            raise TwilioProtocolError(f"start.mediaFormat.channels: expected 1, got {_short(channels)}")
+        self.stream_sid = sid
+        self.call_sid = fields["callSid"]
+        self.state = "started"
+        return TwilioStart(
+            stream_sid=sid,
+            call_sid=fields["callSid"],
+            account_sid=fields["accountSid"],
+            tracks=tuple(tracks) or ("inbound",),
+            custom_parameters=dict(params),
+            encoding=str(encoding),
+            sample_rate=8000,
+            channels=1,
+        )
+
+    def _media(self, msg: dict[str, Any], now: float) -> TwilioMedia | None:
+        if self.state != "started":
+            raise TwilioProtocolError("media: before 'start' (or after 'stop')")
+        sid = msg.get("streamSid")
+        if sid is not None and sid != self.stream_sid:
+            raise TwilioProtocolError("media.streamSid: not this stream's")
+        media = msg.get("media")
+        if not isinstance(media, dict):
+            raise TwilioProtocolError("media: expected an object in a 'media' message")
+        payload = media.get("payload")
+        if not isinstance(payload, str):
+            raise TwilioProtocolError("media.payload: expected a base64 string")
+        if len(payload) > self.max_payload_chars:
+            raise TwilioProtocolError(
+                f"media.payload: {len(payload)} characters, expected at most {self.max_payload_chars} "
+                f"({self.max_payload_chars * 3 // 4 // MULAW_BYTES_PER_MS} ms of audio)")
+        try:
+            n = len(binascii.a2b_base64(payload, strict_mode=True))
+        except (binascii.Error, ValueError):
+            raise TwilioProtocolError("media.payload: expected base64") from None
+        track = media.get("track", "inbound")
+        if not isinstance(track, str):
+            raise TwilioProtocolError("media.track: expected a string")
+        timestamp = _digits(media.get("timestamp", 0), "media.timestamp")
+        chunk = _digits(media.get("chunk", 0), "media.chunk")
+        if track not in ("inbound", "inbound_track"):
+            return None  # our own audio echoed on the outbound track
+        # caller audio faster than real time (plus a burst allowance) is refused: a caller
+        # cannot make the bridge send the upstream more audio than a phone line carries
+        if self._in_t0 is None:
+            self._in_t0 = now
+        in_ms = self._in_ms + n / MULAW_BYTES_PER_MS
+        if in_ms > (now - self._in_t0) * 1000.0 + self.burst_ms:
+            raise TwilioProtocolError("media: caller audio arriving faster than real time (dropped)")
+        self._in_ms = in_ms
+        return TwilioMedia(payload, timestamp, chunk, track)
+
+    def _check_sid(self, msg: dict[str, Any], event: str) -> None:
+        sid = msg.get("streamSid")
+        if sid is not None and self.stream_sid is not None and sid != self.stream_sid:
+            raise TwilioProtocolError(f"{event}.streamSid: not this stream's")
 
     # ---------------------------------------------------------------- us -> Twilio
 
@@ -303,6 +417,28 @@ class TwilioStream:
         received = self._parts.get(key, 0.0)
         return PlaybackStop(target.item_id, target.content_index, int(heard), int(received),
                             key in self._complete, 0.0, True)
+
+
+_DTMF_DIGITS = frozenset("0123456789*#ABCD")
+_decode = msgspec.json.Decoder().decode
+
+
+def _is_sid(value: str) -> bool:
+    return 0 < len(value) <= 64 and value.isascii() and value.isalnum()
+
+
+def _digits(value: Any, name: str) -> int:
+    """Twilio sends counters as strings of digits (``"123"``); integers are accepted too."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, str) and 0 < len(value) <= 18 and value.isascii() and value.isdigit():
+        return int(value)
+    raise TwilioProtocolError(f"{name}: expected a number (a string of digits), got {_short(value)}")
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _obj(msg: dict[str, Any], name: str) -> dict[str, Any]:

@@ -1,33 +1,69 @@
-# The Twilio Media Streams bridge as an ASGI app (Starlette; the `telephony` extra): a thin shell
-# that joins one phone call (a Media Streams WebSocket) to one Realtime session in `audio/pcmu`.
-# Caller audio goes through untouched (Twilio's base64 μ-law payload is the append event's audio),
-# assistant audio likewise (each delta becomes a Twilio `media` + `mark`). The rules are in the
-# core: Twilio's messages and the mark-driven playback position (core/twilio.py), what a barge-in
-# sends (core/playback.py), one active response (core/responses.py).
+# The Twilio Media Streams bridge: a thin shell that joins one phone call (a Media Streams
+# WebSocket) to one Realtime session in `audio/pcmu`. Caller audio goes through untouched
+# (Twilio's base64 μ-law payload is the append event's audio), assistant audio likewise (each
+# delta becomes a Twilio `media` + `mark`). The shell owns sockets, tasks and timers, and who may
+# connect: the X-Twilio-Signature check (the `twilio` package's RequestValidator) on the TwiML
+# webhook and on the stream's upgrade, before any upstream session exists; an `authenticate` hook;
+# loopback only when no auth token is configured. The rules are in the core: Twilio's messages,
+# their checks and the mark-driven playback position (core/twilio.py); every turn rule (barge-in,
+# cut/unheard audio, turn_detection flags, one active response, tool follow-up) in
+# core/voice_turn.py. `TwilioCall` is transport-neutral (text in, text out): the ASGI app here and
+# the standalone picows server (telephony/_server.py) both drive it.
 from __future__ import annotations
 
 import asyncio
+import inspect
+import ipaddress
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
-from ..core.playback import barge_in_events
-from ..core.responses import ResponseSequencer, is_benign_error
 from ..core.twilio import (
-    TwilioMark,
+    TwilioDtmf,
     TwilioMedia,
     TwilioProtocolError,
     TwilioStart,
     TwilioStop,
     TwilioStream,
 )
+from ..core.voice_turn import (
+    Action,
+    ArmTimer,
+    CancelTimer,
+    CompletePart,
+    PlayAudio,
+    Send,
+    StopPlayback,
+    VoiceTurn,
+    turn_detection_of,
+)
 
-__all__ = ["TwilioBridge", "twiml_connect_stream"]
+__all__ = ["TwilioBridge", "TwilioCall", "TwilioRefused", "twiml_connect_stream"]
 
 logger = logging.getLogger("openai_realtime_ws.telephony")
 
 Connect = Callable[[TwilioStart], Awaitable[Any]]
+Authenticate = Callable[[Mapping[str, str], str | None], "bool | Awaitable[bool | None] | None"]
+OnDtmf = Callable[["TwilioCall", TwilioDtmf], object]
+
+_LOOPBACK_MESSAGE = (
+    "This Twilio bridge has no auth token, so it only accepts requests from this machine "
+    "(loopback). Set TWILIO_AUTH_TOKEN (or pass auth_token=…) and public_url='https://your-host' "
+    "so that Twilio's X-Twilio-Signature can be checked.")
+_BAD_SIGNATURE = "X-Twilio-Signature missing or invalid."
+
+
+class TwilioRefused(Exception):
+    """Raise from an ``authenticate`` hook to refuse a request with an HTTP ``status`` and a
+    ``message`` the caller may see."""
+
+    def __init__(self, status: int = 403, message: str = "Refused.") -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
 
 
 def twiml_connect_stream(url: str, parameters: Mapping[str, str] | None = None) -> str:
@@ -41,213 +77,373 @@ def twiml_connect_stream(url: str, parameters: Mapping[str, str] | None = None) 
             f"<Stream url={quoteattr(url)}>{params}</Stream></Connect></Response>")
 
 
-def _get(obj: Any, *path: str) -> Any:
-    for name in path:
-        if obj is None:
-            return None
-        obj = obj.get(name) if isinstance(obj, Mapping) else getattr(obj, name, None)
-    return obj
+def _is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
-class _Call:
-    """One call: the Twilio socket, the Realtime client and the bookkeeping between them."""
+class _Warnings:
+    """At most ``burst`` warnings, then one line saying the rest are counted, not logged."""
 
-    def __init__(self, bridge: TwilioBridge, send_text: Callable[[str], Awaitable[None]]) -> None:
+    __slots__ = ("burst", "count", "what")
+
+    def __init__(self, what: str, burst: int = 3) -> None:
+        self.what = what
+        self.burst = burst
+        self.count = 0
+
+    def warn(self, text: str, *args: Any) -> None:
+        self.count += 1
+        if self.count <= self.burst:
+            logger.warning(text, *args)
+        elif self.count == self.burst + 1:
+            logger.warning("%s: further ones on this call are counted, not logged", self.what)
+
+
+class TwilioCall:
+    """One phone call: the Twilio stream, the Realtime client and the turn rules between them.
+
+    Hooks get it: ``start`` (the Twilio ``start``), ``rt`` (the Realtime client), ``digits``
+    (DTMF keys pressed so far), :meth:`say`, :meth:`respond`, :meth:`hang_up`."""
+
+    def __init__(self, bridge: TwilioBridge, send_text: Callable[[str], None],
+                 close: Callable[[], None]) -> None:
         self.bridge = bridge
-        self.stream = TwilioStream()
-        self.sequencer = ResponseSequencer()
+        self.stream = TwilioStream(max_message_chars=bridge.max_message_bytes)
+        self.turn = VoiceTurn()
         self.rt: Any = None
-        self._send_text = send_text
-        self._out: asyncio.Queue[str | None] = asyncio.Queue()
-        self._writer: asyncio.Task[None] | None = None
-        self.cut: set[str] = set()
-        self.unheard: dict[str, str] = {}  # assistant item without audio yet -> response_id
+        self.start: TwilioStart | None = None
+        self.digits = ""
+        """DTMF keys pressed on this call, in order."""
+        self.refused = _Warnings("refused Twilio messages")
         self.stops: list[tuple[float, Any]] = []
         self.errors: list[tuple[str | None, str]] = []
+        self.ended = False
+        self.end_reason = ""
+        self.received_bytes = 0
+        self._send_text = send_text
+        self._close = close
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._handlers: list[tuple[str, Callable[[Any], None]]] = []
 
-    # -- Twilio side
-    def start_writer(self) -> None:
-        self._writer = asyncio.get_running_loop().create_task(self._write())
+    @property
+    def call_sid(self) -> str:
+        return self.stream.call_sid or ""
 
-    async def _write(self) -> None:
-        while True:
-            text = await self._out.get()
-            if text is None:
+    # ------------------------------------------------------------------ the application's
+
+    def respond(self, **response: Any) -> None:
+        """Ask for a response (``response.create`` parameters), through the one-active-response
+        sequencer."""
+        self._do(self.turn.respond(response or None))
+
+    def say(self, text: str, **response: Any) -> None:
+        """Add a user text message (a DTMF choice, a note from your backend) and ask for a reply."""
+        self._send({"type": "conversation.item.create", "item": {
+            "type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}})
+        self.respond(**response)
+
+    def hang_up(self, reason: str = "hung up by the application") -> None:
+        """End the call: the Twilio socket is closed (Twilio hangs up or runs the next TwiML verb)
+        and the Realtime session closed."""
+        if not self.ended:
+            self.ended = True
+            self.end_reason = reason
+            self._close()
+
+    # ------------------------------------------------------------------ Twilio -> us
+
+    def receive(self, data: str | bytes) -> None:
+        """One message from Twilio (text; a binary frame is refused). Never raises."""
+        if self.ended:
+            return
+        self.received_bytes += len(data)
+        if self.received_bytes > self.bridge.max_call_bytes:
+            logger.warning("call %s: more than %d bytes from Twilio; hanging up", self.call_sid,
+                           self.bridge.max_call_bytes)
+            self.hang_up("max_call_bytes")
+            return
+        try:
+            event = self.stream.receive(data, time.monotonic())
+        except TwilioProtocolError as exc:
+            if exc.fatal:
+                logger.warning("call refused: %s", exc)  # a bad start: no session is opened
+                self.hang_up("bad start")
                 return
-            await self._send_text(text)
+            self.refused.warn("Twilio message refused (the call goes on): %s", exc)
+            return
+        if type(event) is TwilioMedia:
+            rt = self.rt
+            if rt is not None:
+                try:  # pass-through: Twilio's base64 μ-law is the audio/pcmu append as is
+                    rt.send({"type": "input_audio_buffer.append", "audio": event.payload})
+                except Exception as exc:
+                    self.refused.warn("caller audio not sent upstream: %s", type(exc).__name__)
+        elif isinstance(event, TwilioStart):
+            self._spawn(self._open(event))
+        elif isinstance(event, TwilioDtmf):
+            self._dtmf(event)
+        elif isinstance(event, TwilioStop):
+            self.hang_up("stop")
 
-    def to_twilio(self, messages: list[str]) -> None:
-        for m in messages:
-            self._out.put_nowait(m)
+    def _dtmf(self, event: TwilioDtmf) -> None:
+        self.digits = (self.digits + event.digit)[-64:]
+        hook = self.bridge.on_dtmf
+        if hook is None:
+            return
+        try:
+            result = hook(self, event)
+        except Exception as exc:
+            logger.error("on_dtmf raised %s", type(exc).__name__, exc_info=exc)
+            return
+        if inspect.isawaitable(result):
+            self._spawn(self._await_hook(result))
 
-    async def on_start(self, start: TwilioStart) -> None:
-        if start.encoding not in ("audio/x-mulaw", "audio/pcmu"):
-            raise TwilioProtocolError(f"start.mediaFormat.encoding: expected audio/x-mulaw, got {start.encoding!r}")
-        if start.sample_rate != 8000 or start.channels != 1:
-            raise TwilioProtocolError(
-                f"start.mediaFormat: expected 8000 Hz mono, got {start.sample_rate} Hz x {start.channels}")
-        self.rt = rt = await self.bridge.connect(start)
-        handlers: dict[str, Callable[[Any], None]] = {
-            "response.created": self._on_created,
-            "response.done": self._on_done,
-            "response.output_item.added": self._on_item_added,
-            "response.output_audio.delta": self._on_delta,
-            "response.output_audio.done": self._on_audio_done,
-            "input_audio_buffer.speech_started": self._on_speech_started,
-            "input_audio_buffer.speech_stopped": self._on_speech_stopped,
-            "error": self._on_error,
-            "reconnecting": self._on_reconnecting,
-        }
-        for etype, h in handlers.items():
-            rt.on(etype, h)
-        rt.send({"type": "session.update", "session": self.bridge.session_config()})
+    async def _await_hook(self, result: Awaitable[Any]) -> None:
+        try:
+            await result
+        except Exception as exc:
+            logger.error("on_dtmf raised %s", type(exc).__name__, exc_info=exc)
+
+    async def _open(self, start: TwilioStart) -> None:
+        self.start = start
+        try:
+            rt = await self.bridge.connect(start)
+        except Exception as exc:  # the Realtime session could not be opened
+            logger.error("call %s: no Realtime session (%s: %s); hanging up", start.call_sid,
+                         type(exc).__name__, str(exc)[:200])
+            self.hang_up("no Realtime session")
+            return
+        if self.ended:
+            await self._close_rt(rt)
+            return
+        self.rt = rt
+        for etype in ("response.created", "response.done", "response.output_item.added",
+                      "conversation.item.added", "response.output_audio.delta",
+                      "response.output_audio.done", "input_audio_buffer.speech_started",
+                      "input_audio_buffer.speech_stopped"):
+            self._handlers.append((etype, self._feed))
+        self._handlers += [("error", self._on_error), ("reconnecting", self._on_reconnecting)]
+        for etype, handler in self._handlers:
+            rt.on(etype, handler)
+        self._send({"type": "session.update", "session": self.bridge.session_config()})
         if self.bridge.greeting is not None:
-            params: dict[str, Any] = {}
-            if self.bridge.greeting:
-                params["instructions"] = self.bridge.greeting
-            self._send(self.sequencer.create(params or None))
+            self.respond(**({"instructions": self.bridge.greeting} if self.bridge.greeting else {}))
+        self._spawn(self._watch_upstream(rt))
 
-    def on_media(self, media: TwilioMedia) -> None:
-        if self.rt is not None:
-            # pass-through: Twilio's base64 μ-law is the audio/pcmu append as is
-            self.rt.send({"type": "input_audio_buffer.append", "audio": media.payload})
+    async def _watch_upstream(self, rt: Any) -> None:
+        """An upstream that closes for good (after the client's reconnect policy gave up, or
+        with none) ends the call with one log line."""
+        try:
+            while not self.ended:
+                await rt.wait_for("twilio.bridge.never")
+        except Exception as exc:
+            if not self.ended:
+                code = getattr(rt, "close_code", None)
+                logger.warning("call %s: the Realtime session closed (%s, code %s); hanging up",
+                               self.call_sid, type(exc).__name__, code)
+                self.hang_up("upstream closed")
 
-    # -- Realtime side (handlers run on the loop, in order)
-    def _send(self, events: list[dict[str, Any]]) -> None:
-        for ev in events:
-            try:
-                self.rt.send(ev)
-            except Exception as exc:
-                logger.debug("bridge: could not send %s: %s", ev.get("type"), type(exc).__name__)
-                return
+    # ------------------------------------------------------------------ Realtime -> us
 
-    def _on_created(self, event: Any) -> None:
-        self._send(self.sequencer.on_event(event))
+    def _feed(self, event: Any) -> None:
+        etype = event.type
+        td = None
+        if etype == "input_audio_buffer.speech_started" or etype == "input_audio_buffer.speech_stopped":
+            td = turn_detection_of(self.rt.session)
+        self._do(self.turn.on_event(event, playing=self.stream.playing, turn_detection=td))
 
-    def _on_done(self, event: Any) -> None:
-        rid = _get(event, "response", "id")
-        self._send(self.sequencer.on_event(event))
-        for item_id, r in list(self.unheard.items()):
-            if r == rid:
-                del self.unheard[item_id]
+    def _do(self, actions: list[Action]) -> None:
+        for action in actions:
+            if type(action) is PlayAudio:
+                if self.stream.stream_sid is not None:
+                    try:
+                        for text in self.stream.media(action.item_id, action.content_index,
+                                                      action.delta, time.monotonic()):
+                            self._send_text(text)
+                    except TwilioProtocolError as exc:
+                        self.refused.warn("assistant audio not played: %s", exc)
+            elif isinstance(action, Send):
+                self._send(action.event)
+            elif isinstance(action, CompletePart):
+                self.stream.mark_complete(action.item_id, action.content_index)
+            elif isinstance(action, StopPlayback):
+                stop = None
+                if self.stream.stream_sid is not None and (self.stream.playing or action.report):
+                    messages, stop = self.stream.clear(time.monotonic())
+                    for text in messages:
+                        self._send_text(text)
+                if action.report:
+                    self._do(self.turn.playback_stopped(stop))
+                    self.stops.append((time.monotonic(), stop))
+            elif isinstance(action, ArmTimer):
+                self._cancel_timer(action.name)
+                self._timers[action.name] = asyncio.get_running_loop().call_later(
+                    action.seconds, self._timer_fired, action.name)
+            elif isinstance(action, CancelTimer):
+                self._cancel_timer(action.name)
 
-    def _on_item_added(self, event: Any) -> None:
-        item = _get(event, "item")
-        if _get(item, "type") == "message" and _get(item, "role") == "assistant":
-            rid = _get(event, "response_id")
-            if rid is not None and rid == self.sequencer.active:
-                self.unheard[str(_get(item, "id"))] = rid
+    def _timer_fired(self, name: str) -> None:
+        self._timers.pop(name, None)
+        self._do(self.turn.timer_fired(name))
 
-    def _on_delta(self, event: Any) -> None:
-        rid = _get(event, "response_id")
-        if rid in self.cut or self.stream.stream_sid is None:
+    def _cancel_timer(self, name: str) -> None:
+        handle = self._timers.pop(name, None)
+        if handle is not None:
+            handle.cancel()
+
+    def _send(self, event: dict[str, Any]) -> None:
+        if self.rt is None:
             return
-        item_id = str(_get(event, "item_id"))
-        self.unheard.pop(item_id, None)
-        self.to_twilio(self.stream.media(item_id, int(_get(event, "content_index") or 0),
-                                         str(_get(event, "delta") or ""), time.monotonic()))
-
-    def _on_audio_done(self, event: Any) -> None:
-        self.stream.mark_complete(str(_get(event, "item_id")), int(_get(event, "content_index") or 0))
-
-    def _on_speech_started(self, event: Any) -> None:
-        rid = self.sequencer.active
-        if not self.stream.playing and rid is None:
-            return
-        messages, stop = self.stream.clear(time.monotonic())
-        self.to_twilio(messages)
-        events: list[dict[str, Any]] = []
-        if rid is not None:
-            self.cut.add(rid)
-            if len(self.cut) > 256:
-                self.cut = {rid}
-            td = _get(self.rt.session, "audio", "input", "turn_detection")
-            if td is None or _get(td, "interrupt_response") is False:
-                events.extend(self.sequencer.cancel(rid))
-        self.sequencer.drop_pending()
-        unheard = next((i for i, r in self.unheard.items() if r == rid), None)
-        events.extend(barge_in_events(stop, unheard_item_id=unheard))
-        self._send(events)
-        self.stops.append((time.monotonic(), stop))
-
-    def _on_speech_stopped(self, event: Any) -> None:
-        self.sequencer.expect_server_response()
-        loop = asyncio.get_running_loop()
-        loop.call_later(3.0, lambda: self._send(self.sequencer.server_response_not_coming()))
+        try:
+            self.rt.send(event)
+        except Exception as exc:
+            logger.debug("bridge: could not send %s: %s", event.get("type"), type(exc).__name__)
 
     def _on_reconnecting(self, ctx: Any) -> None:
         # a new socket will not finish the old responses: stop the phone and start clean
-        if self.stream.playing:
-            self.to_twilio(self.stream.clear(time.monotonic())[0])
-        self.sequencer.reset()
-        self.unheard.clear()
+        self._do(self.turn.reset())
 
     def _on_error(self, error: Any) -> None:
         code = getattr(error, "code", None)
         message = str(getattr(error, "message", error))
         self.errors.append((code, message))
-        self._send(self.sequencer.on_event({"type": "error", "error": {
-            "code": code, "event_id": getattr(error, "event_id", None), "message": message}}))
-        if not is_benign_error(code):
-            logger.warning("Realtime error during a call (not fatal): %s %s", code, message[:200])
+        del self.errors[:-100]
+        self._do(self.turn.on_error(code, getattr(error, "event_id", None), message))
+        if code is not None and code not in ("conversation_already_has_active_response",
+                                             "response_cancel_not_active"):
+            self.refused.warn("Realtime error during a call (not fatal): %s %s", code, message[:200])
 
-    async def close(self) -> None:
-        if self.rt is not None:
+    # ------------------------------------------------------------------ the end
+
+    def _spawn(self, coro: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _close_rt(self, rt: Any) -> None:
+        try:
+            await rt.close()
+        except Exception as exc:
+            logger.debug("bridge: upstream close: %s", type(exc).__name__)
+
+    async def aclose(self) -> None:
+        """After the Twilio socket ended: close the Realtime session and stop every task."""
+        self.ended = True
+        for handle in self._timers.values():
+            handle.cancel()
+        self._timers.clear()
+        rt, self.rt = self.rt, None
+        if rt is not None:
+            for etype, handler in self._handlers:
+                rt.off(etype, handler)
+            await self._close_rt(rt)
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
             try:
-                await self.rt.close()
-            except Exception as exc:
-                logger.debug("bridge: close failed: %s", type(exc).__name__)
-        self._out.put_nowait(None)
-        if self._writer is not None:
-            try:
-                await asyncio.wait_for(self._writer, 2.0)
-            except Exception:
-                self._writer.cancel()
+                await task
+            except BaseException:
+                pass
+        if self.refused.count:
+            logger.info("call %s: %d Twilio messages refused", self.call_sid, self.refused.count)
 
 
 class TwilioBridge:
-    """An ASGI app joining Twilio Media Streams calls to Realtime sessions.
+    """Twilio Media Streams calls joined to Realtime sessions: an ASGI app (:attr:`app`, or the
+    bridge itself) and, for the lowest cost per call, a standalone server (:meth:`serve`).
 
     ``connect(start)`` opens the Realtime client for one call (``start`` carries ``call_sid`` and
-    the TwiML ``customParameters``). The app serves the stream socket at ``path`` and, at
-    ``twiml_path``, TwiML that points Twilio at it. ``greeting``: ask the model to speak first
-    (``""`` with the session's instructions, a string as per-response instructions; None: wait
-    for the caller).
+    the TwiML ``customParameters``); it is called only after the request was authenticated and
+    the stream's ``start`` checked.
 
-    Run it with any ASGI server: ``uvicorn.run(TwilioBridge(connect).app, port=8080)``.
+    Who may connect: with ``auth_token`` (default ``TWILIO_AUTH_TOKEN``) every request must carry
+    a valid ``X-Twilio-Signature`` computed over ``public_url`` (default ``TWILIO_PUBLIC_URL``,
+    the ``https://host`` Twilio reaches you at: never taken from the request's ``Host``) plus the
+    path; ``authenticate(headers, client_host)`` may refuse more (return False/None, or raise
+    :class:`TwilioRefused`). With neither, only loopback callers are served.
+
+    ``greeting``: ask the model to speak first (``""`` with the session's instructions, a string
+    as per-response instructions; None: wait for the caller). ``on_dtmf(call, event)``: a key was
+    pressed (``call.say(...)`` lets it drive the agent). Limits: ``max_message_bytes`` per Twilio
+    message, ``max_call_bytes`` and ``max_call_seconds`` per call.
     """
 
     def __init__(
         self,
         connect: Connect,
         *,
+        auth_token: str | None = None,
+        public_url: str | None = None,
+        authenticate: Authenticate | None = None,
         path: str = "/media-stream",
         twiml_path: str = "/incoming-call",
         instructions: str | None = None,
         voice: str | None = None,
         greeting: str | None = "",
         turn_detection: Mapping[str, Any] | None = None,
+        on_dtmf: OnDtmf | None = None,
+        max_message_bytes: int = 8192,
+        max_call_bytes: int = 256 * 1024 * 1024,
+        max_call_seconds: float = 4 * 3600.0,
     ) -> None:
-        try:
-            from starlette.applications import Starlette
-            from starlette.routing import Route, WebSocketRoute
-        except ImportError as exc:  # pragma: no cover - the extra is installed in CI
-            raise ImportError(
-                "the Twilio bridge needs the telephony extra: pip install 'openai-realtime-ws[telephony]'"
-            ) from exc
         self.connect = connect
+        token = auth_token if auth_token is not None else os.environ.get("TWILIO_AUTH_TOKEN")
+        public = public_url if public_url is not None else os.environ.get("TWILIO_PUBLIC_URL")
+        self._validator: Any = None
+        if token:
+            try:
+                from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
+            except ImportError as exc:  # pragma: no cover - the extra is installed in CI
+                raise ImportError("checking Twilio signatures needs the telephony extra: "
+                                  "pip install 'openai-realtime-ws[telephony]'") from exc
+            if not public:
+                raise ValueError("public_url: required with an auth token (the https://host Twilio "
+                                 "calls; the signature covers it), or set TWILIO_PUBLIC_URL")
+            self._validator = RequestValidator(token)
+        if public:
+            parts = urlsplit(public)
+            if parts.scheme not in ("https", "http") or not parts.netloc or parts.query:
+                raise ValueError("public_url: expected 'https://host[:port]' (Twilio's webhooks "
+                                 f"and streams reach you there), got {public!r}")
+        self.public_url = public.rstrip("/") if public else None
+        self.authenticate = authenticate
         self.path = path
+        self.twiml_path = twiml_path
         self.instructions = instructions
         self.voice = voice
         self.greeting = greeting
         self.turn_detection = dict(turn_detection) if turn_detection else {
             "type": "server_vad", "interrupt_response": True, "create_response": True}
-        self.calls: list[_Call] = []
+        self.on_dtmf = on_dtmf
+        self.max_message_bytes = max_message_bytes
+        self.max_call_bytes = max_call_bytes
+        self.max_call_seconds = max_call_seconds
+        self.calls: list[TwilioCall] = []
         """Calls in progress and ended (bounded to the last 100), for inspection."""
-        self.app = Starlette(routes=[
-            WebSocketRoute(path, self._media_stream),
-            Route(twiml_path, self._twiml, methods=["GET", "POST"]),
-        ])
+        self.refusals = _Warnings("refused requests", burst=5)
+        self._app: Any = None
+
+    @property
+    def app(self) -> Any:
+        """The ASGI app (Starlette): the stream socket at ``path``, TwiML at ``twiml_path``."""
+        if self._app is None:
+            try:
+                from starlette.applications import Starlette
+                from starlette.routing import Route, WebSocketRoute
+            except ImportError as exc:  # pragma: no cover - the extra is installed in CI
+                raise ImportError("the Twilio bridge needs the telephony extra: "
+                                  "pip install 'openai-realtime-ws[telephony]'") from exc
+            self._app = Starlette(routes=[
+                WebSocketRoute(self.path, self._media_stream),
+                Route(self.twiml_path, self._twiml, methods=["GET", "POST"]),
+            ])
+        return self._app
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         await self.app(scope, receive, send)
@@ -268,51 +464,146 @@ class TwilioBridge:
             session["instructions"] = self.instructions
         return session
 
-    async def _twiml(self, request: Any) -> Any:
-        from starlette.responses import Response
+    # ------------------------------------------------------------------ who may connect
 
-        scheme = "wss" if request.url.scheme in ("https", "wss") else "ws"
-        url = f"{scheme}://{request.url.netloc}{self.path}"
+    async def check(self, *, path: str, query: str, headers: Mapping[str, str],
+                    client_host: str | None, params: Mapping[str, str] | None = None,
+                    websocket: bool) -> None:
+        """Authenticate one request (the TwiML webhook or the stream's upgrade); raises
+        :class:`TwilioRefused`. ``path``: the full request path; ``params``: the POST form."""
+        if self._validator is not None:
+            signature = headers.get("x-twilio-signature")
+            base = self.public_url or ""
+            if websocket:
+                base = "wss" + base[base.index(":"):]
+            url = base + path + (f"?{query}" if query else "")
+            if not signature or not self._validator.validate(url, dict(params or {}), signature):
+                raise TwilioRefused(403, _BAD_SIGNATURE)
+        elif self.authenticate is None and not _is_loopback(client_host):
+            raise TwilioRefused(403, _LOOPBACK_MESSAGE)
+        if self.authenticate is not None:
+            result = self.authenticate(headers, client_host)
+            if inspect.isawaitable(result):
+                result = await result
+            if not result:
+                raise TwilioRefused(403, "Refused by the application.")
+
+    def stream_url(self, prefix: str, server: tuple[str, int] | None) -> str:
+        """The ``wss://`` URL for the TwiML: from ``public_url``; without one (loopback use
+        only) the listening socket's own address, never the request's ``Host``."""
+        if self.public_url is not None:
+            return "wss" + self.public_url[self.public_url.index(":"):] + prefix + self.path
+        host, port = server or ("127.0.0.1", 80)
+        return f"ws://{host}:{port}{prefix}{self.path}"
+
+    def _refused(self, exc: TwilioRefused, what: str, client_host: str | None) -> None:
+        self.refusals.warn("Twilio bridge: %s from %s refused (%d): %s", what, client_host,
+                           exc.status, exc.message)
+
+    # ------------------------------------------------------------------ ASGI routes
+
+    async def _twiml(self, request: Any) -> Any:
+        from starlette.responses import PlainTextResponse, Response
+
+        scope = request.scope
+        client = scope.get("client")
+        host = client[0] if client else None
+        params: dict[str, str] = {}
+        if request.method == "POST":
+            body = await request.body()
+            if len(body) > 64 * 1024:
+                return PlainTextResponse("Request too large.", 413)
+            try:
+                params = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+            except UnicodeDecodeError:
+                return PlainTextResponse("Expected a form body.", 400)
+        path = _full_path(scope)
+        try:
+            await self.check(path=path, query=scope.get("query_string", b"").decode("latin-1"),
+                             headers=request.headers, client_host=host, params=params, websocket=False)
+        except TwilioRefused as exc:
+            self._refused(exc, "TwiML request", host)
+            return PlainTextResponse(exc.message, exc.status)
+        prefix = path[: -len(self.twiml_path)] if path.endswith(self.twiml_path) else ""
+        url = self.stream_url(prefix, scope.get("server"))
         return Response(twiml_connect_stream(url), media_type="application/xml")
 
     async def _media_stream(self, ws: Any) -> None:
-        from starlette.websockets import WebSocketDisconnect
+        from starlette.responses import PlainTextResponse
 
-        await ws.accept()
-        call = _Call(self, ws.send_text)
+        scope = ws.scope
+        client = scope.get("client")
+        host = client[0] if client else None
+        try:
+            await self.check(path=_full_path(scope), query=scope.get("query_string", b"").decode("latin-1"),
+                             headers=ws.headers, client_host=host, websocket=True)
+        except TwilioRefused as exc:
+            self._refused(exc, "stream upgrade", host)
+            try:
+                await ws.send_denial_response(PlainTextResponse(exc.message, exc.status))
+            except Exception:
+                await ws.close(1008)
+            return
+        try:
+            await ws.accept()
+        except Exception:
+            return  # the caller left during the handshake
+        await self._run_asgi_call(ws)
+
+    async def _run_asgi_call(self, ws: Any) -> None:
+        out: asyncio.Queue[str | None] = asyncio.Queue()
+        send = ws.send
+        receive = ws.receive
+
+        async def write() -> None:
+            try:
+                while (text := await out.get()) is not None:
+                    await send({"type": "websocket.send", "text": text})
+            except Exception:
+                pass  # the caller hung up: the reader sees it
+            try:
+                await send({"type": "websocket.close", "code": 1000})
+            except Exception:
+                pass
+
+        call = TwilioCall(self, out.put_nowait, lambda: out.put_nowait(None))
+        self._track(call)
+        loop = asyncio.get_running_loop()
+        writer = loop.create_task(write())
+        limit = loop.call_later(self.max_call_seconds, self._too_long, call)
+        try:
+            while True:
+                message = await receive()
+                kind = message["type"]
+                if kind == "websocket.receive":
+                    text = message.get("text")
+                    call.receive(text if text is not None else (message.get("bytes") or b""))
+                elif kind == "websocket.disconnect":
+                    break
+        except Exception as exc:  # the socket failed under us: the call is over
+            logger.debug("call %s: socket ended: %s", call.call_sid, type(exc).__name__)
+        finally:
+            limit.cancel()
+            call.ended = True
+            out.put_nowait(None)
+            await call.aclose()
+            try:
+                await asyncio.wait_for(writer, 2.0)
+            except BaseException:
+                writer.cancel()
+
+    def _too_long(self, call: TwilioCall) -> None:
+        logger.warning("call %s: longer than max_call_seconds (%.0f s); hanging up", call.call_sid,
+                       self.max_call_seconds)
+        call.hang_up("max_call_seconds")
+
+    def _track(self, call: TwilioCall) -> None:
         self.calls.append(call)
         if len(self.calls) > 100:
             del self.calls[:50]
-        call.start_writer()
-        try:
-            while True:
-                text = await ws.receive_text()
-                try:
-                    event = call.stream.receive(text, time.monotonic())
-                except TwilioProtocolError as exc:
-                    logger.warning("Twilio message refused: %s", exc)
-                    continue
-                if isinstance(event, TwilioMedia):
-                    call.on_media(event)
-                elif isinstance(event, TwilioStart):
-                    try:
-                        await call.on_start(event)
-                    except TwilioProtocolError as exc:
-                        logger.warning("call refused: %s", exc)
-                        break
-                    except Exception as exc:  # the Realtime session could not be opened
-                        logger.error("call %s: no Realtime session (%s: %s)", event.call_sid,
-                                     type(exc).__name__, str(exc)[:200])
-                        break
-                elif isinstance(event, TwilioMark):
-                    pass  # the stream's playback position moved (core/twilio.py)
-                elif isinstance(event, TwilioStop):
-                    break
-        except WebSocketDisconnect:
-            pass
-        finally:
-            await call.close()
-            try:
-                await ws.close()
-            except Exception:
-                pass
+
+
+def _full_path(scope: Mapping[str, Any]) -> str:
+    path = str(scope.get("path", ""))
+    root = str(scope.get("root_path", ""))
+    return path if not root or path.startswith(root) else root + path
