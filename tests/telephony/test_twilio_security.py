@@ -377,3 +377,18 @@ async def test_hang_ups_end_quietly(emu: Emulator, no_tracebacks: pytest.LogCapt
             await record.wait_closed()
     noisy = [r.getMessage() for r in no_tracebacks.records if r.levelno >= logging.WARNING]
     assert noisy == []
+
+
+async def test_metrics_count_calls_and_refusals_on_the_bridge(emu: Emulator, no_tracebacks: Any) -> None:
+    from openai_realtime_ws.telemetry.prometheus import ServiceMetrics
+
+    bridge = TwilioBridge(_connect(emu), auth_token=TOKEN, public_url=PUBLIC, metrics=ServiceMetrics("twilio"))
+    async for server in _serve(bridge):
+        await _refused_upgrade(server.ws_url, {})
+        async with TwilioCaller(server.ws_url, headers=_signed_headers()) as caller:
+            await _until(lambda: len(caller.played) >= 400, caller.played_changed)
+        await (await emu.wait_for_connection(0)).wait_closed()
+        async with httpx.AsyncClient(base_url=server.http_url) as http:
+            text = (await http.get("/metrics")).text
+    assert 'reason="bad_signature"' in text
+    assert 'outcome="completed"' in text

@@ -164,6 +164,8 @@ class TwilioCall:
             return
         self.received_bytes += len(data)
         if self.received_bytes > self.bridge.max_call_bytes:
+            if self.bridge.metrics is not None:
+                self.bridge.metrics.limit_hit("max_call_bytes")
             logger.warning("call %s: more than %d bytes from Twilio; hanging up", self.call_sid,
                            self.bridge.max_call_bytes)
             self.hang_up("max_call_bytes")
@@ -182,6 +184,8 @@ class TwilioCall:
             if rt is not None:
                 try:  # pass-through: Twilio's base64 μ-law is the audio/pcmu append as is
                     rt.send({"type": "input_audio_buffer.append", "audio": event.payload})
+                    if self.bridge.metrics is not None:
+                        self.bridge.metrics.to_upstream()
                 except Exception as exc:
                     self.refused.warn("caller audio not sent upstream: %s", type(exc).__name__)
         elif isinstance(event, TwilioStart):
@@ -223,6 +227,10 @@ class TwilioCall:
             await self._close_rt(rt)
             return
         self.rt = rt
+        metrics = self.bridge.metrics
+        if metrics is not None:
+            metrics.session_opened()
+            metrics.call_state("active", previous="ringing")
         for etype in ("response.created", "response.done", "response.output_item.added",
                       "conversation.item.added", "response.output_audio.delta",
                       "response.output_audio.done", "input_audio_buffer.speech_started",
@@ -266,6 +274,8 @@ class TwilioCall:
                         for text in self.stream.media(action.item_id, action.content_index,
                                                       action.delta, time.monotonic()):
                             self._send_text(text)
+                        if self.bridge.metrics is not None:
+                            self.bridge.metrics.to_client(2)
                     except TwilioProtocolError as exc:
                         self.refused.warn("assistant audio not played: %s", exc)
             elif isinstance(action, Send):
@@ -302,6 +312,8 @@ class TwilioCall:
             return
         try:
             self.rt.send(event)
+            if self.bridge.metrics is not None:
+                self.bridge.metrics.to_upstream()
         except Exception as exc:
             logger.debug("bridge: could not send %s: %s", event.get("type"), type(exc).__name__)
 
@@ -339,10 +351,17 @@ class TwilioCall:
             handle.cancel()
         self._timers.clear()
         rt, self.rt = self.rt, None
+        metrics = self.bridge.metrics
+        if metrics is not None:
+            outcome = "failed" if self.end_reason in ("bad start", "no Realtime session",
+                                                      "upstream closed") else "completed"
+            metrics.call_ended(outcome, state="active" if rt is not None else "ringing")
         if rt is not None:
             for etype, handler in self._handlers:
                 rt.off(etype, handler)
             await self._close_rt(rt)
+            if metrics is not None:
+                metrics.session_closed()
         for task in list(self._tasks):
             task.cancel()
         for task in list(self._tasks):
@@ -391,6 +410,7 @@ class TwilioBridge:
         max_message_bytes: int = 8192,
         max_call_bytes: int = 256 * 1024 * 1024,
         max_call_seconds: float = 4 * 3600.0,
+        metrics: Any = None,
     ) -> None:
         self.connect = connect
         token = auth_token if auth_token is not None else os.environ.get("TWILIO_AUTH_TOKEN")
@@ -427,6 +447,9 @@ class TwilioBridge:
         self.calls: list[TwilioCall] = []
         """Calls in progress and ended (bounded to the last 100), for inspection."""
         self.refusals = _Warnings("refused requests", burst=5)
+        self.metrics = metrics
+        """A :class:`~openai_realtime_ws.telemetry.prometheus.ServiceMetrics` (``GET /metrics``
+        on the ASGI app, counters per call), or None."""
         self._app: Any = None
 
     @property
@@ -439,10 +462,13 @@ class TwilioBridge:
             except ImportError as exc:  # pragma: no cover - the extra is installed in CI
                 raise ImportError("the Twilio bridge needs the telephony extra: "
                                   "pip install 'openai-realtime-ws[telephony]'") from exc
-            self._app = Starlette(routes=[
+            routes: list[Any] = [
                 WebSocketRoute(self.path, self._media_stream),
                 Route(self.twiml_path, self._twiml, methods=["GET", "POST"]),
-            ])
+            ]
+            if self.metrics is not None:
+                routes.append(self.metrics.route())
+            self._app = Starlette(routes=routes)
         return self._app
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
@@ -499,6 +525,8 @@ class TwilioBridge:
     def _refused(self, exc: TwilioRefused, what: str, client_host: str | None) -> None:
         self.refusals.warn("Twilio bridge: %s from %s refused (%d): %s", what, client_host,
                            exc.status, exc.message)
+        if self.metrics is not None:
+            self.metrics.refused("bad_signature" if exc.message == _BAD_SIGNATURE else "auth")
 
     # ------------------------------------------------------------------ ASGI routes
 
@@ -568,6 +596,8 @@ class TwilioBridge:
 
         call = TwilioCall(self, out.put_nowait, lambda: out.put_nowait(None))
         self._track(call)
+        if self.metrics is not None:
+            self.metrics.call_state("ringing")
         loop = asyncio.get_running_loop()
         writer = loop.create_task(write())
         limit = loop.call_later(self.max_call_seconds, self._too_long, call)
