@@ -338,8 +338,10 @@ class _ToolCallArg:
         self.type = f"tool call {name!r}"
 
 
-#: Items routed by the Dispatcher each time (not from a cached plan).
-_NOT_PLANNED = (ErrorEvent, UnknownServerEvent, OpenAIRealtimeError, _Frame, _Local)
+#: Delivery items that are not server events.
+_NOT_EVENTS = (OpenAIRealtimeError, _Frame, _Local)
+#: Server events routed by the Dispatcher each time (not from a cached plan).
+_SLOW_PATH = (ErrorEvent, UnknownServerEvent)
 
 _Item = AnyServerEvent | OpenAIRealtimeError | _Frame | _Local
 _Pending = tuple[Handler, Any, list[tuple[Handler, Any]], int, Routing | None, AnyServerEvent | None]
@@ -692,7 +694,7 @@ class RealtimeProtocol:
         if event.type in _TRACKED:
             self._track(event, data)
         if self._pending is None and not self._holds and not self._backlog:
-            self._dispatch(event)  # (the common case of _enqueue, without a call)
+            self._dispatch_event(event)  # (the common case of _enqueue, without a call)
             if self._backlog and self._pending is None:
                 self._drain_backlog()
         else:
@@ -777,26 +779,40 @@ class RealtimeProtocol:
 
     def _dispatch(self, item: _Item) -> None:
         """Run the handlers of one item; stop at a handler's awaitable (the shell awaits it)."""
-        if not isinstance(item, _NOT_PLANNED):  # a typed, non-error server event
-            handlers = self._plans.get(item.type, _MISSING)
-            if handlers is _MISSING:
-                handlers = self.dispatcher.fast_handlers(item.type)
-            if handlers is not None:  # a cached plan (no once-handler): every handler gets item
-                i = 0
-                for handler in handlers:
-                    i += 1
-                    try:
-                        result = handler(item)
-                    except Exception as exc:
-                        self._handler_failed(handler, item, exc)
-                        continue
-                    if result is not None and inspect.isawaitable(result):
-                        # the rest run from _run once the shell has awaited this one
-                        self._pending = (handler, item, [(h, item) for h in handlers[i:]], 0, None, item)
-                        self._act(AwaitHandler(result))
-                        return
-                self._delivered(item)
+        if isinstance(item, _NOT_EVENTS):
+            self._route(item)
+        else:
+            self._dispatch_event(item)
+
+    def _dispatch_event(self, event: AnyServerEvent) -> None:
+        """Run the handlers of one server event: from its cached plan (the common case: every
+        handler gets the event, no list of calls is built unless one returns an awaitable), or
+        routed by the dispatcher (errors, unknown types, once-handlers)."""
+        if isinstance(event, _SLOW_PATH):
+            self._route(event)
+            return
+        handlers = self._plans.get(event.type, _MISSING)
+        if handlers is _MISSING:
+            handlers = self.dispatcher.fast_handlers(event.type)
+        if handlers is None:
+            self._route(event)
+            return
+        i = 0
+        for handler in handlers:
+            i += 1
+            try:
+                result = handler(event)
+            except Exception as exc:
+                self._handler_failed(handler, event, exc)
+                continue
+            if result is not None and inspect.isawaitable(result):
+                # the rest run from _run once the shell has awaited this one
+                self._pending = (handler, event, [(h, event) for h in handlers[i:]], 0, None, event)
+                self._act(AwaitHandler(result))
                 return
+        self._delivered(event)
+
+    def _route(self, item: _Item) -> None:
         event: AnyServerEvent | None = None
         if isinstance(item, _Frame):
             routing = self.dispatcher.route_local("frame", item.text)
