@@ -9,6 +9,11 @@ of the user's speech to the first audio. Ctrl-C ends the conversation.
 Everything here is wiring of :class:`~openai_realtime_ws.voice.VoiceSession` with
 :class:`~openai_realtime_ws.audio.Microphone` and :class:`~openai_realtime_ws.audio.Speaker`
 (the ``audio`` extra) on the asyncio client; the server is chosen like every other command.
+
+Without a sound card (servers, CI): ``--mic-wav FILE`` replaces the microphone, and
+``--audio-out FILE`` or ``--no-speaker`` the speaker, with a virtual real-time sound card
+(:class:`~openai_realtime_ws.audio.PacedSink`): barge-in still cuts the reply at what was
+"heard", and ``--audio-out`` saves exactly that. No sound device is opened then.
 """
 
 from __future__ import annotations
@@ -22,7 +27,15 @@ from contextlib import AsyncExitStack
 from typing import Any, TypeVar
 
 from ..aio.client import AsyncOpenAIRealtimeWS
-from ..audio import AudioDeviceError, Microphone, Speaker, wav_frames
+from ..audio import (
+    AudioDeviceError,
+    AudioSink,
+    Microphone,
+    PacedSink,
+    Speaker,
+    wav_frames,
+    write_wav_pcm16_24k,
+)
 from ..voice import VoiceEvent, VoiceSession
 from ._errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CLIError
 from ._target import Target, open_async, resolve_target
@@ -49,6 +62,10 @@ def add_voice_io_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--mic-wav", metavar="FILE.wav",
                    help="play this recording as the microphone (in real time), e.g. for a demo "
                         "without a microphone")
+    g.add_argument("--no-speaker", action="store_true",
+                   help="no sound card needed: the reply plays into a virtual real-time sound "
+                        "card instead of the speaker (for servers and CI); --audio-out FILE.wav "
+                        "does the same and saves what was played")
     g.add_argument("--max-turns", metavar="N", type=int,
                    help="end after N replies (default: until Ctrl-C)")
 
@@ -108,6 +125,10 @@ def run_voice_io(args: argparse.Namespace) -> int:
                        EXIT_USAGE)
     if args.max_turns is not None and args.max_turns < 1:
         raise CLIError("--max-turns must be at least 1", EXIT_USAGE)
+    if getattr(args, "audio_out", None):
+        from ._chat import check_writable
+
+        check_writable(args.audio_out, "--audio-out")
     target = resolve_target(args)
     return asyncio.run(_converse(args, target))
 
@@ -172,13 +193,25 @@ async def _talk(args: argparse.Namespace, target: Target, stop: asyncio.Event) -
                 raise CLIError(f"--mic-wav {args.mic_wav}: {exc}", EXIT_USAGE) from None
         else:
             source = Microphone(args.input_device)
-        speaker = Speaker(args.output_device)
-        try:
-            if isinstance(source, Microphone):
+        audio_out = getattr(args, "audio_out", None)
+        speaker: AudioSink
+        if audio_out or args.no_speaker:  # a virtual sound card: no device at all
+            speaker = paced = PacedSink(record=bool(audio_out))
+            if audio_out:  # (runs after the sink stopped, Ctrl-C included)
+                stack.callback(lambda: write_wav_pcm16_24k(audio_out, bytes(paced.played_audio)))
+        else:
+            speaker = Speaker(args.output_device)
+        if isinstance(source, Microphone):
+            try:
                 await stack.enter_async_context(source)
+            except AudioDeviceError as exc:
+                raise CLIError(f"{exc} (no microphone? --mic-wav FILE.wav plays a recording "
+                               "instead)", EXIT_ERROR) from None
+        try:
             await stack.enter_async_context(speaker)
         except AudioDeviceError as exc:
-            raise CLIError(str(exc), EXIT_ERROR) from None
+            raise CLIError(f"{exc} (no sound card? --audio-out FILE.wav or --no-speaker play "
+                           "the reply into a virtual one)", EXIT_ERROR) from None
         rt = await _or_stop(_connect(stack, target), stop)
         voice = VoiceSession(rt, source=source, sink=speaker, on_event=printer,
                              instructions=args.instructions, voice=args.voice)
