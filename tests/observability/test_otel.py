@@ -97,6 +97,24 @@ def A(obj: Any) -> dict[str, Any]:
     return dict(obj.attributes or {})
 
 
+def tree(spans: Any) -> str:
+    """The spans as an indented timeline (ms from the session's start), for docs/observability.md."""
+    spans = sorted(spans, key=lambda s: s.start_time)
+    t0 = spans[0].start_time
+    keys = ("gen_ai.response.id", "gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens",
+            "gen_ai.tool.name", "openai_realtime.close_code", "openai_realtime.turn.latency_ms",
+            "openai_realtime.interruption.heard_ms", "openai_realtime.interruption.received_ms",
+            "gen_ai.request.model", "openai_realtime.cost.usd")
+    lines = []
+    for s in spans:
+        indent = "" if s.parent is None else "  "
+        shown = ", ".join(f"{k.split('.')[-1]}={A(s)[k]:.6g}" if isinstance(A(s)[k], float)
+                          else f"{k.split('.')[-1]}={A(s)[k]}" for k in keys if k in A(s))
+        lines.append(f"{indent}{(s.start_time - t0) / 1e6:8.1f} ms +{(s.end_time - s.start_time) / 1e6:7.1f} ms"
+                     f"  {s.name}  {shown}")
+    return "\n".join(lines)
+
+
 async def until(predicate: Any, timeout: float = 15) -> None:
     for _ in range(int(timeout * 100)):
         if predicate():
@@ -135,6 +153,11 @@ async def test_a_conversation_with_tool_call_reconnect_and_barge_in_is_traced() 
                  "content": [{"type": "input_text", "text": "What is the weather in Paris?"}]}})
         rt.send({"type": "response.create", "response": {"output_modalities": ["audio"]}})
         await until(lambda: len(done) == 2 and reconnected)
+        # an API error (handled by the application: telemetry only counts it)
+        errors: list[Any] = []
+        rt.on("error", errors.append)
+        rt.send({"type": "conversation.item.delete", "item_id": "item_does_not_exist"})
+        await until(lambda: bool(errors))
 
         # a spoken barge-in, then the user's turn
         mic = ScriptedMic(synth_audio("stop please", "audio/pcm", tail_silence_ms=600))
@@ -157,6 +180,7 @@ async def test_a_conversation_with_tool_call_reconnect_and_barge_in_is_traced() 
         await session.close()
 
     spans = t.spans.get_finished_spans()
+    print("\n" + tree(spans))
     (root,) = t.named("openai_realtime.session")
     assert all(s.context.trace_id == root.context.trace_id for s in spans)
     assert all(s.parent is not None and s.parent.span_id == root.context.span_id for s in spans if s is not root)
@@ -193,6 +217,9 @@ async def test_a_conversation_with_tool_call_reconnect_and_barge_in_is_traced() 
     assert sum(p.count for p in t.points("openai_realtime.turn.latency")) == len(turns)
     assert sum(p.count for p in t.points("gen_ai.client.operation.time_to_first_chunk")) >= 3
     assert sum(p.value for p in t.points("openai_realtime.interruptions")) == 1
+    (error_point,) = t.points("openai_realtime.errors")
+    assert error_point.value == 1 and A(error_point)["error.type"] == errors[0].code
+    assert [e.name for e in root.events] == ["error"]
     (reconnects,) = t.points("openai_realtime.reconnects")
     assert reconnects.value == 1 and A(reconnects)["openai_realtime.reconnect.kind"] == "reconnect"
     tokens = {(A(p)["gen_ai.token.type"], A(p)["openai_realtime.modality"],

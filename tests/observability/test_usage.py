@@ -148,6 +148,9 @@ async def test_scripted_session_with_reconnect_and_rollover_sums_every_response(
     assert t.total_tokens == sum(u["total_tokens"] for u in raw)
     assert t.output_audio == sum(u["output_token_details"]["audio_tokens"] for u in raw) > 0
     assert totals.model == "gpt-realtime"
+    # the client's own totals (rt.usage) agree, across the reconnect and the rollover
+    assert rt.usage.total == totals.total and rt.usage.response_count == 3
+    assert rt.usage.estimate() == totals.estimate()
     est = totals.estimate()
     price = DEFAULT_PRICES.get("gpt-realtime")
     assert est is not None and price is not None
@@ -166,6 +169,7 @@ def test_blocking_client_counts_usage_too() -> None:
         assert event.response.usage is not None
         assert totals.total.total_tokens == event.response.usage.total_tokens
         assert totals.estimate() is not None
+        assert rt.usage.total == totals.total and rt.usage.model == "gpt-realtime-1.5"
 
 
 async def _until(predicate: Any, timeout: float = 10) -> None:

@@ -81,7 +81,7 @@ ATTR: Final = {
 #: Metric instruments: name -> (kind, unit, description).
 METRICS: Final = {
     "gen_ai.client.operation.time_to_first_chunk": (
-        "histogram", "s", "response.created to the response's first audio (or text) delta"),
+        "histogram", "s", "response.created to its first content part (sent right before the first delta)"),
     "gen_ai.client.operation.duration": ("histogram", "s", "response.created to response.done"),
     "openai_realtime.turn.latency": (
         "histogram", "s", "end of the user's speech to the reply's first audio heard"),
@@ -232,7 +232,6 @@ class SessionTelemetry(Generic[C]):
         self._responses: dict[str, _Response] = {}
         self._tools: dict[str, Span] = {}
         self._reconnect: Span | None = None
-        self._armed = False
         self._voice = False
         self._ended = False
         self._set_model_attrs()
@@ -240,6 +239,7 @@ class SessionTelemetry(Generic[C]):
             ("session.created", self._on_session),
             ("session.updated", self._on_session),
             ("response.created", self._on_response_created),
+            ("response.content_part.added", self._on_part_added),
             ("response.done", self._on_response_done),
             ("response.function_call_arguments.done", self._on_tool_call),
             ("conversation.item.added", self._on_item_added),
@@ -281,15 +281,12 @@ class SessionTelemetry(Generic[C]):
     def _on_response_created(self, event: Any) -> None:
         rid = event.response.id or ""
         self._responses[rid] = _Response(rid, time.time_ns(), time.perf_counter())
-        if not self._armed:  # the first delta of this (or a later) response, one handler call
-            self._armed = True
-            self.rt.once("response.output_audio.delta", self._on_first_chunk)  # type: ignore[attr-defined]
-            self.rt.once("response.output_text.delta", self._on_first_chunk)  # type: ignore[attr-defined]
 
-    def _on_first_chunk(self, event: Any) -> None:
-        self._armed = False
-        self.rt.off("response.output_audio.delta", self._on_first_chunk)  # type: ignore[attr-defined]
-        self.rt.off("response.output_text.delta", self._on_first_chunk)  # type: ignore[attr-defined]
+    def _on_part_added(self, event: Any) -> None:
+        # the first content part of a response starts its output: the server sends
+        # response.content_part.added right before the part's first delta. Measuring here costs
+        # one call per part; a handler on every audio delta (or once/off per response, which
+        # resets the dispatcher's plans) costs ~10x more on a busy session.
         rec = self._responses.get(event.response_id)
         if rec is None or rec.first_chunk is not None:
             return
@@ -446,9 +443,6 @@ class SessionTelemetry(Generic[C]):
         off = self.rt.off  # type: ignore[attr-defined]
         for type_, handler in self._handlers:
             off(type_, handler)
-        if self._armed:
-            off("response.output_audio.delta", self._on_first_chunk)
-            off("response.output_text.delta", self._on_first_chunk)
         if self._observers is not None and self._on_error in self._observers:
             self._observers.remove(self._on_error)
         for rec in self._responses.values():
