@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 
 import pytest
 
@@ -75,9 +75,11 @@ async def test_level_1_masks_the_key_and_a_custom_credential_header(everything: 
 
 async def test_an_equal_plan_of_a_collected_client_does_not_unmask_the_next(everything: _Everything) -> None:
     async with Emulator() as emu:
-        options = dict(base_url=emu.base_url, model="gpt-realtime", api_key=KEY,
-                       headers={"X-Api-Key": CUSTOM})
-        first: list[AsyncOpenAIRealtimeWS] = [await AsyncOpenAIRealtimeWS.create(**options)]
+        def open_one() -> Awaitable[AsyncOpenAIRealtimeWS]:
+            return AsyncOpenAIRealtimeWS.create(base_url=emu.base_url, model="gpt-realtime",
+                                                api_key=KEY, headers={"X-Api-Key": CUSTOM})
+
+        first: list[AsyncOpenAIRealtimeWS] = [await open_one()]
         await first[0].close()
 
         def drop_the_first(record: logging.LogRecord) -> None:
@@ -87,7 +89,7 @@ async def test_an_equal_plan_of_a_collected_client_does_not_unmask_the_next(ever
                 gc.collect()
 
         everything.on_record.append(drop_the_first)
-        async with await AsyncOpenAIRealtimeWS.create(**options) as second:
+        async with await open_one() as second:
             assert not first  # the schedule of the leak happened
             assert not second.closed
     _assert_masked(everything)
