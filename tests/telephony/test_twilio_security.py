@@ -22,7 +22,7 @@ import httpx
 import pytest
 import uvicorn
 from websockets.asyncio.client import connect
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from openai_realtime_ws import AsyncOpenAIRealtimeWS, ReconnectPolicy
 from openai_realtime_ws.core.twilio import TwilioDtmf, TwilioStart
@@ -33,6 +33,7 @@ from openai_realtime_ws.telephony import TwilioBridge, TwilioCall
 from .twilio_caller import TwilioCaller
 
 KEY = "sk-phone-security-0000"
+SERVERS = ["asgi", "picows"]
 TOKEN = "twilio-auth-token-for-tests-0001"
 PUBLIC = "https://phone.example.test"
 
@@ -50,7 +51,16 @@ class Server:
         self.http_url = f"http://{host}:{port}"
 
 
-async def _serve(bridge: TwilioBridge, host: str = "127.0.0.1") -> AsyncIterator[Server]:
+async def _serve(bridge: TwilioBridge, host: str = "127.0.0.1", kind: str = "asgi") -> AsyncIterator[Server]:
+    """The bridge's ASGI app under uvicorn, or its standalone picows server (``kind``)."""
+    if kind == "picows":
+        standalone = await bridge.serve(host, 0)
+        try:
+            yield Server(bridge, host, standalone.sockets[0].getsockname()[1])
+        finally:
+            standalone.close()
+            await standalone.wait_closed()
+        return
     sock = socket.socket()
     sock.bind((host, 0))
     sock.listen(64)
@@ -110,11 +120,12 @@ async def _refused_upgrade(url: str, headers: dict[str, str]) -> InvalidStatus:
     return info.value
 
 
+@pytest.mark.parametrize("kind", SERVERS)
 async def test_unsigned_and_forged_upgrades_are_refused_before_any_upstream_session(
-    emu: Emulator, no_tracebacks: Any,
+    emu: Emulator, no_tracebacks: Any, kind: str,
 ) -> None:
     bridge = TwilioBridge(_connect(emu), auth_token=TOKEN, public_url=PUBLIC)
-    async for server in _serve(bridge):
+    async for server in _serve(bridge, kind=kind):
         forged = {"X-Twilio-Signature": twilio_signature("not-the-token", "wss://phone.example.test/media-stream")}
         wrong_url = {"X-Twilio-Signature": twilio_signature(TOKEN, "wss://evil.example/media-stream")}
         for headers in ({}, forged, wrong_url, {"X-Twilio-Signature": "garbage"}):
@@ -169,12 +180,20 @@ async def test_without_a_token_only_loopback_callers_are_served(emu: Emulator, n
         async with httpx.AsyncClient(base_url=server.http_url) as http:
             twiml = await http.post("/incoming-call", data={"CallSid": "CA1"})
             assert twiml.status_code == 403 and "TWILIO_AUTH_TOKEN" in twiml.text
+    async for server in _serve(bridge, host=address, kind="picows"):
+        # the standalone server knows the peer only after the upgrade: closed before any read
+        async with connect(server.ws_url) as ws:
+            with pytest.raises(ConnectionClosed) as closed:
+                await ws.recv()
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+        assert "TWILIO_AUTH_TOKEN" in closed.value.rcvd.reason
     assert len(emu.connections) == 0
     with pytest.raises(ValueError, match="public_url"):
         TwilioBridge(_connect(emu), auth_token=TOKEN)
 
 
-async def test_the_authenticate_hook_can_refuse_a_signed_call(emu: Emulator, no_tracebacks: Any) -> None:
+@pytest.mark.parametrize("kind", SERVERS)
+async def test_the_authenticate_hook_can_refuse_a_signed_call(emu: Emulator, no_tracebacks: Any, kind: str) -> None:
     seen: list[tuple[str | None, str | None]] = []
 
     def authenticate(headers: Any, client_host: str | None) -> bool:
@@ -182,9 +201,15 @@ async def test_the_authenticate_hook_can_refuse_a_signed_call(emu: Emulator, no_
         return bool(headers.get("x-customer") == "ok")
 
     bridge = TwilioBridge(_connect(emu), auth_token=TOKEN, public_url=PUBLIC, authenticate=authenticate)
-    async for server in _serve(bridge):
-        refused = await _refused_upgrade(server.ws_url, _signed_headers())
-        assert refused.response.status_code == 403
+    async for server in _serve(bridge, kind=kind):
+        if kind == "asgi":
+            refused = await _refused_upgrade(server.ws_url, _signed_headers())
+            assert refused.response.status_code == 403
+        else:  # the standalone server runs the hook once the peer is known: closed before any read
+            async with connect(server.ws_url, additional_headers=_signed_headers()) as ws:
+                with pytest.raises(ConnectionClosed) as closed:
+                    await ws.recv()
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
         assert len(emu.connections) == 0
         async with TwilioCaller(server.ws_url, headers={**_signed_headers(), "X-Customer": "ok"}) as caller:
             await _until(lambda: len(caller.played) >= 800, caller.played_changed)
@@ -247,12 +272,13 @@ BAD_MESSAGES: list[tuple[str, Any]] = [
 ]
 
 
+@pytest.mark.parametrize("kind", SERVERS)
 @pytest.mark.parametrize("bad", [b for _, b in BAD_MESSAGES], ids=[n for n, _ in BAD_MESSAGES])
 async def test_a_bad_message_is_refused_and_the_call_goes_on(
-    emu: Emulator, no_tracebacks: pytest.LogCaptureFixture, bad: Any,
+    emu: Emulator, no_tracebacks: pytest.LogCaptureFixture, bad: Any, kind: str,
 ) -> None:
     bridge = TwilioBridge(_connect(emu), greeting=None)
-    async for server in _serve(bridge):
+    async for server in _serve(bridge, kind=kind):
         async with TwilioCaller(server.ws_url) as caller:
             conn = await emu.wait_for_connection(0)
             await _eventually(lambda c=conn: "session.update" in c.received_types(), "no session.update")
@@ -282,12 +308,13 @@ BAD_STARTS: list[tuple[str, dict[str, Any]]] = [
 ]
 
 
+@pytest.mark.parametrize("kind", SERVERS)
 @pytest.mark.parametrize("change", [c for _, c in BAD_STARTS], ids=[n for n, _ in BAD_STARTS])
 async def test_a_bad_start_ends_the_call_cleanly_with_one_log_line_and_no_session(
-    emu: Emulator, no_tracebacks: pytest.LogCaptureFixture, change: dict[str, Any],
+    emu: Emulator, no_tracebacks: pytest.LogCaptureFixture, change: dict[str, Any], kind: str,
 ) -> None:
     bridge = TwilioBridge(_connect(emu))
-    async for server in _serve(bridge):
+    async for server in _serve(bridge, kind=kind):
         caller = TwilioCaller(server.ws_url)
         start = {**caller.start_message(), **change}
         caller.start_override = {k: v for k, v in start.items() if v is not None}
@@ -301,9 +328,10 @@ async def test_a_bad_start_ends_the_call_cleanly_with_one_log_line_and_no_sessio
     assert len(lines) == 1 and lines[0].startswith("call refused: start"), lines
 
 
-async def test_messages_past_the_per_call_cap_end_the_call(emu: Emulator, no_tracebacks: Any) -> None:
+@pytest.mark.parametrize("kind", SERVERS)
+async def test_messages_past_the_per_call_cap_end_the_call(emu: Emulator, no_tracebacks: Any, kind: str) -> None:
     bridge = TwilioBridge(_connect(emu), greeting=None, max_call_bytes=20_000)
-    async for server in _serve(bridge):
+    async for server in _serve(bridge, kind=kind):
         async with TwilioCaller(server.ws_url) as caller:
             assert caller.ws is not None
             await asyncio.wait_for(caller.ws.wait_closed(), 10)  # ~50 frames of 400 bytes
@@ -313,9 +341,10 @@ async def test_messages_past_the_per_call_cap_end_the_call(emu: Emulator, no_tra
                for r in no_tracebacks.records)
 
 
-async def test_an_upstream_drop_without_reconnect_hangs_up_cleanly(emu: Emulator, no_tracebacks: Any) -> None:
+@pytest.mark.parametrize("kind", SERVERS)
+async def test_an_upstream_drop_without_reconnect_hangs_up_cleanly(emu: Emulator, no_tracebacks: Any, kind: str) -> None:
     bridge = TwilioBridge(_connect(emu, reconnect=False))
-    async for server in _serve(bridge):
+    async for server in _serve(bridge, kind=kind):
         async with TwilioCaller(server.ws_url) as caller:
             await _until(lambda: len(caller.played) >= 400, caller.played_changed)
             conn = await emu.wait_for_connection(0)
@@ -327,10 +356,11 @@ async def test_an_upstream_drop_without_reconnect_hangs_up_cleanly(emu: Emulator
     assert len(lines) == 1, lines
 
 
-async def test_an_upstream_drop_with_reconnect_keeps_the_call(emu: Emulator, no_tracebacks: Any) -> None:
+@pytest.mark.parametrize("kind", SERVERS)
+async def test_an_upstream_drop_with_reconnect_keeps_the_call(emu: Emulator, no_tracebacks: Any, kind: str) -> None:
     policy = ReconnectPolicy(initial_delay=0.05, jitter=False)
     bridge = TwilioBridge(_connect(emu, reconnect=policy))
-    async for server in _serve(bridge):
+    async for server in _serve(bridge, kind=kind):
         async with TwilioCaller(server.ws_url) as caller:
             await _until(lambda: len(caller.played) >= 400, caller.played_changed)
             (await emu.wait_for_connection(0)).inject_fault(Drop())
@@ -341,7 +371,8 @@ async def test_an_upstream_drop_with_reconnect_keeps_the_call(emu: Emulator, no_
             assert caller.ws is not None and caller.ws.state.name == "OPEN"
 
 
-async def test_dtmf_reaches_the_application_and_drives_the_agent(emu: Emulator, no_tracebacks: Any) -> None:
+@pytest.mark.parametrize("kind", SERVERS)
+async def test_dtmf_reaches_the_application_and_drives_the_agent(emu: Emulator, no_tracebacks: Any, kind: str) -> None:
     pressed: list[tuple[str, str]] = []
 
     def on_dtmf(call: TwilioCall, event: TwilioDtmf) -> None:
@@ -350,7 +381,7 @@ async def test_dtmf_reaches_the_application_and_drives_the_agent(emu: Emulator, 
             call.say(f"The caller entered {call.digits[:-1]} on the keypad.")
 
     bridge = TwilioBridge(_connect(emu), greeting=None, on_dtmf=on_dtmf)
-    async for server in _serve(bridge):
+    async for server in _serve(bridge, kind=kind):
         async with TwilioCaller(server.ws_url) as caller:
             conn = await emu.wait_for_connection(0)
             for digit in "42#":
@@ -362,9 +393,10 @@ async def test_dtmf_reaches_the_application_and_drives_the_agent(emu: Emulator, 
     assert pressed == [("4", "4"), ("2", "42"), ("#", "42#")]
 
 
-async def test_hang_ups_end_quietly(emu: Emulator, no_tracebacks: pytest.LogCaptureFixture) -> None:
+@pytest.mark.parametrize("kind", SERVERS)
+async def test_hang_ups_end_quietly(emu: Emulator, no_tracebacks: pytest.LogCaptureFixture, kind: str) -> None:
     bridge = TwilioBridge(_connect(emu))
-    async for server in _serve(bridge):
+    async for server in _serve(bridge, kind=kind):
         for _ in range(5):  # the caller's socket just goes away mid-greeting, no 'stop'
             async with TwilioCaller(server.ws_url) as caller:
                 await _until(lambda: len(caller.played) >= 160, caller.played_changed)

@@ -497,22 +497,44 @@ class TwilioBridge:
                     websocket: bool) -> None:
         """Authenticate one request (the TwiML webhook or the stream's upgrade); raises
         :class:`TwilioRefused`. ``path``: the full request path; ``params``: the POST form."""
-        if self._validator is not None:
-            signature = headers.get("x-twilio-signature")
-            base = self.public_url or ""
-            if websocket:
-                base = "wss" + base[base.index(":"):]
-            url = base + path + (f"?{query}" if query else "")
-            if not signature or not self._validator.validate(url, dict(params or {}), signature):
-                raise TwilioRefused(403, _BAD_SIGNATURE)
-        elif self.authenticate is None and not _is_loopback(client_host):
-            raise TwilioRefused(403, _LOOPBACK_MESSAGE)
+        self.check_signature(path=path, query=query, headers=headers, params=params,
+                             websocket=websocket)
+        self.check_peer(client_host)
         if self.authenticate is not None:
             result = self.authenticate(headers, client_host)
             if inspect.isawaitable(result):
                 result = await result
             if not result:
                 raise TwilioRefused(403, "Refused by the application.")
+
+    def check_signature(self, *, path: str, query: str, headers: Mapping[str, str],
+                        params: Mapping[str, str] | None, websocket: bool) -> None:
+        """With an auth token: the request's ``X-Twilio-Signature`` must be Twilio's for
+        ``public_url`` + ``path`` (+ ``?query``) and the POST ``params``."""
+        if self._validator is None:
+            return
+        signature = headers.get("x-twilio-signature")
+        base = self.public_url or ""
+        if websocket:
+            base = "wss" + base[base.index(":"):]
+        url = base + path + (f"?{query}" if query else "")
+        if not signature or not self._validator.validate(url, dict(params or {}), signature):
+            raise TwilioRefused(403, _BAD_SIGNATURE)
+
+    def check_peer(self, client_host: str | None) -> None:
+        """Without an auth token or an authenticate hook, only loopback callers."""
+        if self._validator is None and self.authenticate is None and not _is_loopback(client_host):
+            raise TwilioRefused(403, _LOOPBACK_MESSAGE)
+
+    async def serve(self, host: str = "127.0.0.1", port: int = 8080, **kwargs: Any) -> asyncio.Server:
+        """The standalone server (picows, no ASGI stack; the lowest cost per call): the stream
+        socket at ``ws://host:port{path}``, with the same checks as the ASGI app. It does not
+        serve the TwiML webhook (plain HTTP): serve :attr:`app` for it, or answer it from your
+        own web app with :func:`twiml_connect_stream`. ``kwargs`` go to
+        ``picows.ws_create_server`` (``ssl=`` for TLS)."""
+        from ._server import serve
+
+        return await serve(self, host, port, **kwargs)
 
     def stream_url(self, prefix: str, server: tuple[str, int] | None) -> str:
         """The ``wss://`` URL for the TwiML: from ``public_url``; without one (loopback use
