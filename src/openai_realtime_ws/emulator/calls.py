@@ -15,8 +15,10 @@
 # - [INF] the error answers: unknown call 404; a call in the wrong state (accepting twice,
 #   referring a ringing call, anything after the end) 400 with `invalid_request_error`; a call
 #   nobody answers ends as `missed` after `ring_timeout`; refer and hangup end the call and close
-#   its sideband sockets with 1000; a sideband socket to a call that is ringing or over is
-#   refused with HTTP 404 before the upgrade.
+#   its sideband sockets with 1000 (after a REFER a SIP peer typically answers 202 and hangs up:
+#   jambonz/jambonz-feature-server#1258); a sideband socket to a call that is ringing or over is
+#   refused with HTTP 404 before the upgrade (the real API answers 404 with an empty body for a
+#   call that is not running: openai/openai-realtime-console#562; ours carries a JSON error).
 # - [INF] the call's session lives on the first sideband socket: until one connects, an accepted
 #   call is silent (the real API runs the session on its own; the caller speaks when it does).
 from __future__ import annotations
