@@ -130,6 +130,7 @@ class TwilioCall:
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._handlers: list[tuple[str, Callable[[Any], None]]] = []
+        self._telemetry: Any = None  # the call's telemetry.otel.SessionTelemetry, if any
 
     @property
     def call_sid(self) -> str:
@@ -227,6 +228,9 @@ class TwilioCall:
             await self._close_rt(rt)
             return
         self.rt = rt
+        if self.bridge.telemetry is not None:
+            self._telemetry = self.bridge.telemetry.instrument(
+                rt, attributes={"openai_realtime.call.id": start.call_sid})
         metrics = self.bridge.metrics
         if metrics is not None:
             metrics.session_opened()
@@ -359,7 +363,11 @@ class TwilioCall:
         if rt is not None:
             for etype, handler in self._handlers:
                 rt.off(etype, handler)
-            await self._close_rt(rt)
+            if self._telemetry is not None:
+                with self._telemetry.closing():
+                    await self._close_rt(rt)
+            else:
+                await self._close_rt(rt)
             if metrics is not None:
                 metrics.session_closed()
         for task in list(self._tasks):
@@ -411,6 +419,7 @@ class TwilioBridge:
         max_call_bytes: int = 256 * 1024 * 1024,
         max_call_seconds: float = 4 * 3600.0,
         metrics: Any = None,
+        telemetry: Any = None,
     ) -> None:
         self.connect = connect
         token = auth_token if auth_token is not None else os.environ.get("TWILIO_AUTH_TOKEN")
@@ -450,6 +459,9 @@ class TwilioBridge:
         self.metrics = metrics
         """A :class:`~openai_realtime_ws.telemetry.prometheus.ServiceMetrics` (``GET /metrics``
         on the ASGI app, counters per call), or None."""
+        self.telemetry = telemetry
+        """A :class:`~openai_realtime_ws.telemetry.otel.RealtimeTelemetry`: each call's Realtime
+        session is traced, with ``openai_realtime.call.id`` (the CallSid), or None."""
         self._app: Any = None
 
     @property
