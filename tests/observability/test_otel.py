@@ -228,3 +228,25 @@ async def test_a_conversation_with_tool_call_reconnect_and_barge_in_is_traced() 
     # nothing secret anywhere
     dump = repr([(s.name, dict(s.attributes or {}), [dict(e.attributes or {}) for e in s.events]) for s in spans])
     assert KEY not in dump and "sk-" not in dump and "ws://" not in dump
+
+
+def test_the_blocking_client_is_instrumented_too() -> None:
+    from openai_realtime_ws import OpenAIRealtimeWS
+    from openai_realtime_ws.emulator import EmulatorThread
+
+    t = Telemetry()
+    with EmulatorThread(config=EmulatorConfig(speed=0)) as emu:
+        rt = OpenAIRealtimeWS.create(base_url=emu.base_url, api_key=KEY, model="gpt-realtime-1.5")
+        session = t.tel.instrument(rt)
+        rt.send({"type": "response.create", "response": {"output_modalities": ["audio"]}})
+        done = rt.wait_for("response.done", timeout=10)
+        with session.closing():
+            rt.close()
+    (root,) = t.named("openai_realtime.session")
+    (chat,) = t.named("chat gpt-realtime-1.5")
+    assert A(chat)["gen_ai.response.id"] == done.response.id
+    assert done.response.usage is not None
+    assert A(chat)["gen_ai.usage.output_tokens"] == done.response.usage.output_tokens
+    assert A(root)["gen_ai.request.model"] == "gpt-realtime-1.5" and t.named("openai_realtime.close")
+    (point,) = t.points("gen_ai.client.operation.time_to_first_chunk")
+    assert point.count == 1
