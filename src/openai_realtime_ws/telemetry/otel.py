@@ -250,7 +250,7 @@ class SessionTelemetry(Generic[C]):
         on = rt.on  # type: ignore[attr-defined]
         for type_, handler in self._handlers:
             on(type_, handler)
-        protocol = getattr(rt, "protocol", None) or getattr(rt, "connection", None)
+        protocol = getattr(rt, "protocol", None)  # the Sans-I/O object (its error_observers)
         observers = getattr(protocol, "error_observers", None)
         self._observers: list[Any] | None = observers if isinstance(observers, list) else None
         if self._observers is not None:
