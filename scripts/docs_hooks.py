@@ -3,6 +3,11 @@ drift from the code and the vendored spec.
 
 * ``<!-- server-events -->`` / ``<!-- client-events -->`` (docs/reference/events.md): a table of
   wire ``type``, class, and the first line of the class docstring, from the generated types.
+* ``<!-- types -->`` (docs/reference/types.md): every generated class of
+  ``openai_realtime_ws.types`` in four tables (server events, client events, client-side
+  parameters, the objects inside server events), one row each: its fields with their types
+  (linked to their rows) and the first line of its docstring. One page, a few headings, instead
+  of a heading per class and per field (that page was 1.1 MB with 766 headings).
 * ``<!-- include spec/PROTOCOL.md -->`` (docs/protocol.md): the vendored protocol notes, with the
   evidence markers (``[S]``, ``[INF]``, ``[OBS][DOC]`` …) escaped so Markdown does not read them
   as reference links.
@@ -21,6 +26,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from openai_realtime_ws.types import _generated
 
 _MARKERS: dict[str, dict[str, type[Any]]] = {
@@ -29,13 +36,71 @@ _MARKERS: dict[str, dict[str, type[Any]]] = {
 }
 
 
+def _summary(cls: type[Any]) -> str:
+    return (inspect.getdoc(cls) or "").split("\n")[0].replace("|", "\\|")
+
+
 def event_table(classes: dict[str, type[Any]]) -> str:
-    """A Markdown table of ``{wire type: class}``, sorted by wire type."""
+    """A Markdown table of ``{wire type: class}``, sorted by wire type; each class links to its
+    fields on the types page."""
     rows = ["| `type` | Class | What it is |", "| --- | --- | --- |"]
     for wire, cls in sorted(classes.items()):
-        doc = (inspect.getdoc(cls) or "").split("\n")[0].replace("|", "\\|")
-        rows.append(f"| `{wire}` | `{cls.__name__}` | {doc} |")
+        name = cls.__name__
+        rows.append(f"| `{wire}` | [`{name}`](types.md#{name.lower()}) | {_summary(cls)} |")
     return "\n".join(rows)
+
+
+def generated_classes() -> list[type[msgspec.Struct]]:
+    """Every public class of the generated types, in name order."""
+    return sorted(
+        (c for n, c in vars(_generated).items()
+         if inspect.isclass(c) and issubclass(c, msgspec.Struct) and c.__module__ == _generated.__name__
+         and not n.startswith("_")),
+        key=lambda c: c.__name__,
+    )
+
+
+_PREFIX = re.compile(r"\b(?:openai_realtime_ws\.types\._generated|typing|builtins)\.")
+
+
+def _type_text(annotation: Any, known: set[str]) -> str:
+    text = annotation.__name__ if isinstance(annotation, type) else str(annotation)
+    text = _PREFIX.sub("", text).replace("NoneType", "None")
+    text = re.sub(r"\b([A-Z]\w+)\b", lambda m: f"[{m.group(1)}](#{m.group(1).lower()})"
+                  if m.group(1) in known else m.group(1), text)
+    return text.replace("|", "\\|")
+
+
+def types_tables() -> str:
+    """The types page: four tables, one row per generated class (see the module docstring)."""
+    classes = generated_classes()
+    known = {c.__name__ for c in classes}
+    server = set(_generated.SERVER_EVENT_TYPES.values())
+    client = set(_generated.CLIENT_EVENT_TYPES.values())
+    groups: list[tuple[str, str, list[type[Any]]]] = [
+        ("Server events", "What handlers, `wait_for()` and iteration give you.",
+         [c for c in classes if c in server]),
+        ("Client events", "What `send()` validates a dict against (or takes as an object).",
+         [c for c in classes if c in client]),
+        ("Parameters", "The objects inside client events (names ending in `Param`).",
+         [c for c in classes if c not in server | client and c.__name__.endswith("Param")]),
+        ("Objects", "The objects inside server events: sessions, responses, items, content "
+         "parts, formats, usage …", [c for c in classes if c not in server | client
+                                     and not c.__name__.endswith("Param")]),
+    ]
+    out: list[str] = []
+    for title, what, members in groups:
+        out += [f"## {title}", "", f"{what} {len(members)} classes.", "",
+                "| Class | Fields | What it is |", "| --- | --- | --- |"]
+        for cls in members:
+            fields = "<br>".join(
+                f"`{f.name}`: {_type_text(f.type, known)}"
+                for f in msgspec.structs.fields(cls)
+            ) or "—"
+            name = cls.__name__
+            out.append(f'| <a id="{name.lower()}"></a>`{name}` | {fields} | {_summary(cls)} |')
+        out.append("")
+    return "\n".join(out)
 
 
 _REPO = Path(__file__).resolve().parent.parent
@@ -51,7 +116,8 @@ def include_spec(match: re.Match[str]) -> str:
 
 #: The guides in reading order (file names under docs/); pages not listed follow, alphabetically.
 GUIDE_ORDER = [
-    "index.md", "client.md", "reliability.md", "tools.md", "recipes.md", "voice.md", "relay.md",
+    "index.md", "client.md", "reliability.md", "tools.md", "recipes.md", "voice.md", "sip.md",
+    "relay.md",
     "browser.md", "emulator.md", "cli.md", "benchmarks.md", "protocol.md",
 ]
 
@@ -105,4 +171,6 @@ def on_page_markdown(markdown: str, **kwargs: Any) -> str:
     for marker, classes in _MARKERS.items():
         if marker in markdown:
             markdown = markdown.replace(marker, event_table(classes))
+    if "<!-- types -->" in markdown:
+        markdown = markdown.replace("<!-- types -->", types_tables())
     return _INCLUDE.sub(include_spec, markdown)

@@ -49,6 +49,25 @@ def _reference_text() -> str:
     return "\n".join(p.read_text(encoding="utf-8") for p in sorted(REFERENCE.glob("*.md")))
 
 
+def _hooks() -> Any:
+    """scripts/docs_hooks.py, the mkdocs hook that fills the generated parts of the pages."""
+    spec = importlib.util.spec_from_file_location("docs_hooks", REPO / "scripts" / "docs_hooks.py")
+    assert spec is not None and spec.loader is not None
+    hooks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hooks)
+    return hooks
+
+
+def _on_types_page(module: str, name: str, obj: Any) -> bool:
+    """The types page lists every generated class in the hook's tables, and names the rest."""
+    if module != "openai_realtime_ws.types":
+        return False
+    page = (REFERENCE / "types.md").read_text(encoding="utf-8")
+    if obj in _hooks().generated_classes():
+        return "<!-- types -->" in page
+    return f"`{name}`" in page
+
+
 def _own_members(cls: type) -> list[tuple[str, Any]]:
     """Public methods and properties a user calls on ``cls`` (its own and its mixins')."""
     members: list[tuple[str, Any]] = []
@@ -82,7 +101,7 @@ def test_public_name_is_documented_and_in_the_reference(module: str, name: str, 
     home = getattr(obj, "__module__", module)
     assert re.search(rf"^::: [\w.]*\b{re.escape(name)}$", text, re.M) or re.search(
         rf"^::: ({re.escape(module)}|{re.escape(home)})$", text, re.M
-    ), f"{module}.{name} is on no page of docs/reference/"
+    ) or _on_types_page(module, name, obj), f"{module}.{name} is on no page of docs/reference/"
     if inspect.isclass(obj):
         # an override without its own docstring inherits its base's (inspect.getdoc's rule)
         missing = [m for m, v in _own_members(obj)
@@ -96,14 +115,66 @@ def test_every_event_class_is_listed() -> None:
     page = (REFERENCE / "events.md").read_text(encoding="utf-8")
     assert "<!-- server-events -->" in page and "<!-- client-events -->" in page
     # the mkdocs hook that fills those markers lists every class of both unions
-    spec = importlib.util.spec_from_file_location("docs_hooks", REPO / "scripts" / "docs_hooks.py")
-    assert spec is not None and spec.loader is not None
-    hooks = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(hooks)
-    rendered = hooks.on_page_markdown(page)
+    rendered = _hooks().on_page_markdown(page)
     for classes in (_generated.SERVER_EVENT_TYPES, _generated.CLIENT_EVENT_TYPES):
         for wire, cls in classes.items():
-            assert f"| `{wire}` | `{cls.__name__}` |" in rendered
+            name = cls.__name__
+            assert f"| `{wire}` | [`{name}`](types.md#{name.lower()}) |" in rendered
+
+
+def test_the_types_page_is_one_compact_page_with_every_class_and_field() -> None:
+    """It was 1.1 MB with 766 headings (a heading per class and per field): now four tables, a
+    row per class with its fields and their types, linked."""
+    import msgspec
+
+    hooks = _hooks()
+    rendered = hooks.on_page_markdown((REFERENCE / "types.md").read_text(encoding="utf-8"))
+    headings = re.findall(r"^#+ ", rendered, re.M)
+    assert len(headings) <= 6, len(headings)
+    assert len(rendered) < 250_000, len(rendered)
+    classes = hooks.generated_classes()
+    assert len(classes) > 100
+    for cls in classes:
+        name = cls.__name__
+        row = next(line for line in rendered.splitlines() if f'<a id="{name.lower()}"></a>' in line)
+        for field in msgspec.structs.fields(cls):
+            assert f"`{field.name}`: " in row, (name, field.name)
+    # a type name in a field links to its row
+    assert "`response`: [Response](#response)" in rendered
+
+
+def _prose(page: Path) -> list[str]:
+    """Paragraph lines outside code blocks: not headings, ::: directives, options, tables."""
+    out, in_code = [], False
+    for line in page.read_text(encoding="utf-8").splitlines():
+        if line.startswith("```"):
+            in_code = not in_code
+        elif not in_code and line.strip() and not re.match(r"(#|:::|\s|\||<!--)", line):
+            out.append(line)
+    return out
+
+
+@pytest.mark.parametrize("page", sorted(REFERENCE.glob("*.md")), ids=lambda p: p.name)
+def test_every_reference_source_reads_on_a_code_host(page: Path) -> None:
+    """The sources are read on a code host too, where ``:::`` lines render as nothing: each
+    page says in a sentence or more what is on it."""
+    text = " ".join(_prose(page))
+    sentences = [s for s in re.split(r"(?<=[.:])\s", text) if len(s.split()) >= 8]
+    assert sentences, f"docs/reference/{page.name} has no sentence of prose"
+
+
+def test_the_client_pages_show_what_a_user_calls() -> None:
+    """The clients are built by ``create()``/``azure()``: no constructor signature of internals
+    (``plan: ConnectPlan``, ``runner: _LoopThread``), no instance attribute's value expression
+    (``RealtimeProtocol(redact=self._redact, …)``), no deprecated ``connection``."""
+    page = (REFERENCE / "client.md").read_text(encoding="utf-8")
+    for cls in ("AsyncOpenAIRealtimeWS", "OpenAIRealtimeWS"):
+        block = page[page.index(f"::: openai_realtime_ws.{cls}\n"):]
+        block = block[: block.index("\n\n")]
+        assert "merge_init_into_class: false" in block, cls
+        assert "show_attribute_values: false" in block, cls
+        assert '"!^connection$"' in block and '"!^_"' in block, cls
+    assert "create(" in " ".join(_prose(REFERENCE / "client.md"))
 
 
 def test_every_connect_option_is_documented_in_create_and_the_guide() -> None:

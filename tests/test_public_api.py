@@ -47,6 +47,7 @@ PUBLIC = [
     "RealtimeTarget",
     "ReconnectContext",
     "ReconnectPolicy",
+    "UnknownEventTypeWarning",
     "UnknownServerEvent",
     "__version__",
     "build_azure_url",

@@ -12,6 +12,7 @@ from .aio.client import AsyncOpenAIRealtimeWS
 from .aio.secrets import create_client_secret
 from .core.calls import CallControlError
 from .core.conversation import Conversation
+from .core.event_names import UnknownEventTypeWarning
 from .core.errors import (
     ConnectionClosed,
     ConnectionClosedError,
@@ -57,6 +58,7 @@ __all__ = [
     "RealtimeTarget",
     "ReconnectContext",
     "ReconnectPolicy",
+    "UnknownEventTypeWarning",
     "UnknownServerEvent",
     "__version__",
     "build_azure_url",
