@@ -28,7 +28,7 @@ from .core.reconnect import ReconnectPolicy
 
 __all__ = ["RealtimeWSModel"]
 
-log = logging.getLogger("openai_realtime_ws.agents")
+log = logging.getLogger("openai_realtime_ws.frameworks")
 
 #: marks, in the frame stream, where the client reconnected (never sent to openai-agents)
 _RECONNECTED = "openai_realtime_ws.reconnected"

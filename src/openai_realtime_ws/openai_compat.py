@@ -29,7 +29,7 @@ __all__ = [
     "connect",
 ]
 
-log = logging.getLogger("openai_realtime_ws.openai_compat")
+log = logging.getLogger("openai_realtime_ws.frameworks")
 
 R = TypeVar("R")
 Handler = Callable[[Any], object]
