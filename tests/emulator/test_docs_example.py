@@ -14,11 +14,15 @@ agent_script = ScriptedResponder().on(
 )
 
 
+@pytest.mark.asyncio
 @pytest.mark.realtime_emulator(config=EmulatorConfig(speed=0), responder=agent_script)
 async def test_weather_agent(realtime_emulator: Emulator) -> None:
     client = AsyncOpenAI(api_key="sk-test", base_url=realtime_emulator.base_url)
     async with client.realtime.connect(model="gpt-realtime") as conn:
-        await conn.session.update(session={"type": "realtime", "output_modalities": ["text"]})
+        # the script may only call tools the session (or the response) declares, as the real model
+        await conn.session.update(session={"type": "realtime", "output_modalities": ["text"], "tools": [
+            {"type": "function", "name": "get_weather", "description": "The weather in a city.",
+             "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}]})
         await conn.conversation.item.create(item={
             "type": "message", "role": "user",
             "content": [{"type": "input_text", "text": "What's the weather in Lisbon?"}]})

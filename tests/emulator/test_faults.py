@@ -144,7 +144,7 @@ async def test_config_faults_apply_to_every_connection() -> None:
     async with Emulator(config=EmulatorConfig(faults=[RefuseHandshake(503)])) as emu:
         for _ in range(2):
             with pytest.raises(InvalidStatus):
-                await websockets.connect(f"{emu.ws_url}?model=x")
+                await websockets.connect(f"{emu.ws_url}?model=gpt-realtime")
 
 
 async def test_restart_keeps_port(realtime_emulator: Emulator) -> None:
@@ -154,7 +154,7 @@ async def test_restart_keeps_port(realtime_emulator: Emulator) -> None:
     exc = await close_info(raw)
     assert exc.rcvd is not None and exc.rcvd.code == 1012
     with pytest.raises(OSError):
-        await websockets.connect(f"{realtime_emulator.ws_url}?model=x", open_timeout=1)
+        await websockets.connect(f"{realtime_emulator.ws_url}?model=gpt-realtime", open_timeout=1)
     await realtime_emulator.start()
     assert realtime_emulator.port == port
     raw = await connect(realtime_emulator)

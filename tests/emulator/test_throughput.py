@@ -89,7 +89,7 @@ async def connect(emu: Emulator) -> tuple[picows.WSTransport, Counter]:
     """Connected once session.created arrived."""
     listener = Counter()
     first = listener.arm(target=1)  # armed before connecting: session.created may come with the upgrade
-    transport, _ = await picows.ws_connect(lambda: listener, f"{emu.ws_url}?model=x",
+    transport, _ = await picows.ws_connect(lambda: listener, f"{emu.ws_url}?model=gpt-realtime",
                                            max_frame_size=64 * 1024 * 1024)
     await first
     return transport, listener

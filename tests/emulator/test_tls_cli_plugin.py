@@ -31,10 +31,10 @@ async def test_tls_fixture_serves_wss(realtime_emulator_tls: Emulator) -> None:
     await raw.ws.close()
     # an untrusting client fails
     with pytest.raises(ssl.SSLCertVerificationError):
-        await websockets.connect(f"{emu.ws_url}?model=x", ssl=ssl.create_default_context())
+        await websockets.connect(f"{emu.ws_url}?model=gpt-realtime", ssl=ssl.create_default_context())
     # the cert is valid for localhost too, and trusted through ca_file alone
     ctx = ssl.create_default_context(cafile=emu.ca_file)
-    async with websockets.connect(f"wss://localhost:{emu.port}/v1/realtime?model=x", ssl=ctx) as ws:
+    async with websockets.connect(f"wss://localhost:{emu.port}/v1/realtime?model=gpt-realtime", ssl=ctx) as ws:
         assert json.loads(await ws.recv())["type"] == "session.created"
 
 
@@ -83,7 +83,7 @@ def test_thread_restart_keeps_port() -> None:
         emu.stop()
         emu.start()
         assert emu.port == port
-        with sync_connect(f"{emu.ws_url}?model=x", ssl=emu.ssl_context) as ws:
+        with sync_connect(f"{emu.ws_url}?model=gpt-realtime", ssl=emu.ssl_context) as ws:
             assert json.loads(ws.recv())["type"] == "session.created"
 
 
@@ -115,7 +115,7 @@ async def test_cli_prints_base_url_first_and_stops_on_sigterm() -> None:
         line = (await asyncio.wait_for(proc.stdout.readline(), 20)).decode().strip()
         assert line.startswith("http://127.0.0.1:") and line.endswith("/v1")
         port = int(line.rsplit(":", 1)[1].split("/")[0])
-        async with websockets.connect(f"ws://127.0.0.1:{port}/v1/realtime?model=x",
+        async with websockets.connect(f"ws://127.0.0.1:{port}/v1/realtime?model=gpt-realtime",
                                       additional_headers={"Authorization": "Bearer sk-cli"}) as ws:
             assert json.loads(await ws.recv())["type"] == "session.created"
     finally:

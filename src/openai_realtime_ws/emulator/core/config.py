@@ -31,6 +31,12 @@ class EmulatorConfig:
     """Send `conversation.created` after `session.created` (real GA traces don't)."""
     model: str = "gpt-realtime"
     """Model reported when the URL names none (call_id / transcription sessions)."""
+    model_check: str = "openai"
+    """Which URL `model` names are refused the way the real API refuses them (`error`
+    invalid_model, close 4000): "openai" (default) names of other OpenAI model families
+    (`gpt-4o`, `o3`, `whisper-1`: `core.models.is_other_openai_model`), "all" every name that is
+    not a Realtime model (what the real API does; short placeholder names like "m" included),
+    "off" none. Azure deployment names are never checked."""
     voice: str = "alloy"
     instructions: str = (
         "You are a helpful, witty, and friendly AI. Your voice and personality should be warm and "

@@ -159,6 +159,16 @@ def beta_disabled() -> FatalClose:
     return FatalClose(RequestError("beta_api_shape_disabled", BETA_MESSAGE), 4000)
 
 
+def invalid_model(model: str, mode: str = "realtime") -> FatalClose:
+    """A URL model the endpoint does not serve: `error` invalid_model, close 4000
+    `invalid_request_error.invalid_model`. Code, close and message shape observed for
+    transcription mode (`Model "gpt-4o-mini-transcribe" is not supported in transcription mode.`,
+    livekit/agents-js#1756); "not supported in realtime mode" with `invalid_model` reported for a
+    non-realtime model (hurttlocker/o8#2165); the realtime/translation wording is [INF]."""
+    return FatalClose(RequestError("invalid_model", f'Model "{model}" is not supported in {mode} mode.', "model"),
+                      4000)
+
+
 # --- item errors: codes [INF] (item_truncate_invalid_item_id is seen in public client code) ---
 
 def item_not_found(action: str, item_id: Any) -> RequestError:
@@ -220,3 +230,16 @@ def approval_request_not_found(request_id: Any) -> RequestError:
     # [INF] code and text
     return RequestError("invalid_value", f"No pending MCP approval request with id: {request_id}",
                         "item.approval_request_id")
+
+
+def undeclared_tool(names: Iterable[str], declared: Iterable[str]) -> RequestError:
+    """The responder (a test's script) made the model call a function the session and the
+    response did not declare: the real model cannot, so the emulator refuses the response and
+    says which tool (a `server_error`: the emulator's responder is the server side) [emulator]."""
+    shown = ", ".join(repr(n) for n in names)
+    known = ", ".join(repr(n) for n in declared) or "none"
+    return RequestError("emulator_undeclared_tool",
+                        f"The emulator's responder called {shown}, which neither the session nor the response "
+                        f"declared (declared function tools: {known}); the real model can only call declared "
+                        "tools: add it to session.tools (or response.tools) or fix the script.",
+                        None, type="server_error")

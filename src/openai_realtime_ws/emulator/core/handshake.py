@@ -2,7 +2,7 @@
 # without I/O: which query form, which credential (Authorization, Azure `api-key`, or the
 # `openai-insecure-api-key.<key>` subprotocol), which subprotocol to answer, whether to refuse
 # with HTTP (bad query: 400; Azure without a valid key: 401) or to accept and then end the socket
-# (invalid_api_key → 3000, beta → 4000).
+# (invalid_api_key → 3000, beta → 4000, a model that is not a Realtime model → 4000).
 from __future__ import annotations
 
 import copy
@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ...core.models import is_other_openai_model, is_realtime_model, is_translation_model
 from . import errors, schema
 from . import session_config as sc
 from .config import EmulatorConfig
@@ -166,4 +167,15 @@ def decide(req: HandshakeRequest, config: EmulatorConfig, secrets: SecretStore, 
         d.fatal = errors.beta_disabled()
     elif not ok:
         d.fatal = errors.invalid_api_key(key)
+    elif d.model is not None and not req.azure and _refused_model(d.model, config.model_check):
+        d.fatal = errors.invalid_model(d.model, "realtime")
     return d
+
+
+def _refused_model(model: str, check: str) -> bool:
+    """Whether `EmulatorConfig.model_check` refuses this URL model for a realtime session."""
+    if check == "all":
+        return not is_realtime_model(model)
+    if check == "openai":
+        return is_other_openai_model(model) or is_translation_model(model)
+    return False

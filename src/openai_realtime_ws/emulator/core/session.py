@@ -793,6 +793,11 @@ class Session:
         if tool_choice == "none" and reply.tool_calls:
             reply = Reply(text=reply.text or "I can't use tools right now.")
         reply, mcp_calls = self._plan_mcp(reply, tools, in_band)
+        declared = [str(t.get("name")) for t in tools if isinstance(t, Mapping) and t.get("type", "function") == "function"]
+        undeclared = [c.name for c in reply.tool_calls if c.name not in declared]
+        if undeclared:
+            return self._error(errors.undeclared_tool(undeclared, declared),
+                               client_event_id if isinstance(client_event_id, str) else None)
         input_tokens = self._input_tokens(items, instructions, tools)
         rp = ResponseParams(
             modality=modality, instructions=instructions, tools=tools, tool_choice=tool_choice,
