@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 import os
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final
@@ -25,6 +26,7 @@ from ..core.handshake import (
     build_realtime_url,
     openai_plan,
 )
+from ..core.models import unknown_model_message
 
 __all__ = ["CredentialSource", "PlanFactory", "azure_plans", "bounded", "openai_plans", "resolve_credential"]
 
@@ -90,6 +92,8 @@ def openai_plans(
     url = build_realtime_url(
         target_client, model=model, call_id=call_id, intent=intent, url_builder=url_builder
     )
+    if model is not None and (warning := unknown_model_message(model)) is not None:
+        logging.getLogger("openai_realtime_ws").warning("%s", warning)  # not refused: gateways name their own
     source: object = api_key
     if source is None and client is not None:
         source = getattr(client, "_api_key_provider", None) or getattr(client, "api_key", None)
