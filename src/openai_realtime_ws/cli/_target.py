@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from ..core.errors import RealtimeConfigError
 from ..core.handshake import check_http_url, check_ws_url, is_loopback_host, redact_text, redact_url
+from ..core.models import REALTIME_MODELS, is_realtime_model
 from ..types import ErrorEventError
 from ._errors import EXIT_CONNECTION, EXIT_USAGE, CLIError
 
@@ -42,15 +43,9 @@ __all__ = [
 ]
 
 DEFAULT_MODEL = "gpt-realtime"
-KNOWN_MODELS = (
-    "gpt-realtime", "gpt-realtime-mini", "gpt-realtime-1.5", "gpt-realtime-2", "gpt-realtime-2.1",
-    "gpt-realtime-2.1-mini", "gpt-realtime-2025-08-28", "gpt-realtime-mini-2025-10-06",
-    "gpt-realtime-mini-2025-12-15", "gpt-4o-realtime-preview", "gpt-4o-mini-realtime-preview",
-    "gpt-4o-realtime-preview-2024-10-01", "gpt-4o-realtime-preview-2024-12-17",
-    "gpt-4o-realtime-preview-2025-06-03", "gpt-4o-mini-realtime-preview-2024-12-17",
-)
-"""The session models of the OpenAPI spec (spec/realtime-openapi-subset.json). Other names are
-accepted when they look like a Realtime model (``gpt-…realtime…``): newer snapshots keep working."""
+KNOWN_MODELS = tuple(REALTIME_MODELS)
+"""The known session models: the one list in core/models.py (each with its source). Other names
+are accepted when they look like a Realtime model (``gpt-…realtime…``): newer snapshots keep working."""
 VOICES = ("alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar")
 """The built-in voices of the spec; a custom voice is given by its id (``voice_…``)."""
 EMULATOR_KEY = "sk-local-emulator"
@@ -141,7 +136,7 @@ def voice_value(text: str) -> str:
 def check_model(model: str) -> None:
     """Refuse a model name that cannot be a Realtime model (a typo would otherwise only show
     against the real API, and never against the emulator)."""
-    if model in KNOWN_MODELS or (model.startswith(("gpt-", "ft:gpt-")) and "realtime" in model):
+    if is_realtime_model(model):
         return
     raise CLIError(
         f"--model {model!r} is not a Realtime model: expected one of {', '.join(KNOWN_MODELS[:6])}, "
