@@ -198,3 +198,33 @@ def test_arguments_without_a_counterpart_are_refused_by_name() -> None:
     with pytest.raises(RealtimeConfigError, match="'compression'"):
         connect(None, model="gpt-realtime", websocket_connection_options={"compression": None})
     connect(None, model="gpt-realtime", extra_query={})  # openai-python's default: fine
+
+
+@pytest.mark.realtime_emulator(api_key=KEY, config=EmulatorConfig(speed=0))
+async def test_an_azure_client_goes_through_azure(realtime_emulator: Emulator) -> None:
+    from openai import AsyncAzureOpenAI
+
+    client = AsyncAzureOpenAI(api_key=KEY, azure_endpoint=realtime_emulator.origin,
+                              api_version="2025-04-01-preview")
+    async with connect(client, model="my-deployment") as conn:
+        assert (await conn.recv()).type == "session.created"
+    record = realtime_emulator.connections[0]
+    assert record.path == "/openai/v1/realtime" and record.query["model"] == "my-deployment"
+    assert record.headers["api-key"] == KEY and "authorization" not in record.headers
+
+
+@pytest.mark.realtime_emulator(config=EmulatorConfig(speed=0))
+async def test_reconnect_is_this_librarys_option(realtime_emulator: Emulator) -> None:
+    from openai_realtime_ws.emulator import CloseWith
+
+    realtime_emulator.faults.next_connection(CloseWith(code=1012, after_type="session.updated"))
+    client = AsyncOpenAI(api_key="sk-x", base_url=realtime_emulator.base_url)
+    async with connect(client, model="gpt-realtime", reconnect=True) as conn:
+        await conn.session.update(session={"type": "realtime", "instructions": "Be brief."})
+        await until(conn, "session.updated")
+        # the server restarts (1012); iteration goes on with the new session, restored
+        await until(conn, "session.created")
+        restored = await until(conn, "session.updated")
+        assert restored.session.instructions == "Be brief."
+        assert conn.client.reconnects == 1
+    assert len(realtime_emulator.connections) == 2
