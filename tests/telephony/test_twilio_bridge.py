@@ -40,13 +40,22 @@ async def _serve(app: Any) -> AsyncIterator[str]:
         sock.close()
 
 
-@pytest.fixture
-async def phone() -> AsyncIterator[tuple[Emulator, TwilioBridge, str]]:
+@pytest.fixture(params=["asgi", "picows"])
+async def phone(request: pytest.FixtureRequest) -> AsyncIterator[tuple[Emulator, TwilioBridge, str]]:
+    """The bridge as an ASGI app under uvicorn, and as its standalone picows server."""
     async with Emulator(config=EmulatorConfig(speed=4.0, audio_chunk_ms=100)) as emu:
         async def connect(start: TwilioStart) -> AsyncOpenAIRealtimeWS:
             return await AsyncOpenAIRealtimeWS.create(base_url=emu.base_url, api_key=KEY, model="gpt-realtime")
 
         bridge = TwilioBridge(connect, greeting="")
+        if request.param == "picows":
+            server = await bridge.serve("127.0.0.1", 0)
+            try:
+                yield emu, bridge, f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}/media-stream"
+            finally:
+                server.close()
+                await server.wait_closed()
+            return
         async for url in _serve(bridge):
             yield emu, bridge, url
 

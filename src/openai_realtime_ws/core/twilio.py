@@ -20,7 +20,6 @@ cleared audio are ignored. Times are passed in (``now``, seconds on any monotoni
 
 from __future__ import annotations
 
-import base64
 import binascii
 import json
 from collections import deque
@@ -302,26 +301,27 @@ class TwilioStream:
         (``payload``: base64 μ-law 8 kHz, e.g. a ``response.output_audio.delta`` in
         ``audio/pcmu``, passed through as is)."""
         sid = self._sid()
-        try:
-            n = len(base64.b64decode(payload, validate=False))
-        except (binascii.Error, ValueError):
+        try:  # strict: the payload then holds only base64 characters, safe in the JSON as is
+            n = len(binascii.a2b_base64(payload, strict_mode=True))
+        except (binascii.Error, ValueError, TypeError):
             raise TwilioProtocolError("payload: expected base64 audio") from None
         duration = n / MULAW_BYTES_PER_MS
         if self._playing_ms(now) >= self._total_ms:
             # Twilio's buffer ran empty: this chunk starts playing on arrival
             self._anchor = (now, self._total_ms)
         key = (item_id, content_index)
-        start = self._parts.get(key, 0.0)
-        self._parts[key] = start + duration
-        while len(self._parts) > 64:
-            self._parts.pop(next(iter(self._parts)))
+        parts = self._parts
+        start = parts.get(key, 0.0)
+        parts[key] = start + duration
+        if len(parts) > 64:
+            parts.pop(next(iter(parts)))
         self._last_part = key
         self._seq += 1
         self._total_ms += duration
         self._timeline.append(_Sent(self._seq, item_id, content_index, start, duration, self._total_ms))
         return [
-            json.dumps({"event": "media", "streamSid": sid, "media": {"payload": payload}}),
-            json.dumps({"event": "mark", "streamSid": sid, "mark": {"name": str(self._seq)}}),
+            '{"event":"media","streamSid":"' + sid + '","media":{"payload":"' + payload + '"}}',
+            '{"event":"mark","streamSid":"' + sid + '","mark":{"name":"' + str(self._seq) + '"}}',
         ]
 
     def mark_complete(self, item_id: str, content_index: int = 0) -> None:

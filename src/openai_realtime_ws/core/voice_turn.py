@@ -137,11 +137,20 @@ class CancelTimer:
 Action = Send | PlayAudio | CompletePart | StopPlayback | ArmTimer | CancelTimer
 
 
+_MISSING = object()
+
+
 def _get(obj: Any, *path: str) -> Any:
     for name in path:
         if obj is None:
             return None
-        obj = obj.get(name) if isinstance(obj, Mapping) else getattr(obj, name, None)
+        if type(obj) is dict:
+            obj = obj.get(name)
+            continue
+        value = getattr(obj, name, _MISSING)  # typed events first: attribute access is cheap
+        if value is _MISSING:
+            value = obj.get(name) if isinstance(obj, Mapping) else None
+        obj = value
     return obj
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import struct
 from typing import TYPE_CHECKING, Any
 
 import picows
@@ -56,7 +57,7 @@ class _StreamListener(picows.WSListener):
             self.bridge._refused(exc, "stream", host)
             self._refuse(exc.message)
             return
-        self.call = call = TwilioCall(self.bridge, self._send_text, self._close)
+        self.call = call = TwilioCall(self.bridge, self._send_text, self._close, self._send_texts)
         self.bridge._track(call)
         if self.bridge.metrics is not None:
             self.bridge.metrics.call_state("ringing")
@@ -138,11 +139,27 @@ class _StreamListener(picows.WSListener):
         if transport is not None and not transport.is_close_frame_sent:
             transport.send(_TEXT, text.encode())
 
+    def _send_texts(self, texts: list[str]) -> None:
+        """Several text messages in one write to the socket (a chunk's ``media`` and its
+        ``mark``): server frames are unmasked, RFC 6455 §5.2, written in order with picows's."""
+        transport = self.transport
+        if transport is not None and not transport.is_close_frame_sent:
+            transport.underlying_transport.write(b"".join(_text_frame(t.encode()) for t in texts))
+
     def _close(self) -> None:
         transport = self.transport
         if transport is not None and not transport.is_close_frame_sent:
             transport.send_close(picows.WSCloseCode.OK)
             transport.disconnect()
+
+
+def _text_frame(payload: bytes) -> bytes:
+    n = len(payload)
+    if n < 126:
+        return bytes((0x81, n)) + payload
+    if n < 65536:
+        return struct.pack("!BBH", 0x81, 126, n) + payload
+    return struct.pack("!BBQ", 0x81, 127, n) + payload
 
 
 async def serve(bridge: TwilioBridge, host: str, port: int, **kwargs: Any) -> asyncio.Server:

@@ -111,7 +111,8 @@ class TwilioCall:
     (DTMF keys pressed so far), :meth:`say`, :meth:`respond`, :meth:`hang_up`."""
 
     def __init__(self, bridge: TwilioBridge, send_text: Callable[[str], None],
-                 close: Callable[[], None]) -> None:
+                 close: Callable[[], None],
+                 send_texts: Callable[[list[str]], None] | None = None) -> None:
         self.bridge = bridge
         self.stream = TwilioStream(max_message_chars=bridge.max_message_bytes)
         self.turn = VoiceTurn()
@@ -126,10 +127,12 @@ class TwilioCall:
         self.end_reason = ""
         self.received_bytes = 0
         self._send_text = send_text
+        self._send_texts = send_texts  # several messages in one write (the standalone server)
         self._close = close
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._handlers: list[tuple[str, Callable[[Any], None]]] = []
+        self._send_raw: Callable[[str], None] | None = None
         self._telemetry: Any = None  # the call's telemetry.otel.SessionTelemetry, if any
 
     @property
@@ -184,7 +187,12 @@ class TwilioCall:
             rt = self.rt
             if rt is not None:
                 try:  # pass-through: Twilio's base64 μ-law is the audio/pcmu append as is
-                    rt.send({"type": "input_audio_buffer.append", "audio": event.payload})
+                    # (checked strict base64 by the core: safe to put in the JSON as it is)
+                    if self._send_raw is not None:
+                        self._send_raw('{"type":"input_audio_buffer.append","audio":"'
+                                       + event.payload + '"}')
+                    else:
+                        rt.send({"type": "input_audio_buffer.append", "audio": event.payload})
                     if self.bridge.metrics is not None:
                         self.bridge.metrics.to_upstream()
                 except Exception as exc:
@@ -228,6 +236,7 @@ class TwilioCall:
             await self._close_rt(rt)
             return
         self.rt = rt
+        self._send_raw = getattr(rt, "send_raw", None)
         if self.bridge.telemetry is not None:
             self._telemetry = self.bridge.telemetry.instrument(
                 rt, attributes={"openai_realtime.call.id": start.call_sid})
@@ -275,9 +284,13 @@ class TwilioCall:
             if type(action) is PlayAudio:
                 if self.stream.stream_sid is not None:
                     try:
-                        for text in self.stream.media(action.item_id, action.content_index,
-                                                      action.delta, time.monotonic()):
-                            self._send_text(text)
+                        texts = self.stream.media(action.item_id, action.content_index,
+                                                  action.delta, time.monotonic())
+                        if self._send_texts is not None:
+                            self._send_texts(texts)
+                        else:
+                            for text in texts:
+                                self._send_text(text)
                         if self.bridge.metrics is not None:
                             self.bridge.metrics.to_client(2)
                     except TwilioProtocolError as exc:
