@@ -269,3 +269,25 @@ async def test_metrics_count_refusals_calls_and_outcomes(emu: Emulator) -> None:
     assert value("openai_realtime_sessions_open") == 0.0
     assert (value("openai_realtime_events_relayed_total", direction="to_upstream") or 0) >= 1  # the greeting
     assert 'openai_realtime_calls_ended_total{outcome="hung_up",service="sip"} 1.0' in text
+
+
+async def test_dtmf_reaches_the_call(emu: Emulator) -> None:
+    app = make_app(emu)
+    got = asyncio.Event()
+    seen: list[str] = []
+
+    @app.on_call
+    async def handle(call: SipCall) -> None:
+        await call.rt.wait_for("input_audio_buffer.dtmf_event_received")
+        await call.rt.wait_for("input_audio_buffer.dtmf_event_received")
+        seen.append(call.digits)
+        got.set()
+
+    async for url in serve(app):
+        call_id = await emu.place_call(url, webhook_secret=SECRET)
+        conn = await emu.wait_for_connection(0)
+        assert conn.call_id == call_id
+        await emu.inject_dtmf(conn, "4#")
+        await asyncio.wait_for(got.wait(), 5)
+        assert await emu.calls[call_id].wait_ended() == "ended"
+    assert seen == ["4#"]

@@ -233,8 +233,9 @@ class SipCall:
             if isinstance(action, SendEvent):
                 self._send(action.event)
             elif isinstance(action, StopPlayback):
-                # the call plays the audio: cut it there (a sideband-only event), nothing to report
-                if self.playing:
+                # the call plays the audio: unless the server cuts it itself at the caller's speech
+                # (turn_detection.interrupt_response, on by default), cut it there
+                if self.playing and not self._server_interrupts():
                     self._send({"type": "output_audio_buffer.clear"})
                 if action.report:
                     self._do(self.turn.playback_stopped(None))
@@ -245,6 +246,13 @@ class SipCall:
             elif isinstance(action, CancelTimer):
                 self._cancel_timer(action.name)
             # PlayAudio / CompletePart: the audio never reaches this server
+
+    def _server_interrupts(self) -> bool:
+        td = turn_detection_of(self.rt.session) if self.rt is not None else None
+        if td is None:
+            return False
+        flag = td.get("interrupt_response") if isinstance(td, Mapping) else getattr(td, "interrupt_response", None)
+        return flag is None or bool(flag)
 
     def _timer_fired(self, name: str) -> None:
         self._timers.pop(name, None)
