@@ -7,7 +7,7 @@
     ├── InvalidClientEvent (ValueError)      local misuse: send() refused an event (.field)
     ├── QueueFull                            the outbound queue is full; the event was not queued
     ├── HandlerError                         a user handler raised (.event_type; __cause__)
-    ├── RealtimeAPIError                     an API ``error`` event (.code .param .type .event_id .error)
+    ├── RealtimeAPIError                     an API ``error`` event (.code .param .type .client_event_id .error)
     ├── MalformedFrameError                  the server sent something that is not a Realtime event
     └── RealtimeConnectionError              the handshake or the transport failed
         ├── HandshakeError (.status)         HTTP status / redirect refused before the upgrade
@@ -20,12 +20,16 @@ What each attribute means (one meaning per name and class):
 * ``.message`` (every class): the human-readable text, never a credential or a whole payload.
   On :class:`RealtimeAPIError` it is exactly the API's ``error.message``; ``str(exc)`` adds the
   other fields in parentheses, for logs and tracebacks.
-* ``RealtimeAPIError.code`` / ``.param`` / ``.type`` / ``.event_id``: the API error object's
-  fields (``str`` or ``None``), the same values as ``exc.error.code`` … ``exc.error.event_id``.
-  ``event_id`` is the id of the *client* event that caused the error; the id of the server's
-  ``error`` event itself is ``.server_event_id``. ``.error`` is the ``ErrorEventError`` and
-  ``.event`` the whole ``ErrorEvent`` (``None`` when the frame did not match the spec and was
-  reported from its raw fields).
+* ``OpenAIRealtimeError.event_id`` (every class, as in openai-node): the unique id of the
+  *server* event behind the error, i.e. the ``error`` event's own ``event_id`` on a
+  :class:`RealtimeAPIError`, ``None`` on every other class.
+* ``RealtimeAPIError.code`` / ``.param`` / ``.type`` / ``.client_event_id``: the API error
+  object's fields (``str`` or ``None``), the same values as ``exc.error.code`` …
+  ``exc.error.event_id``: ``client_event_id`` is the id of the *client* event that caused the
+  error. ``.server_event_id`` is an older name of ``.event_id``. ``.error`` is the
+  ``ErrorEventError`` and ``.event`` the whole ``ErrorEvent`` (``None`` when the frame did not
+  match the spec and was reported from its raw fields). ``str(exc)`` adds the error object's
+  fields, named as there (``event_id=`` is the client event's id).
 * ``ConnectionClosed.code``: the WebSocket close code (``int``, ``None`` when the connection
   dropped without a close frame); ``.reason`` the close reason; ``.unsent`` the client events
   that were queued and never written.
@@ -106,6 +110,10 @@ def format_error_event(error: ErrorEventError | None, fallback: str = "unknown e
 class OpenAIRealtimeError(Exception):
     """Root of every error this library raises or hands to an ``"error"`` handler."""
 
+    event_id: str | None = None
+    """The unique id of the server event behind the error (openai-node's ``event_id``): the
+    ``error`` event's own id on a :class:`RealtimeAPIError`, else ``None``."""
+
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
@@ -150,8 +158,10 @@ class HandlerError(OpenAIRealtimeError):
 
 class RealtimeAPIError(OpenAIRealtimeError):
     """The API sent an ``error`` event. ``.message`` is the API's message; ``.code``, ``.param``,
-    ``.type`` and ``.event_id`` are the error object's other fields (``str`` or ``None``);
-    ``.error``/``.event`` the decoded objects (``None`` for an off-spec frame)."""
+    ``.type`` and ``.client_event_id`` are the error object's other fields (``str`` or ``None``;
+    ``client_event_id`` is ``error.event_id``); ``.event_id`` is the id of the ``error`` event
+    itself (as openai-node's ``OpenAIRealtimeError.event_id``); ``.error``/``.event`` the decoded
+    objects (``None`` for an off-spec frame)."""
 
     def __init__(
         self,
@@ -161,7 +171,7 @@ class RealtimeAPIError(OpenAIRealtimeError):
         code: str | None = None,
         param: str | None = None,
         event_id: str | None = None,
-        server_event_id: str | None = None,
+        client_event_id: str | None = None,
         error: ErrorEventError | None = None,
         event: ErrorEvent | None = None,
     ) -> None:
@@ -170,15 +180,20 @@ class RealtimeAPIError(OpenAIRealtimeError):
         self.code = code
         self.param = param
         self.event_id = event_id
-        """The id of the client event that caused the error (``error.event_id``)."""
-        self.server_event_id = server_event_id
-        """The id of the server's ``error`` event."""
+        """The unique id of the server's ``error`` event (openai-node's ``event_id``)."""
+        self.client_event_id = client_event_id
+        """The id of the client event that caused the error (``error.event_id``), or ``None``."""
         self.error = error
         self.event = event
 
+    @property
+    def server_event_id(self) -> str | None:
+        """The older name of :attr:`event_id` (the server ``error`` event's id)."""
+        return self.event_id
+
     def __str__(self) -> str:
         return (self.message or "unknown error") + _details(
-            self.type, self.code, self.param, self.event_id
+            self.type, self.code, self.param, self.client_event_id
         )
 
     @classmethod
@@ -212,7 +227,7 @@ class RealtimeAPIError(OpenAIRealtimeError):
             message=exc.message,
             code=exc.code,
             param=exc.param,
-            event_id=exc.event_id,
+            event_id=exc.client_event_id,
         )
         return exc
 
@@ -226,14 +241,14 @@ class RealtimeAPIError(OpenAIRealtimeError):
             s = _text(value)
             return redact(s) if redact is not None else s
 
-        message, type, code, param, event_id = (text(v) for v in fields)
+        message, type, code, param, client_event_id = (text(v) for v in fields)
         return cls(
             message or "",
             type=type,
             code=code,
             param=param,
-            event_id=event_id,
-            server_event_id=server_id if isinstance(server_id, str) else None,
+            event_id=server_id if isinstance(server_id, str) else None,
+            client_event_id=client_event_id,
         )
 
 
