@@ -103,13 +103,14 @@ def test_code_has_one_meaning_per_class() -> None:
             ),
         )
     )
-    assert (api.code, api.param, api.type, api.event_id) == (
+    assert (api.code, api.param, api.type, api.client_event_id) == (
         "invalid_value",
         "session.voice",
         "invalid_request_error",
         "evt_client",
     )
-    assert api.server_event_id == "event_1" and api.message == "Invalid value"
+    # event_id is the server event's id, as in openai-node; server_event_id its older name
+    assert api.event_id == api.server_event_id == "event_1" and api.message == "Invalid value"
     assert str(api) == (
         "Invalid value (type=invalid_request_error code=invalid_value param=session.voice "
         "event_id=evt_client)"

@@ -158,12 +158,12 @@ async def test_send_raw_skips_validation_and_server_error_reaches_listener() -> 
     assert err.error is not None and err.error.code == "invalid_value"
     assert err.error.event_id == "evt_bogus"
     # the fields are attributes; .message is the API's message alone, str() adds the fields
-    assert (err.code, err.param, err.type, err.event_id) == (
+    assert (err.code, err.param, err.type, err.client_event_id) == (
         err.error.code, err.error.param, err.error.type, "evt_bogus"
     )
     assert err.message == err.error.message and "code=" not in err.message
     assert "code=invalid_value" in str(err) and "event_id=evt_bogus" in str(err)
-    assert err.server_event_id and err.server_event_id.startswith("event_")
+    assert err.event_id and err.event_id.startswith("event_") and err.server_event_id == err.event_id
 
 
 async def test_unhandled_api_error_is_raised_from_next_iteration_and_close(
