@@ -8,16 +8,12 @@ the console is taken and checked."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import struct
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 from openai_realtime_ws.emulator import (
     CloseWith,
@@ -29,7 +25,7 @@ from openai_realtime_ws.emulator import (
 from openai_realtime_ws.emulator.voice import PocketsphinxTranscriber, voice_available
 from openai_realtime_ws.relay import RealtimeRelay, Upstream
 
-from .conftest import launch, relay_process
+from .conftest import launch, relay_in_a_thread, relay_process
 
 pytestmark = pytest.mark.skipif(not voice_available(),
                                 reason="the voice extra (pocketsphinx) is not installed")
@@ -72,6 +68,8 @@ def test_talk_hear_interrupt_and_screenshot(emulator: EmulatorThread, browser: A
             const at = (type) => (s.log.find((e) => e.type === type) || {}).t;
             return {
                 status: s.status, turns: s.turns, errors: s.errors,
+                latencyLabel: document.getElementById("latency-label").textContent,
+
                 interruption: s.interruptions[0],
                 transcript: s.transcript.map((m) => [m.role, m.text]),
                 firstAudio: at("response.output_audio.delta"),
@@ -95,8 +93,16 @@ def test_talk_hear_interrupt_and_screenshot(emulator: EmulatorThread, browser: A
     assert user and {"one", "two", "three", "four", "five"} & set(user[0].split())
     assistant = [text for role, text in state["transcript"] if role == "assistant"]
     assert assistant[0].startswith("You said")
-    # the reply was played, and its latency measured
-    assert state["turns"] and 0 < state["turns"][0]["ms"] < 10_000
+    # the reply was played, and its latency measured from the end of the speech at the
+    # microphone: never less than the VAD's silence window (500 ms in the console's form), which
+    # the user waits through before the server can even tell the turn ended
+    assert state["turns"] and 500 <= state["turns"][0]["ms"] < 10_000, state["turns"]
+    assert "end of your speech" in state["latencyLabel"]
+    # ... and it starts where the speech ended, not at the server's audio_end_ms, which comes
+    # after the silence window (500 ms): the figure is what the user waits
+    first = state["turns"][0]
+    assert 400 <= first["serverEndAt"] - first["speechEndAt"] <= 700, first
+    assert abs(first["ms"] - (first["heardAt"] - first["speechEndAt"])) <= 1
     # the interruption truncated at the played position, as the emulator received it
     stop = state["interruption"]["stop"]
     assert stop["wasPlaying"] and 0 < stop["heardMs"] < stop["receivedMs"]
@@ -113,33 +119,6 @@ def test_talk_hear_interrupt_and_screenshot(emulator: EmulatorThread, browser: A
     width, height = struct.unpack(">II", data[16:24])
     assert (width, height) == (1400, 800)
     assert len(data) > 30_000
-
-
-@contextmanager
-def relay_in_a_thread(relay: RealtimeRelay) -> Iterator[tuple[str, asyncio.AbstractEventLoop]]:
-    """uvicorn serving ``relay`` on its own loop in a thread (so that the test can drain it)."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    started = threading.Event()
-
-    class Server(uvicorn.Server):
-        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-            await super().startup(sockets)
-            started.set()
-
-    server = Server(uvicorn.Config(relay, log_level="warning", lifespan="off"))
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_until_complete,
-                              args=(server.serve(sockets=[sock]),), daemon=True)
-    thread.start()
-    try:
-        assert started.wait(10), "uvicorn did not start"
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}", loop
-    finally:
-        server.should_exit = True
-        thread.join(15)
-        loop.close()
-        sock.close()
 
 
 @pytest.mark.timeout(60)

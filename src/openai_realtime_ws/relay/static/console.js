@@ -1,6 +1,9 @@
 // console.js: the relay's web console. Talk with the microphone, hear the reply, interrupt it;
 // live transcript; an event log with filters and the JSON of each event; session settings;
-// latency per turn (speech end → first audio heard); connection status with reconnects.
+// latency per turn (end of your speech at the microphone → first reply audio out of the
+// speakers); connection status with reconnects: the relay's upstream reconnects (same session)
+// and the page's own (realtime.js `reconnect: true`: after any abnormal close, 1006 included, a
+// new session, marked in the transcript).
 // Built only on realtime.js and realtime-audio.js. `window.realtimeConsole` exposes its state
 // (used by the browser tests).
 
@@ -15,8 +18,9 @@ const state = {
   status: "disconnected",
   reconnects: 0,
   restarts: 0, // relay restarts (close 1012) after which the console connected again
+  sessions: 0, // sessions this page opened (a reconnect of the page's socket is a new session)
+  pageReconnects: 0, // new sockets after an abnormal close (1006, 1011, 1012, ...)
   userClosed: false,
-  restarting: 0, // connection attempts since the last 1012 (0 = not restarting)
   log: [], // {n, t, dir, type, event}
   turns: [], // {turn, ms}
   interruptions: [], // {stop, events}
@@ -26,7 +30,9 @@ const state = {
   player: null,
   mic: null,
   micT0: null,
+  lastVoiceAt: null, // performance time of the end of the last mic frame with speech in it
   speechEndAt: null,
+  serverEndAt: null,
 };
 window.realtimeConsole = state;
 
@@ -144,26 +150,30 @@ function sessionFromForm() {
   return { type: "realtime", output_modalities: [$("modality").value], audio: { input } };
 }
 
+// the page's own reconnection (a killed relay, a drained worker behind a load balancer)
+const RECONNECT = { maxAttempts: 10, initialDelay: 0.25, maxDelay: 5 };
+
+function markNewSession(why) {
+  const el = document.createElement("div");
+  el.className = "msg session";
+  el.textContent = `— new session (${why}); the conversation above stays with the old one —`;
+  state.transcript.push({ role: "session", itemId: null, text: why, truncated: false, el });
+  $("transcript").appendChild(el);
+  $("transcript").scrollTop = $("transcript").scrollHeight;
+}
+
 async function connect() {
   state.userClosed = false;
   setStatus("connecting");
   let rt;
   try {
-    rt = await RealtimeWebSocket.create({ relay: params.get("relay") || "realtime" });
+    rt = await RealtimeWebSocket.create({ relay: params.get("relay") || "realtime", reconnect: RECONNECT });
   } catch (exc) {
-    if (state.restarting > 0 && state.restarting < 6) {
-      // after a relay restart: try again, backing off (the load balancer finds a live worker)
-      state.restarting += 1;
-      setStatus("reconnecting", "(relay restarting)");
-      await new Promise((resolve) => setTimeout(resolve, 250 * 2 ** state.restarting));
-      return connect();
-    }
     state.errors.push(String(exc.message || exc));
-    state.restarting = 0;
     setStatus("disconnected", "(refused)");
     return;
   }
-  state.restarting = 0;
+  state.sessions += 1;
   state.rt = rt;
   const player = (state.player = state.player || new AudioPlayer());
   if (player.context.state !== "running") player.context.resume();
@@ -171,9 +181,13 @@ async function connect() {
   player.onStart = (part, at) => {
     if (!waitingFirstAudio || state.speechEndAt === null) return;
     waitingFirstAudio = false;
-    const ms = Math.max(0, Math.round(at - state.speechEndAt));
+    // heard = scheduled start + the output device's latency
+    const heardAt = at + (player.context.outputLatency || player.context.baseLatency || 0) * 1000;
+    const ms = Math.max(0, Math.round(heardAt - state.speechEndAt));
     const turn = state.turns.length + 1;
-    state.turns.push({ turn, ms });
+    // serverEndAt: the server's audio_end_ms on the mic clock, which includes the VAD's silence
+    // window (kept to show the difference; the figure is from speechEndAt)
+    state.turns.push({ turn, ms, speechEndAt: state.speechEndAt, heardAt, serverEndAt: state.serverEndAt });
     const tr = document.createElement("tr");
     tr.innerHTML = `<td>${turn}</td><td>${ms}</td>`;
     $("latency").tBodies[0].appendChild(tr);
@@ -181,26 +195,37 @@ async function connect() {
   rt.on("event", (e) => logEvent("server", e));
   rt.on("error", (err) => state.errors.push(`${err.code || err.name}: ${err.message}`));
   rt.on("session.created", () => send({ type: "session.update", session: sessionFromForm() }));
-  rt.on("reconnecting", () => setStatus("reconnecting", `(attempt ${state.reconnects + 1})`));
-  rt.on("reconnected", () => { state.reconnects += 1; setStatus("connected"); });
+  rt.on("reconnecting", (e) => {
+    if (e.type === "reconnecting") {  // the page's socket: the relay (or the worker) is gone
+      if (e.attempt === 1 && e.close_code === 1012) state.restarts += 1;
+      setStatus("reconnecting", e.close_code === 1012 ? "(relay restarting)"
+        : `(relay lost, code ${e.close_code}, attempt ${e.attempt})`);
+    } else {  // relay.reconnecting: the relay's upstream, the same session goes on
+      setStatus("reconnecting", `(attempt ${state.reconnects + 1})`);
+    }
+  });
+  rt.on("reconnected", (e) => {
+    if (e.newSession) {
+      state.pageReconnects += 1;
+      state.sessions += 1;
+      waitingFirstAudio = false;
+      markNewSession(`reconnected after the relay was lost`);
+    } else {
+      state.reconnects += 1;
+    }
+    setStatus("connected");
+  });
   rt.on("close", (info) => {
-    const hadMic = state.mic !== null;
     stopMic();
     state.rt = null;
-    if (info.code === 1012 && !state.userClosed) {
-      // the relay is restarting (drain): connect again, to a live worker (a new session)
-      state.restarts += 1;
-      state.restarting = 1;
-      setStatus("reconnecting", "(relay restarting)");
-      setTimeout(() => connect().then(() => { if (hadMic && state.rt) startMic(); }),
-                 250 + Math.random() * 750);
-      return;
-    }
     setStatus("disconnected", info.code === 1000 ? "" : `(code ${info.code})`);
   });
   rt.on("input_audio_buffer.speech_stopped", (e) => {
-    state.speechEndAt = state.micT0 !== null && typeof e.audio_end_ms === "number"
-      ? state.micT0 + e.audio_end_ms : performance.now();
+    state.serverEndAt = state.micT0 !== null && typeof e.audio_end_ms === "number"
+      ? state.micT0 + e.audio_end_ms : null;
+    // the end of speech as the microphone heard it (the last frame with voice), not the
+    // server's audio_end_ms: that comes after the VAD's silence window
+    state.speechEndAt = state.lastVoiceAt !== null ? state.lastVoiceAt : performance.now();
     waitingFirstAudio = true;
   });
   rt.on("conversation.item.input_audio_transcription.delta", (e) => appendText("user", e.item_id, e.delta));
@@ -234,8 +259,10 @@ async function startMic() {
   let frames = 0;
   state.mic = await startMicrophone({
     onFrame: (pcm) => {
-      if (!state.rt) return;
-      if (state.micT0 === null) state.micT0 = performance.now() - 20;
+      const now = performance.now();
+      if (state.micT0 === null) state.micT0 = now - 20;
+      if (isVoice(pcm)) state.lastVoiceAt = now;
+      if (!state.rt || state.rt.readyState !== 1) return; // reconnecting: this audio is lost
       frames++;
       state.rt.sendAudio(pcm);
       if (frames % 50 === 1) logEvent("client", { type: "input_audio_buffer.append", audio: "" });
@@ -244,6 +271,15 @@ async function startMic() {
   });
   $("mic").textContent = "Mute";
   $("mic").classList.add("active");
+}
+
+// a 20 ms frame with speech in it: RMS over -36 dBFS (room noise of a quiet microphone is
+// well under it; the speech of a talking user well over it)
+const VOICE_RMS = 32768 * 10 ** (-36 / 20);
+function isVoice(pcm) {
+  let sum = 0;
+  for (let i = 0; i < pcm.length; i++) sum += pcm[i] * pcm[i];
+  return pcm.length > 0 && Math.sqrt(sum / pcm.length) > VOICE_RMS;
 }
 
 function stopMic() {

@@ -1,8 +1,9 @@
 // realtime.js: the browser counterpart of openai-realtime-ws's Python client (and of openai-node's
 // OpenAIRealtimeWebSocket), as one dependency-free ES module. It owns: the URL and credential
 // rules (the same as the Python client's core.handshake), the `openai-insecure-api-key.<key>`
-// subprotocol for ephemeral `ek_` keys, the refusal of real keys in a browser unless
-// dangerouslyAllowBrowser is set, and the event emitter (`event` catch-all, normalised `error`).
+// subprotocol for ephemeral `ek_` keys (and relay session tokens), the refusal of real keys in a
+// browser unless dangerouslyAllowBrowser is set, the event emitter (`event` catch-all, normalised
+// `error`) and opt-in reconnection with backoff (`reconnect: true`, the Python client's policy).
 //
 //   import { RealtimeWebSocket } from "/realtime.js";
 //   const rt = await RealtimeWebSocket.create({ relay: "/realtime" });          // through the relay
@@ -232,16 +233,66 @@ export class RealtimeEmitter {
   }
 }
 
+/** Close codes after which a reconnecting RealtimeWebSocket opens a new socket (the Python
+ * client's core.reconnect.RECOVERABLE_CLOSE_CODES: going away, no close frame, server error,
+ * service restart, try again later, TLS). */
+export const RECOVERABLE_CLOSE_CODES = new Set([1001, 1005, 1006, 1011, 1012, 1013, 1015]);
+
+/** The reconnect policy from `reconnect: true | {maxAttempts, initialDelay, maxDelay, factor,
+ * jitter}` (seconds, the Python client's ReconnectPolicy defaults); null when off. */
+export function reconnectPolicy(option) {
+  if (option === undefined || option === null || option === false) return null;
+  if (option !== true && (typeof option !== "object" || Array.isArray(option))) {
+    throw new RealtimeConfigError("reconnect: expected true or an object {maxAttempts, initialDelay, maxDelay, factor, jitter}.");
+  }
+  const p = { maxAttempts: 8, initialDelay: 0.25, maxDelay: 15, factor: 2, jitter: true, ...(option === true ? {} : option) };
+  if (!Number.isInteger(p.maxAttempts) || p.maxAttempts < 1) {
+    throw new RealtimeConfigError(`reconnect.maxAttempts: expected an integer >= 1 (got ${String(p.maxAttempts).slice(0, 20)}).`);
+  }
+  for (const name of ["initialDelay", "maxDelay"]) {
+    if (typeof p[name] !== "number" || !(p[name] >= 0)) {
+      throw new RealtimeConfigError(`reconnect.${name}: expected seconds >= 0 (got ${String(p[name]).slice(0, 20)}).`);
+    }
+  }
+  if (typeof p.factor !== "number" || !(p.factor >= 1)) {
+    throw new RealtimeConfigError(`reconnect.factor: expected a number >= 1 (got ${String(p.factor).slice(0, 20)}).`);
+  }
+  return p;
+}
+
+/** Seconds before reconnect attempt `attempt` (1-based): initialDelay * factor^(attempt-1),
+ * capped at maxDelay; with jitter a uniform random fraction of it ("full jitter"), so that the
+ * pages a restarted relay dropped do not all come back at once. Same rule as the Python client. */
+export function reconnectDelay(policy, attempt, random = Math.random) {
+  const base = Math.min(policy.maxDelay, policy.initialDelay * policy.factor ** (attempt - 1));
+  return policy.jitter ? random() * base : base;
+}
+
 /**
- * One Realtime session over one WebSocket: to the API (or any gateway) with an ephemeral key,
+ * One Realtime session over a WebSocket: to the API (or any gateway) with an ephemeral key,
  * or to an openai-realtime-ws relay that holds the key on the server.
+ *
+ * Local events: `open` ({reconnects}) each time a socket opens: once before create() resolves,
+ * and again after every reconnect; a listener added while the socket is open is called at once
+ * (in a microtask), so `rt.on("open", fn)` after `await create()` runs fn. `close`
+ * ({code, reason, wasClean}) once, when the connection ends for good. With `reconnect:` on, an
+ * abnormal close (RECOVERABLE_CLOSE_CODES) of a socket that was open emits `reconnecting`
+ * ({type: "reconnecting", attempt, delay, close_code}) before each attempt and `reconnected`
+ * ({type: "reconnected", attempt, newSession: true}) once a new socket is open: that is a NEW
+ * session (a relay opens a fresh upstream; the conversation is not carried over); `close` comes
+ * only after the last attempt failed. A relay's own upstream reconnects (the same session goes
+ * on) arrive as `relay.reconnecting` / `relay.reconnected` events and also as `reconnecting` /
+ * `reconnected` with that `type`.
  */
 export class RealtimeWebSocket extends RealtimeEmitter {
   /**
    * create({relay}) | create({url, key}) | create({model|callId|intent, key, baseURL, websocketBaseURL, urlBuilder})
-   * `key` is a string or a (sync or async) function returning one. A key that is not an
-   * ephemeral `ek_…` secret is refused in a browser unless `dangerouslyAllowBrowser: true`.
-   * Resolves once the socket is open.
+   * `key` is a string or a (sync or async) function returning one (called again before each
+   * reconnect). Towards the API a key that is not an ephemeral `ek_…` secret is refused in a
+   * browser unless `dangerouslyAllowBrowser: true`; towards a relay any token is fine (the relay
+   * reads it in its authentication hook and never forwards it). `reconnect: true` (or a policy
+   * object) turns reconnection on. Resolves once the first socket is open; rejects if it cannot
+   * be opened (no reconnect for a first connection).
    */
   static async create(options = {}) {
     const rt = new RealtimeWebSocket(options, await resolveKey(options.key));
@@ -252,7 +303,16 @@ export class RealtimeWebSocket extends RealtimeEmitter {
   #socket;
   #opened;
   #closed;
+  #resolveClosed;
   #closeInfo = null;
+  #Socket;
+  #keySource;
+  #policy;
+  #userClosed = null; // {code, reason} once close() was called
+  #reconnecting = false;
+  #wake = null; // ends a reconnect delay early (close() during it)
+  /** How many times a new socket was opened after an abnormal close. */
+  reconnects = 0;
 
   constructor(options = {}, key = undefined) {
     super();
@@ -263,12 +323,7 @@ export class RealtimeWebSocket extends RealtimeEmitter {
     if (typeof key === "function") {
       throw new RealtimeConfigError("a key function must be resolved first: use RealtimeWebSocket.create().");
     }
-    if (key !== undefined && key !== null && typeof key !== "string") {
-      throw new RealtimeConfigError(`key: expected a string or a function returning one (got ${typeof key}).`);
-    }
-    if (key && /[\s,]/.test(key)) {
-      throw new RealtimeConfigError("key: it contains spaces or commas and cannot travel in a subprotocol.");
-    }
+    checkKey(key);
     let target;
     if (relay !== undefined) {
       target = relayUrl(relay, model);
@@ -280,39 +335,135 @@ export class RealtimeWebSocket extends RealtimeEmitter {
       }
       target = url !== undefined ? checkWsUrl(String(url)) : buildRealtimeUrl({ ...options, model, callId, intent });
     }
-    if (key && !key.startsWith("ek_") && isRunningInBrowser() && !dangerouslyAllowBrowser) {
+    if (key && relay === undefined && !key.startsWith("ek_") && isRunningInBrowser() && !dangerouslyAllowBrowser) {
       throw new RealtimeConfigError(
         "It looks like you're running in a browser-like environment, and this key is not an " +
         "ephemeral client secret (ek_…). A real API key in a browser is visible to anyone who " +
         "opens the page: mint an ephemeral key on your server (or use the relay), or pass " +
         "dangerouslyAllowBrowser: true if you understand the risk.");
     }
+    this.#policy = reconnectPolicy(options.reconnect);
+    this.#keySource = options.key === undefined ? key : options.key;
     this.url = target;
-    const protocols = ["realtime"];
-    if (key) protocols.push(`openai-insecure-api-key.${key}`);
-    const Socket = WS || globalThis.WebSocket;
-    this.#socket = new Socket(target, protocols);
-    this.#opened = new Promise((resolve, reject) => {
-      this.#socket.addEventListener("open", () => { this._emit("open", undefined); resolve(); }, { once: true });
-      this.#socket.addEventListener("error", () => {
-        reject(new ConnectionClosedError("the WebSocket could not be opened (refused or unreachable).", { code: 1006 }));
-      }, { once: true });
-    });
+    this.#Socket = WS || globalThis.WebSocket;
+    this.#closed = new Promise((resolve) => { this.#resolveClosed = resolve; });
+    this.#opened = this.#open(key);
     this.#opened.catch(() => {});
-    this.#closed = new Promise((resolve) => {
-      this.#socket.addEventListener("close", (e) => {
-        this.#closeInfo = { code: e.code, reason: e.reason, wasClean: e.wasClean };
-        this._emit("close", this.#closeInfo);
-        resolve(this.#closeInfo);
-      });
-    });
-    this.#socket.addEventListener("message", (e) => this.#onMessage(e.data));
   }
 
-  /** The underlying WebSocket. */
+  /** Open one socket; resolves when it is open, rejects (ConnectionClosedError) if it closes first. */
+  #open(key) {
+    const protocols = ["realtime"];
+    if (key) protocols.push(`openai-insecure-api-key.${key}`);
+    const socket = new this.#Socket(this.url, protocols);
+    this.#socket = socket;
+    return new Promise((resolve, reject) => {
+      let wasOpen = false;
+      socket.addEventListener("open", () => {
+        wasOpen = true;
+        if (this.#userClosed) {
+          socket.close(this.#userClosed.code, this.#userClosed.reason);
+          return;
+        }
+        this._emit("open", { reconnects: this.reconnects + (this.#reconnecting ? 1 : 0) });
+        resolve();
+      }, { once: true });
+      socket.addEventListener("close", (e) => {
+        if (!wasOpen) {
+          reject(new ConnectionClosedError("the WebSocket could not be opened (refused or unreachable).",
+            { code: e.code || 1006 }));
+        }
+        this.#onSocketClose(socket, e, wasOpen);
+      }, { once: true });
+      socket.addEventListener("message", (e) => { if (socket === this.#socket) this.#onMessage(e.data); });
+    });
+  }
+
+  #onSocketClose(socket, e, wasOpen) {
+    if (socket !== this.#socket) return;
+    const info = { code: e.code, reason: e.reason, wasClean: e.wasClean };
+    if (this.#reconnecting && !wasOpen) return; // a failed attempt: the reconnect loop goes on
+    if (wasOpen && !this.#userClosed && this.#policy && RECOVERABLE_CLOSE_CODES.has(e.code)) {
+      this.#reconnect(info);
+      return;
+    }
+    this.#finish(info);
+  }
+
+  #finish(info) {
+    if (this.#closeInfo !== null) return;
+    this.#reconnecting = false;
+    this.#closeInfo = info;
+    this._emit("close", info);
+    this.#resolveClosed(info);
+  }
+
+  async #reconnect(last) {
+    this.#reconnecting = true;
+    let closeCode = last.code;
+    for (let attempt = 1; attempt <= this.#policy.maxAttempts; attempt++) {
+      const delay = reconnectDelay(this.#policy, attempt);
+      this._emit("reconnecting", { type: "reconnecting", attempt, delay, close_code: closeCode });
+      await new Promise((resolve) => {
+        const timer = setTimeout(resolve, delay * 1000);
+        this.#wake = () => { clearTimeout(timer); resolve(); };
+      });
+      this.#wake = null;
+      if (this.#userClosed) return;
+      try {
+        await this.#open(await resolveKey(this.#keySource));
+      } catch (exc) {
+        if (this.#userClosed) return;
+        closeCode = exc && exc.code ? exc.code : 1006;
+        continue;
+      }
+      if (this.#userClosed) return;
+      this.#reconnecting = false;
+      this.reconnects += 1;
+      this._emit("reconnected", { type: "reconnected", attempt, newSession: true });
+      return;
+    }
+    this.#finish({ code: closeCode, reason: last.reason, wasClean: false });
+  }
+
+  /** `open` listeners added while the socket is open are called at once (see the class comment). */
+  on(type, fn) {
+    super.on(type, fn);
+    if (type === "open" && this.#socket && this.#socket.readyState === 1 && !this.#reconnecting) {
+      const info = { reconnects: this.reconnects };
+      queueMicrotask(() => {
+        try {
+          fn(info);
+        } catch (exc) {
+          this._handlerFailed("open", exc);
+        }
+      });
+    }
+    return this;
+  }
+
+  once(type, fn) {
+    if (type === "open" && this.#socket && this.#socket.readyState === 1 && !this.#reconnecting) {
+      if (typeof fn !== "function") throw new TypeError("once(type, listener): listener must be a function");
+      const info = { reconnects: this.reconnects };
+      queueMicrotask(() => {
+        try {
+          fn(info);
+        } catch (exc) {
+          this._handlerFailed("open", exc);
+        }
+      });
+      return this;
+    }
+    return super.once(type, fn);
+  }
+
+  /** The underlying WebSocket (a new one after each reconnect). */
   get socket() { return this.#socket; }
   get readyState() { return this.#socket.readyState; }
   get closed() { return this.#closeInfo !== null; }
+  /** Whether a reconnect is under way (send() throws until `reconnected`). */
+  get reconnecting() { return this.#reconnecting; }
   get closeCode() { return this.#closeInfo ? this.#closeInfo.code : null; }
   get closeReason() { return this.#closeInfo ? this.#closeInfo.reason : ""; }
 
@@ -362,6 +513,10 @@ export class RealtimeWebSocket extends RealtimeEmitter {
       throw new InvalidClientEvent(`send(event): the event cannot be encoded as JSON (${exc.message}).`, { field: "" });
     }
     if (this.#socket.readyState !== 1) {
+      if (this.#reconnecting) {
+        throw new ConnectionClosedError("the Realtime connection is reconnecting; send again after `reconnected`.",
+          { code: null, reconnecting: true });
+      }
       throw new ConnectionClosedError("the Realtime connection is closed.", this.#closeInfo || { code: null });
     }
     this.#socket.send(text);
@@ -374,13 +529,35 @@ export class RealtimeWebSocket extends RealtimeEmitter {
 
   /** Close with `code` (1000) and `reason`; resolves with {code, reason} once the socket is closed. */
   close(code = 1000, reason = "OK") {
-    if (this.#socket.readyState < 2) this.#socket.close(code, reason);
+    if (this.#closeInfo === null && !this.#userClosed) {
+      this.#userClosed = { code, reason };
+      if (this.#reconnecting) {
+        // between two sockets: stop trying; the connection ends here
+        if (this.#socket.readyState < 2) this.#socket.close(code, reason);
+        if (this.#wake) this.#wake();
+        this.#finish({ code, reason, wasClean: true });
+      } else if (this.#socket.readyState < 2) {
+        this.#socket.close(code, reason);
+      }
+    }
     return this.#closed;
   }
 }
 
+function checkKey(key) {
+  if (key !== undefined && key !== null && typeof key !== "string") {
+    throw new RealtimeConfigError(`key: expected a string or a function returning one (got ${typeof key}).`);
+  }
+  if (key && /[\s,]/.test(key)) {
+    throw new RealtimeConfigError("key: it contains spaces or commas and cannot travel in a subprotocol.");
+  }
+}
+
 async function resolveKey(key) {
-  if (typeof key === "function") key = await key();
+  if (typeof key === "function") {
+    key = await key();
+    checkKey(key);
+  }
   return key;
 }
 
