@@ -10,6 +10,8 @@ import time
 
 import openai
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from openai import OpenAI
 
 from openai_realtime_ws.core.errors import RealtimeConfigError
@@ -96,6 +98,8 @@ def test_headers_are_case_insensitive_and_timestamps_must_be_integers() -> None:
     sig = independent_signature(SECRET, "wh_1", now, BODY)
     verify_webhook(BODY, {"Webhook-Id": "wh_1", "WEBHOOK-TIMESTAMP": str(now), "Webhook-Signature": sig},
                    SECRET, now=now)
+    with pytest.raises(WebhookVerificationError, match="does not match"):  # lone surrogates: no crash
+        verify_webhook(BODY, {**headers(now, "v1,\udc00"), "webhook-id": "\ud800"}, SECRET, now=now)
     for stamp in ("1.8e9", "-5", "", "soon", "\uff11\uff12"):
         with pytest.raises(WebhookVerificationError):
             verify_webhook(BODY, {**headers(now, sig), "webhook-timestamp": stamp}, SECRET, now=now)
@@ -154,3 +158,25 @@ def test_typed_events_are_forward_compatible() -> None:
                        (b'{"type":"realtime.call.incoming","id":"e","created_at":1,"data":{}}', "data.call_id")]:
         with pytest.raises(WebhookVerificationError, match=where):
             decode_webhook_event(bad)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    webhook_id=st.text(st.characters(), max_size=40),
+    stamp=st.text(st.characters(), max_size=24),
+    signature=st.text(st.characters(), max_size=200),
+    body=st.binary(max_size=200),
+)
+def test_any_delivery_is_verified_or_refused_without_echoing_it(
+        webhook_id: str, stamp: str, signature: str, body: bytes) -> None:
+    try:
+        verify_webhook(body, {"webhook-id": webhook_id, "webhook-timestamp": stamp,
+                              "webhook-signature": signature}, SECRET, now=1_800_000_000)
+    except WebhookVerificationError as exc:
+        assert exc.reason in ("missing_header", "bad_timestamp", "too_old", "too_new", "no_signature",
+                              "bad_signature")
+        for value in (signature, body.decode("latin-1"), SECRET[6:]):
+            if len(value) >= 8:
+                assert value not in str(exc)
+    else:  # only a real signature passes
+        assert signature.split().count(independent_signature(SECRET, webhook_id, int(stamp), body)) >= 1

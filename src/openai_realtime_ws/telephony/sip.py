@@ -441,7 +441,10 @@ class SipApp:
         if not isinstance(event, RealtimeCallIncoming):
             logger.debug("webhook %s ignored", event.type)
             return JSONResponse({"status": "ignored"})
-        return await self._incoming(event)
+        response = await self._incoming(event)
+        if response.status_code >= 500:
+            self._seen.pop(webhook_id, None)  # OpenAI's retry of this delivery is tried again
+        return response
 
     def _refused(self, reason: str) -> None:
         if self.metrics is not None:
