@@ -293,3 +293,18 @@ async def test_dtmf_reaches_the_call(emu: Emulator) -> None:
         await asyncio.wait_for(got.wait(), 5)
         assert await emu.calls[call_id].wait_ended() == "ended"
     assert seen == ["4#"]
+
+
+async def test_max_calls_rejects_the_next_as_busy(emu: Emulator) -> None:
+    app = make_app(emu, max_calls=1)
+    async for url in serve(app):
+        first = await emu.place_call(url, webhook_secret=SECRET)
+        busy = await emu.place_call(url, webhook_secret=SECRET)
+        assert emu.calls[first].state == "accepted"
+        assert (emu.calls[busy].state, emu.calls[busy].reject_status) == ("rejected", 486)
+        await app.aclose()
+        third = await emu.place_call(url, webhook_secret=SECRET)  # a line is free again
+        assert emu.calls[third].state == "accepted"
+        await app.aclose()
+    with pytest.raises(RealtimeConfigError, match="max_calls"):
+        make_app(emu, max_calls=0)

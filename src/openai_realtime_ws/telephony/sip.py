@@ -302,6 +302,7 @@ class SipApp:
     ``metrics``: a :class:`~openai_realtime_ws.telemetry.prometheus.ServiceMetrics` (refusals,
     call states and outcomes, sideband sessions, events sent; its ``GET /metrics`` route is
     added); ``telemetry``: a ``RealtimeTelemetry`` that instruments each call's sideband client.
+    ``max_calls``: calls in progress at most; more are rejected with 486 Busy Here.
     """
 
     def __init__(
@@ -321,6 +322,7 @@ class SipApp:
         connect_options: Mapping[str, Any] | None = None,
         metrics: Any = None,
         telemetry: Any = None,
+        max_calls: int | None = None,
     ) -> None:
         secret = webhook_secret if webhook_secret is not None else os.environ.get("OPENAI_WEBHOOK_SECRET")
         if not secret:
@@ -355,6 +357,10 @@ class SipApp:
         self._tasks: set[asyncio.Task[Any]] = set()
         self.metrics = metrics
         self.telemetry = telemetry
+        if max_calls is not None and (type(max_calls) is not int or max_calls < 1):
+            raise RealtimeConfigError(f"max_calls must be a positive int or None, got {max_calls!r}.")
+        self.max_calls = max_calls
+        self._answering = 0  # calls being accepted now (they count against max_calls)
         routes = [Route(path, self._webhook, methods=["POST"])]
         if metrics is not None:
             routes.append(metrics.route())
@@ -461,6 +467,24 @@ class SipApp:
     async def _incoming(self, event: RealtimeCallIncoming) -> Response:
         call_id = event.data.call_id
         self._state("ringing")
+        if self.max_calls is not None and len(self.live) + self._answering >= self.max_calls:
+            logger.warning("call %s: %d calls in progress (max_calls); rejected as busy", call_id, len(self.live))
+            if self.metrics is not None:
+                self.metrics.limit_hit("max_calls")
+            try:
+                await self.calls.reject(call_id, 486)
+            except OpenAIRealtimeError as exc:
+                logger.warning("call %s: reject failed: %s", call_id, exc)
+            self._outcome("rejected", "ringing")
+            return JSONResponse({"status": "rejected"})
+        self._answering += 1
+        try:
+            return await self._answer(event)
+        finally:
+            self._answering -= 1
+
+    async def _answer(self, event: RealtimeCallIncoming) -> Response:
+        call_id = event.data.call_id
         try:
             session = await self._session_for(event)
         except Exception as exc:
