@@ -11,6 +11,8 @@ separate process) counts text frames and answers the clear with the count, so th
 only once every frame was delivered, and the run fails unless count == frames sent.
 
 * ``ours: send(dict)``   ``rt.send({...})`` (validated against the client-event schema);
+* ``ours: typed resources`` ``rt.input_audio_buffer.append(audio=b64)``, ``rt.response.create(…)``,
+  ``rt.session.update(…)``: the same events through the typed resources (then ``send()``);
 * ``ours: send_audio``   ``rt.send_audio(pcm)`` (msgspec does the base64);
 * ``openai-python: append`` ``await conn.input_audio_buffer.append(audio=b64)``;
 * ``openai-python: send(dict)`` ``await conn.send({...})``;
@@ -153,6 +155,22 @@ class OursAudio(_Ours):
             send_audio(pcm[i % 50])
             if i % TURN_EVERY == 0:
                 rt.send(RESPONSE_CREATE)
+            if i % YIELD_EVERY == 0:
+                await asyncio.sleep(0)
+
+
+class OursTyped(_Ours):
+    name = "ours: typed resources"
+
+    async def stream(self, n: int) -> None:
+        rt = self.rt
+        assert rt is not None
+        append, create, b64, pcm = rt.input_audio_buffer.append, rt.response.create, base64.b64encode, PCM
+        rt.session.update(session=SESSION_UPDATE["session"])
+        for i in range(1, n + 1):
+            append(audio=b64(pcm[i % 50]).decode())
+            if i % TURN_EVERY == 0:
+                create()
             if i % YIELD_EVERY == 0:
                 await asyncio.sleep(0)
 
@@ -334,6 +352,7 @@ SLOW: Final = frozenset({"openai-append", "openai-dict"})
 CLIENTS: Final[dict[str, type[SendClient]]] = {
     "floor": PicowsFloor,
     "ours-dict": OursDict,
+    "ours-typed": OursTyped,
     "ours-audio": OursAudio,
     "openai-append": OpenAIAppend,
     "openai-dict": OpenAIDict,

@@ -17,6 +17,14 @@ Writes two files (deterministic; rewriting them with an unchanged spec is a no-o
   for each event type. The run-time bodies of ``on``/``once``/``off``/``wait_for`` are written
   once, by hand, in ``types/_emitter.py``.
 
+* ``src/openai_realtime_ws/types/params.py``: a ``TypedDict`` for every client event and every
+  client-side object (``SessionParam`` → ``SessionParamDict``), so that mypy and pyright check the
+  field names and literals of the dicts users send (run time validation stays send()'s);
+* ``src/openai_realtime_ws/types/resources.py``: the typed resources of both clients, one method
+  per client event, named after its wire type (``session.update`` → ``rt.session.update(session=…)``,
+  ``conversation.item.create`` → ``rt.conversation.item.create(item=…)``); each builds the event
+  dict and hands it to the client's ``send()`` (same validation, same path).
+
 ``--check`` writes nothing and exits 1 when a committed file differs from what would be generated.
 
 Two families of nested objects are generated, because reading and writing have opposite needs:
@@ -49,6 +57,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SPEC = REPO_ROOT / "spec" / "realtime-openapi-subset.json"
 TYPES_OUT = Path("src/openai_realtime_ws/types/_generated.py")
 EMITTER_OUT = Path("src/openai_realtime_ws/types/_emitter.pyi")
+PARAMS_OUT = Path("src/openai_realtime_ws/types/params.py")
+RESOURCES_OUT = Path("src/openai_realtime_ws/types/resources.py")
 REF_PREFIX = "#/components/schemas/"
 SPEC_FILE_NAME = "realtime-openapi-subset.json"
 
@@ -831,6 +841,8 @@ class Generated:
     client_events: list[tuple[str, StructDef]]
     types_source: str
     emitter_source: str
+    params_source: str = ""
+    resources_source: str = ""
 
 
 def generate(spec: Schema) -> Generated:
@@ -928,7 +940,208 @@ def generate(spec: Schema) -> Generated:
     types_source = "\n".join(out) + "\n"
 
     emitter_source = render_emitter(commit, server_events)
-    return Generated(server_events, client_events, types_source, emitter_source)
+    client_structs = [conv.structs[n] for n in client_nested]
+    KNOWN_PARAMS.clear()
+    KNOWN_PARAMS.update(s.name for s in client_structs)
+    params_source = render_params(commit, [s for _, s in client_events], client_structs)
+    resources_source = render_resources(commit, client_events)
+    return Generated(
+        server_events, client_events, types_source, emitter_source, params_source, resources_source
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# TypedDicts (types/params.py) and typed resources (types/resources.py)
+# --------------------------------------------------------------------------------------------
+
+
+def plain(text: str) -> str:
+    """Docstring text without typographic quotes (ruff's ambiguous-character rule)."""
+    return text.replace("\u2019", "'").replace("\u2018", "'").replace("\u201c", '"').replace("\u201d", '"')
+
+
+def typed_dict_name(struct_name: str) -> str:
+    return struct_name + "Dict"
+
+
+def render_typed(t: IR, known: set[str]) -> str:
+    """``t`` as a TypedDict field annotation: references to client objects become their
+    TypedDicts; ``UnsetType`` is dropped (an optional key); length/number limits are left to
+    send()'s run time validation."""
+    if isinstance(t, Prim):
+        return t.name
+    if isinstance(t, Lit):
+        return "Literal[" + ", ".join(json.dumps(v) for v in t.values) + "]"
+    if isinstance(t, ListOf):
+        return f"list[{render_typed(t.item, known)}]"
+    if isinstance(t, DictOf):
+        return f"dict[str, {render_typed(t.value, known)}]"
+    if isinstance(t, Ref):
+        if t.name not in known:
+            raise GenError(f"TypedDict field refers to {t.name}, which has no TypedDict")
+        return typed_dict_name(t.name)
+    if isinstance(t, Constrained):
+        return render_typed(t.inner, known)
+    return " | ".join(render_typed(m, known) for m in t.members if m != UNSET)
+
+
+def render_typed_dict(struct: StructDef, known: set[str]) -> list[str]:
+    name = typed_dict_name(struct.name)
+    doc = plain(f"``{struct.name}`` as a dict: {struct.doc}")
+    lines = [f"class {name}(TypedDict, total=False):", docstring(doc)]
+    fields: list[str] = []
+    if struct.tag is not None:
+        fields.append(f"    type: Required[Literal[{json.dumps(struct.tag)}]]")
+    if struct.base == "ClientEventBase":
+        fields.append("    event_id: str")
+    for f in struct.fields:
+        annotation = render_typed(f.type, known)
+        fields.append(f"    {f.name}: {annotation if f.default is not None else f'Required[{annotation}]'}")
+    return [*lines, "", *fields]
+
+
+def render_params(commit: str, events: list[StructDef], objects: list[StructDef]) -> str:
+    known = {s.name for s in objects}
+    names = sorted(typed_dict_name(s.name) for s in [*events, *objects])
+    out = [
+        header(commit).rstrip("\n"),
+        '"""TypedDicts of the client events and their objects, for type checkers.',
+        "",
+        "One per ``…Param`` struct of :mod:`openai_realtime_ws.types` (``SessionParam`` →",
+        "``SessionParamDict``) and per client event (``SessionUpdateEvent`` →",
+        "``SessionUpdateEventDict``): mypy and pyright check the keys and literal values of a dict",
+        "passed where one is expected (the typed resources, ``rt.session.update(session=…)``).",
+        "At run time they are plain dicts; send() validates them against the structs.",
+        '"""',
+        "",
+        "from __future__ import annotations",
+        "",
+        "from typing import {typing_names}",
+        "",
+        "__all__ = [",
+        *(f'    "{n}",' for n in names),
+        "]",
+    ]
+    body: list[str] = []
+    for struct in [*objects, *events]:
+        body.extend(["", "", *render_typed_dict(struct, known)])
+    uses_any = any(re.search(r"\bAny\b", line) for line in body)
+    typing_names = ("Any, " if uses_any else "") + "Literal, Required, TypedDict"
+    return "\n".join([*out, *body]).replace("{typing_names}", typing_names, 1) + "\n"
+
+
+#: Resources whose class has a hand-written base (types/_resource_views.py): the ones that are
+#: also a view of what the server confirmed (``rt.session``, ``rt.conversation``).
+RESOURCE_VIEWS = {"session": "SessionView", "conversation": "ConversationView"}
+
+
+def resource_class_name(path: tuple[str, ...]) -> str:
+    return "".join(pascal(p) for p in path) + "Resource"
+
+
+def render_resources(commit: str, client_events: list[tuple[str, StructDef]]) -> str:
+    tree: dict[tuple[str, ...], list[tuple[str, StructDef]]] = {}
+    children: dict[tuple[str, ...], list[str]] = {}
+    for wire, struct in client_events:
+        *path, method = wire.split(".")
+        key = tuple(path)
+        tree.setdefault(key, []).append((method, struct))
+        for i in range(1, len(key)):
+            children.setdefault(key[:i], [])
+            tree.setdefault(key[:i], [])
+            if key[i] not in children[key[:i]]:
+                children[key[:i]].append(key[i])
+    used: set[str] = set()
+    body: list[str] = []
+    # children first, so that a parent's __init__ names classes already defined
+    for key in sorted(tree, key=lambda k: (-len(k), k)):
+        cls = resource_class_name(key)
+        base = RESOURCE_VIEWS.get(key[0]) if len(key) == 1 else None
+        base = base or "Resource"
+        wire_prefix = ".".join(key)
+        lines = [
+            f"class {cls}({base}):",
+            docstring(f"``rt.{wire_prefix}``: the ``{wire_prefix}.*`` client events as typed methods."),
+        ]
+        subs = children.get(key, [])
+        if subs:
+            lines += ["", f'    __slots__ = ({", ".join(json.dumps(c) for c in subs)},)', ""]
+            for c in subs:
+                lines.append(f"    {c}: {resource_class_name((*key, c))}")
+            lines += [
+                "",
+                "    def __init__(self, send: Send, state: Callable[[], Any] | None = None) -> None:",
+                "        super().__init__(send, state)",
+            ]
+            for c in subs:
+                lines.append(f"        self.{c} = {resource_class_name((*key, c))}(send)")
+        else:
+            lines += ["", "    __slots__ = ()"]
+        for method, struct in sorted(tree[key], key=lambda x: x[0]):
+            params: list[str] = []
+            required = [f for f in struct.fields if f.default is None]
+            optional = [f for f in struct.fields if f.default is not None]
+            for f in required:
+                params.append(f"{f.name}: {render_typed(f.type, KNOWN_PARAMS)}")
+                used.update(refs_in(f.type))
+            for f in optional:
+                annotation = render_typed(f.type, KNOWN_PARAMS)
+                if "None" in annotation.split(" | "):
+                    raise GenError(f"{struct.name}.{f.name}: None both means 'omit' and a value")
+                params.append(f"{f.name}: {annotation} | None = None")
+                used.update(refs_in(f.type))
+            params.append("event_id: str | None = None")
+            wire = f"{wire_prefix}.{method}"
+            lines += [
+                "",
+                f"    def {method}(self, *, {', '.join(params)}) -> None:",
+                docstring(
+                    plain(
+                        f"Send ``{wire}`` (validated like ``send()``; a bad field raises "
+                        f"``InvalidClientEvent`` naming it). {struct.doc}"
+                    ),
+                    "        ",
+                ),
+                f'        event: dict[str, Any] = {{"type": {json.dumps(wire)}'
+                + "".join(f', "{f.name}": {f.name}' for f in required)
+                + "}",
+            ]
+            for f in [*optional, FieldDef("event_id", Prim("str"), "None")]:
+                lines += [f"        if {f.name} is not None:", f'            event["{f.name}"] = {f.name}']
+            lines.append("        self._send(event)")
+        body.extend(["", "", *lines])
+    param_names = sorted(typed_dict_name(n) for n in used)
+    out = [
+        header(commit).rstrip("\n"),
+        '"""Typed resources: the client events as methods of both clients, as in openai-python.',
+        "",
+        "``rt.session.update(session=…)``, ``rt.conversation.item.create(item=…)``,",
+        "``rt.response.create(response=…)``, ``rt.input_audio_buffer.append(audio=…)``… One method",
+        "per client event of the spec; parameters are the event's fields (TypedDicts from",
+        ":mod:`.params`, so type checkers check names and literals). Each method builds the event",
+        "dict and passes it to the client's ``send()``: the same validation and the same path.",
+        "Optional parameters left at ``None`` are not sent.",
+        '"""',
+        "",
+        "from __future__ import annotations",
+        "",
+        "from collections.abc import Callable",
+        "from typing import Any",
+        "",
+        "from ._resource_views import ConversationView, Resource, Send, SessionView",
+        "from .params import (",
+        *(f"    {n}," for n in param_names),
+        ")",
+        "",
+        "__all__ = [",
+        *(f'    "{n}",' for n in sorted(resource_class_name(k) for k in tree)),
+        "]",
+        *body,
+    ]
+    return "\n".join(out) + "\n"
+
+
+KNOWN_PARAMS: set[str] = set()  # filled by generate(): the client objects with a TypedDict
 
 
 def render_emitter(commit: str, server_events: list[tuple[str, StructDef]]) -> str:
@@ -1038,6 +1251,8 @@ def main(argv: list[str] | None = None) -> int:
     outputs = {
         REPO_ROOT / TYPES_OUT: generated.types_source,
         REPO_ROOT / EMITTER_OUT: generated.emitter_source,
+        REPO_ROOT / PARAMS_OUT: generated.params_source,
+        REPO_ROOT / RESOURCES_OUT: generated.resources_source,
     }
     stale = []
     for path, text in outputs.items():

@@ -10,6 +10,8 @@
   aside first (``isinstance``) or a ``match`` on the class is used (snippets ``pyright_*`` are
   checked by pyright alone);
 * the error handler: ``.code``/``.param`` after ``isinstance(err, RealtimeAPIError)``;
+* the typed resources (``rt.session.update(session=…)``…): field names, required fields and
+  literal values of the TypedDict parameters are checked;
 * mistakes are reported on the lines that make them.
 
 Each checker runs once, as a subprocess, over a folder of snippets; every snippet says on which
@@ -128,6 +130,41 @@ SNIPPETS: dict[str, str] = {
             if event.type == "response.output_text.delta":
                 print(event.response)  # E  (narrowed: a text delta has no response)
             print(event.response)  # E  (not narrowed: most events have no response)
+    """,
+    "good_resources.py": """
+        from openai_realtime_ws import AsyncOpenAIRealtimeWS, OpenAIRealtimeWS
+
+        def main(rt: AsyncOpenAIRealtimeWS, brt: OpenAIRealtimeWS) -> None:
+            rt.session.update(session={"type": "realtime", "instructions": "Be brief.", "output_modalities": ["text"]})
+            rt.session.update(session={"type": "realtime", "audio": {"input": {"turn_detection": None}}})
+            rt.conversation.item.create(item={"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]})
+            rt.conversation.item.truncate(item_id="item_1", content_index=0, audio_end_ms=100)
+            rt.conversation.item.delete(item_id="item_1")
+            rt.conversation.item.retrieve(item_id="item_1", event_id="ev_1")
+            rt.response.create(response={"output_modalities": ["audio"], "instructions": "Shout."})
+            rt.response.create()
+            rt.response.cancel(response_id="resp_1")
+            rt.input_audio_buffer.append(audio="AAAA")
+            rt.input_audio_buffer.commit()
+            rt.input_audio_buffer.clear()
+            rt.output_audio_buffer.clear()
+            brt.session.update(session={"type": "transcription"})
+            brt.conversation.item.create(item={"type": "function_call_output", "call_id": "c", "output": "{}"})
+            print(rt.session.instructions, len(rt.conversation), rt.conversation.active_response_id)
+            for item in brt.conversation:
+                print(item.id)
+    """,
+    "bad_resources.py": """
+        from openai_realtime_ws import AsyncOpenAIRealtimeWS, OpenAIRealtimeWS
+
+        def main(rt: AsyncOpenAIRealtimeWS, brt: OpenAIRealtimeWS) -> None:
+            rt.session.update(session={"type": "realtime", "instructons": "typo"})  # E
+            rt.session.update(session={"instructions": "no type"})  # E
+            rt.response.create(response={"output_modalities": ["txt"]})  # E
+            rt.conversation.item.create(item={"type": "mesage", "role": "user"})  # E
+            rt.conversation.item.truncate(item_id="item_1", content_index=0)  # E
+            rt.input_audio_buffer.append(audio=b"raw")  # E  (base64 text; raw bytes: send_audio)
+            brt.response.cancel(response="resp_1")  # E
     """,
     "bad_error_code.py": """
         from openai_realtime_ws import OpenAIRealtimeError

@@ -40,7 +40,6 @@ from ..core.connection import (
     StartRollover,
     State,
 )
-from ..core.conversation import Conversation
 from ..core.errors import OpenAIRealtimeError
 from ..core.handshake import ConnectPlan, RealtimeTarget
 from ..core.options import ConnectOptions, check_connect_options
@@ -49,6 +48,13 @@ from ..core.tools import Tool, ToolCallRequest, ToolRouter
 from ..core.usage import UsageTotals
 from ..types import AnyServerEvent, ClientEventBase
 from ..types._emitter import AsyncWaitForMixin, TypedEmitterMixin
+from ..types.resources import (
+    ConversationResource,
+    InputAudioBufferResource,
+    OutputAudioBufferResource,
+    ResponseResource,
+    SessionResource,
+)
 from .credentials import (
     CredentialSource,
     PlanFactory,
@@ -74,6 +80,20 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
     """The underlying picows transport (lifecycle access); ``None`` while there is none."""
     protocol: RealtimeProtocol
     """The Sans-I/O protocol state (read-only use: ``protocol.state``, ``backlog_size``…)."""
+    session: SessionResource
+    """The session the server last confirmed (its fields: ``rt.session.instructions``; falsy
+    before the first ``session.created``; ``rt.session.confirmed`` is the object itself), and
+    ``rt.session.update(session=…)``."""
+    conversation: ConversationResource
+    """The default conversation as the server reported it (see core.conversation: iterate it,
+    ``len``, ``get(item_id)``, ``active_response_id``), and ``rt.conversation.item.create(…)``,
+    ``.truncate``, ``.delete``, ``.retrieve``."""
+    response: ResponseResource
+    """``rt.response.create(response=…)``, ``rt.response.cancel(…)``."""
+    input_audio_buffer: InputAudioBufferResource
+    """``rt.input_audio_buffer.append(audio=…)``, ``.commit()``, ``.clear()``."""
+    output_audio_buffer: OutputAudioBufferResource
+    """``rt.output_audio_buffer.clear()``."""
 
     def __init__(
         self,
@@ -101,6 +121,12 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
         self._recovery: asyncio.Task[None] | None = None  # the reconnect loop or a rollover
         self._tasks: set[asyncio.Task[None]] = set()
         self.socket = None
+        # the typed resources (types/resources.py): each event goes through send()
+        self.session = SessionResource(self.send, lambda: self.protocol.session)
+        self.conversation = ConversationResource(self.send, lambda: self.protocol.conversation)
+        self.response = ResponseResource(self.send)
+        self.input_audio_buffer = InputAudioBufferResource(self.send)
+        self.output_audio_buffer = OutputAudioBufferResource(self.send)
 
     @property
     def connection(self) -> RealtimeProtocol:
@@ -226,16 +252,6 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
     def close_reason(self) -> str:
         """The close frame's reason (credentials masked)."""
         return self._redact(self.protocol.close_reason)
-
-    @property
-    def session(self) -> Any:
-        """The last session configuration the server confirmed (``session.created/updated``)."""
-        return self.protocol.session
-
-    @property
-    def conversation(self) -> Conversation:
-        """The default conversation as the server reported it (see core.conversation)."""
-        return self.protocol.conversation
 
     @property
     def usage(self) -> UsageTotals:
@@ -530,7 +546,7 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
                 Tool(name=name or func.__name__, handler=func, description=description,
                      parameters=parameters)
             )
-            if self.protocol.state is State.OPEN and self.session is not None:
+            if self.protocol.state is State.OPEN and self.protocol.session is not None:
                 self.update_tools()
             return func
 
@@ -538,7 +554,7 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
 
     def update_tools(self, **session: Any) -> None:
         """Send ``session.update`` with the registered tools (plus any other session fields)."""
-        self.send(self.protocol.tools.session_update(getattr(self.session, "type", None), **session))
+        self.send(self.protocol.tools.session_update(getattr(self.protocol.session, "type", None), **session))
 
     def start(self) -> None:
         """Start delivering to handlers now (otherwise delivery starts once the caller yields

@@ -39,11 +39,17 @@ from typing import Any, Self, TypeVar
 from ..aio import secrets as _secrets
 from ..aio.client import AsyncOpenAIRealtimeWS, CredentialSource
 from ..core.connection import RealtimeProtocol
-from ..core.conversation import Conversation
 from ..core.handshake import RealtimeTarget
 from ..core.usage import UsageTotals
 from ..types import AnyServerEvent, ClientEventBase
 from ..types._emitter import SyncWaitForMixin, TypedEmitterMixin
+from ..types.resources import (
+    ConversationResource,
+    InputAudioBufferResource,
+    OutputAudioBufferResource,
+    ResponseResource,
+    SessionResource,
+)
 
 __all__ = ["OpenAIRealtimeWS", "create_client_secret_sync"]
 
@@ -196,9 +202,30 @@ class OpenAIRealtimeWS(TypedEmitterMixin, SyncWaitForMixin):
     ``await``; see the module comment for the threading contract.
     """
 
+    session: SessionResource
+    """The session the server last confirmed (its fields: ``rt.session.instructions``; falsy
+    before the first ``session.created``; ``rt.session.confirmed`` is the object itself), and
+    ``rt.session.update(session=…)``."""
+    conversation: ConversationResource
+    """The default conversation as the server reported it (see core.conversation: iterate it,
+    ``len``, ``get(item_id)``, ``active_response_id``), and ``rt.conversation.item.create(…)``,
+    ``.truncate``, ``.delete``, ``.retrieve``."""
+    response: ResponseResource
+    """``rt.response.create(response=…)``, ``rt.response.cancel(…)``."""
+    input_audio_buffer: InputAudioBufferResource
+    """``rt.input_audio_buffer.append(audio=…)``, ``.commit()``, ``.clear()``."""
+    output_audio_buffer: OutputAudioBufferResource
+    """``rt.output_audio_buffer.clear()``."""
+
     def __init__(self, runner: _LoopThread, inner: AsyncOpenAIRealtimeWS) -> None:
         self._runner = runner
         self._inner = inner
+        # the typed resources (types/resources.py): each event goes through send()
+        self.session = SessionResource(self.send, lambda: inner.protocol.session)
+        self.conversation = ConversationResource(self.send, lambda: inner.protocol.conversation)
+        self.response = ResponseResource(self.send)
+        self.input_audio_buffer = InputAudioBufferResource(self.send)
+        self.output_audio_buffer = OutputAudioBufferResource(self.send)
         self._close_lock = threading.Lock()
         self._iter_lock = threading.Lock()  # iteration after the loop thread ended (_after_close)
         self._closing_task: asyncio.Future[None] | None = None  # close() called from a handler
@@ -329,16 +356,6 @@ class OpenAIRealtimeWS(TypedEmitterMixin, SyncWaitForMixin):
     def close_reason(self) -> str:
         """The close frame's reason (credentials masked)."""
         return self._inner.close_reason
-
-    @property
-    def session(self) -> Any:
-        """The last session configuration the server confirmed."""
-        return self._inner.session
-
-    @property
-    def conversation(self) -> Conversation:
-        """The default conversation as the server reported it."""
-        return self._inner.conversation
 
     @property
     def usage(self) -> UsageTotals:
