@@ -196,3 +196,29 @@ async def test_upstream_error_mid_session_becomes_generic(realtime_emulator: Emu
             error: dict[str, Any] = await next_of(ws, "error")
             assert error["error"]["code"] == "relay_upstream_error"
             _assert_generic(json.dumps(error), "1da7")
+
+
+@FAST
+async def test_metrics_count_sessions_events_and_refusals(realtime_emulator: Emulator) -> None:
+    from prometheus_client import CollectorRegistry
+
+    from openai_realtime_ws.telemetry.prometheus import ServiceMetrics
+
+    metrics = ServiceMetrics("relay", CollectorRegistry())
+    relay = RealtimeRelay(upstream=upstream_for(realtime_emulator), metrics=metrics,
+                          limits=Limits(max_sessions=1))
+    async with serve(relay) as base:
+        async with connect(ws_url(base)) as ws:
+            await next_of(ws, "session.created")
+            await send(ws, {"type": "response.create", "response": {"input": [SYSTEM]}})
+            await next_of(ws, "error")
+            with pytest.raises(InvalidStatus):
+                async with connect(ws_url(base)):
+                    pass
+            async with aiohttp.ClientSession() as http, http.get(base + "/metrics") as response:
+                text = await response.text()
+    assert 'openai_realtime_sessions_open{service="relay"} 1.0' in text
+    assert 'reason="relay_item_not_allowed"' in text and 'reason="too_many_sessions"' in text
+    assert 'limit="max_sessions"' in text
+    assert 'direction="to_client"' in text
+    assert "anonymous" not in text and "127.0.0.1" not in text  # never a principal

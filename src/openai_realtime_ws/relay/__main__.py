@@ -56,6 +56,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--ws", default="auto",
                    choices=["auto", "websockets-sansio", "websockets", "wsproto"],
                    help="uvicorn's WebSocket protocol implementation (default %(default)s)")
+    p.add_argument("--metrics", action="store_true",
+                   help="serve Prometheus metrics at /metrics (loopback scrapers only; needs the "
+                        "metrics extra)")
     p.add_argument("--log-level", default="warning",
                    help="log level of the relay's log on stderr (default %(default)s)")
     return p
@@ -97,7 +100,15 @@ def _build(args: argparse.Namespace) -> Any:
     hosts = set(args.allowed_host or DEFAULT_ALLOWED_HOSTS)
     if not args.allowed_host and args.host not in ("0.0.0.0", "::", ""):
         hosts.add(args.host.strip("[]"))
+    metrics = None
+    if args.metrics:
+        try:
+            from ..telemetry.prometheus import ServiceMetrics
+        except ImportError as exc:
+            raise ValueError(f"--metrics: {exc}") from None
+        metrics = ServiceMetrics("relay")
     return RealtimeRelay(upstream=upstream, policy=policy, limits=limits, store=store,
+                         metrics=metrics,
                          allowed_origins=args.allowed_origin, allowed_hosts=sorted(hosts),
                          allow_anonymous_remote=args.allow_anonymous_remote)
 

@@ -161,7 +161,15 @@ class RealtimeRelay:
 
     Routes (relative to where it is mounted): ``GET /`` the console, ``/realtime.js`` and
     ``/realtime-audio.js`` the browser modules, ``WS /realtime`` the relay, ``POST
-    /client_secrets`` ephemeral keys for signed-in principals, ``GET /health``.
+    /client_secrets`` ephemeral keys for signed-in principals, ``GET /health``, and ``GET
+    /metrics`` when ``metrics`` is given.
+
+    ``allowed_hosts``: the host names the relay answers to (default: this machine's loopback
+    names); any request naming another ``Host`` is refused with 403 before any route runs (DNS
+    rebinding). ``metrics``: a :class:`~openai_realtime_ws.telemetry.prometheus.ServiceMetrics`
+    (sessions, relayed events, refusals and limits hit, by short codes; ``None``: off).
+    ``telemetry``: a :class:`~openai_realtime_ws.telemetry.otel.RealtimeTelemetry` that
+    instruments each upstream session (attributes: the principal's id and the relay session id).
     """
 
     def __init__(
@@ -182,6 +190,8 @@ class RealtimeRelay:
         secret_ttl: int = 600,
         drain_timeout: float = 10.0,
         open_timeout: float = 10.0,
+        metrics: Any = None,
+        telemetry: Any = None,
     ) -> None:
         self.upstream = upstream if upstream is not None else Upstream.from_env()
         self.authenticate = authenticate
@@ -203,6 +213,8 @@ class RealtimeRelay:
         self.secret_ttl = secret_ttl
         self.drain_timeout = drain_timeout
         self.open_timeout = open_timeout
+        self.metrics = metrics  # a telemetry.prometheus.ServiceMetrics, or None (off)
+        self.telemetry = telemetry  # a telemetry.otel.RealtimeTelemetry, or None (off)
         self.sessions: set[_RelaySession] = set()
         self.draining = False
         self._emulator: Any = None
@@ -216,6 +228,8 @@ class RealtimeRelay:
         if console:
             routes += [Route(path, self._static) for path in _STATIC]
             routes.append(Route("/favicon.ico", lambda request: Response(status_code=204)))
+        if metrics is not None:
+            routes.append(metrics.route())
         self.app = Starlette(routes=routes, lifespan=self._lifespan)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
@@ -330,14 +344,22 @@ class RealtimeRelay:
         logger.info("relay: client secret minted for %s", principal.id)
         return JSONResponse({"value": secret["value"], "expires_at": secret["expires_at"]})
 
+    def _refused(self, reason: str, limit: str | None = None) -> None:
+        if self.metrics is not None:
+            self.metrics.refused(reason)
+            if limit is not None:
+                self.metrics.limit_hit(limit)
+
     async def _websocket(self, ws: WebSocket) -> None:
         if self.draining:
+            self._refused("draining")
             await ws.send_denial_response(JSONResponse(
                 {"error": {"message": "The relay is shutting down; connect again."}}, 503))
             return
         try:
             principal = await self._principal(ws)
         except RelayRefused as exc:
+            self._refused("unauthorized" if exc.status == 401 else "forbidden")
             await ws.send_denial_response(JSONResponse({"error": {"message": exc.message}},
                                                        exc.status))
             return
@@ -348,10 +370,12 @@ class RealtimeRelay:
                                                         limits.max_sessions, limits.session_ttl)
         except Exception as exc:
             logger.error("relay: limits store unavailable: %s: %s", type(exc).__name__, exc)
+            self._refused("limits_store_unavailable")
             await ws.send_denial_response(JSONResponse(
                 {"error": {"message": "The relay cannot check its limits now; try again."}}, 503))
             return
         if not acquired:
+            self._refused("too_many_sessions", "max_sessions")
             await ws.send_denial_response(JSONResponse({"error": {
                 "message": f"Too many sessions: at most {limits.max_sessions} at a time per user."}},
                 429))
@@ -359,16 +383,23 @@ class RealtimeRelay:
         try:
             session = await self._open_session(ws, principal, limits, session_id)
             if session is None:
+                self._refused("upstream_failed")
                 await ws.send_denial_response(JSONResponse(
                     {"error": {"message": _UPSTREAM_FAILED}}, 502))
                 return
             offered = ws.scope.get("subprotocols") or []
             await ws.accept(subprotocol="realtime" if "realtime" in offered else None)
             self.sessions.add(session)
+            if self.metrics is not None:
+                self.metrics.session_opened()
             try:
                 await session.run()
             finally:
                 self.sessions.discard(session)
+                if self.metrics is not None:
+                    self.metrics.session_closed()
+                if session.observed is not None:
+                    session.observed.end()
         finally:
             try:
                 await self.store.release_session(principal.id, session_id)
@@ -388,6 +419,10 @@ class RealtimeRelay:
                            type(exc).__name__, getattr(exc, "status", None))
             return None
         session = _RelaySession(self, ws, rt, principal, limits, session_id)
+        if self.telemetry is not None:  # nothing secret in the attributes: no token, no URL
+            session.observed = self.telemetry.instrument(rt, attributes={
+                "openai_realtime.relay.principal": principal.id,
+                "openai_realtime.relay.session": session_id})
         session.listen()
         try:
             await rt.wait_for("session.created", timeout=self.open_timeout)
@@ -397,6 +432,8 @@ class RealtimeRelay:
                            "close code %s)", type(exc).__name__, code, rt.close_code)
             with contextlib.suppress(OpenAIRealtimeError, OSError):
                 await rt.close()
+            if session.observed is not None:
+                session.observed.end()
             return None
         return session
 
@@ -443,10 +480,14 @@ class _RelaySession:
         self.closing = False
         self.writer: asyncio.Future[None] | None = None
         self.stopped: asyncio.Future[None] | None = None
+        self.observed: Any = None  # the telemetry of this session, when on
+        self.metrics = relay.metrics
 
     # upstream → browser
 
     def _on_frame(self, text: str) -> None:
+        if self.metrics is not None:
+            self.metrics.to_client()
         out, fact = self.relay.policy.from_upstream(text)
         if fact is not None:
             self.input_format.learn(fact)
@@ -497,6 +538,8 @@ class _RelaySession:
                 frame = message.get("bytes") or b""
             verdict = policy.check(frame, self.input_format.bytes_per_ms)
             if isinstance(verdict, Refused):
+                if self.metrics is not None:
+                    self.metrics.refused(verdict.code)
                 self._control(verdict.error)
                 continue
             event_id = verdict.event.get("event_id")
@@ -509,12 +552,16 @@ class _RelaySession:
                                        event_id if isinstance(event_id, str) else None)
                 if refused is not None:
                     if refused.error:
+                        if self.metrics is not None:
+                            self.metrics.limit_hit(refused.code)
                         self._control(refused.error)
                     continue
                 if meter.push_after(control):
                     await self._sync(meter, now)
             try:
                 self.rt.send(verdict.event)
+                if self.metrics is not None:
+                    self.metrics.to_upstream()
                 if verdict.type == "session.update":  # charged on it once the upstream agrees
                     self.input_format.requested(event_id if isinstance(event_id, str) else None,
                                                 verdict.input_bytes_per_ms)
