@@ -159,3 +159,35 @@ def test_the_blocking_client_warns_too() -> None:
         with pytest.warns(UnknownEventTypeWarning) as rec, pytest.raises(TimeoutError):
             rt.wait_for("response.completed", timeout=0.2)
         assert rec[0].filename == THIS_FILE
+
+
+# -- the other symptoms, as a user meets them (the rules: tests/core/test_protocol_rules.py,
+#    tests/client/test_shell_rules.py, by the client helper) -------------------------------------
+
+
+async def test_odd_length_pcm16_is_refused_before_anything_is_sent() -> None:
+    from openai_realtime_ws import InvalidClientEvent
+
+    async with Emulator() as emu:
+        async with await AsyncOpenAIRealtimeWS.create(base_url=emu.base_url, model="gpt-realtime") as rt:
+            await rt.wait_for("session.created", timeout=5)
+            with pytest.raises(InvalidClientEvent, match="3 bytes is not a whole number of PCM16") as info:
+                rt.send_audio(b"\x00\x01\x02")
+            assert isinstance(info.value, ValueError)
+            rt.send_audio(b"\x00\x01")  # a whole sample goes
+            rt.send({"type": "input_audio_buffer.clear"})
+            await rt.wait_for("input_audio_buffer.cleared", timeout=5)
+        assert emu.connections[0].received_types().count("input_audio_buffer.append") == 1
+
+
+async def test_the_blocking_client_inside_a_running_loop_says_so_at_once() -> None:
+    async with Emulator() as emu:
+        with pytest.raises(RuntimeError, match="inside a running event loop: use AsyncOpenAIRealtimeWS"):
+            OpenAIRealtimeWS.create(base_url=emu.base_url, model="gpt-realtime")
+
+
+async def test_a_wait_for_timeout_names_what_was_awaited() -> None:
+    async with Emulator() as emu:
+        async with await AsyncOpenAIRealtimeWS.create(base_url=emu.base_url, model="gpt-realtime") as rt:
+            with pytest.raises(TimeoutError, match=r"no 'response.done' event within 0.1 s"):
+                await rt.wait_for("response.done", timeout=0.1)
