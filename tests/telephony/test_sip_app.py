@@ -308,3 +308,19 @@ async def test_max_calls_rejects_the_next_as_busy(emu: Emulator) -> None:
         await app.aclose()
     with pytest.raises(RealtimeConfigError, match="max_calls"):
         make_app(emu, max_calls=0)
+
+
+async def test_azure(emu: Emulator) -> None:
+    app = SipApp(session=SESSION, webhook_secret=SECRET, api_key=KEY, azure_endpoint=emu.azure_endpoint,
+                 greeting="")
+
+    @app.on_call
+    async def handle(call: SipCall) -> None:
+        await call.rt.wait_for("response.done")
+
+    async for url in serve(app):
+        call_id = await emu.place_call(url, webhook_secret=SECRET)
+        assert await emu.calls[call_id].wait_ended() == "ended"
+    sideband = next(c for c in emu.connections if c.call_id == call_id)
+    assert sideband.path == "/openai/v1/realtime" and sideband.headers.get("api-key") == KEY
+    assert len(emu.calls[call_id].heard) == 1

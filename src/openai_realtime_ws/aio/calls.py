@@ -33,7 +33,8 @@ class AsyncRealtimeCalls:
     Credentials and endpoint as for :meth:`AsyncOpenAIRealtimeWS.create`: ``client`` (any object
     with ``api_key`` and ``base_url``, e.g. ``openai.AsyncOpenAI``), or ``api_key`` (a str or a
     provider called before each request) and ``base_url``, else ``OPENAI_API_KEY`` /
-    ``OPENAI_BASE_URL``; ``azure_endpoint`` for Azure (key in ``api-key``). ``timeout``: seconds
+    ``OPENAI_BASE_URL``; ``azure_endpoint`` for Azure (a static key in ``api-key``, a provider's
+    token as ``Authorization: Bearer``). ``timeout``: seconds
     for each whole request. A refused request raises
     :class:`~openai_realtime_ws.core.calls.CallControlError` (``.status``, the API's message with
     the key masked); bad arguments raise :class:`RealtimeConfigError` before anything is sent.
@@ -86,8 +87,10 @@ class AsyncRealtimeCalls:
     async def _do(self, request: CallRequest) -> None:
         key = await api_key_for(self._key_client, self._api_key, self._azure_endpoint,
                                 f"to {request.action} a call")
+        # Azure: a static key goes in `api-key`, a token from a provider (Entra ID) as Bearer
+        azure_key = self._azure_endpoint is not None and not callable(self._api_key)
         status, payload = await post_json(
-            request.url, request.body, key=key, azure=self._azure_endpoint is not None,
+            request.url, request.body, key=key, azure=azure_key,
             headers=self._headers, ssl=self._ssl, timeout=self._timeout,
         )
         call_result(request, status, payload, (key,))

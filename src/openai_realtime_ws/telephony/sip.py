@@ -295,7 +295,9 @@ class SipApp:
     ``session.update``), or a function of the event returning one (sync or async; None rejects
     the call with ``reject_status``). ``webhook_secret``: the endpoint's ``whsec_…`` secret (else
     ``OPENAI_WEBHOOK_SECRET``; required). ``client`` / ``api_key`` / ``base_url``: as for
-    :meth:`AsyncOpenAIRealtimeWS.create`, used for call control and the sideband socket.
+    :meth:`AsyncOpenAIRealtimeWS.create`, used for call control and the sideband socket;
+    ``azure_endpoint``: an Azure OpenAI resource instead (``api_key``: its key, or a token
+    provider; the sideband opens with :meth:`AsyncOpenAIRealtimeWS.azure`).
     ``greeting``: when not None, the assistant speaks first (with these instructions; ``""``: the
     session's). ``path``: the webhook's route. ``connect_options``: more ``create()`` options
     (``reconnect``, ``open_timeout``…). ``max_body``: the largest webhook body read.
@@ -314,6 +316,7 @@ class SipApp:
         client: object | None = None,
         api_key: Any = None,
         base_url: str | None = None,
+        azure_endpoint: str | None = None,
         greeting: str | None = None,
         reject_status: int = 603,
         path: str = "/",
@@ -346,8 +349,10 @@ class SipApp:
         self._client = client
         self._api_key = api_key
         self._base_url = base_url
+        self._azure_endpoint = azure_endpoint
         self._connect_options = dict(connect_options or {})
-        self.calls = AsyncRealtimeCalls(client, api_key=api_key, base_url=base_url)
+        self.calls = AsyncRealtimeCalls(client, api_key=api_key, base_url=base_url,
+                                        azure_endpoint=azure_endpoint)
         """Call control with the app's credentials (accept, reject, refer, hangup)."""
         self.tools: dict[str, Tool] = {}
         self.live: dict[str, SipCall] = {}
@@ -525,14 +530,22 @@ class SipApp:
                                 *(t.schema() for t in self.tools.values() if t.name not in named)]
         return session
 
+    async def _open_sideband(self, call_id: str) -> AsyncOpenAIRealtimeWS:
+        if self._azure_endpoint is not None:
+            key, provider = (None, self._api_key) if callable(self._api_key) else (self._api_key, None)
+            return await AsyncOpenAIRealtimeWS.azure(
+                self._client, endpoint=self._azure_endpoint, api_key=key,
+                azure_ad_token_provider=provider, call_id=call_id, **self._connect_options)
+        return await AsyncOpenAIRealtimeWS.create(
+            self._client, call_id=call_id, api_key=self._api_key, base_url=self._base_url,
+            **self._connect_options)
+
     async def _run(self, call: SipCall) -> None:
         obs: Any = None
         outcome = "completed"
         try:
             try:
-                rt = await AsyncOpenAIRealtimeWS.create(
-                    self._client, call_id=call.call_id, api_key=self._api_key, base_url=self._base_url,
-                    **self._connect_options)
+                rt = await self._open_sideband(call.call_id)
             except Exception as exc:
                 logger.warning("call %s: no sideband socket (%s: %s); hanging up", call.call_id,
                                type(exc).__name__, str(exc)[:200])
