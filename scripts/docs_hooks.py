@@ -117,7 +117,7 @@ def include_spec(match: re.Match[str]) -> str:
 #: The guides in reading order (file names under docs/); pages not listed follow, alphabetically.
 GUIDE_ORDER = [
     "index.md", "client.md", "reliability.md", "tools.md", "recipes.md", "voice.md", "sip.md",
-    "relay.md",
+    "openai-python.md", "openai-agents.md", "pipecat.md", "observability.md", "relay.md",
     "browser.md", "emulator.md", "cli.md", "benchmarks.md", "protocol.md",
 ]
 
