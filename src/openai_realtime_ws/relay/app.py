@@ -306,8 +306,9 @@ class RealtimeRelay:
     # ------------------------------------------------------------------ routes
 
     async def _health(self, request: Request) -> Response:
+        # 503 while draining, so that a load balancer's health check takes the worker out
         return JSONResponse({"ok": not self.draining, "sessions": len(self.sessions),
-                             "upstream": self.upstream.kind})
+                             "upstream": self.upstream.kind}, 503 if self.draining else 200)
 
     async def _static(self, request: Request) -> Response:
         path = request.url.path[len(request.scope.get("root_path", "")):] or "/"
