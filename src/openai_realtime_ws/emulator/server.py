@@ -1,5 +1,6 @@
 # The I/O shell of the emulator, on aiohttp.web. It only moves frames: it upgrades sockets
-# (`GET /v1/realtime`, Azure `GET /openai/v1/realtime`), serves `POST /v1/realtime/client_secrets`,
+# (`GET /v1/realtime`, Azure `GET /openai/v1/realtime`, translation sessions `GET /v1/realtime/
+# translations`), serves `POST /v1/realtime/client_secrets` (and `…/translations/client_secrets`),
 # feeds client frames to the Sans-I/O `core.Session`, carries out the Actions it returns
 # (send, close, timers, paced response streams, Offloads — blocking plug-ins in a worker thread, off
 # the connection's event path —
@@ -46,6 +47,7 @@ from .core.config import EmulatorConfig
 from .core.handshake import HandshakeRequest, SecretStore, decide
 from .core.ids import IdFactory
 from .core.session import Session
+from .core.translation import TranslationSession
 from .core.turn import Responder
 from .faults import (
     MALFORMED_PAYLOADS,
@@ -113,6 +115,8 @@ class ConnectionRecord:
     close_code: int | None = None
     """The close code the server sent, or the client's when the client closed first."""
     session: Session | None = None
+    translation: TranslationSession | None = None
+    """The session of a translation connection (`/v1/realtime/translations`); `session` is None there."""
     closed: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
     _ws: web.WebSocketResponse | None = field(default=None, repr=False)
     _request: web.Request | None = field(default=None, repr=False)
@@ -693,6 +697,8 @@ class Emulator:
         app.router.add_get("/openai/v1/realtime", self._handle_azure)
         app.router.add_post("/v1/realtime/client_secrets", self._handle_client_secret)
         app.router.add_post("/openai/v1/realtime/client_secrets", self._handle_client_secret)
+        app.router.add_get("/v1/realtime/translations", self._handle_ws)
+        app.router.add_post("/v1/realtime/translations/client_secrets", self._handle_client_secret)
         app.router.add_get("/redirect-target/v1/realtime", self._handle_redirect_target)
         app.router.add_get("/redirect-target", self._handle_redirect_target)
         app.router.add_get("/health", self._handle_health)
@@ -719,7 +725,10 @@ class Emulator:
             return web.json_response({"error": {"message": "We could not parse the JSON body of your request.",
                                                 "type": "invalid_request_error", "param": None, "code": None}},
                                      status=400)
-        status, payload = self.secrets.mint(body, self.config, time.time())
+        if request.path.endswith("/translations/client_secrets"):
+            status, payload = self.secrets.mint_translation(body, time.time())
+        else:
+            status, payload = self.secrets.mint(body, self.config, time.time())
         return web.json_response(payload, status=status)
 
     async def _handle_azure(self, request: web.Request) -> web.StreamResponse:
@@ -779,10 +788,16 @@ class Emulator:
         conn._writer = writer
         self.connections.append(conn)
         log.debug("connection #%d %s %s subprotocol=%s", conn.index, request.path, decision.kind, ws.ws_protocol)
-        session = Session(config=self.config, responder=self.responder, ids=self.ids, now=time.time(),
-                          kind=decision.kind, model=decision.model, defaults=decision.defaults,
-                          synthesizer=self.synthesizer, transcriber=self.transcriber, call_id=decision.call_id)
-        conn.session = session
+        session: Session | TranslationSession
+        if decision.kind == "translation":
+            session = conn.translation = TranslationSession(
+                config=self.config, ids=self.ids, now=time.time(), model=decision.model or "",
+                defaults=decision.defaults, synthesizer=self.synthesizer, transcriber=self.transcriber)
+        else:
+            session = conn.session = Session(
+                config=self.config, responder=self.responder, ids=self.ids, now=time.time(),
+                kind=decision.kind, model=decision.model, defaults=decision.defaults,
+                synthesizer=self.synthesizer, transcriber=self.transcriber, call_id=decision.call_id)
         try:
             async with conn._lock:
                 due = runner.due_now()
@@ -800,7 +815,8 @@ class Emulator:
             await self._teardown(conn, ws)
         return ws
 
-    async def _read_loop(self, conn: ConnectionRecord, ws: web.WebSocketResponse, session: Session) -> None:
+    async def _read_loop(self, conn: ConnectionRecord, ws: web.WebSocketResponse,
+                         session: Session | TranslationSession) -> None:
         record = self.config.record_received
         while not conn._dead:
             msg = await ws.receive()
@@ -822,6 +838,8 @@ class Emulator:
         conn._dead = True
         if conn.session is not None:
             conn.session.closed = True
+        if conn.translation is not None:
+            conn.translation.closed = True
         for h in conn._timers.values():
             h.cancel()
         conn._timers.clear()
@@ -836,6 +854,8 @@ class Emulator:
             conn.close_code = ws.close_code
         if conn.session is not None:
             conn.session.release()
+        if conn.translation is not None:
+            conn.translation.release()
         conn._ws = conn._request = conn._writer = None
         conn._out.clear()
         conn.closed.set()
@@ -993,8 +1013,9 @@ class Emulator:
 
         async def run() -> None:
             async with conn._lock:
-                if conn.session is not None:
-                    await self._apply(conn, conn.session.timer_fired(name, time.time()))
+                timed = conn.session or conn.translation
+                if timed is not None:
+                    await self._apply(conn, timed.timer_fired(name, time.time()))
                     await _flush(conn)
 
         task = asyncio.get_running_loop().create_task(run())

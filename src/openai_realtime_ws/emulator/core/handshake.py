@@ -97,6 +97,30 @@ class SecretStore:
         self._secrets[value] = _Secret(float(expires_at), update)
         return 200, {"value": value, "expires_at": expires_at, "session": full}
 
+    def mint_translation(self, body: Any, now: float) -> tuple[int, dict[str, Any]]:
+        """POST /v1/realtime/translations/client_secrets: `{session: {model, audio}, expires_after}`
+        → `{value, expires_at, session}` (openai-python's RealtimeTranslationClientSecretCreateResponse)."""
+        from .translation import _update, default_session  # translation imports nothing from here
+
+        try:
+            req = schema.obj({
+                "expires_after": schema.obj({"anchor": schema.enum("created_at"),
+                                             "seconds": schema.number(10, 7200, integer=True)}),
+                "session": schema.obj({"model": schema.string(), "audio": schema.any_value,
+                                       "type": schema.enum("translation")}, required=("model",)),
+            }, required=("session",))(body if body is not None else {}, "")
+            update = _update(req["session"], "session")
+        except errors.RequestError as exc:
+            return http_error(400, exc.message, code=exc.code, param=exc.param)
+        expires_at = int(now) + int(req.get("expires_after", {}).get("seconds", 600))
+        full = default_session(self._ids.new("sess"), str(update["model"]), expires_at)
+        audio = update.get("audio") or {}
+        for side in ("input", "output"):
+            full["audio"][side].update(copy.deepcopy(audio.get(side) or {}))
+        value = self._ids.client_secret()
+        self._secrets[value] = _Secret(float(expires_at), {"type": "translation", "audio": copy.deepcopy(audio)})
+        return 200, {"value": value, "expires_at": expires_at, "session": full}
+
     def lookup(self, key: str, now: float) -> tuple[bool, dict[str, Any] | None]:
         """(known, session defaults); known but expired → (True, None)."""
         secret = self._secrets.get(key)
@@ -113,6 +137,8 @@ def decide(req: HandshakeRequest, config: EmulatorConfig, secrets: SecretStore, 
     for k, v in req.query:
         query.setdefault(k, v)
     d.query = query
+    if req.path.rstrip("/").endswith("/realtime/translations"):
+        return _decide_translation(req, d, query, config, secrets, now)
     forms = [k for k in ("model", "call_id", "intent") if k in query]
     if len(forms) != 1:
         d.http_status, d.http_body = http_error(
@@ -155,6 +181,8 @@ def decide(req: HandshakeRequest, config: EmulatorConfig, secrets: SecretStore, 
             d.defaults = defaults
             if defaults is not None and defaults.get("type") == "transcription":
                 d.kind = "transcription"
+            elif defaults is not None and defaults.get("type") == "translation":
+                ok, d.defaults = False, None  # a translation secret opens translation sessions only
         elif config.api_key is not None:
             ok = False
     elif config.api_key is not None:
@@ -179,3 +207,52 @@ def _refused_model(model: str, check: str) -> bool:
     if check == "openai":
         return is_other_openai_model(model) or is_translation_model(model)
     return False
+
+
+def _credential(req: HandshakeRequest) -> str | None:
+    """The credential of a request: Authorization Bearer, Azure api-key, or the subprotocol."""
+    key: str | None = None
+    auth = req.headers.get("authorization", "")
+    if auth[:7].lower() == "bearer ":
+        key = auth[7:].strip()
+    if key is None and "api-key" in req.headers:
+        key = req.headers["api-key"].strip()
+    for proto in req.protocols:
+        if key is None and proto.startswith(INSECURE_KEY_PREFIX):
+            key = proto[len(INSECURE_KEY_PREFIX):]
+    return key
+
+
+def _decide_translation(req: HandshakeRequest, d: HandshakeDecision, query: dict[str, str], config: EmulatorConfig,
+                        secrets: SecretStore, now: float) -> HandshakeDecision:
+    """`/v1/realtime/translations?model=…`: the model is required, `intent` refused (as
+    openai-node's buildTranslationURL) [INF codes]; the same credentials as realtime sessions."""
+    if "intent" in query or "call_id" in query:
+        d.http_status, d.http_body = http_error(
+            400, "Realtime translation sessions take only the 'model' query parameter.",
+            code="invalid_request", param="intent" if "intent" in query else "call_id")
+        return d
+    if not query.get("model"):
+        d.http_status, d.http_body = http_error(400, "Missing required parameter: 'model'.",
+                                                code="missing_required_parameter", param="model")
+        return d
+    d.kind, d.model = "translation", query["model"]
+    key = _credential(req)
+    d.received_api_key = key
+    d.subprotocol = "realtime" if "realtime" in req.protocols else None
+    ok = True
+    if key is not None and key.startswith("ek_"):
+        known, defaults = secrets.lookup(key, now)
+        if known:
+            ok = defaults is not None and defaults.get("type") == "translation"
+            d.defaults = defaults
+        elif config.api_key is not None:
+            ok = False
+    elif config.api_key is not None:
+        ok = key == config.api_key
+    if not ok:
+        d.fatal = errors.invalid_api_key(key)
+    elif config.model_check != "off" and not is_translation_model(d.model) and (
+            config.model_check == "all" or is_other_openai_model(d.model) or is_realtime_model(d.model)):
+        d.fatal = errors.invalid_model(d.model, "translation")
+    return d
