@@ -1,17 +1,25 @@
-"""The browser relay under load: N concurrent browser-like sessions (20 ms of audio up every
-20 ms, 20 ms audio deltas down) through ``openai-realtime-ws relay`` to the emulator, against
-the same sessions connected to the emulator directly.
+"""The browser relay under load, side by side with two other relays in ONE run: N concurrent
+browser-like sessions (20 ms of audio up every 20 ms, 20 ms audio deltas down) straight to the
+emulator, and through each relay in turn:
 
-Printed side by side: the round trip of a control event (``input_audio_buffer.clear`` →
-``input_audio_buffer.cleared``, one outstanding per session, every 500 ms) direct vs through
-the relay (p50/p99, and the difference = what the relay hop adds), downstream audio deltas per
-second, the relay's CPU time per relayed event, and its memory per idle session.
+* ``ours``: ``openai-realtime-ws relay`` (the ASGI app under uvicorn: policy, limits, upstream
+  reconnection);
+* ``bare``: ``bench/relay_forwarder.py``, a bare picows forwarder (frames byte for byte, nothing
+  else): the floor for a Python relay;
+* ``node``: ``bench/relay_node/relay.mjs``, a minimal Node ``ws`` relay that parses and
+  re-serialises every event (openai-realtime-console's relay shape); skipped without ``node``
+  or without ``npm install`` in bench/relay_node.
 
-    python bench/relay.py                      # 500 sessions, 10 s of traffic each way
-    python bench/relay.py --sessions 100 --seconds 5
+Printed per session count: the round trip of a control event (``input_audio_buffer.clear`` →
+``input_audio_buffer.cleared``, one outstanding per session, every 500 ms; p50/p99 and what the
+relay adds over direct), audio deltas reaching the clients per second, each relay's CPU time per
+relayed event and the cores it used, and the machine's load average around each run.
+
+    python bench/relay.py                          # 100 and 500 sessions, 5 s measured each
+    python bench/relay.py --sessions 100 --seconds 10 --only ours,bare
 
 The emulator, the relay and this load generator (aiohttp clients) are three processes; on a
-machine with few cores they compete, so the latency figures are an upper bound on what the relay
+machine with few cores they compete, so the latency figures are an upper bound on what a relay
 adds. Figures and their conditions: docs/relay.md, "Performance".
 """
 
@@ -21,6 +29,7 @@ import argparse
 import asyncio
 import base64
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -55,11 +64,18 @@ def _rss_bytes(pid: int) -> int:
     return 0
 
 
-def _start(args: list[str], env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen([sys.executable, "-m", *args], stdout=subprocess.PIPE, text=True,
-                            env=env)
+def _start(cmd: list[str], env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
     assert proc.stdout is not None
     return proc, proc.stdout.readline().strip()
+
+
+HERE = Path(__file__).resolve().parent
+RELAYS = {
+    "ours": [sys.executable, "-m", "openai_realtime_ws.relay", "--port", "0", "--log-level", "error"],
+    "bare": [sys.executable, str(HERE / "relay_forwarder.py")],
+    "node": ["node", str(HERE / "relay_node" / "relay.mjs")],
+}
 
 
 @dataclass(slots=True)
@@ -180,39 +196,78 @@ async def _run(url: str, sessions: int, seconds: float, relay_pid: int | None) -
     return result
 
 
+def _row(label: str, values: list[str]) -> str:
+    return f"{label:36}" + "".join(f"{v:>12}" for v in values)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sessions", type=int, default=500)
-    parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--ws", default="auto", help="the relay's uvicorn WebSocket protocol")
+    parser.add_argument("--sessions", default="100,500", help="session counts (comma-separated)")
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--only", default="ours,bare,node", help="relays to run")
+    parser.add_argument("--ours", default="", help="extra arguments for our relay's command")
     args = parser.parse_args()
-    emu, base_url = _start(["openai_realtime_ws.emulator", "--port", "0", "--speed", "1",
-                            "--chunk-ms", "20", "--session-seconds", "3600"])
+    names = [n for n in args.only.split(",") if n]
+    if "node" in names and (shutil.which("node") is None or
+                            not (HERE / "relay_node" / "node_modules" / "ws").exists()):
+        print("node relay skipped: needs node and `npm install` in bench/relay_node")
+        names.remove("node")
+    emu, base_url = _start([sys.executable, "-m", "openai_realtime_ws.emulator", "--port", "0",
+                            "--speed", "1", "--chunk-ms", "20", "--session-seconds", "3600"])
     env = {**os.environ, "OPENAI_BASE_URL": base_url, "OPENAI_API_KEY": "sk-bench"}
-    relay, relay_url = _start(["openai_realtime_ws.relay", "--port", "0", "--log-level", "error",
-                               "--ws", args.ws], env)
-    try:
-        direct_url = base_url.replace("http://", "ws://") + "/realtime?model=gpt-realtime"
-        direct = asyncio.run(_run(direct_url, args.sessions, args.seconds, None))
-        via = asyncio.run(_run(relay_url.replace("http://", "ws://") + "realtime",
-                               args.sessions, args.seconds, relay.pid))
-    finally:
-        for proc in (relay, emu):
-            proc.terminate()
-            proc.wait(30)
     cores = os.cpu_count()
-    print(f"relay benchmark: {args.sessions} sessions, {args.seconds:g} s measured, "
-          f"{cores} CPUs visible; Python {sys.version.split()[0]}")
-    print(f"{'':34}{'direct':>12}{'via relay':>12}{'added':>10}")
-    for key, label in (("p50", "control round trip p50 (ms)"), ("p99", "control round trip p99 (ms)")):
-        print(f"{label:34}{direct[key]:>12.2f}{via[key]:>12.2f}{via[key] - direct[key]:>10.2f}")
-    for key, label in (("up_per_s", "events up per s"), ("down_per_s", "events down per s"),
-                       ("deltas_per_s", "audio deltas down per s"), ("failed", "failed sessions"),
-                       ("samples", "round-trip samples")):
-        print(f"{label:34}{direct[key]:>12.0f}{via[key]:>12.0f}")
-    print(f"relay CPU per relayed event: {via['cpu_us_per_event']:.1f} µs "
-          f"(relay process used {via['cpu_share']:.2f} CPU cores)")
-    print(f"relay memory per idle session: {via['rss_per_session_kib']:.0f} KiB")
+    print(f"relay benchmark: {args.seconds:g} s measured per run, {cores} CPUs visible, "
+          f"Python {sys.version.split()[0]}; relays: {', '.join(names)}")
+    try:
+        for sessions in [int(n) for n in args.sessions.split(",")]:
+            results: dict[str, dict[str, float]] = {}
+            loads: list[float] = []
+            direct_url = base_url.replace("http://", "ws://") + "/realtime?model=gpt-realtime"
+            loads.append(os.getloadavg()[0])
+            results["direct"] = asyncio.run(_run(direct_url, sessions, args.seconds, None))
+            for name in names:
+                cmd = RELAYS[name] + (args.ours.split() if name == "ours" and args.ours else [])
+                proc, url = _start(cmd, env)
+                try:
+                    loads.append(os.getloadavg()[0])
+                    results[name] = asyncio.run(_run(url.replace("http://", "ws://") + "realtime",
+                                                     sessions, args.seconds, proc.pid))
+                finally:
+                    proc.terminate()
+                    proc.wait(30)
+            loads.append(os.getloadavg()[0])
+            cols = ["direct", *names]
+            d = results["direct"]
+            print(f"\n{sessions} sessions (1-min load average before the runs: "
+                  f"{', '.join(f'{x:.1f}' for x in loads)})")
+            print(_row("", cols))
+            for key, label in (("p50", "control round trip p50 (ms)"),
+                               ("p99", "control round trip p99 (ms)")):
+                print(_row(label, [f"{results[c][key]:.1f}" for c in cols]))
+                print(_row(f"  added by the relay ({key})",
+                           ["", *[f"{results[c][key] - d[key]:+.1f}" for c in names]]))
+            for key, label in (("deltas_per_s", "audio deltas down per s"),
+                               ("up_per_s", "events up per s"), ("failed", "failed sessions")):
+                print(_row(label, [f"{results[c][key]:.0f}" for c in cols]))
+            print(_row("relay CPU per relayed event (µs)",
+                       ["", *[f"{results[c]['cpu_us_per_event']:.1f}" for c in names]]))
+            print(_row("relay CPU used (cores)",
+                       ["", *[f"{results[c]['cpu_share']:.2f}" for c in names]]))
+            print(_row("relay memory per idle session (KiB)",
+                       ["", *[f"{results[c]['rss_per_session_kib']:.0f}" for c in names]]))
+            if "bare" in results:
+                bare = results["bare"]
+                for name in names:
+                    if name != "bare":
+                        print(f"{name} / bare: CPU per event x"
+                              f"{results[name]['cpu_us_per_event'] / bare['cpu_us_per_event']:.2f}"
+                              f", added p50 {results[name]['p50'] - d['p50']:+.1f} vs "
+                              f"{bare['p50'] - d['p50']:+.1f} ms, added p99 "
+                              f"{results[name]['p99'] - d['p99']:+.1f} vs "
+                              f"{bare['p99'] - d['p99']:+.1f} ms")
+    finally:
+        emu.terminate()
+        emu.wait(30)
 
 
 if __name__ == "__main__":
