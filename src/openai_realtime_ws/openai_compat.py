@@ -1,18 +1,18 @@
 # openai-python's realtime connection API on this library's clients.
 #
 # Owns: `connect(client, model=...)`, the manager it returns (`async with` gives an
-# `AsyncRealtimeConnection`, `with` gives a blocking `RealtimeConnection`), and the resource
-# objects (`conn.session.update(...)`, `conn.conversation.item.create(...)`, ...) that shape
-# openai-python's keyword arguments into client events. Everything else (the socket, validation,
-# decoding, reconnection) is the wrapped AsyncOpenAIRealtimeWS / OpenAIRealtimeWS, reached
-# through its public API only. The resources are written once, generic over what sending
-# returns (an awaitable in the asyncio connection, None in the blocking one).
+# `AsyncRealtimeConnection`, `with` gives a blocking `RealtimeConnection`), and openai-python's
+# calling convention for the resources (`await conn.session.update(...)`; its `omit` sentinels).
+# The resources themselves are the clients' typed resources (types/resources.py), which build
+# and send the events; everything else (the socket, validation, decoding, reconnection) is the
+# wrapped AsyncOpenAIRealtimeWS / OpenAIRealtimeWS, reached through its public API only.
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from types import TracebackType
-from typing import Any, Generic, Self, TypeVar, overload
+from typing import Any, Generic, ParamSpec, Protocol, Self, TypeVar, cast, overload
 
 import msgspec
 
@@ -20,7 +20,7 @@ from .aio.client import AsyncOpenAIRealtimeWS
 from .core.codec import ServerEventDecoder
 from .core.errors import OpenAIRealtimeError, RealtimeAPIError, RealtimeConfigError
 from .sync.client import OpenAIRealtimeWS
-from .types import AnyServerEvent, ErrorEvent, UnknownServerEvent
+from .types import AnyServerEvent, ErrorEvent, UnknownServerEvent, resources
 
 __all__ = [
     "AsyncRealtimeConnection",
@@ -31,7 +31,8 @@ __all__ = [
 
 log = logging.getLogger("openai_realtime_ws.frameworks")
 
-R = TypeVar("R")
+R_co = TypeVar("R_co", covariant=True)
+P = ParamSpec("P")
 Handler = Callable[[Any], object]
 H = TypeVar("H", bound=Handler)
 
@@ -46,12 +47,6 @@ def _given(value: object) -> bool:
     return value is not None and type(value).__name__ not in ("Omit", "NotGiven")
 
 
-def _event(type: str, **fields: Any) -> dict[str, Any]:
-    event: dict[str, Any] = {"type": type}
-    event.update((k, v) for k, v in fields.items() if _given(v))
-    return event
-
-
 def _as_event(event: Any) -> Any:
     """A dict, one of this library's typed client events, or an openai-python (pydantic) event."""
     dump = getattr(event, "model_dump", None)
@@ -60,92 +55,89 @@ def _as_event(event: Any) -> Any:
     return event
 
 
-class _Resource(Generic[R]):
-    def __init__(self, send: Callable[[dict[str, Any]], R]) -> None:
-        self._send = send
+class _Wrap(Protocol[R_co]):
+    def __call__(self, method: Callable[P, None]) -> Callable[P, R_co]: ...
 
 
-class SessionResource(_Resource[R]):
-    def update(self, *, session: Mapping[str, Any], event_id: str | None = None) -> R:
-        """``session.update``."""
-        return self._send(_event("session.update", session=session, event_id=event_id))
+def _blocking(method: Callable[P, None]) -> Callable[P, None]:
+    """The client's resource method, with openai-python's `omit` sentinels left out."""
+    target = cast("Callable[..., None]", method)
+
+    @functools.wraps(method)
+    def call(*args: P.args, **kwargs: P.kwargs) -> None:
+        target(*args, **{k: v for k, v in kwargs.items() if _given(v)})
+
+    return call
 
 
-class ResponseResource(_Resource[R]):
-    def create(self, *, response: Mapping[str, Any] | None = None, event_id: str | None = None) -> R:
-        """``response.create``."""
-        return self._send(_event("response.create", response=response, event_id=event_id))
+def _awaitable(method: Callable[P, None]) -> Callable[P, Awaitable[None]]:
+    """The same, as a coroutine function (openai-python's asyncio resources are awaited)."""
+    target = _blocking(method)
 
-    def cancel(self, *, response_id: str | None = None, event_id: str | None = None) -> R:
-        """``response.cancel``."""
-        return self._send(_event("response.cancel", response_id=response_id, event_id=event_id))
+    @functools.wraps(method)
+    async def call(*args: P.args, **kwargs: P.kwargs) -> None:
+        target(*args, **kwargs)
 
-
-class InputAudioBufferResource(_Resource[R]):
-    def append(self, *, audio: str, event_id: str | None = None) -> R:
-        """``input_audio_buffer.append`` (``audio`` is base64, as in openai-python)."""
-        return self._send(_event("input_audio_buffer.append", audio=audio, event_id=event_id))
-
-    def commit(self, *, event_id: str | None = None) -> R:
-        """``input_audio_buffer.commit``."""
-        return self._send(_event("input_audio_buffer.commit", event_id=event_id))
-
-    def clear(self, *, event_id: str | None = None) -> R:
-        """``input_audio_buffer.clear``."""
-        return self._send(_event("input_audio_buffer.clear", event_id=event_id))
+    return call
 
 
-class OutputAudioBufferResource(_Resource[R]):
-    def clear(self, *, event_id: str | None = None) -> R:
-        """``output_audio_buffer.clear`` (WebRTC/SIP sideband connections only)."""
-        return self._send(_event("output_audio_buffer.clear", event_id=event_id))
+# The resources: the client's typed resources (types/resources.py: parameters checked by type
+# checkers, events built there and sent through the client's send()), presented with
+# openai-python's calling convention. Nothing is built here.
 
 
-class ConversationItemResource(_Resource[R]):
-    def create(self, *, item: Mapping[str, Any], previous_item_id: str | None = None,
-               event_id: str | None = None) -> R:
-        """``conversation.item.create``."""
-        return self._send(_event("conversation.item.create", item=item,
-                                 previous_item_id=previous_item_id, event_id=event_id))
-
-    def delete(self, *, item_id: str, event_id: str | None = None) -> R:
-        """``conversation.item.delete``."""
-        return self._send(_event("conversation.item.delete", item_id=item_id, event_id=event_id))
-
-    def truncate(self, *, item_id: str, content_index: int, audio_end_ms: int,
-                 event_id: str | None = None) -> R:
-        """``conversation.item.truncate``."""
-        return self._send(_event("conversation.item.truncate", item_id=item_id,
-                                 content_index=content_index, audio_end_ms=audio_end_ms,
-                                 event_id=event_id))
-
-    def retrieve(self, *, item_id: str, event_id: str | None = None) -> R:
-        """``conversation.item.retrieve``."""
-        return self._send(_event("conversation.item.retrieve", item_id=item_id, event_id=event_id))
+class SessionResource(Generic[R_co]):
+    def __init__(self, res: resources.SessionResource, wrap: _Wrap[R_co]) -> None:
+        self.update = wrap(res.update)
 
 
-class ConversationResource(_Resource[R]):
-    def __init__(self, send: Callable[[dict[str, Any]], R]) -> None:
-        super().__init__(send)
-        self.item = ConversationItemResource(send)
+class ResponseResource(Generic[R_co]):
+    def __init__(self, res: resources.ResponseResource, wrap: _Wrap[R_co]) -> None:
+        self.create = wrap(res.create)
+        self.cancel = wrap(res.cancel)
 
 
-class _Base(Generic[R]):
+class InputAudioBufferResource(Generic[R_co]):
+    def __init__(self, res: resources.InputAudioBufferResource, wrap: _Wrap[R_co]) -> None:
+        self.append = wrap(res.append)
+        self.commit = wrap(res.commit)
+        self.clear = wrap(res.clear)
+
+
+class OutputAudioBufferResource(Generic[R_co]):
+    def __init__(self, res: resources.OutputAudioBufferResource, wrap: _Wrap[R_co]) -> None:
+        self.clear = wrap(res.clear)
+
+
+class ConversationItemResource(Generic[R_co]):
+    def __init__(self, res: resources.ConversationItemResource, wrap: _Wrap[R_co]) -> None:
+        self.create = wrap(res.create)
+        self.delete = wrap(res.delete)
+        self.truncate = wrap(res.truncate)
+        self.retrieve = wrap(res.retrieve)
+
+
+class ConversationResource(Generic[R_co]):
+    def __init__(self, res: resources.ConversationResource, wrap: _Wrap[R_co]) -> None:
+        self.item = ConversationItemResource(res.item, wrap)
+
+
+class _Base(Generic[R_co]):
     """What both connections share: the resources, the handler table of ``on``/``once``/``off``
     (run by ``dispatch_events``, as in openai-python) and event parsing."""
 
-    session: SessionResource[R]
-    response: ResponseResource[R]
-    input_audio_buffer: InputAudioBufferResource[R]
-    output_audio_buffer: OutputAudioBufferResource[R]
-    conversation: ConversationResource[R]
+    session: SessionResource[R_co]
+    response: ResponseResource[R_co]
+    input_audio_buffer: InputAudioBufferResource[R_co]
+    output_audio_buffer: OutputAudioBufferResource[R_co]
+    conversation: ConversationResource[R_co]
 
-    def __init__(self, send: Callable[[dict[str, Any]], R]) -> None:
-        self.session = SessionResource(send)
-        self.response = ResponseResource(send)
-        self.input_audio_buffer = InputAudioBufferResource(send)
-        self.output_audio_buffer = OutputAudioBufferResource(send)
-        self.conversation = ConversationResource(send)
+    def __init__(self, client: AsyncOpenAIRealtimeWS | OpenAIRealtimeWS, wrap: _Wrap[R_co]) -> None:
+        self.session = SessionResource(client.session, wrap)
+        self.response = ResponseResource(client.response, wrap)
+        self.input_audio_buffer = InputAudioBufferResource(client.input_audio_buffer, wrap)
+        self.output_audio_buffer = OutputAudioBufferResource(client.output_audio_buffer, wrap)
+        self.conversation = ConversationResource(client.conversation, wrap)
         self._handlers: dict[str, list[tuple[Handler, bool]]] = {}
         self._decoder = ServerEventDecoder()
 
@@ -218,7 +210,7 @@ class AsyncRealtimeConnection(_Base[Awaitable[None]]):
     (``.client``). Events are this library's typed classes, with the same field names."""
 
     def __init__(self, client: AsyncOpenAIRealtimeWS) -> None:
-        super().__init__(self.send)
+        super().__init__(client, _awaitable)
         self.client = client
         client.on("error", self._on_client_error)
 
@@ -268,7 +260,7 @@ class RealtimeConnection(_Base[None]):
     """openai-python's blocking ``RealtimeConnection`` API over an :class:`OpenAIRealtimeWS`."""
 
     def __init__(self, client: OpenAIRealtimeWS) -> None:
-        super().__init__(self.send)
+        super().__init__(client, _blocking)
         self.client = client
         client.on("error", self._on_client_error)
 
