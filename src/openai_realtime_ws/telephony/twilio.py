@@ -137,6 +137,7 @@ class TwilioCall:
 
     @property
     def call_sid(self) -> str:
+        """The call's ``CallSid`` (empty before ``start``)."""
         return self.stream.call_sid or ""
 
     # ------------------------------------------------------------------ the application's
