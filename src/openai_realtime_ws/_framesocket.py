@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 from collections import deque
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from websockets.exceptions import ConnectionClosedError as _WSClosedError
@@ -20,12 +21,28 @@ from websockets.frames import Close
 from .aio.client import AsyncOpenAIRealtimeWS
 from .core.errors import ConnectionClosed, OpenAIRealtimeError, RealtimeAPIError
 
-__all__ = ["FRAME_LIMIT", "FrameSocket"]
+__all__ = ["FRAME_LIMIT", "FrameSocket", "connection_lost_done"]
 
 log = logging.getLogger("openai_realtime_ws.frameworks")
 
 #: frames waiting for the framework's reader before the client stops reading the socket
 FRAME_LIMIT = 1024
+#: where, in the stream of frames, the client reconnected
+_RECONNECTED = object()
+
+
+def connection_lost_done(response_id: str | None) -> str:
+    """The ``response.done`` (status ``failed``, error code ``connection_lost``) an adapter gives
+    its framework for a response that a dropped connection cut off: the server never finishes it
+    on the new session, and the framework would wait for it forever."""
+    return json.dumps({
+        "type": "response.done", "event_id": "event_connection_lost",
+        "response": {"id": response_id, "object": "realtime.response", "status": "failed",
+                     "status_details": {"type": "failed", "error": {
+                         "type": "connection_lost", "code": "connection_lost",
+                         "message": "the connection dropped during this response; the session "
+                                    "continues on a new connection"}},
+                     "output": []}})
 
 
 class FrameSocket:
@@ -35,23 +52,23 @@ class FrameSocket:
     handler returns an awaitable and the client stops reading the socket until half are taken."""
 
     def __init__(self, rt: AsyncOpenAIRealtimeWS, limit: int = FRAME_LIMIT,
-                 reconnect_marker: str | None = None) -> None:
+                 on_reconnect: Callable[[], Sequence[str]] | None = None) -> None:
         self.rt = rt
         self._limit = limit
-        self._frames: deque[str] = deque()
+        self._frames: deque[str | object] = deque()
         self._space = asyncio.Event()
         self._space.set()
         self._wake: asyncio.Future[None] | None = None
         self._finished = False
         self._end: ConnectionClosed | None = None
         rt.on("frame", self._on_frame)
-        self._marker = reconnect_marker
-        if reconnect_marker is not None:
+        self._on_reconnect = on_reconnect
+        if on_reconnect is not None:
             rt.on("reconnected", self._on_reconnected)
         rt.on("error", self._on_error)
         self._watcher = asyncio.get_running_loop().create_task(self._watch())
 
-    def _push(self, text: str) -> None:
+    def _push(self, text: str | object) -> None:
         self._frames.append(text)
         if self._wake is not None and not self._wake.done():
             self._wake.set_result(None)
@@ -64,7 +81,7 @@ class FrameSocket:
         return None
 
     def _on_reconnected(self, info: dict[str, Any]) -> None:
-        self._push(json.dumps({"type": self._marker, "attempt": info.get("attempt")}))
+        self._push(_RECONNECTED)
 
     def _on_error(self, err: OpenAIRealtimeError) -> None:
         # API errors reach openai-agents as `error` frames; the rest (a malformed frame, a
@@ -90,10 +107,14 @@ class FrameSocket:
     async def __anext__(self) -> str:
         while True:
             if self._frames:
-                text = self._frames.popleft()
+                item = self._frames.popleft()
                 if len(self._frames) <= self._limit // 2:
                     self._space.set()
-                return text
+                if isinstance(item, str):
+                    return item
+                if self._on_reconnect is not None:
+                    self._frames.extendleft(reversed(self._on_reconnect()))
+                continue
             if self._finished:
                 if self._end is None:
                     raise StopAsyncIteration

@@ -6,9 +6,9 @@
 # (_framesocket.py) over an `AsyncOpenAIRealtimeWS`. Everything openai-agents does with
 # events (response sequencing, tools, handoffs, guardrails, interruption, playback tracking) stays
 # its own code; socket, keepalive, bounded queues, reconnection with session and conversation
-# restore are this library's. Two hooks are openai-agents internals, hence the tested version
-# range of the `agents` extra: `_create_websocket_connection` and `_handle_ws_event` (to end, after
-# a reconnect, the response the drop cut off).
+# restore are this library's. `_create_websocket_connection` and the state read after a reconnect
+# (`_ongoing_response`, the audio trackers) are openai-agents internals, hence the tested version
+# range of the `agents` extra.
 from __future__ import annotations
 
 import logging
@@ -22,7 +22,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         "openai_realtime_ws.agents needs openai-agents: pip install 'openai-realtime-ws[agents]'"
     ) from exc
 
-from ._framesocket import FrameSocket
+from ._framesocket import FrameSocket, connection_lost_done
 from .aio.client import AsyncOpenAIRealtimeWS
 from .core.reconnect import ReconnectPolicy
 
@@ -30,8 +30,6 @@ __all__ = ["RealtimeWSModel"]
 
 log = logging.getLogger("openai_realtime_ws.frameworks")
 
-#: marks, in the frame stream, where the client reconnected (never sent to openai-agents)
-_RECONNECTED = "openai_realtime_ws.reconnected"
 
 
 class RealtimeWSModel(OpenAIRealtimeWebSocketModel):
@@ -93,28 +91,22 @@ class RealtimeWSModel(OpenAIRealtimeWebSocketModel):
         target: dict[str, Any] = {"call_id": self._call_id} if self._call_id else {"model": self.model}
         rt = await AsyncOpenAIRealtimeWS.create(self._client, **target, **kwargs)
         self.rt = rt
-        return FrameSocket(rt, reconnect_marker=_RECONNECTED)
+        return FrameSocket(rt, on_reconnect=self._after_reconnect)
 
-    async def _handle_ws_event(self, event: dict[str, Any]) -> None:
-        if event.get("type") != _RECONNECTED:
-            await super()._handle_ws_event(event)
-            return
-        # A response cut by the drop never finishes on the new session: end it here, as the
-        # server would have, so that the runner's turn ends and the next response may start.
-        response_id = self._response_create_sequencer.ongoing_response_id
-        if self._ongoing_response:
-            log.info("reconnected: the response %s was cut by the drop, ending it as failed",
-                     response_id)
-            await super()._handle_ws_event({
-                "type": "response.done", "event_id": f"event_{_RECONNECTED}",
-                "response": {"id": response_id, "object": "realtime.response", "status": "failed",
-                             "status_details": {"type": "failed", "error": {
-                                 "type": "connection_lost", "code": "connection_lost"}},
-                             "output": []}})
+    def _after_reconnect(self) -> list[str]:
+        """Called where the reconnect happened in the stream of frames (see FrameSocket): what
+        openai-agents must be told before the new session's frames."""
         # audio of the old connection cannot be truncated on the new one
         self._audio_state_tracker.on_interrupted()
         if self._playback_tracker is not None:
             self._playback_tracker.on_interrupted()
+        if not self._ongoing_response:
+            return []
+        # A response cut by the drop never finishes on the new session: end it, as the server
+        # would have, so that the runner's turn ends and the next response may start.
+        response_id = self._response_create_sequencer.ongoing_response_id
+        log.info("reconnected: the response %s was cut by the drop, ending it as failed", response_id)
+        return [connection_lost_done(response_id)]
 
     @property
     def reconnects(self) -> int:
