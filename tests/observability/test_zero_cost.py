@@ -1,5 +1,6 @@
-"""Telemetry off costs nothing: the client, the core (usage and cost included) and the emulator
-import neither OpenTelemetry nor prometheus_client (a fresh interpreter, a real session)."""
+"""Telemetry off costs nothing: the client, the core (usage and cost included), the emulator, the
+relay and the phone bridges import neither OpenTelemetry nor prometheus_client (a fresh
+interpreter, a real session)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import asyncio, sys
 from openai_realtime_ws import AsyncOpenAIRealtimeWS
 from openai_realtime_ws.core.usage import UsageTotals
 from openai_realtime_ws.emulator import Emulator
+import openai_realtime_ws.relay, openai_realtime_ws.telephony.twilio, openai_realtime_ws.telephony.sip
 
 async def main():
     async with Emulator() as emu:
@@ -26,7 +28,7 @@ print("LOADED", loaded)
 """
 
 
-def test_client_session_imports_no_telemetry() -> None:
+def test_a_session_and_the_services_import_no_telemetry() -> None:
     out = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "LOADED []" in out.stdout, out.stdout
