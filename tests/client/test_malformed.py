@@ -48,7 +48,7 @@ async def test_malformed_frames_are_reported_without_payload(caplog: pytest.LogC
         errors: list[OpenAIRealtimeError] = []
         rt.on("error", errors.append)
         events = []
-        async for event in rt:
+        async for event in rt.all_events():  # (plain iteration yields the known events only)
             events.append(event)
             if isinstance(event, ResponseOutputTextDeltaEvent):
                 break
@@ -74,9 +74,10 @@ async def test_unhandled_malformed_frame_raises_from_iteration() -> None:
         rt = await AsyncOpenAIRealtimeWS.create(base_url=srv.base_url, api_key="sk-x", model="m")
         raised: list[OpenAIRealtimeError] = []
         seen = []
+        every = rt.all_events()
         while True:
             try:
-                event = await rt.__anext__()
+                event = await every.__anext__()
             except MalformedFrameError as exc:
                 raised.append(exc)
                 continue
@@ -86,6 +87,42 @@ async def test_unhandled_malformed_frame_raises_from_iteration() -> None:
         await rt.close()
     assert len(raised) == 6
     assert seen == ["session.created", "brand.new.event", "response.output_text.delta"]
+
+
+async def test_plain_iteration_yields_known_events_unknown_ones_have_their_own_path() -> None:
+    # issue 20 part 3: `async for event in rt` is typed over the known events (narrowing needs
+    # no guard); an unknown type, or a known one off the spec, reaches "event" handlers, its
+    # own handlers and wait_for, and all_events(), never plain iteration
+    async def script(ws: web.WebSocketResponse, srv: RawServer) -> None:
+        await ws.send_str(session_created())
+        await ws.send_str('{"type":"brand.new.event","event_id":"event_x","extra":1}')
+        await ws.send_str(
+            '{"type":"response.output_text.delta","event_id":"event_1","response_id":"r",'
+            '"item_id":"i","output_index":0,"content_index":0,"delta":12345}'
+        )
+        await ws.send_str(text_delta(2))
+        await wait_closed(ws)
+
+    async with RawServer(script) as srv:
+        rt = await AsyncOpenAIRealtimeWS.create(base_url=srv.base_url, api_key="sk-x", model="m")
+        caught: list[str] = []
+        rt.on("event", lambda e: caught.append(type(e).__name__ + ":" + e.type))
+        brand_new: list[UnknownServerEvent] = []
+        rt.on("brand.new.event", brand_new.append)
+        seen = []
+        async for event in rt:
+            seen.append(event)
+            if event.type == "response.output_text.delta":
+                break
+        waited = await rt.wait_for("brand.new.event", timeout=5)
+        await rt.close()
+    assert [type(e) for e in seen] == [SessionCreatedEvent, ResponseOutputTextDeltaEvent]
+    assert caught == [
+        "SessionCreatedEvent:session.created", "UnknownServerEvent:brand.new.event",
+        "UnknownServerEvent:response.output_text.delta",
+        "ResponseOutputTextDeltaEvent:response.output_text.delta",
+    ]
+    assert brand_new[0].extra == 1 and waited is brand_new[0]
 
 
 async def test_handler_exception_reaches_error_and_dispatch_continues() -> None:
@@ -190,7 +227,7 @@ async def test_schema_drift_on_known_type_is_not_fatal(caplog: pytest.LogCapture
     async with RawServer(script) as srv:
         rt = await AsyncOpenAIRealtimeWS.create(base_url=srv.base_url, api_key="sk-x", model="m")
         events = []
-        async for e in rt:
+        async for e in rt.all_events():
             events.append(e)
             if len(events) == 3:
                 break

@@ -16,7 +16,11 @@ from openai_realtime_ws import (
     RealtimeAPIError,
 )
 from openai_realtime_ws.emulator import EmulatorThread
-from openai_realtime_ws.types import ResponseDoneEvent, ResponseOutputTextDeltaEvent
+from openai_realtime_ws.types import (
+    ResponseDoneEvent,
+    ResponseOutputTextDeltaEvent,
+    UnknownServerEvent,
+)
 
 KEY = "sk-sync-key-0123456789"
 
@@ -132,3 +136,19 @@ def test_blocking_send_then_slow_wait_for_does_not_miss_the_reply() -> None:
             assert second.session.instructions == "two"  # not the first reply again
             with pytest.raises(TimeoutError):
                 rt.wait_for("session.updated", timeout=0.3)  # nothing new since
+
+
+def test_blocking_iteration_is_typed_over_known_events_and_all_events_yields_every_one() -> None:
+    with EmulatorThread(api_key=KEY) as emu:
+        with OpenAIRealtimeWS.create(base_url=emu.base_url, api_key=KEY, model="gpt-realtime") as rt:
+            assert rt.wait_for("session.created", timeout=5).type == "session.created"
+            emu.inject(emu.connections[0], [{"type": "brand.new.event", "event_id": "e1"}])
+            rt.send({"type": "input_audio_buffer.clear"})
+            known = next(iter(rt))
+            assert known.type == "input_audio_buffer.cleared"  # the unknown one was passed over
+            emu.inject(emu.connections[0], [{"type": "brand.new.event", "event_id": "e2"}])
+            rt.send({"type": "input_audio_buffer.clear"})
+            every = rt.all_events()
+            first, second = next(every), next(every)
+            assert isinstance(first, UnknownServerEvent) and first.event_id == "e2"
+            assert second.type == "input_audio_buffer.cleared"

@@ -19,9 +19,9 @@ import logging
 import ssl as ssl_module
 import warnings
 import weakref
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, cast
 
 import picows
 
@@ -46,7 +46,7 @@ from ..core.options import ConnectOptions, check_connect_options
 from ..core.reconnect import ReconnectContext, library_error
 from ..core.tools import Tool, ToolCallRequest, ToolRouter
 from ..core.usage import UsageTotals
-from ..types import AnyServerEvent, ClientEventBase
+from ..types import AnyServerEvent, ClientEventBase, ServerEvent
 from ..types._emitter import AsyncWaitForMixin, TypedEmitterMixin
 from ..types.resources import (
     ConversationResource,
@@ -567,17 +567,32 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
         self.protocol.start_iterating()
         return self
 
-    async def __anext__(self) -> AnyServerEvent:
+    async def __anext__(self) -> ServerEvent:
+        """The next event of a type this library knows (typed over :data:`ServerEvent`, so
+        ``if event.type == "response.done": event.response`` needs no guard under mypy or
+        pyright). Events it could not type pass through elsewhere: ``"event"`` handlers,
+        handlers and ``wait_for`` of their type, and :meth:`all_events`."""
+        return cast(ServerEvent, await self._next_event(True))
+
+    def all_events(self) -> AsyncIterator[AnyServerEvent]:
+        """Iterate every server event in arrival order, :class:`UnknownServerEvent` included (an
+        event of an unknown type, or of a known type off the spec): narrow with
+        ``isinstance(event, UnknownServerEvent)`` first. Shares the buffer with ``async for
+        event in rt``: use one of the two."""
+        self.protocol.start_iterating()
+        return _AllEvents(self)
+
+    async def _next_event(self, known_only: bool) -> AnyServerEvent:
         proto = self.protocol
         try:
             while True:
-                event = proto.next_event(None)
+                event = proto.next_event(None, known_only)
                 if self._actions:
                     self._run_actions()
                 if event is not None:
                     return event
                 fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-                event = proto.next_event(fut)
+                event = proto.next_event(fut, known_only)
                 if self._actions:
                     self._run_actions()
                 if event is not None:
@@ -728,6 +743,21 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
                 await self.close()
             except OpenAIRealtimeError:
                 pass
+
+
+class _AllEvents:
+    """``rt.all_events()``: every server event, unknown ones included."""
+
+    __slots__ = ("_rt",)
+
+    def __init__(self, rt: AsyncOpenAIRealtimeWS) -> None:
+        self._rt = rt
+
+    def __aiter__(self) -> _AllEvents:
+        return self
+
+    async def __anext__(self) -> AnyServerEvent:
+        return await self._rt._next_event(False)
 
 
 async def _watch_disconnect(transport: picows.WSTransport) -> None:

@@ -1053,10 +1053,15 @@ class RealtimeProtocol:
             # from now on (no maxlen) a full buffer pauses reading instead of dropping events
             self._buffer = deque(self._buffer)
 
-    def next_event(self, waiter: Waiter | None) -> AnyServerEvent | None:
+    def next_event(self, waiter: Waiter | None, known_only: bool = False) -> AnyServerEvent | None:
         """The next iteration item, or ``None`` with ``waiter`` (if any) parked (call again once
         it is resolved). Raises an unhandled error that iteration reaches, the closed error after an
-        abnormal close, and ``StopIteration`` after a normal one."""
+        abnormal close, and ``StopIteration`` after a normal one.
+
+        ``known_only`` (plain iteration, typed over the known events): events the library could
+        not type (:class:`UnknownServerEvent`: an unknown ``type``, or a known one off the spec)
+        are passed over; they had their own path already (``"event"`` handlers, handlers and
+        ``wait_for`` of their type) and ``all_events()`` iteration yields them in order."""
         buf = self._buffer
         if buf.maxlen is not None:
             self.start_iterating()
@@ -1073,6 +1078,8 @@ class RealtimeProtocol:
                 except ValueError:
                     continue  # raised elsewhere already
                 raise item.error
+            if known_only and type(item) is UnknownServerEvent:
+                continue
             return item
         if self.state is State.CLOSED and not self._backlog and self._pending is None:
             if self.closed_normally:

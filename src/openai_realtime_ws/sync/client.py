@@ -34,14 +34,14 @@ import threading
 import warnings
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, Self, TypeVar, cast
 
 from ..aio import secrets as _secrets
 from ..aio.client import AsyncOpenAIRealtimeWS, CredentialSource
 from ..core.connection import RealtimeProtocol
 from ..core.handshake import RealtimeTarget
 from ..core.usage import UsageTotals
-from ..types import AnyServerEvent, ClientEventBase
+from ..types import AnyServerEvent, ClientEventBase, ServerEvent
 from ..types._emitter import SyncWaitForMixin, TypedEmitterMixin
 from ..types.resources import (
     ConversationResource,
@@ -454,19 +454,42 @@ class OpenAIRealtimeWS(TypedEmitterMixin, SyncWaitForMixin):
         except concurrent.futures.CancelledError:  # closed by another thread meanwhile
             raise self._inner.protocol.closed_error() from None
 
-    def __iter__(self) -> Iterator[AnyServerEvent]:
+    def __iter__(self) -> Iterator[ServerEvent]:
         if not self._runner.loop.is_closed():
             self._runner.loop.call_soon_threadsafe(self._inner.__aiter__)
         return self
 
-    def __next__(self) -> AnyServerEvent:
+    def __next__(self) -> ServerEvent:
+        """The next event of a type this library knows (see
+        :meth:`AsyncOpenAIRealtimeWS.__anext__`; :meth:`all_events` yields every event)."""
+        return cast(ServerEvent, self._step(self._inner.__anext__, True))
+
+    def all_events(self) -> Iterator[AnyServerEvent]:
+        """Iterate every server event, :class:`UnknownServerEvent` included (see
+        :meth:`AsyncOpenAIRealtimeWS.all_events`)."""
+        anext: list[Callable[[], Awaitable[AnyServerEvent]]] = []
+
+        def start() -> None:
+            anext.append(self._inner.all_events().__anext__)
+
+        if not self._runner.loop.is_closed():
+            self._runner.run(start)
+        while True:
+            try:
+                yield self._step(anext[0] if anext else None, False)
+            except StopIteration:
+                return
+
+    def _step(self, anext: Callable[[], Awaitable[AnyServerEvent]] | None, known_only: bool) -> AnyServerEvent:
+        """One iteration step on the loop thread (``anext``), safe against interruption and a
+        close from another thread."""
         inner = self._inner
         handoff: list[AnyServerEvent] = []
-        if self._runner.loop.is_closed():
-            return self._after_close()
+        if anext is None or self._runner.loop.is_closed():
+            return self._after_close(known_only)
 
         async def step() -> AnyServerEvent:
-            item = await inner.__anext__()
+            item = await anext()
             handoff.append(item)  # in the same loop step as the pop: no await in between
             return item
 
@@ -477,7 +500,7 @@ class OpenAIRealtimeWS(TypedEmitterMixin, SyncWaitForMixin):
         except concurrent.futures.CancelledError:  # the loop shut down (close from a thread)
             if self._runner.join() and handoff:  # (the loop thread has ended: safe to read)
                 return handoff.pop()
-            return self._after_close()
+            return self._after_close(known_only)
         except BaseException:
             # interrupted (Ctrl-C, timeout) after the loop took an event: put it back in front,
             # so that the next iteration step returns it and no event is lost
@@ -489,13 +512,13 @@ class OpenAIRealtimeWS(TypedEmitterMixin, SyncWaitForMixin):
                 self._runner.loop.call_soon_threadsafe(give_back)
             raise
 
-    def _after_close(self) -> AnyServerEvent:
+    def _after_close(self, known_only: bool) -> AnyServerEvent:
         conn = self._inner.protocol
         if self._runner.join():
             # the loop thread has ended: events it buffered but no iteration step took yet are
             # handed out here (one thread at a time), then iteration ends as it would have
             with self._iter_lock:
-                event = conn.next_event(None)
+                event = conn.next_event(None, known_only)
             if event is not None:
                 return event
         if conn.closed_normally or not conn.closed:
