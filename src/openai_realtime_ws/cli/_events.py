@@ -366,7 +366,7 @@ async def _replay(args: argparse.Namespace, target: Target, steps: Sequence[Step
 
         async def read() -> None:
             try:
-                async for event in rt:
+                async for event in rt.all_events():  # (unknown events too: this is a log)
                     if isinstance(event, ErrorEvent):
                         conn.last_error = event.error
                     out.server(event, conn.raw)
