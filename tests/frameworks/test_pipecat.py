@@ -39,6 +39,7 @@ from pipecat.services.openai.realtime import events
 from pipecat.workers.runner import WorkerRunner
 
 from openai_realtime_ws.emulator import (
+    Drop,
     Emulator,
     EmulatorConfig,
     ScriptedResponder,
@@ -216,3 +217,48 @@ async def test_barge_in_through_server_vad(realtime_emulator: Emulator) -> None:
     assert not [f for f in out.frames if isinstance(f, ErrorFrame)]
     assert "conversation.item.truncate" in emu.connections[0].received_types()
     assert STORY not in out.text(TTSTextFrame)
+
+
+async def speak(task: PipelineWorker, text: str) -> None:
+    audio = synth_audio(text, lead_silence_ms=200, tail_silence_ms=600)
+    for i in range(0, len(audio), CHUNK):
+        await task.queue_frame(InputAudioRawFrame(audio=audio[i:i + CHUNK], sample_rate=24000,
+                                                  num_channels=1))
+
+
+@pytest.mark.realtime_emulator(api_key=KEY, config=EmulatorConfig(speed=0), responder=responder())
+async def test_reconnect_between_turns(realtime_emulator: Emulator) -> None:
+    emu = realtime_emulator
+    emu.faults.next_connection(Drop(after_type="rate_limits.updated"))  # after the first answer
+    context = LLMContext([{"role": "user", "content": "Hello there"}])
+    async with pipeline(emu, context, reconnect=True) as (task, out, llm):
+        await task.queue_frames([LLMRunFrame()])
+        await out.wait(lambda f: isinstance(f, LLMFullResponseEndFrame))
+        mark = out.mark()
+        await speak(task, "what time is it")  # (sent while reconnecting: queued, then sent)
+        await out.wait(lambda f: isinstance(f, LLMFullResponseEndFrame), mark)
+        assert out.text(TTSTextFrame, mark) == "You said: what time is it"
+        assert llm.rt is not None and llm.rt.reconnects == 1
+    assert not [f for f in out.frames if isinstance(f, ErrorFrame)]
+    assert len(emu.connections) == 2
+    restored = [e for e in emu.connections[1].received if e["type"] == "conversation.item.create"]
+    texts = [c.get("text") for e in restored for c in e["item"].get("content", [])]
+    assert "Hello there" in texts  # the conversation came back before the next turn
+
+
+@pytest.mark.realtime_emulator(api_key=KEY, config=EmulatorConfig(speed=2.0), responder=responder())
+async def test_reconnect_in_the_middle_of_an_answer(realtime_emulator: Emulator) -> None:
+    emu = realtime_emulator
+    emu.faults.next_connection(Drop(after_type="response.output_audio.delta", after=2))
+    context = LLMContext([{"role": "user", "content": "Tell me a story"}])
+    async with pipeline(emu, context, reconnect=True) as (task, out, llm):
+        await task.queue_frames([LLMRunFrame()])
+        # the cut answer ends (a non-fatal error frame says why), the next turn works
+        await out.wait(lambda f: isinstance(f, LLMFullResponseEndFrame))
+        emu.config.speed = 0
+        mark = out.mark()
+        await speak(task, "what time is it")
+        await out.wait(lambda f: isinstance(f, LLMFullResponseEndFrame), mark)
+        assert out.text(TTSTextFrame, mark) == "You said: what time is it"
+        assert llm.rt is not None and llm.rt.reconnects == 1
+    assert len(emu.connections) == 2
