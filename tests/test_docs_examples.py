@@ -134,10 +134,6 @@ PENDING: dict[tuple[str, str], str] = {
     ("emulator.md", "from openai import AsyncOpenAI"): "emulator: top-level async with",
     ("emulator.md", 'emu.faults.next_connection(Drop(after_type="response.output_audio.delta"))  # next connection only'): "emulator: fragment marker",
     ("emulator.md", "from openai_realtime_ws.emulator import Emulator"): "emulator: top-level async with",
-    ("voice.md", "import asyncio"): "twilio: no Emulator and no OPENAI_BASE_URL on the page",
-    ("voice.md", "async with Microphone() as mic, Speaker() as speaker, \\"): "twilio: fragment marker",
-    ("voice.md", 'with OpenAIRealtimeWS.create(model="gpt-realtime") as rt:'): "twilio: fragment marker",
-    ("voice.md", "import uvicorn"): "twilio: serves forever: fragment marker",
 }
 
 
