@@ -28,6 +28,7 @@ from openai_realtime_ws.types import ErrorEvent, ErrorEventError
 PUBLIC = [
     "AsyncOpenAIRealtimeWS",
     "AsyncRealtimeCalls",
+    "AsyncRealtimeTranslation",
     "CallControlError",
     "ConnectionClosed",
     "ConnectionClosedError",
@@ -45,6 +46,7 @@ PUBLIC = [
     "RealtimeConfigError",
     "RealtimeConnectionError",
     "RealtimeTarget",
+    "RealtimeTranslation",
     "ReconnectContext",
     "ReconnectPolicy",
     "UnknownEventTypeWarning",

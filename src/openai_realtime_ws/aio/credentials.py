@@ -92,7 +92,7 @@ def openai_plans(
     url = build_realtime_url(
         target_client, model=model, call_id=call_id, intent=intent, url_builder=url_builder
     )
-    if model is not None and (warning := unknown_model_message(model)) is not None:
+    if model is not None and url_builder is None and (warning := unknown_model_message(model)) is not None:
         logging.getLogger("openai_realtime_ws").warning("%s", warning)  # not refused: gateways name their own
     source: object = api_key
     if source is None and client is not None:
