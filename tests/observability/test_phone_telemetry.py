@@ -60,7 +60,7 @@ async def test_a_twilio_call_is_traced_with_its_call_sid_and_scraped() -> None:
     assert "openai_realtime.close" in names
     # the greeting's response: the caller hung up while it was spoken, so it ended with the call
     (greeting,) = [s for s in spans.get_finished_spans() if s.name == "chat gpt-realtime"]
-    assert dict(greeting.attributes or {}).get("openai_realtime.ended_by") in ("close", None)
+    assert dict(greeting.attributes or {}).get("openai_realtime.ended_by") in ("closed", None)
     assert greeting.parent is not None and greeting.parent.span_id == session.context.span_id
     dump = repr([dict(s.attributes or {}) for s in spans.get_finished_spans()])
     assert TOKEN not in dump and KEY not in dump and "example.test" not in dump

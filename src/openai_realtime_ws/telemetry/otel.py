@@ -26,7 +26,6 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any, Final, Generic, TypeVar
 
 try:
@@ -38,6 +37,15 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     ) from exc
 
 from .. import __version__
+from ..core.observe import (
+    InterruptionRecord,
+    ReconnectRecord,
+    Record,
+    ResponseRecord,
+    SessionObserver,
+    ToolRecord,
+    TurnRecord,
+)
 from ..core.usage import TokenCounts, UsageTotals
 
 __all__ = ["ATTR", "METRICS", "RealtimeTelemetry", "SessionTelemetry"]
@@ -205,19 +213,11 @@ class RealtimeTelemetry:
         return self.tracer.start_span("openai_realtime.session", kind=SpanKind.CLIENT, attributes=attrs)
 
 
-@dataclass(slots=True)
-class _Response:
-    """A response in progress; its span is made when it ends (one SDK call, not four)."""
-
-    id: str
-    start_ns: int
-    start: float  # perf_counter
-    first_chunk: float | None = None
-    first_chunk_ns: int = 0
-
-
 class SessionTelemetry(Generic[C]):
-    """One instrumented session: its span, its open child spans and its usage."""
+    """One instrumented session: its span and its usage. Which events make which records is
+    :class:`~openai_realtime_ws.core.observe.SessionObserver`'s; this class turns records into
+    spans (children of the session span, made when complete, with their start times) and metric
+    points."""
 
     def __init__(self, telemetry: RealtimeTelemetry, rt: C, span: Span) -> None:
         self.telemetry = telemetry
@@ -227,12 +227,9 @@ class SessionTelemetry(Generic[C]):
         """The session span (ended by :meth:`end`)."""
         self.usage = UsageTotals()
         """This session's token usage (what the spans report)."""
+        self.observer = SessionObserver()
         self._ctx = trace.set_span_in_context(span)
         self._model: str | None = None
-        self._responses: dict[str, _Response] = {}
-        self._tools: dict[str, Span] = {}
-        self._reconnect: Span | None = None
-        self._voice = False
         self._ended = False
         self._set_model_attrs()
         self._handlers: list[tuple[str, Callable[[Any], object]]] = [
@@ -272,40 +269,6 @@ class SessionTelemetry(Generic[C]):
         if sid:
             self.span.set_attribute(ATTR["conversation_id"], sid)
 
-    def _on_session(self, event: Any) -> None:
-        self._set_session(event.session)
-
-    def _child(self, name: str, kind: SpanKind = SpanKind.INTERNAL, **kwargs: Any) -> Span:
-        return self.telemetry.tracer.start_span(name, context=self._ctx, kind=kind, **kwargs)
-
-    def _on_response_created(self, event: Any) -> None:
-        rid = event.response.id or ""
-        self._responses[rid] = _Response(rid, time.time_ns(), time.perf_counter())
-
-    def _on_part_added(self, event: Any) -> None:
-        # the first content part of a response starts its output: the server sends
-        # response.content_part.added right before the part's first delta. Measuring here costs
-        # one call per part; a handler on every audio delta (or once/off per response, which
-        # resets the dispatcher's plans) costs ~10x more on a busy session.
-        rec = self._responses.get(event.response_id)
-        if rec is None or rec.first_chunk is not None:
-            return
-        rec.first_chunk = time.perf_counter()
-        rec.first_chunk_ns = time.time_ns()
-        self.telemetry.time_to_first_chunk.record(rec.first_chunk - rec.start, self._attrs)
-
-    def _response_span(
-        self, rec: _Response, extra: dict[str, AttrValue], error: str | None = None
-    ) -> None:
-        attrs: dict[str, AttrValue] = {**self._attrs, ATTR["response_id"]: rec.id, **extra}
-        name = f"{_OPERATION} {self._model}" if self._model else _OPERATION
-        span = self._child(name, SpanKind.CLIENT, attributes=attrs, start_time=rec.start_ns)
-        if rec.first_chunk_ns:
-            span.add_event("first_chunk", timestamp=rec.first_chunk_ns)
-        if error is not None:
-            span.set_status(Status(StatusCode.ERROR, error))
-        span.end()
-
     def _set_model_attrs(self) -> None:
         """The metric attribute sets of this session (built once per model, not per point)."""
         attrs: dict[str, AttrValue] = {ATTR["operation"]: _OPERATION, ATTR["provider"]: _PROVIDER}
@@ -314,75 +277,53 @@ class SessionTelemetry(Generic[C]):
         self._attrs = attrs
         self._base_key = tuple(attrs.items())
 
+    def _on_session(self, event: Any) -> None:
+        self._set_session(event.session)
+
+    def _on_response_created(self, event: Any) -> None:
+        self.observer.response_created(event.response.id or "", time.time_ns())
+
+    def _on_part_added(self, event: Any) -> None:
+        # measured here, not on deltas: one call per part (a handler on every audio delta, or
+        # once/off per response, which resets the dispatcher's plans, costs ~10x more)
+        delay = self.observer.part_added(event.response_id, time.time_ns())
+        if delay is not None:
+            self.telemetry.time_to_first_chunk.record(delay / 1e9, self._attrs)
+
     def _on_response_done(self, event: Any) -> None:
         response = event.response
-        rid = response.id or ""
-        rec = self._responses.pop(rid, None)
-        if rec is None:  # (its response.created was before instrumenting)
-            rec = _Response(rid, time.time_ns(), time.perf_counter())
-        status = response.status or "completed"
-        extra: dict[str, AttrValue] = {ATTR["finish_reasons"]: (status,)}
         record = self.usage.observe(event)
-        tel = self.telemetry
-        if record is not None:
-            extra.update(_usage_attributes(record.tokens))
-            tel._count_tokens(self._base_key, record.tokens)
-        error = None
-        if status == "failed":
-            details = response.status_details
-            error = str(getattr(getattr(details, "error", None), "code", None) or "failed")
-            extra[ATTR["error_type"]] = error
-        self._response_span(rec, extra, error)
-        tel.operation_duration.record(time.perf_counter() - rec.start, self._attrs)
+        tokens = record.tokens if record is not None else None
+        if tokens is not None:
+            self.telemetry._count_tokens(self._base_key, tokens)
+        details = response.status_details
+        code = getattr(getattr(details, "error", None), "code", None)
+        self._emit(self.observer.response_done(response.id or "", response.status, tokens,
+                                               str(code) if code else None, time.time_ns()))
 
     def _on_tool_call(self, event: Any) -> None:
-        old = self._tools.pop(event.call_id, None)
-        if old is not None:
-            old.end()
-        self._tools[event.call_id] = self._child(
-            f"execute_tool {event.name}",
-            attributes={ATTR["operation"]: "execute_tool", ATTR["tool_name"]: event.name,
-                        ATTR["tool_call_id"]: event.call_id, ATTR["tool_type"]: "function",
-                        ATTR["response_id"]: event.response_id},
-        )
+        self.observer.tool_call(event.call_id, event.name, event.response_id, time.time_ns())
 
     def _on_item_added(self, event: Any) -> None:
         item = event.item
-        if getattr(item, "type", None) == "function_call_output":
-            span = self._tools.pop(getattr(item, "call_id", None) or "", None)
-            if span is not None:
-                span.end()
+        self._emit(self.observer.item_added(getattr(item, "type", None),
+                                            getattr(item, "call_id", None), time.time_ns()))
 
     def _on_truncated(self, event: Any) -> None:
-        if self._voice:  # VoiceSession reported this interruption, with received ms too
-            return
-        self._interruption(event.item_id, None, event.audio_end_ms, None)
+        self._emit(self.observer.truncated(event.item_id, event.audio_end_ms, time.time_ns()))
 
     def _on_reconnecting(self, ctx: Any) -> None:
-        kind = "rollover" if getattr(ctx, "close_reason", None) == "rollover" else "reconnect"
-        if self._reconnect is None:
-            attrs: dict[str, AttrValue] = {ATTR["reconnect_kind"]: kind}
-            code = getattr(ctx, "close_code", None)
-            if code is not None:
-                attrs[ATTR["close_code"]] = int(code)
-            self._reconnect = self._child(f"openai_realtime.{kind}", attributes=attrs)
-            if kind == "reconnect":  # the old socket is gone: its responses will never finish
-                for rec in list(self._responses.values()):
-                    self._response_span(rec, {ATTR["ended_by"]: "disconnect"}, "disconnected")
-                self._responses.clear()
-        self._reconnect.set_attribute(ATTR["attempt"], int(getattr(ctx, "attempt", 1) or 1))
+        code = getattr(ctx, "close_code", None)
+        self._emit(self.observer.reconnecting(getattr(ctx, "close_reason", None),
+                                              None if code is None else int(code), time.time_ns()))
 
     def _on_reconnected(self, payload: Any) -> None:
-        kind = "rollover" if isinstance(payload, Mapping) and payload.get("rollover") else "reconnect"
-        self.telemetry.reconnects.add(1, {ATTR["reconnect_kind"]: kind})
-        if self._reconnect is not None:
-            self._reconnect.end()
-            self._reconnect = None
+        self._emit(self.observer.reconnected(
+            payload if isinstance(payload, Mapping) else None, time.time_ns()))
 
     def _on_error(self, error: Any) -> None:
-        code = getattr(error, "code", None) or type(error).__name__
-        self.telemetry.errors.add(1, {ATTR["error_type"]: str(code)})
-        self.span.add_event("error", {ATTR["error_type"]: str(code)})
+        self._emit(self.observer.error(getattr(error, "code", None), type(error).__name__,
+                                       time.time_ns()))
 
     # ------------------------------------------------------------------ facts from a player
 
@@ -391,32 +332,79 @@ class SessionTelemetry(Generic[C]):
         from, ``VoiceSession(on_event=...)``): ``turn`` makes a turn span and a turn-latency
         point, ``interrupted`` an interruption span with heard and received ms."""
         kind = getattr(event, "type", None)
+        now = time.time_ns()
         if kind == "turn" and event.latency_ms is not None:
-            end = time.time_ns()
-            start = end - int(event.latency_ms * 1_000_000)
-            attrs: dict[str, AttrValue] = {ATTR["latency_ms"]: float(event.latency_ms)}
-            if event.response_id:
-                attrs[ATTR["response_id"]] = event.response_id
-            span = self._child("openai_realtime.turn", start_time=start, attributes=attrs)
-            span.end(end_time=end)
-            self.telemetry.turn_latency.record(event.latency_ms / 1000.0, self._attrs)
+            self._emit(self.observer.turn(event.response_id, float(event.latency_ms), now))
         elif kind == "interrupted" and event.stop is not None:
-            self._voice = True
             stop = event.stop
-            self._interruption(stop.item_id, event.response_id, stop.heard_ms, stop.received_ms)
+            self._emit(self.observer.interrupted(stop.item_id, event.response_id,
+                                                 int(stop.heard_ms), int(stop.received_ms), now))
 
-    def _interruption(
-        self, item_id: str | None, response_id: str | None, heard: int, received: int | None
-    ) -> None:
-        attrs: dict[str, AttrValue] = {ATTR["heard_ms"]: int(heard)}
-        if received is not None:
-            attrs[ATTR["received_ms"]] = int(received)
-        if item_id:
-            attrs[ATTR["item_id"]] = item_id
-        if response_id:
-            attrs[ATTR["response_id"]] = response_id
-        self._child("openai_realtime.interruption", attributes=attrs).end()
-        self.telemetry.interruptions.add(1, self._attrs)
+    # ------------------------------------------------------------------ records -> spans, points
+
+    def _child(self, name: str, start: int, attrs: Mapping[str, AttrValue],
+               kind: SpanKind = SpanKind.INTERNAL) -> Span:
+        return self.telemetry.tracer.start_span(name, context=self._ctx, kind=kind,
+                                                attributes=attrs, start_time=start)
+
+    def _emit(self, records: list[Record]) -> None:
+        tel = self.telemetry
+        for r in records:
+            if isinstance(r, ResponseRecord):
+                attrs: dict[str, AttrValue] = {**self._attrs, ATTR["response_id"]: r.response_id}
+                if r.status not in ("disconnected", "closed"):  # response.done's status
+                    attrs[ATTR["finish_reasons"]] = (r.status,)
+                if r.tokens is not None:
+                    attrs.update(_usage_attributes(r.tokens))
+                if r.error_code is not None:
+                    attrs[ATTR["error_type"]] = r.error_code
+                if r.status in ("disconnected", "closed"):
+                    attrs[ATTR["ended_by"]] = r.status
+                name = f"{_OPERATION} {self._model}" if self._model else _OPERATION
+                span = self._child(name, r.start, attrs, SpanKind.CLIENT)
+                if r.first_chunk is not None:
+                    span.add_event("first_chunk", timestamp=r.first_chunk)
+                if r.error_code is not None or r.status == "disconnected":
+                    span.set_status(Status(StatusCode.ERROR, r.error_code or r.status))
+                span.end(end_time=r.end)
+                tel.operation_duration.record((r.end - r.start) / 1e9, self._attrs)
+            elif isinstance(r, ToolRecord):
+                attrs = {ATTR["operation"]: "execute_tool", ATTR["tool_name"]: r.name,
+                         ATTR["tool_call_id"]: r.call_id, ATTR["tool_type"]: "function",
+                         ATTR["response_id"]: r.response_id}
+                if not r.answered:
+                    attrs[ATTR["ended_by"]] = "closed"
+                self._child(f"execute_tool {r.name}", r.start, attrs).end(end_time=r.end)
+            elif isinstance(r, ReconnectRecord):
+                attrs = {ATTR["reconnect_kind"]: r.kind, ATTR["attempt"]: r.attempts}
+                if r.close_code is not None:
+                    attrs[ATTR["close_code"]] = r.close_code
+                span = self._child(f"openai_realtime.{r.kind}", r.start, attrs)
+                if r.succeeded:
+                    tel.reconnects.add(1, {ATTR["reconnect_kind"]: r.kind})
+                else:
+                    span.set_status(Status(StatusCode.ERROR, "closed while reconnecting"))
+                span.end(end_time=r.end)
+            elif isinstance(r, TurnRecord):
+                latency_ms = (r.end - r.start) / 1e6
+                attrs = {ATTR["latency_ms"]: latency_ms}
+                if r.response_id:
+                    attrs[ATTR["response_id"]] = r.response_id
+                self._child("openai_realtime.turn", r.start, attrs).end(end_time=r.end)
+                tel.turn_latency.record(latency_ms / 1000.0, self._attrs)
+            elif isinstance(r, InterruptionRecord):
+                attrs = {ATTR["heard_ms"]: r.heard_ms}
+                if r.received_ms is not None:
+                    attrs[ATTR["received_ms"]] = r.received_ms
+                if r.item_id:
+                    attrs[ATTR["item_id"]] = r.item_id
+                if r.response_id:
+                    attrs[ATTR["response_id"]] = r.response_id
+                self._child("openai_realtime.interruption", r.at, attrs).end(end_time=r.at)
+                tel.interruptions.add(1, self._attrs)
+            else:  # ErrorRecord
+                tel.errors.add(1, {ATTR["error_type"]: r.code})
+                self.span.add_event("error", {ATTR["error_type"]: r.code}, timestamp=r.at)
 
     # ------------------------------------------------------------------ the end
 
@@ -445,16 +433,7 @@ class SessionTelemetry(Generic[C]):
             off(type_, handler)
         if self._observers is not None and self._on_error in self._observers:
             self._observers.remove(self._on_error)
-        for rec in self._responses.values():
-            self._response_span(rec, {ATTR["ended_by"]: "close"})
-        for span in self._tools.values():
-            span.set_attribute(ATTR["ended_by"], "close")
-            span.end()
-        if self._reconnect is not None:
-            self._reconnect.set_status(Status(StatusCode.ERROR, "closed while reconnecting"))
-            self._reconnect.end()
-        self._responses.clear()
-        self._tools.clear()
+        self._emit(self.observer.end(time.time_ns()))
         self.span.set_attributes(_usage_attributes(self.usage.total))
         self.span.set_attribute(ATTR["responses"], self.usage.response_count)
         estimate = self.usage.estimate()
