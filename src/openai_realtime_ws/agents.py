@@ -32,6 +32,13 @@ log = logging.getLogger("openai_realtime_ws.frameworks")
 
 
 
+def _pop_header(headers: dict[str, str], name: str) -> str | None:
+    for key in list(headers):
+        if key.lower() == name:
+            return headers.pop(key)
+    return None
+
+
 class RealtimeWSModel(OpenAIRealtimeWebSocketModel):
     """openai-agents' OpenAI Realtime model on this library's client.
 
@@ -76,8 +83,18 @@ class RealtimeWSModel(OpenAIRealtimeWebSocketModel):
         kwargs: dict[str, Any] = dict(self._options)
         if "url" in config:
             kwargs["url_builder"] = lambda _client, _target: url
+        azure_key: str | None = None
         if "headers" in config:
-            kwargs["headers"] = {**config["headers"], **kwargs.get("headers", {})}
+            # openai-agents sends these instead of its own Authorization: the credential in
+            # them is the one to use (never OPENAI_API_KEY from the environment on top of it)
+            extra = dict(config["headers"])
+            azure_key = _pop_header(extra, "api-key")
+            bearer = _pop_header(extra, "authorization")
+            if bearer is not None and bearer[:7].lower() == "bearer ":
+                kwargs["api_key"] = bearer[7:]
+            elif bearer is not None:
+                extra["Authorization"] = bearer
+            kwargs["headers"] = {**extra, **kwargs.get("headers", {})}
         elif "api_key" in config:
             kwargs["api_key"] = config["api_key"]  # a provider is called again on reconnect
         for ours, theirs in (("ping_interval", "ping_interval"), ("ping_timeout", "ping_timeout"),
@@ -88,8 +105,14 @@ class RealtimeWSModel(OpenAIRealtimeWebSocketModel):
                     kwargs.setdefault(ours, value)
         if self._reconnect is not None:
             kwargs.setdefault("reconnect", self._reconnect)
-        target: dict[str, Any] = {"call_id": self._call_id} if self._call_id else {"model": self.model}
-        rt = await AsyncOpenAIRealtimeWS.create(self._client, **target, **kwargs)
+        target: dict[str, Any] = {"call_id": self._call_id} if self._call_id else {}
+        if azure_key is not None:  # an `api-key` header: Azure OpenAI, its key in that header
+            kwargs["api_key"] = azure_key
+            target = target or {"deployment": self.model}
+            rt = await AsyncOpenAIRealtimeWS.azure(**target, **kwargs)
+        else:
+            target = target or {"model": self.model}
+            rt = await AsyncOpenAIRealtimeWS.create(self._client, **target, **kwargs)
         self.rt = rt
         return FrameSocket(rt, on_reconnect=self._after_reconnect)
 

@@ -295,3 +295,25 @@ async def test_frames_reach_the_model_in_order_through_a_full_buffer(realtime_em
     await sock.close()
     rest = [json.loads(text)["type"] async for text in sock]  # what was still queued, then the end
     assert rest == ["rate_limits.updated"]
+
+
+@pytest.mark.realtime_emulator(api_key=KEY, config=EmulatorConfig(speed=0), responder=responder())
+async def test_model_config_headers_carry_the_only_credential(realtime_emulator: Emulator,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    # openai-agents' Azure form: model_config url + headers={"api-key": ...}; the OpenAI key in the
+    # environment must not travel with it
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-env-must-not-leak-0000")
+    emu = realtime_emulator
+    runner = RealtimeRunner(agent(), model=RealtimeWSModel())
+    session = await runner.run(model_config={
+        "url": f"{emu.origin.replace('http', 'ws', 1)}/openai/v1/realtime?model=my-deployment",
+        "headers": {"api-key": KEY}})
+    async with session:
+        ev = Events(session)
+        await ev.next(raw("session.updated"))
+        await session.send_message("Hello there")
+        await ev.next(said("You said: Hello there"))
+    record = emu.connections[0]
+    assert record.path == "/openai/v1/realtime" and record.headers["api-key"] == KEY
+    assert "authorization" not in record.headers
+    assert ev.errors() == []
