@@ -4,6 +4,8 @@ emulator, and through each relay in turn:
 
 * ``ours``: ``openai-realtime-ws relay`` (the ASGI app under uvicorn: policy, limits, upstream
   reconnection);
+* ``ours-fast``: ``openai-realtime-ws relay --fast`` (relay.fast: the same policy and limits on
+  picows both ways, frames forwarded as they are, no upstream reconnection);
 * ``bare``: ``bench/relay_forwarder.py``, a bare picows forwarder (frames byte for byte, nothing
   else): the floor for a Python relay;
 * ``node``: ``bench/relay_node/relay.mjs``, a minimal Node ``ws`` relay that parses and
@@ -73,6 +75,7 @@ def _start(cmd: list[str], env: dict[str, str] | None = None) -> tuple[subproces
 HERE = Path(__file__).resolve().parent
 RELAYS = {
     "ours": [sys.executable, "-m", "openai_realtime_ws.relay", "--port", "0", "--log-level", "error"],
+    "ours-fast": [sys.executable, "-m", "openai_realtime_ws.relay", "--port", "0", "--fast"],
     "bare": [sys.executable, str(HERE / "relay_forwarder.py")],
     "node": ["node", str(HERE / "relay_node" / "relay.mjs")],
 }
@@ -204,7 +207,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sessions", default="100,500", help="session counts (comma-separated)")
     parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--only", default="ours,bare,node", help="relays to run")
+    parser.add_argument("--only", default="ours,ours-fast,bare,node", help="relays to run")
     parser.add_argument("--ours", default="", help="extra arguments for our relay's command")
     args = parser.parse_args()
     names = [n for n in args.only.split(",") if n]
@@ -226,7 +229,8 @@ def main() -> None:
             loads.append(os.getloadavg()[0])
             results["direct"] = asyncio.run(_run(direct_url, sessions, args.seconds, None))
             for name in names:
-                cmd = RELAYS[name] + (args.ours.split() if name == "ours" and args.ours else [])
+                cmd = RELAYS[name] + (args.ours.split() if name.startswith("ours") and args.ours
+                                      else [])
                 proc, url = _start(cmd, env)
                 try:
                     loads.append(os.getloadavg()[0])

@@ -59,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--metrics", action="store_true",
                    help="serve Prometheus metrics at /metrics (loopback scrapers only; needs the "
                         "metrics extra)")
+    p.add_argument("--fast", action="store_true",
+                   help="serve with the fast path (picows, frames forwarded as they are; no "
+                        "/client_secrets, no upstream reconnection; see docs/relay.md)")
     p.add_argument("--log-level", default="warning",
                    help="log level of the relay's log on stderr (default %(default)s)")
     return p
@@ -113,6 +116,21 @@ def _build(args: argparse.Namespace) -> Any:
                          allow_anonymous_remote=args.allow_anonymous_remote)
 
 
+async def _serve_fast(relay: Any, sock: socket.socket) -> None:
+    import signal
+
+    from .fast import FastRelayServer
+
+    server = FastRelayServer(relay)
+    await server.start(None, None, sock=sock)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await server.close()  # drain: browsers get 1012
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(sys.argv[1:] if argv is None else list(argv))
     try:
@@ -146,6 +164,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             "127.0.0.1", "::1", "localhost"):
         sys.stderr.write("openai-realtime-ws relay: note: no authentication hook, so only "
                          "loopback clients are accepted (--allow-anonymous-remote to change)\n")
+
+    if args.fast:
+        asyncio.run(_serve_fast(relay, sock))
+        return 0
 
     class _Server(uvicorn.Server):
         async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
