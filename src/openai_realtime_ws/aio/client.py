@@ -25,6 +25,7 @@ from typing import Any, Self, cast
 
 import picows
 
+from ..core.ask import AskTurn, Reply
 from ..core.connection import (
     Abort,
     ArmRollover,
@@ -48,6 +49,7 @@ from ..core.tools import Tool, ToolCallRequest, ToolRouter
 from ..core.usage import UsageTotals
 from ..types import AnyServerEvent, ClientEventBase, ServerEvent
 from ..types._emitter import AsyncWaitForMixin, TypedEmitterMixin
+from ..types.params import ResponseCreateParamsDict
 from ..types.resources import (
     ConversationResource,
     InputAudioBufferResource,
@@ -624,6 +626,56 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
             proto.cancel_wait(type, fut)
         proto.consumed(event)
         return event
+
+    async def ask(
+        self,
+        text: str,
+        *,
+        response: ResponseCreateParamsDict | None = None,
+        timeout: float | None = 120.0,
+    ) -> Reply:
+        """One turn: send ``text`` as the user's message, ask for a response, let registered
+        tools run in between (their follow-up responses are part of the turn), and return the
+        :class:`~openai_realtime_ws.core.ask.Reply`: ``reply.text`` (the text, or the
+        transcript of a spoken reply), ``reply.audio``, ``reply.tool_calls`` and
+        ``reply.usage``. ``response`` configures the ``response.create`` (e.g.
+        ``{"output_modalities": ["text"]}``). Raises the API error one of the turn's events
+        caused, :class:`ConnectionClosed` if the session ends first, ``TimeoutError`` after
+        ``timeout`` seconds. Other events keep reaching handlers and iteration as usual."""
+        proto = self.protocol
+        turn = AskTurn(proto.tools.follows_up)
+        loop = asyncio.get_running_loop()
+        finished: asyncio.Future[None] = loop.create_future()
+        closed: asyncio.Future[None] = loop.create_future()
+
+        def on_event(event: AnyServerEvent) -> None:
+            if turn.on_event(event) and not finished.done():
+                finished.set_result(None)
+
+        def on_error(error: OpenAIRealtimeError) -> None:
+            if turn.on_error(error) and not finished.done():
+                finished.set_result(None)
+
+        events = turn.start(text, response)
+        self.on("event", on_event)
+        proto.error_observers.append(on_error)
+        proto.wait_closed(closed)
+        try:
+            for event in events:
+                self.send(event)
+            await asyncio.wait({finished, closed}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self.off("event", on_event)
+            proto.error_observers.remove(on_error)
+            proto.cancel_wait_closed(closed)
+        if turn.error is not None:
+            proto.error_raised(turn.error)  # raised here: not again from iteration or close
+            raise turn.error
+        if turn.done:
+            return turn.reply()
+        if closed.done():
+            raise proto.closed_error()
+        raise TimeoutError(f"ask(): no reply within {timeout} s")
 
     # ------------------------------------------------------------------ sending
 

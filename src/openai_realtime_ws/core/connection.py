@@ -677,6 +677,10 @@ class RealtimeProtocol:
         else:
             self._closed_waiters.append(waiter)
 
+    def cancel_wait_closed(self, waiter: Waiter) -> None:
+        if waiter in self._closed_waiters:
+            self._closed_waiters.remove(waiter)
+
     # ------------------------------------------------------------------ receive path
 
     def receive(self, data: bytes | memoryview) -> None:

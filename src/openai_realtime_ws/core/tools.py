@@ -272,6 +272,11 @@ class ToolRouter:
         """The output the model sees when a tool failed (it can apologise or retry)."""
         return ToolRouter.output_event(call, {"error": message})
 
+    def follows_up(self, event: ResponseDoneEvent) -> bool:
+        """Whether this client answers tool calls of ``event`` and then asks for the next
+        response itself (registered tools, ``auto_respond``)."""
+        return self.auto_respond and bool(self.calls(event))
+
     def follow_up(
         self, answered: int, output_modalities: list[str] | None = None
     ) -> list[dict[str, Any]]:

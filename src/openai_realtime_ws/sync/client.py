@@ -38,11 +38,13 @@ from typing import Any, Self, TypeVar, cast
 
 from ..aio import secrets as _secrets
 from ..aio.client import AsyncOpenAIRealtimeWS, CredentialSource
+from ..core.ask import Reply
 from ..core.connection import RealtimeProtocol
 from ..core.handshake import RealtimeTarget
 from ..core.usage import UsageTotals
 from ..types import AnyServerEvent, ClientEventBase, ServerEvent
 from ..types._emitter import SyncWaitForMixin, TypedEmitterMixin
+from ..types.params import ResponseCreateParamsDict
 from ..types.resources import (
     ConversationResource,
     InputAudioBufferResource,
@@ -444,6 +446,22 @@ class OpenAIRealtimeWS(TypedEmitterMixin, SyncWaitForMixin):
             raise self._inner.protocol.closed_error()
         try:
             self._runner.run(fn, *args)
+        except concurrent.futures.CancelledError:  # closed by another thread meanwhile
+            raise self._inner.protocol.closed_error() from None
+
+    def ask(
+        self,
+        text: str,
+        *,
+        response: ResponseCreateParamsDict | None = None,
+        timeout: float | None = 120.0,
+    ) -> Reply:
+        """One turn, blocking: see :meth:`AsyncOpenAIRealtimeWS.ask` (tools run on the loop
+        thread or in a worker thread meanwhile; handlers keep running)."""
+        if self._runner.loop.is_closed():
+            raise self._inner.protocol.closed_error()
+        try:
+            return self._runner.call(self._inner.ask(text, response=response, timeout=timeout))
         except concurrent.futures.CancelledError:  # closed by another thread meanwhile
             raise self._inner.protocol.closed_error() from None
 
