@@ -20,7 +20,7 @@ from .aio.client import AsyncOpenAIRealtimeWS
 from .core.codec import ServerEventDecoder
 from .core.errors import OpenAIRealtimeError, RealtimeAPIError, RealtimeConfigError
 from .sync.client import OpenAIRealtimeWS
-from .types import AnyServerEvent, ErrorEvent, UnknownServerEvent, resources
+from .types import AnyServerEvent, ErrorEvent, ServerEvent, UnknownServerEvent, resources
 
 __all__ = [
     "AsyncRealtimeConnection",
@@ -219,8 +219,10 @@ class AsyncRealtimeConnection(_Base[Awaitable[None]]):
         validated first: a bad one raises :class:`InvalidClientEvent` and nothing is sent."""
         self.client.send(_as_event(event))
 
-    async def recv(self) -> AnyServerEvent:
-        """The next server event. After a normal close it raises :class:`ConnectionClosedOK`."""
+    async def recv(self) -> ServerEvent:
+        """The next server event of a type this library knows (typed, so ``event.type == …``
+        narrows; unknown ones: ``self.client.all_events()`` or an ``"event"`` handler). After a
+        normal close it raises :class:`ConnectionClosedOK`."""
         try:
             return await self.client.__anext__()
         except StopAsyncIteration:
@@ -240,7 +242,7 @@ class AsyncRealtimeConnection(_Base[Awaitable[None]]):
         self.client.__aiter__()
         return self
 
-    async def __anext__(self) -> AnyServerEvent:
+    async def __anext__(self) -> ServerEvent:
         return await self.client.__anext__()
 
     async def dispatch_events(self) -> None:
@@ -268,8 +270,10 @@ class RealtimeConnection(_Base[None]):
         """Send a client event (as :meth:`AsyncRealtimeConnection.send`)."""
         self.client.send(_as_event(event))
 
-    def recv(self) -> AnyServerEvent:
-        """The next server event. After a normal close it raises :class:`ConnectionClosedOK`."""
+    def recv(self) -> ServerEvent:
+        """The next server event of a type this library knows (as
+        :meth:`AsyncRealtimeConnection.recv`). After a normal close it raises
+        :class:`ConnectionClosedOK`."""
         try:
             return next(self.client)
         except StopIteration:
@@ -282,7 +286,7 @@ class RealtimeConnection(_Base[None]):
         """The next server event as JSON bytes (re-encoded: fields sent as ``null`` are absent)."""
         return self._to_bytes(self.recv())
 
-    def __iter__(self) -> Iterator[AnyServerEvent]:
+    def __iter__(self) -> Iterator[ServerEvent]:
         return iter(self.client)
 
     def dispatch_events(self) -> None:

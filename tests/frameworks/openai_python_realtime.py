@@ -5,9 +5,8 @@
 # (`from openai_realtime_ws import connect`) and one line changed
 # (`client.realtime.connect(` -> `connect(client,`); everything else is as published.
 # tests/frameworks/test_openai_compat.py runs it against the emulator, typing into its stdin.
-# Checkers: the program is OpenAI's, kept as published (input() in async code; attributes read
-# after comparing event.type, which mypy does not narrow on this library's event union).
-# mypy: ignore-errors
+# It type-checks under mypy --strict as published (event.type comparisons narrow); ruff's
+# ASYNC250 (input() in async code) is OpenAI's choice, kept.
 # ruff: noqa: ASYNC250
 import asyncio
 
