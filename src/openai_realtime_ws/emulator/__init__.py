@@ -8,7 +8,8 @@
 
 Layout: `core/` is the Sans-I/O session state machine; `server.py` the aiohttp shell;
 `_mcp_client.py` reaches remote MCP servers; `responder.py` decides what the assistant says;
-`faults.py` describes injected failures; `voice.py` real local speech (the `voice` extra).
+`faults.py` describes injected failures; `voice.py` real local speech (the `voice` extra);
+`replay.py` recorded sessions replayed as the server side of a test.
 """
 
 from .core.audio import (
@@ -32,6 +33,7 @@ from .faults import (
     SendMalformed,
     Stall,
 )
+from .replay import Recording
 from .responder import (
     EchoResponder,
     Reply,
@@ -64,6 +66,7 @@ __all__ = [
     "EmulatorThread",
     "Fault",
     "FaultPlan",
+    "Recording",
     "Redirect",
     "RedirectHit",
     "RefuseHandshake",

@@ -22,6 +22,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Coroutine, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar, overload
 
 import msgspec
@@ -46,6 +47,7 @@ from .core.audio import Synthesizer, Transcriber
 from .core.config import EmulatorConfig
 from .core.handshake import HandshakeRequest, SecretStore, decide
 from .core.ids import IdFactory
+from .core.replay import ReplaySession
 from .core.session import Session
 from .core.translation import TranslationSession
 from .core.turn import Responder
@@ -63,6 +65,7 @@ from .faults import (
     Stall,
     Triggered,
 )
+from .replay import Recording
 from .responder import EchoResponder
 
 __all__ = ["ConnectionLog", "ConnectionRecord", "Emulator", "EmulatorThread", "FaultPlan", "RedirectHit"]
@@ -117,6 +120,12 @@ class ConnectionRecord:
     session: Session | None = None
     translation: TranslationSession | None = None
     """The session of a translation connection (`/v1/realtime/translations`); `session` is None there."""
+    replay: ReplaySession | None = None
+    """The replayed recording answering this connection (`Emulator(replay=…)`); `session` is None there."""
+    transcript: list[tuple[str, float, dict[str, Any]]] | None = field(default=None, repr=False)
+    """With `config.record_transcript`: every client and server event as `(direction, seconds
+    since connect, event)`, for `Recording.from_connection` (unbounded: for tests)."""
+    _t0: float = field(default=0.0, repr=False)
     closed: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
     _ws: web.WebSocketResponse | None = field(default=None, repr=False)
     _request: web.Request | None = field(default=None, repr=False)
@@ -310,6 +319,8 @@ def _queue_event(conn: ConnectionRecord, event: dict[str, Any]) -> None:
     global _b64_cache_bytes
     if conn._tap is not None:
         conn._tap(event)
+    if conn.transcript is not None:
+        conn.transcript.append(("server", round(time.monotonic() - conn._t0, 4), event))
     out = conn._out
     if len(event) == 7 and event.get("type") == _AUDIO_DELTA:
         try:
@@ -442,8 +453,12 @@ class Emulator:
         config: EmulatorConfig | None = None,
         synthesizer: Synthesizer | None = None,
         transcriber: Transcriber | None = None,
+        replay: Recording | str | Path | None = None,
     ) -> None:
         self.config = config if config is not None else EmulatorConfig()
+        self.replay: Recording | None = Recording.load(replay) if isinstance(replay, str | Path) else replay
+        """A recording that answers every connection instead of the emulated model (see
+        `openai_realtime_ws.emulator.replay`); a file path is loaded with `Recording.load`."""
         if api_key is not None:
             self.config.api_key = api_key
         self.host = host
@@ -622,6 +637,12 @@ class Emulator:
 
     # --- test helpers ----------------------------------------------------------------------
 
+    @property
+    def replay_divergences(self) -> list[str]:
+        """With `replay`: every divergence of the code under test from the recording, over the
+        remembered connections (empty: it did what was recorded)."""
+        return [d for conn in self.connections if conn.replay is not None for d in conn.replay.divergences]
+
     async def wait_for_connection(self, index: int = 0, timeout: float = 5.0) -> ConnectionRecord:
         """The `index`-th connection, waiting for it to arrive."""
         deadline = time.monotonic() + timeout
@@ -788,8 +809,12 @@ class Emulator:
         conn._writer = writer
         self.connections.append(conn)
         log.debug("connection #%d %s %s subprotocol=%s", conn.index, request.path, decision.kind, ws.ws_protocol)
-        session: Session | TranslationSession
-        if decision.kind == "translation":
+        if self.config.record_transcript:
+            conn.transcript, conn._t0 = [], time.monotonic()
+        session: Session | TranslationSession | ReplaySession
+        if self.replay is not None and decision.fatal is None:
+            session = conn.replay = self.replay.session()
+        elif decision.kind == "translation":
             session = conn.translation = TranslationSession(
                 config=self.config, ids=self.ids, now=time.time(), model=decision.model or "",
                 defaults=decision.defaults, synthesizer=self.synthesizer, transcriber=self.transcriber)
@@ -816,7 +841,7 @@ class Emulator:
         return ws
 
     async def _read_loop(self, conn: ConnectionRecord, ws: web.WebSocketResponse,
-                         session: Session | TranslationSession) -> None:
+                         session: Session | TranslationSession | ReplaySession) -> None:
         record = self.config.record_received
         while not conn._dead:
             msg = await ws.receive()
@@ -827,6 +852,8 @@ class Emulator:
                     acts = session.receive(msg.data, time.time(), binary=binary)
                     if record and not binary and session.last_event is not None:
                         conn.received.append(session.last_event)
+                    if conn.transcript is not None and session.last_event is not None:
+                        conn.transcript.append(("client", round(time.monotonic() - conn._t0, 4), session.last_event))
                     await self._apply(conn, acts)
                     await _flush(conn)
             elif msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
@@ -840,6 +867,8 @@ class Emulator:
             conn.session.closed = True
         if conn.translation is not None:
             conn.translation.closed = True
+        if conn.replay is not None:
+            conn.replay.closed = True
         for h in conn._timers.values():
             h.cancel()
         conn._timers.clear()

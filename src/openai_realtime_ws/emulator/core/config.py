@@ -61,6 +61,9 @@ class EmulatorConfig:
     max_message_bytes: int = 32 * 1024 * 1024
     record_received: bool = True
     """Record the parsed client events of each connection (`ConnectionRecord.received`)."""
+    record_transcript: bool = False
+    """Keep every client and server event of each connection with its time (`ConnectionRecord.
+    transcript`), for `Recording.from_connection` (unbounded: for tests)."""
     record_limit: int = 1000
     """Keep only the last this many recorded events per connection (0 = no limit)."""
     closed_history: int = 64
