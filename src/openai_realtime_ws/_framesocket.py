@@ -60,6 +60,7 @@ class FrameSocket:
         self._space.set()
         self._wake: asyncio.Future[None] | None = None
         self._finished = False
+        self._closing = False
         self._end: ConnectionClosed | None = None
         rt.on("frame", self._on_frame)
         self._on_reconnect = on_reconnect
@@ -75,7 +76,7 @@ class FrameSocket:
 
     def _on_frame(self, text: str) -> Any:
         self._push(text)
-        if len(self._frames) >= self._limit:
+        if len(self._frames) >= self._limit and not self._closing:
             self._space.clear()
             return self._space.wait()  # awaited by the client: reading pauses meanwhile
         return None
@@ -136,5 +137,8 @@ class FrameSocket:
             raise self._closed_error(exc) from exc
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
+        # a handler waiting for room (the reader stopped reading) must not hold the close up
+        self._closing = True
+        self._space.set()
         await self.rt.close(code, reason or "OK")
         await self._watcher

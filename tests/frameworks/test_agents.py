@@ -317,3 +317,28 @@ async def test_model_config_headers_carry_the_only_credential(realtime_emulator:
     assert record.path == "/openai/v1/realtime" and record.headers["api-key"] == KEY
     assert "authorization" not in record.headers
     assert ev.errors() == []
+
+
+@pytest.mark.realtime_emulator(config=EmulatorConfig(speed=0), responder=responder())
+async def test_close_is_not_held_up_by_a_reader_that_stopped_reading(realtime_emulator: Emulator) -> None:
+    from openai_realtime_ws import AsyncOpenAIRealtimeWS
+    from openai_realtime_ws._framesocket import FrameSocket
+
+    rt = await AsyncOpenAIRealtimeWS.create(base_url=realtime_emulator.base_url, api_key="sk-x",
+                                            model="gpt-realtime")
+    full = asyncio.Event()
+    frames: list[str] = []
+
+    def count(text: str) -> None:  # runs just before the FrameSocket's handler, frame by frame
+        frames.append(text)
+        if len(frames) == 2:
+            full.set()
+
+    rt.on("frame", count)
+    sock = FrameSocket(rt, limit=2)  # the 2nd frame fills it: its handler then waits for room
+    rt.send({"type": "conversation.item.create", "item": {"type": "message", "role": "user",
+             "content": [{"type": "input_text", "text": "tell me a story"}]}})
+    rt.send({"type": "response.create"})
+    await asyncio.wait_for(full.wait(), 10)
+    await asyncio.wait_for(sock.close(), 5)  # nobody reads; the close still completes
+    assert rt.closed
