@@ -6,7 +6,8 @@
 # (_framesocket.py) over an `AsyncOpenAIRealtimeWS`. Everything openai-agents does with
 # events (response sequencing, tools, handoffs, guardrails, interruption, playback tracking) stays
 # its own code; socket, keepalive, bounded queues, reconnection with session and conversation
-# restore are this library's. `_create_websocket_connection` and the state read after a reconnect
+# restore are this library's; user audio takes the client's audio path (`_send_audio`).
+# `_create_websocket_connection`, `_send_audio` and the state read after a reconnect
 # (`_ongoing_response`, the audio trackers) are openai-agents internals, hence the tested version
 # range of the `agents` extra.
 from __future__ import annotations
@@ -115,6 +116,17 @@ class RealtimeWSModel(OpenAIRealtimeWebSocketModel):
             rt = await AsyncOpenAIRealtimeWS.create(self._client, **target, **kwargs)
         self.rt = rt
         return FrameSocket(rt, on_reconnect=self._after_reconnect)
+
+    async def _send_audio(self, event: Any) -> None:
+        # user audio through the client's audio path: base64 by msgspec (no pydantic model per
+        # chunk), and marked as audio, so that a congested or reconnecting socket drops the
+        # oldest chunks first instead of refusing control events
+        if self.rt is None:
+            await super()._send_audio(event)
+            return
+        self.rt.send_audio(event.audio)
+        if event.commit:
+            self.rt.input_audio_buffer.commit()
 
     def _after_reconnect(self) -> list[str]:
         """Called where the reconnect happened in the stream of frames (see FrameSocket): what

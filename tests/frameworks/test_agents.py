@@ -111,7 +111,8 @@ def ours(emu: Emulator) -> bool:
 
 
 @pytest.mark.realtime_emulator(api_key=KEY, config=EmulatorConfig(speed=0), responder=responder())
-async def test_text_audio_tool_and_explicit_interrupt(realtime_emulator: Emulator) -> None:
+async def test_text_audio_tool_and_explicit_interrupt(realtime_emulator: Emulator,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     emu = realtime_emulator
     session, model = await start(emu, agent(), config={"model_settings": {"voice": "coral"}})
     async with session:
@@ -129,12 +130,22 @@ async def test_text_audio_tool_and_explicit_interrupt(realtime_emulator: Emulato
         await ev.next(said("You said: Hello there"), mark)
         assert any(e.type == "audio" for e in ev.seen[mark:])
 
-        # 2. audio in (server VAD commits the turn)
+        # 2. audio in (server VAD commits the turn), through the client's audio path
+        assert model.rt is not None
+        chunks: list[int] = []
+        send_audio = model.rt.send_audio
+
+        def spy(pcm: bytes, **kwargs: Any) -> None:
+            chunks.append(len(pcm))
+            send_audio(pcm, **kwargs)
+
+        monkeypatch.setattr(model.rt, "send_audio", spy)
         mark = ev.mark()
         audio = synth_audio("what time is it", lead_silence_ms=200, tail_silence_ms=600)
         for i in range(0, len(audio), CHUNK):
             await session.send_audio(audio[i:i + CHUNK])
         await ev.next(said("You said: what time is it"), mark)
+        assert sum(chunks) == len(audio)
 
         # 3. a function tool, run by the agent, answered in a follow-up response
         mark = ev.mark()
