@@ -1002,7 +1002,7 @@ def render_typed_dict(struct: StructDef, known: set[str]) -> list[str]:
 
 def render_params(commit: str, events: list[StructDef], objects: list[StructDef]) -> str:
     known = {s.name for s in objects}
-    names = sorted(typed_dict_name(s.name) for s in [*events, *objects])
+    names = sorted([*(typed_dict_name(s.name) for s in [*events, *objects]), "SessionFieldsDict"])
     out = [
         header(commit).rstrip("\n"),
         '"""TypedDicts of the client events and their objects, for type checkers.',
@@ -1025,6 +1025,17 @@ def render_params(commit: str, events: list[StructDef], objects: list[StructDef]
     body: list[str] = []
     for struct in [*objects, *events]:
         body.extend(["", "", *render_typed_dict(struct, known)])
+    # the keyword arguments of update_tools(**session): a realtime session's fields but its
+    # type and tools (update_tools fills those in)
+    session = next(s for s in objects if s.name == "SessionParam")
+    body.extend([
+        "", "",
+        "class SessionFieldsDict(TypedDict, total=False):",
+        docstring("The fields ``update_tools(**session)`` takes: ``SessionParamDict`` without "
+                  "``type`` and ``tools`` (filled in by it)."),
+        "",
+        *(f"    {f.name}: {render_typed(f.type, known)}" for f in session.fields if f.name != "tools"),
+    ])
     uses_any = any(re.search(r"\bAny\b", line) for line in body)
     typing_names = ("Any, " if uses_any else "") + "Literal, Required, TypedDict"
     return "\n".join([*out, *body]).replace("{typing_names}", typing_names, 1) + "\n"

@@ -190,6 +190,18 @@ SNIPPETS: dict[str, str] = {
             rt.conversation.item.truncate(item_id="item_1", content_index=0)  # E
             rt.input_audio_buffer.append(audio=b"raw")  # E  (base64 text; raw bytes: send_audio)
             brt.response.cancel(response="resp_1")  # E
+            rt.update_tools(instructions="fine", tool_choice="auto")
+            rt.update_tools(instructons="typo")  # E
+            brt.update_tools(output_modalities=["txt"])  # E
+    """,
+    "bad_unawaited.py": """
+        from openai_realtime_ws import AsyncOpenAIRealtimeWS
+
+        async def main() -> None:
+            rt = AsyncOpenAIRealtimeWS.create(model="gpt-realtime")
+            rt.send({"type": "response.create"})  # E  (create() must be awaited)
+            ok = await AsyncOpenAIRealtimeWS.create(model="gpt-realtime")
+            reveal_type(ok)  # R AsyncOpenAIRealtimeWS
     """,
     "bad_error_code.py": """
         from openai_realtime_ws import OpenAIRealtimeError

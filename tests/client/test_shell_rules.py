@@ -64,3 +64,14 @@ def test_the_asyncio_client_is_one_module_with_no_back_references() -> None:
     # no decision written in the shells: audio droppability is core.sendqueue.is_droppable
     for path in (*package.glob("*.py"), *package.parent.joinpath("sync").glob("*.py")):
         assert '== "input_audio_buffer.append"' not in path.read_text(), path.name
+
+
+async def test_create_used_without_await_says_so() -> None:
+    async with Emulator(api_key=KEY) as emu:
+        opening = AsyncOpenAIRealtimeWS.create(base_url=emu.base_url, api_key=KEY, model="gpt-realtime")
+        with pytest.raises(TypeError, match=r"AsyncOpenAIRealtimeWS.create\(\) must be awaited: rt = await .*then \.send"):
+            opening.send({"type": "response.create"})  # type: ignore[attr-defined]
+        assert not hasattr(opening, "session")  # (probes stay quiet)
+        rt = await opening  # still usable once awaited
+        assert rt.protocol.state.value == "open"
+        await rt.close()

@@ -19,9 +19,9 @@ import logging
 import ssl as ssl_module
 import warnings
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator, Mapping
 from types import TracebackType
-from typing import Any, Self, cast
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, Unpack, cast
 
 import picows
 
@@ -49,7 +49,7 @@ from ..core.tools import Tool, ToolCallRequest, ToolRouter
 from ..core.usage import UsageTotals
 from ..types import AnyServerEvent, ClientEventBase, ServerEvent
 from ..types._emitter import AsyncWaitForMixin, TypedEmitterMixin
-from ..types.params import ResponseCreateParamsDict
+from ..types.params import ResponseCreateParamsDict, SessionFieldsDict
 from ..types.resources import (
     ConversationResource,
     InputAudioBufferResource,
@@ -147,7 +147,7 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
     # ------------------------------------------------------------------ factories
 
     @classmethod
-    async def create(
+    def create(
         cls,
         client: object | None = None,
         *,
@@ -162,8 +162,10 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
         organization: str | None = None,
         project: str | None = None,
         **options: Any,
-    ) -> Self:
-        """Open a Realtime session and return the connected instance.
+    ) -> Opening[Self]:
+        """Open a Realtime session and return the connected instance (``rt = await
+        AsyncOpenAIRealtimeWS.create(...)``; using the result without ``await`` raises a
+        ``TypeError`` saying so).
 
         ``client`` is any object with ``api_key`` and ``base_url`` (``openai.AsyncOpenAI`` fits,
         ``openai`` need not be installed); without one, ``OPENAI_API_KEY`` and
@@ -181,10 +183,10 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
             api_key=api_key, base_url=base_url, headers=headers, organization=organization,
             project=project,
         )
-        return await cls._start(opts, plans)
+        return Opening(cls._start(opts, plans), f"{cls.__name__}.create")
 
     @classmethod
-    async def azure(
+    def azure(
         cls,
         client: object | None = None,
         *,
@@ -198,7 +200,7 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
         headers: Mapping[str, str] | None = None,
         ssl: ssl_module.SSLContext | bool | None = None,
         **options: Any,
-    ) -> Self:
+    ) -> Opening[Self]:
         """Open an Azure OpenAI Realtime session (GA form ``/openai/v1/realtime?model=<deployment>``).
 
         Static keys go in the ``api-key`` header; token providers are called now (and before
@@ -211,7 +213,7 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
             azure_ad_token_provider=azure_ad_token_provider, deployment=deployment,
             call_id=call_id, intent=intent, url_builder=url_builder, headers=headers,
         )
-        return await cls._start(opts, plans)
+        return Opening(cls._start(opts, plans), f"{cls.__name__}.azure")
 
     @classmethod
     async def _start(cls, opts: ConnectOptions, plan_factory: PlanFactory) -> Self:
@@ -554,8 +556,9 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
 
         return register
 
-    def update_tools(self, **session: Any) -> None:
-        """Send ``session.update`` with the registered tools (plus any other session fields)."""
+    def update_tools(self, **session: Unpack[SessionFieldsDict]) -> None:
+        """Send ``session.update`` with the registered tools (plus any other session fields,
+        checked by type checkers: ``update_tools(instructions="…")``)."""
         self.send(self.protocol.tools.session_update(getattr(self.protocol.session, "type", None), **session))
 
     def start(self) -> None:
@@ -795,6 +798,39 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
                 await self.close()
             except OpenAIRealtimeError:
                 pass
+
+
+_T = TypeVar("_T")
+
+
+class _NotAwaited(TypeError, AttributeError):
+    """A client's opening was used without ``await`` (an AttributeError too, so that
+    ``hasattr``/``getattr(…, default)`` probes stay quiet)."""
+
+
+class Opening(Generic[_T]):
+    """What ``create()``/``azure()`` return: await it for the connected client. Anything else
+    done with it raises a ``TypeError`` that says so (instead of an error deep inside)."""
+
+    __slots__ = ("_coro", "_name")
+
+    def __init__(self, coro: Coroutine[Any, Any, _T], name: str) -> None:
+        self._coro = coro
+        self._name = name
+
+    def __await__(self) -> Generator[Any, None, _T]:
+        return self._coro.__await__()
+
+    if not TYPE_CHECKING:  # (type checkers report the missing await themselves)
+
+        def __getattr__(self, name: str) -> Any:
+            raise _NotAwaited(
+                f"{self._name}() must be awaited: rt = await {self._name}(...) "
+                f"(got the un-awaited call, then .{name})"
+            )
+
+    def __repr__(self) -> str:
+        return f"<un-awaited {self._name}()>"
 
 
 class _AllEvents:

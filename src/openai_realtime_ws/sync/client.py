@@ -34,7 +34,7 @@ import threading
 import warnings
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
 from types import TracebackType
-from typing import Any, Self, TypeVar, cast
+from typing import Any, Self, TypeVar, Unpack, cast
 
 from ..aio import secrets as _secrets
 from ..aio.client import AsyncOpenAIRealtimeWS, CredentialSource
@@ -44,7 +44,7 @@ from ..core.handshake import RealtimeTarget
 from ..core.usage import UsageTotals
 from ..types import AnyServerEvent, ClientEventBase, ServerEvent
 from ..types._emitter import SyncWaitForMixin, TypedEmitterMixin
-from ..types.params import ResponseCreateParamsDict
+from ..types.params import ResponseCreateParamsDict, SessionFieldsDict
 from ..types.resources import (
     ConversationResource,
     InputAudioBufferResource,
@@ -417,8 +417,9 @@ class OpenAIRealtimeWS(TypedEmitterMixin, SyncWaitForMixin):
 
         return on_loop
 
-    def update_tools(self, **session: Any) -> None:
-        """Send ``session.update`` with the registered tools (plus any other session fields)."""
+    def update_tools(self, **session: Unpack[SessionFieldsDict]) -> None:
+        """Send ``session.update`` with the registered tools (plus any other session fields,
+        checked by type checkers: ``update_tools(instructions="…")``)."""
         self._runner.run(lambda: self._inner.update_tools(**session))
 
     def start(self) -> None:

@@ -51,6 +51,7 @@ __all__ = [
     "SessionAudioInputParamDict",
     "SessionAudioOutputParamDict",
     "SessionAudioParamDict",
+    "SessionFieldsDict",
     "SessionParamDict",
     "SessionTracingParamDict",
     "SessionUpdateEventDict",
@@ -509,3 +510,20 @@ class SessionUpdateEventDict(TypedDict, total=False):
     type: Required[Literal["session.update"]]
     event_id: str
     session: Required[SessionParamDict | TranscriptionSessionParamDict]
+
+
+class SessionFieldsDict(TypedDict, total=False):
+    """The fields ``update_tools(**session)`` takes: ``SessionParamDict`` without ``type`` and ``tools`` (filled in by it)."""
+
+    output_modalities: list[Literal["text", "audio"]]
+    model: str
+    instructions: str
+    audio: SessionAudioParamDict
+    include: list[Literal["item.input_audio_transcription.logprobs"]]
+    tracing: Literal["auto"] | SessionTracingParamDict | None
+    tool_choice: Literal["none", "auto", "required"] | ToolChoiceFunctionParamDict | ToolChoiceMCPParamDict
+    parallel_tool_calls: bool
+    reasoning: ReasoningParamDict
+    max_output_tokens: int | Literal["inf"]
+    truncation: Literal["auto", "disabled"] | TruncationRetentionRatioParamDict
+    prompt: PromptParamDict | None
