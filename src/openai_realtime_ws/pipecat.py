@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 try:
+    from pipecat.services.openai.realtime import events
     from pipecat.services.openai.realtime.llm import OpenAIRealtimeLLMService
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError(
@@ -85,6 +86,20 @@ class OpenAIRealtimeWSLLMService(OpenAIRealtimeLLMService):
             return []
         # the answer the drop cut off never finishes on the new session
         return [connection_lost_done(None)]
+
+    async def send_client_event(self, event: events.ClientEvent) -> None:
+        """As pipecat's, except user audio: it takes the client's typed
+        ``input_audio_buffer.append``, marked as audio, so that a congested or reconnecting
+        socket drops the oldest chunks first instead of refusing control events."""
+        if not isinstance(event, events.InputAudioBufferAppendEvent) or self.rt is None:
+            await super().send_client_event(event)
+            return
+        if self._disconnecting or not self._websocket:
+            return
+        try:
+            self.rt.input_audio_buffer.append(audio=event.audio, event_id=event.event_id)
+        except Exception as e:  # pipecat's rule for a failed send: an error frame
+            await self.push_error(error_msg=f"Error sending client event: {e}", exception=e)
 
     async def _connect(self) -> None:
         # pipecat's own _connect with the websockets connection replaced by this library's

@@ -125,7 +125,8 @@ def ended(since: int) -> Callable[[Frame], bool]:
 
 
 @pytest.mark.realtime_emulator(api_key=KEY, config=EmulatorConfig(speed=0), responder=responder())
-async def test_tool_call_then_audio_turn(realtime_emulator: Emulator) -> None:
+async def test_tool_call_then_audio_turn(realtime_emulator: Emulator,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
     emu = realtime_emulator
     calls: list[dict[str, Any]] = []
 
@@ -145,7 +146,18 @@ async def test_tool_call_then_audio_turn(realtime_emulator: Emulator) -> None:
         assert out.text(TTSTextFrame, result_at) == 'It is "sunny".'  # pipecat sends results as JSON
         assert any(isinstance(f, TTSAudioRawFrame) for f in out.frames[result_at:])
 
-        # an audio turn: server VAD commits it, the answer is about what was heard
+        # an audio turn: server VAD commits it, the answer is about what was heard; the audio
+        # takes the client's typed input_audio_buffer.append
+        assert llm.rt is not None
+        appended: list[str] = []
+        buffer = llm.rt.input_audio_buffer
+
+        class Spy:
+            def append(self, *, audio: str, event_id: str | None = None) -> None:
+                appended.append(audio)
+                buffer.append(audio=audio, event_id=event_id)
+
+        monkeypatch.setattr(llm.rt, "input_audio_buffer", Spy())
         mark = out.mark()
         audio = synth_audio("what time is it", lead_silence_ms=200, tail_silence_ms=600)
         for i in range(0, len(audio), CHUNK):
@@ -153,7 +165,8 @@ async def test_tool_call_then_audio_turn(realtime_emulator: Emulator) -> None:
                                                       num_channels=1))
         await out.wait(lambda f: isinstance(f, LLMFullResponseEndFrame), mark)
         assert out.text(TTSTextFrame, mark) == "You said: what time is it"
-        assert llm.rt is not None and llm.rt.url.startswith(emu.ws_url)
+        assert len(appended) == len(range(0, len(audio), CHUNK))
+        assert llm.rt.url.startswith(emu.ws_url)
 
     assert not [f for f in out.frames if isinstance(f, ErrorFrame)]
     received = emu.connections[0].received_types()
