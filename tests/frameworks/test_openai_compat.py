@@ -232,3 +232,21 @@ async def test_reconnect_is_this_librarys_option(realtime_emulator: Emulator) ->
         assert restored.session.instructions == "Be brief."
         assert conn.client.reconnects == 1
     assert len(realtime_emulator.connections) == 2
+
+
+@pytest.mark.realtime_emulator(config=EmulatorConfig(speed=0))
+async def test_enter_without_with(realtime_emulator: Emulator) -> None:
+    conn = await connect(AsyncOpenAI(api_key="sk-x", base_url=realtime_emulator.base_url),
+                         model="gpt-realtime").enter()
+    assert (await conn.recv()).type == "session.created"
+    await conn.close()
+    await conn.close()  # idempotent
+    assert conn.client.closed
+
+
+def test_enter_sync_without_with(realtime_emulator_thread: EmulatorThread) -> None:
+    conn = connect(OpenAI(api_key="sk-x", base_url=realtime_emulator_thread.base_url),
+                   model="gpt-realtime").enter_sync()
+    assert conn.recv().type == "session.created"
+    conn.close()
+    assert conn.client.closed
