@@ -25,7 +25,7 @@ import traceback
 import weakref
 from collections import deque
 from collections.abc import Callable, MutableMapping
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import msgspec
@@ -78,6 +78,10 @@ class RedactingLog(logging.LoggerAdapter):  # type: ignore[type-arg]
 
 
 _PICOWS_BASE: Final = logging.getLogger("openai_realtime_ws.aio.picows")
+
+#: Any picows listener with a ``transport`` attribute set once the upgrade succeeded (the
+#: client's :class:`Listener`, or another shell's, e.g. the translation client's).
+_L = TypeVar("_L", bound=picows.WSListener)
 
 
 def set_reading(transport: picows.WSTransport, on: bool) -> None:
@@ -205,8 +209,8 @@ def _frame(info: Any) -> tuple[int, str] | None:
 
 
 async def open_socket(
-    plan: ConnectPlan, opts: ConnectOptions, make_listener: Callable[[], Listener]
-) -> tuple[ConnectPlan, picows.WSTransport, Listener]:
+    plan: ConnectPlan, opts: ConnectOptions, make_listener: Callable[[], _L]
+) -> tuple[ConnectPlan, picows.WSTransport, _L]:
     """Open one socket for ``plan`` (TCP + TLS + upgrade within ``opts.open_timeout``); returns
     the plan of the URL finally reached (after redirects), the transport and its listener."""
     try:
@@ -232,8 +236,8 @@ async def open_socket(
 
 
 async def _open_once(
-    plan: ConnectPlan, opts: ConnectOptions, make_listener: Callable[[], Listener]
-) -> tuple[picows.WSTransport, Listener]:
+    plan: ConnectPlan, opts: ConnectOptions, make_listener: Callable[[], _L]
+) -> tuple[picows.WSTransport, _L]:
     host = loopback_name_to_resolve(plan.url)
     if host is not None:
         # (picows resolves the name again: the window is the resolver changing in between)
@@ -276,7 +280,7 @@ async def _open_once(
         raise RealtimeConnectionError(
             f"WebSocket handshake with {plan.redacted_url} failed: {plan.redact(str(exc))}"
         ) from None
-    if listener.transport is None:
+    if getattr(listener, "transport", None) is None:
         # the server reset or closed the connection instead of completing the upgrade
         transport.disconnect(graceful=False)
         raise HandshakeError(f"{plan.redacted_url} closed the connection during the WebSocket upgrade")
