@@ -211,7 +211,8 @@ def test_emitter_order_once_off_and_normalised_error(page: Any,
         rt.on("session.updated", removed);
         rt.off("session.updated", removed);
         rt.on("error", (err) => errors.push({name: err.name, code: err.code, param: err.param,
-                                             eventId: err.eventId, message: err.message}));
+                                             eventId: err.eventId, clientEventId: err.clientEventId,
+                                             message: err.message}));
         await new Promise((resolve) => rt.once("session.created", resolve));
         for (let i = 0; i < 2; i++) {
             rt.send({type: "session.update", session: {type: "realtime", instructions: "x" + i}});
@@ -234,7 +235,8 @@ def test_emitter_order_once_off_and_normalised_error(page: Any,
     assert result["onceCount"] == 1
     api_error, handler_error = result["errors"]
     assert api_error["name"] == "RealtimeAPIError"
-    assert api_error["eventId"] == "evt_cancel" and api_error["code"]
+    assert api_error["clientEventId"] == "evt_cancel" and api_error["code"]
+    assert api_error["eventId"] and api_error["eventId"] != "evt_cancel"  # the error event's own
     assert handler_error["name"] == "HandlerError" and "boom" in handler_error["message"]
     assert result["sendError"] == {"name": "InvalidClientEvent", "field": "type"}
     assert result["closed"]["code"] == 4001

@@ -26,7 +26,9 @@ export class RealtimeError extends Error {
 export class RealtimeConfigError extends RealtimeError {}
 /** send() refused an event (nothing was sent); `.field` names what was wrong. */
 export class InvalidClientEvent extends RealtimeError {}
-/** An API `error` event: `.type`, `.code`, `.param`, `.eventId` (the client event's id), `.error`. */
+/** An API `error` event: `.type`, `.code`, `.param`, `.eventId` (the error event's own id, as
+ * openai-node and the Python client's `event_id`), `.clientEventId` (the id of the client event
+ * it refuses: `error.event_id`), `.error`. */
 export class RealtimeAPIError extends RealtimeError {}
 /** The server sent something that is not a Realtime event (the payload is never shown). */
 export class MalformedFrameError extends RealtimeError {}
@@ -488,7 +490,8 @@ export class RealtimeWebSocket extends RealtimeEmitter {
       const e = event.error && typeof event.error === "object" ? event.error : {};
       const str = (v) => (typeof v === "string" ? v : v == null ? null : String(v));
       this._error(new RealtimeAPIError(str(e.message) || "unknown error", {
-        type: str(e.type), code: str(e.code), param: str(e.param), eventId: str(e.event_id),
+        type: str(e.type), code: str(e.code), param: str(e.param), eventId: str(event.event_id),
+        clientEventId: str(e.event_id),
         error: e, event,
       }));
       return;
