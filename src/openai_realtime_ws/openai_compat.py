@@ -18,7 +18,12 @@ import msgspec
 
 from .aio.client import AsyncOpenAIRealtimeWS
 from .core.codec import ServerEventDecoder
-from .core.errors import OpenAIRealtimeError, RealtimeAPIError, RealtimeConfigError
+from .core.errors import (
+    ConnectionClosedOK,
+    OpenAIRealtimeError,
+    RealtimeAPIError,
+    RealtimeConfigError,
+)
 from .sync.client import OpenAIRealtimeWS
 from .types import AnyServerEvent, ErrorEvent, ServerEvent, UnknownServerEvent, resources
 
@@ -53,6 +58,12 @@ def _as_event(event: Any) -> Any:
     if callable(dump):
         return dump(mode="json", by_alias=True, exclude_unset=True)
     return event
+
+
+def _closed(client: AsyncOpenAIRealtimeWS | OpenAIRealtimeWS) -> ConnectionClosedOK:
+    """What ``recv()`` raises after a normal close (openai-python: websockets' own)."""
+    return ConnectionClosedOK("the connection is closed", code=client.close_code,
+                              reason=client.close_reason)
 
 
 class _Wrap(Protocol[R_co]):
@@ -226,17 +237,11 @@ class AsyncRealtimeConnection(_Base[Awaitable[None]]):
         try:
             return await self.client.__anext__()
         except StopAsyncIteration:
-            raise self._closed() from None
+            raise _closed(self.client) from None
 
     async def recv_bytes(self) -> bytes:
         """The next server event as JSON bytes (re-encoded: fields sent as ``null`` are absent)."""
         return self._to_bytes(await self.recv())
-
-    def _closed(self) -> Exception:
-        from .core.errors import ConnectionClosedOK
-
-        return ConnectionClosedOK("the connection is closed", code=self.client.close_code,
-                                  reason=self.client.close_reason)
 
     def __aiter__(self) -> AsyncRealtimeConnection:
         self.client.__aiter__()
@@ -277,10 +282,7 @@ class RealtimeConnection(_Base[None]):
         try:
             return next(self.client)
         except StopIteration:
-            from .core.errors import ConnectionClosedOK
-
-            raise ConnectionClosedOK("the connection is closed", code=self.client.close_code,
-                                     reason=self.client.close_reason) from None
+            raise _closed(self.client) from None
 
     def recv_bytes(self) -> bytes:
         """The next server event as JSON bytes (re-encoded: fields sent as ``null`` are absent)."""
