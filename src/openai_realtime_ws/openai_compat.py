@@ -313,17 +313,19 @@ class RealtimeConnectionManager:
         self._async: AsyncRealtimeConnection | None = None
         self._sync: RealtimeConnection | None = None
 
-    def _azure(self) -> bool:
-        return self._client is not None and hasattr(self._client, "_azure_endpoint")
+    def _opener(self) -> tuple[str, dict[str, Any]]:
+        """Which factory opens the session (``create``, or ``azure`` for an Azure client, whose
+        ``model`` is the deployment) and its keyword arguments."""
+        kwargs = dict(self._kwargs)
+        if self._client is not None and hasattr(self._client, "_azure_endpoint"):
+            kwargs["deployment"] = kwargs.pop("model", None)
+            return "azure", kwargs
+        return "create", kwargs
 
     async def enter(self) -> AsyncRealtimeConnection:
         """Open the asyncio connection."""
-        kwargs = dict(self._kwargs)
-        if self._azure():
-            kwargs["deployment"] = kwargs.pop("model", None)
-            rt = await AsyncOpenAIRealtimeWS.azure(self._client, **kwargs)
-        else:
-            rt = await AsyncOpenAIRealtimeWS.create(self._client, **kwargs)
+        factory, kwargs = self._opener()
+        rt = await getattr(AsyncOpenAIRealtimeWS, factory)(self._client, **kwargs)
         self._async = AsyncRealtimeConnection(rt)
         return self._async
 
@@ -337,12 +339,8 @@ class RealtimeConnectionManager:
 
     def enter_sync(self) -> RealtimeConnection:
         """Open the blocking connection."""
-        kwargs = dict(self._kwargs)
-        if self._azure():
-            kwargs["deployment"] = kwargs.pop("model", None)
-            rt = OpenAIRealtimeWS.azure(self._client, **kwargs)
-        else:
-            rt = OpenAIRealtimeWS.create(self._client, **kwargs)
+        factory, kwargs = self._opener()
+        rt = getattr(OpenAIRealtimeWS, factory)(self._client, **kwargs)
         self._sync = RealtimeConnection(rt)
         return self._sync
 
