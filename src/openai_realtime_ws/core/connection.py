@@ -338,10 +338,9 @@ class _ToolCallArg:
         self.type = f"tool call {name!r}"
 
 
-#: Delivery items that are not server events.
-_NOT_EVENTS = (OpenAIRealtimeError, _Frame, _Local)
-#: Server events routed by the Dispatcher each time (not from a cached plan).
-_SLOW_PATH = (ErrorEvent, UnknownServerEvent)
+#: Delivery items routed by the Dispatcher each time, never from a cached plan (typed events
+#: whose plan is None, such as ``error``, are routed by :meth:`RealtimeProtocol._dispatch_event`).
+_ROUTED = (OpenAIRealtimeError, _Frame, _Local, UnknownServerEvent)
 
 _Item = AnyServerEvent | OpenAIRealtimeError | _Frame | _Local
 _Pending = tuple[Handler, Any, list[tuple[Handler, Any]], int, Routing | None, AnyServerEvent | None]
@@ -691,10 +690,14 @@ class RealtimeProtocol:
             event = self._decode_typed(data)
         except _DECODE_ERRORS:
             try:
-                event = self._decoder.decode_slow(data)
+                unknown = self._decoder.decode_slow(data)
             except MalformedFrameError as exc:
                 self.report_error(exc)
                 return
+            if unknown.type in _TRACKED:  # (an error event off the spec: its code still counts)
+                self._track(unknown, data)
+            self._enqueue(unknown)
+            return
         if event.type in _TRACKED:
             self._track(event, data)
         if self._pending is None and not self._holds and not self._backlog:
@@ -783,18 +786,16 @@ class RealtimeProtocol:
 
     def _dispatch(self, item: _Item) -> None:
         """Run the handlers of one item; stop at a handler's awaitable (the shell awaits it)."""
-        if isinstance(item, _NOT_EVENTS):
+        if isinstance(item, _ROUTED):
             self._route(item)
         else:
             self._dispatch_event(item)
 
     def _dispatch_event(self, event: AnyServerEvent) -> None:
-        """Run the handlers of one server event: from its cached plan (the common case: every
-        handler gets the event, no list of calls is built unless one returns an awaitable), or
-        routed by the dispatcher (errors, unknown types, once-handlers)."""
-        if isinstance(event, _SLOW_PATH):
-            self._route(event)
-            return
+        """Run the handlers of one typed server event (not an :class:`UnknownServerEvent`): from
+        its cached plan (the common case: every handler gets the event, no list of calls is
+        built unless one returns an awaitable), or routed by the dispatcher (``error``,
+        once-handlers: the plan is ``None``)."""
         handlers = self._plans.get(event.type, _MISSING)
         if handlers is _MISSING:
             handlers = self.dispatcher.fast_handlers(event.type)
