@@ -136,6 +136,16 @@ class FrameSocket:
         except ConnectionClosed as exc:
             raise self._closed_error(exc) from exc
 
+    def send_audio(self, pcm: bytes, *, commit: bool = False) -> None:
+        """User audio through the client's audio path (base64 by msgspec; droppable in the
+        outbound queue), then ``input_audio_buffer.commit`` if asked."""
+        try:
+            self.rt.send_audio(pcm)
+            if commit:
+                self.rt.input_audio_buffer.commit()
+        except ConnectionClosed as exc:
+            raise self._closed_error(exc) from exc
+
     async def close(self, code: int = 1000, reason: str = "") -> None:
         # a handler waiting for room (the reader stopped reading) must not hold the close up
         self._closing = True

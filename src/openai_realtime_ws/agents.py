@@ -32,7 +32,6 @@ __all__ = ["RealtimeWSModel"]
 log = logging.getLogger("openai_realtime_ws.frameworks")
 
 
-
 def _pop_header(headers: dict[str, str], name: str) -> str | None:
     for key in list(headers):
         if key.lower() == name:
@@ -121,12 +120,11 @@ class RealtimeWSModel(OpenAIRealtimeWebSocketModel):
         # user audio through the client's audio path: base64 by msgspec (no pydantic model per
         # chunk), and marked as audio, so that a congested or reconnecting socket drops the
         # oldest chunks first instead of refusing control events
-        if self.rt is None:
+        sock = self._websocket
+        if not isinstance(sock, FrameSocket):  # not connected: openai-agents' own answer
             await super()._send_audio(event)
             return
-        self.rt.send_audio(event.audio)
-        if event.commit:
-            self.rt.input_audio_buffer.commit()
+        sock.send_audio(event.audio, commit=event.commit)
 
     def _after_reconnect(self) -> list[str]:
         """Called where the reconnect happened in the stream of frames (see FrameSocket): what
