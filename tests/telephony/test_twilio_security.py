@@ -424,3 +424,24 @@ async def test_metrics_count_calls_and_refusals_on_the_bridge(emu: Emulator, no_
             text = (await http.get("/metrics")).text
     assert 'reason="bad_signature"' in text
     assert 'outcome="completed"' in text
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+async def test_caller_audio_sent_while_the_upstream_opens_is_kept(emu: Emulator, no_tracebacks: Any,
+                                                                  kind: str) -> None:
+    opened = asyncio.Event()
+    connect_upstream = _connect(emu)
+
+    async def slow_connect(start: TwilioStart) -> Any:
+        await opened.wait()  # the upstream takes its time; the caller already speaks
+        return await connect_upstream(start)
+
+    bridge = TwilioBridge(slow_connect, greeting=None)
+    async for server in _serve(bridge, kind=kind):
+        async with TwilioCaller(server.ws_url) as caller:
+            await caller.send_raw(_media(caller, {"track": "inbound", "timestamp": "1", "payload": MARKER}))
+            await _eventually(lambda: bool(bridge.calls) and MARKER in bridge.calls[-1]._early,
+                              "the bridge never read the caller's audio")
+            assert len(emu.connections) == 0  # still opening
+            opened.set()
+            await _appended(emu, MARKER)

@@ -56,6 +56,9 @@ _LOOPBACK_MESSAGE = (
 _BAD_SIGNATURE = "X-Twilio-Signature missing or invalid."
 
 
+_EARLY_FRAMES = 100  # caller audio kept while the upstream session opens: 2 s of 20 ms frames
+
+
 class TwilioRefused(Exception):
     """Raise from an ``authenticate`` hook to refuse a request with an HTTP ``status`` and a
     ``message`` the caller may see."""
@@ -133,6 +136,7 @@ class TwilioCall:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._handlers: list[tuple[str, Callable[[Any], None]]] = []
         self._send_raw: Callable[[str], None] | None = None
+        self._early: list[str] = []  # caller audio received while the upstream opens
         self._telemetry: Any = None  # the call's telemetry.otel.SessionTelemetry, if any
 
     @property
@@ -185,25 +189,28 @@ class TwilioCall:
             self.refused.warn("Twilio message refused (the call goes on): %s", exc)
             return
         if type(event) is TwilioMedia:
-            rt = self.rt
-            if rt is not None:
-                try:  # pass-through: Twilio's base64 μ-law is the audio/pcmu append as is
-                    # (checked strict base64 by the core: safe to put in the JSON as it is)
-                    if self._send_raw is not None:
-                        self._send_raw('{"type":"input_audio_buffer.append","audio":"'
-                                       + event.payload + '"}')
-                    else:
-                        rt.send({"type": "input_audio_buffer.append", "audio": event.payload})
-                    if self.bridge.metrics is not None:
-                        self.bridge.metrics.to_upstream()
-                except Exception as exc:
-                    self.refused.warn("caller audio not sent upstream: %s", type(exc).__name__)
+            if self.rt is not None:
+                self._append(event.payload)
+            elif len(self._early) < _EARLY_FRAMES:
+                self._early.append(event.payload)  # the upstream is opening: the caller's first words
         elif isinstance(event, TwilioStart):
             self._spawn(self._open(event))
         elif isinstance(event, TwilioDtmf):
             self._dtmf(event)
         elif isinstance(event, TwilioStop):
             self.hang_up("stop")
+
+    def _append(self, payload: str) -> None:
+        try:  # pass-through: Twilio's base64 μ-law is the audio/pcmu append as is
+            # (checked strict base64 by the core: safe to put in the JSON as it is)
+            if self._send_raw is not None:
+                self._send_raw('{"type":"input_audio_buffer.append","audio":"' + payload + '"}')
+            else:
+                self.rt.send({"type": "input_audio_buffer.append", "audio": payload})
+            if self.bridge.metrics is not None:
+                self.bridge.metrics.to_upstream()
+        except Exception as exc:
+            self.refused.warn("caller audio not sent upstream: %s", type(exc).__name__)
 
     def _dtmf(self, event: TwilioDtmf) -> None:
         self.digits = (self.digits + event.digit)[-64:]
@@ -254,6 +261,9 @@ class TwilioCall:
         for etype, handler in self._handlers:
             rt.on(etype, handler)
         self._send({"type": "session.update", "session": self.bridge.session_config()})
+        early, self._early = self._early, []
+        for payload in early:
+            self._append(payload)
         if self.bridge.greeting is not None:
             self.respond(**({"instructions": self.bridge.greeting} if self.bridge.greeting else {}))
         self._spawn(self._watch_upstream(rt))
