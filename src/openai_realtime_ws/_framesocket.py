@@ -46,7 +46,8 @@ def connection_lost_done(response_id: str | None) -> str:
 
 
 class FrameSocket:
-    """The part of a websockets ``ClientConnection`` that openai-agents' model uses, over an
+    """The part of a websockets ``ClientConnection`` that openai-agents' model and pipecat's
+    service use, over an
     :class:`AsyncOpenAIRealtimeWS`: server messages as their exact text (a ``"frame"`` handler,
     so nothing is re-encoded), in order, with back-pressure: when ``limit`` frames wait, the
     handler returns an awaitable and the client stops reading the socket until half are taken."""
@@ -95,7 +96,7 @@ class FrameSocket:
         try:
             async for _ in self.rt:
                 pass
-        except ConnectionClosed as exc:
+        except ConnectionClosed as exc:  # (errors have a handler here, so nothing else is raised)
             self._end = exc
         finally:
             self._finished = True
