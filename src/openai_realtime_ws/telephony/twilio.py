@@ -90,21 +90,33 @@ def _is_loopback(host: str | None) -> bool:
 
 
 class _Warnings:
-    """At most ``burst`` warnings, then one line saying the rest are counted, not logged."""
+    """At most ``burst`` warnings (per ``window`` seconds when set), then one line saying the
+    rest are counted, not logged; ``count`` is the total."""
 
-    __slots__ = ("burst", "count", "what")
+    __slots__ = ("_shown", "_start", "burst", "count", "what", "window")
 
-    def __init__(self, what: str, burst: int = 3) -> None:
+    def __init__(self, what: str, burst: int = 3, window: float | None = None) -> None:
         self.what = what
         self.burst = burst
+        self.window = window
         self.count = 0
+        self._shown = 0
+        self._start = time.monotonic()
 
     def warn(self, text: str, *args: Any) -> None:
         self.count += 1
-        if self.count <= self.burst:
+        if self.window is not None and time.monotonic() - self._start > self.window:
+            if self._shown > self.burst:
+                logger.warning("%s: %d more in the last %.0f s", self.what,
+                               self._shown - self.burst - 1, time.monotonic() - self._start)
+            self._shown = 0
+            self._start = time.monotonic()
+        self._shown += 1
+        if self._shown <= self.burst:
             logger.warning(text, *args)
-        elif self.count == self.burst + 1:
-            logger.warning("%s: further ones on this call are counted, not logged", self.what)
+        elif self._shown == self.burst + 1:
+            logger.warning("%s: further ones are counted, not logged%s", self.what,
+                           f" (for {self.window:.0f} s)" if self.window else " on this call")
 
 
 class TwilioCall:
@@ -479,7 +491,7 @@ class TwilioBridge:
         self.max_call_seconds = max_call_seconds
         self.calls: list[TwilioCall] = []
         """Calls in progress and ended (bounded to the last 100), for inspection."""
-        self.refusals = _Warnings("refused requests", burst=5)
+        self.refusals = _Warnings("refused requests", burst=5, window=60.0)
         self.metrics = metrics
         """A :class:`~openai_realtime_ws.telemetry.prometheus.ServiceMetrics` (``GET /metrics``
         on the ASGI app, counters per call), or None."""
