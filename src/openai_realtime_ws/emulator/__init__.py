@@ -6,12 +6,16 @@
         client = AsyncOpenAI(api_key="sk-test", base_url=emu.base_url)
         async with client.realtime.connect(model="gpt-realtime") as conn: ...
 
-Layout: `core/` is the Sans-I/O session state machine; `server.py` the aiohttp shell;
+Layout: `core/` is the Sans-I/O session state machine; `server.py` the aiohttp shell (routes,
+handshake, lifecycle, the action executor), `_wire.py` its frame writer, `records.py` what it
+remembers about connections, `_fault_io.py` the fault plan and how fired faults are carried out;
 `_mcp_client.py` reaches remote MCP servers; `responder.py` decides what the assistant says;
 `faults.py` describes injected failures; `voice.py` real local speech (the `voice` extra);
 `replay.py` recorded sessions replayed as the server side of a test.
 """
 
+from ._fault_io import FaultPlan
+from ._wire import add_frame_observer
 from .core.audio import (
     SpeechSegment,
     Synthesizer,
@@ -33,6 +37,7 @@ from .faults import (
     SendMalformed,
     Stall,
 )
+from .records import ConnectionLog, ConnectionRecord, RedirectHit
 from .replay import Recording
 from .responder import (
     EchoResponder,
@@ -43,15 +48,7 @@ from .responder import (
     ToolResult,
     TurnContext,
 )
-from .server import (
-    ConnectionLog,
-    ConnectionRecord,
-    Emulator,
-    EmulatorThread,
-    FaultPlan,
-    RedirectHit,
-    add_frame_observer,
-)
+from .server import Emulator, EmulatorThread
 
 __all__ = [
     "CloseWith",

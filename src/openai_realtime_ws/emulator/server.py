@@ -1,13 +1,14 @@
-# The I/O shell of the emulator, on aiohttp.web. It only moves frames: it upgrades sockets
-# (`GET /v1/realtime`, Azure `GET /openai/v1/realtime`, translation sessions `GET /v1/realtime/
-# translations`), serves `POST /v1/realtime/client_secrets` (and `…/translations/client_secrets`),
-# feeds client frames to the Sans-I/O `core.Session`, carries out the Actions it returns
-# (send, close, timers, paced response streams, Offloads — blocking plug-ins in a worker thread, off
-# the connection's event path —
-# and MCP requests through `_mcp_client`), and applies injected faults. All protocol decisions
-# live in `core`. One asyncio.Lock per connection serializes session calls and their sends, so a
-# cancel never interleaves with a half-sent response step. It remembers every live connection and
-# a bounded history of closed ones (`ConnectionLog`).
+# The I/O shell of the emulator, on aiohttp.web: routes and handshakes (`GET /v1/realtime`, Azure
+# `GET /openai/v1/realtime`, translation sessions `GET /v1/realtime/translations`, the client
+# secret routes, the redirect target), the server's lifecycle, and the action executor: it feeds
+# client frames to the Sans-I/O session (`core.Session`, `core.TranslationSession` or a replayed
+# `core.ReplaySession`) and carries out the Actions it returns (send, close, timers, paced
+# response streams, Offloads — blocking plug-ins in a worker thread, off the connection's event
+# path — and MCP requests through `_mcp_client`). All protocol decisions live in `core`. One
+# asyncio.Lock per connection serializes session calls and their sends, so a cancel never
+# interleaves with a half-sent response step. The other roles have their own modules: `_wire`
+# (frames and observers), `records` (ConnectionRecord, ConnectionLog), `faults` (what can go
+# wrong, as data) and `_fault_io` (FaultPlan, carrying fired faults out), `calls` (SIP call routes).
 from __future__ import annotations
 
 import asyncio
@@ -16,20 +17,32 @@ import ipaddress
 import logging
 import socket
 import ssl
-import struct
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine, Generator, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Coroutine, Generator, Iterable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar, overload
+from typing import Any, TypeVar
 
 import msgspec
 from aiohttp import WSMsgType, web
-from aiohttp.abc import AbstractStreamWriter
 
 from . import _tls
+from ._fault_io import FaultPlan, _apply_triggered
+from ._wire import (
+    _HEADERS,
+    _MAX_STEPS,
+    FLUSH_BYTES,
+    YIELD_BYTES,
+    _frame_observers,
+    _queue_event,
+    _text_frame_header,
+    _write_out,
+    add_frame_observer,
+)
+from ._wire import (
+    _flush as _flush,  # (calls.py imports it from here)
+)
 from .calls import CallRegistry
 from .core.actions import (
     Action,
@@ -51,387 +64,24 @@ from .core.replay import ReplaySession
 from .core.session import Session
 from .core.translation import TranslationSession
 from .core.turn import Responder
-from .faults import (
-    MALFORMED_PAYLOADS,
-    CloseWith,
-    DelayHandshake,
-    Drop,
-    Fault,
-    FaultRunner,
-    Redirect,
-    RefuseHandshake,
-    SendDTMF,
-    SendMalformed,
-    Stall,
-    Triggered,
-)
+from .faults import DelayHandshake, FaultRunner, Redirect, RefuseHandshake
+from .records import ConnectionLog, ConnectionRecord, RedirectHit
 from .replay import Recording
 from .responder import EchoResponder
 
-__all__ = ["ConnectionLog", "ConnectionRecord", "Emulator", "EmulatorThread", "FaultPlan", "RedirectHit"]
+__all__ = [
+    "ConnectionLog",
+    "ConnectionRecord",
+    "Emulator",
+    "EmulatorThread",
+    "FaultPlan",
+    "RedirectHit",
+    "add_frame_observer",
+]
 
 log = logging.getLogger("openai_realtime_ws.emulator")
 _encoder = msgspec.json.Encoder()
 T = TypeVar("T")
-
-_frame_observers: list[Callable[[dict[str, Any]], None]] = []
-
-
-def add_frame_observer(observer: Callable[[dict[str, Any]], None]) -> Callable[[], None]:
-    """Process-wide hook: `observer(event)` for every event any emulator sends (for fidelity
-    checks in test suites). Returns a function that removes it."""
-    _frame_observers.append(observer)
-
-    def remove() -> None:
-        with contextlib.suppress(ValueError):
-            _frame_observers.remove(observer)
-
-    return remove
-
-
-@dataclass(slots=True)
-class RedirectHit:
-    """A request that reached the redirect target."""
-
-    path: str
-    query: dict[str, str]
-    had_credentials: bool
-    """Whether an Authorization / api-key header or a key subprotocol arrived there."""
-
-
-@dataclass(eq=False)
-class ConnectionRecord:
-    """What the server saw on one WebSocket connection (for assertions in tests)."""
-
-    index: int
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str] = field(repr=False)
-    """Request headers (lower-case names) as received, credentials included: never log them."""
-    received_api_key: str | None = field(repr=False)
-    subprotocol: str | None
-    received: deque[dict[str, Any]] = field(default_factory=deque)
-    """The client events parsed from text frames, in order (when `config.record_received`; only
-    the last `config.record_limit` of them)."""
-    received_frames: int = 0
-    sent_count: int = 0
-    close_code: int | None = None
-    """The close code the server sent, or the client's when the client closed first."""
-    session: Session | None = None
-    translation: TranslationSession | None = None
-    """The session of a translation connection (`/v1/realtime/translations`); `session` is None there."""
-    replay: ReplaySession | None = None
-    """The replayed recording answering this connection (`Emulator(replay=…)`); `session` is None there."""
-    transcript: list[tuple[str, float, dict[str, Any]]] | None = field(default=None, repr=False)
-    """With `config.record_transcript`: every client and server event as `(direction, seconds
-    since connect, event)`, for `Recording.from_connection` (unbounded: for tests)."""
-    _t0: float = field(default=0.0, repr=False)
-    closed: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
-    _ws: web.WebSocketResponse | None = field(default=None, repr=False)
-    _request: web.Request | None = field(default=None, repr=False)
-    _writer: AbstractStreamWriter | None = field(default=None, repr=False)
-    _out: list[bytes] = field(default_factory=list, repr=False)
-    _out_size: int = field(default=0, repr=False)
-    _faults: FaultRunner = field(default_factory=FaultRunner, repr=False)
-    _lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
-    _tasks: set[asyncio.Task[None]] = field(default_factory=set, repr=False)
-    _timers: dict[str, asyncio.TimerHandle] = field(default_factory=dict, repr=False)
-    _dead: bool = field(default=False, repr=False)
-    _loop: asyncio.AbstractEventLoop | None = field(default=None, repr=False)
-    _tap: Callable[[dict[str, Any]], None] | None = field(default=None, repr=False)
-    """A placed SIP call's record of what its caller hears (emulator/calls.py), else None."""
-
-    def received_types(self) -> list[str]:
-        """The `type` of each recorded client event, in order."""
-        return [str(e.get("type")) for e in self.received]
-
-    @property
-    def call_id(self) -> str | None:
-        """The `call_id` of a sideband connection (None for a plain session)."""
-        return self.query.get("call_id")
-
-    async def wait_closed(self, timeout: float = 5.0) -> int | None:
-        """Wait until the connection ended; returns `close_code`."""
-        await asyncio.wait_for(self.closed.wait(), timeout)
-        return self.close_code
-
-    def inject_fault(self, fault: Fault) -> None:
-        """Add a fault to this live connection (thread-safe). Triggers count from now on."""
-        loop = self._loop
-        if loop is None:
-            raise RuntimeError("connection not started")
-
-        def add() -> None:
-            self._faults.add(fault)
-            due = self._faults.due_now()
-            if due and self._ws is not None:
-                task = loop.create_task(_run_triggered(self, due))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
-
-        if _running_loop() is loop:
-            add()
-        else:
-            loop.call_soon_threadsafe(add)
-
-
-class ConnectionLog:
-    """`Emulator.connections`: every connection by its index in arrival order (`[0]` the first,
-    `[-1]` the latest, `len()` how many arrived), remembering all live ones but only the latest
-    `keep_closed` closed ones, so a long-running emulator does not grow. Iteration yields the
-    remembered ones; indexing a forgotten one raises IndexError saying so."""
-
-    def __init__(self, keep_closed: int) -> None:
-        self.keep_closed = keep_closed
-        self._records: dict[int, ConnectionRecord] = {}
-        self._closed: deque[int] = deque()
-        self._count = 0
-
-    def append(self, record: ConnectionRecord) -> None:
-        """A new connection arrived (used by the server)."""
-        self._records[record.index] = record
-        self._count = max(self._count, record.index + 1)
-
-    def closed(self, record: ConnectionRecord) -> None:
-        """`record` ended: it stays among the latest closed ones, the oldest beyond are forgotten."""
-        self._closed.append(record.index)
-        while len(self._closed) > max(self.keep_closed, 0):
-            self._records.pop(self._closed.popleft(), None)
-
-    def __len__(self) -> int:
-        return self._count
-
-    @overload
-    def __getitem__(self, index: int) -> ConnectionRecord: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[ConnectionRecord]: ...
-    def __getitem__(self, index: int | slice) -> ConnectionRecord | list[ConnectionRecord]:
-        if isinstance(index, slice):
-            return [r for i in range(*index.indices(self._count)) if (r := self._records.get(i)) is not None]
-        i = index + self._count if index < 0 else index
-        if not 0 <= i < self._count:
-            raise IndexError(f"no connection #{index} ({self._count} so far)")
-        record = self._records.get(i)
-        if record is None:
-            raise IndexError(f"connection #{i} closed and was forgotten (config.closed_history "
-                             f"keeps the latest {self.keep_closed} closed connections)")
-        return record
-
-    def __iter__(self) -> Iterator[ConnectionRecord]:
-        return iter(list(self._records.values()))
-
-    def __bool__(self) -> bool:
-        return self._count > 0
-
-    def __repr__(self) -> str:
-        return f"ConnectionLog(arrived={self._count}, remembered={len(self._records)})"
-
-
-def _running_loop() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
-
-
-class FaultPlan:
-    """Which faults the next connections get. `every_connection` faults apply to all later
-    connections (and `EmulatorConfig.faults` too); `next_connection` faults to the next one only
-    (queued: call it twice for the next two connections)."""
-
-    def __init__(self, always: Iterable[Fault] = ()) -> None:
-        self._always: list[Fault] = list(always)
-        self._queue: list[list[Fault]] = []
-        self._lock = threading.Lock()
-
-    def next_connection(self, *faults: Fault) -> None:
-        """Apply `faults` to the next connection only (queued: one call per connection)."""
-        with self._lock:
-            self._queue.append(list(faults))
-
-    def every_connection(self, *faults: Fault) -> None:
-        """Apply `faults` to every later connection."""
-        with self._lock:
-            self._always.extend(faults)
-
-    def clear(self) -> None:
-        """Forget all planned faults (those of live connections stay)."""
-        with self._lock:
-            self._always.clear()
-            self._queue.clear()
-
-    def take(self) -> list[Fault]:
-        """The faults for a connection that just arrived (used by the server)."""
-        with self._lock:
-            nxt = self._queue.pop(0) if self._queue else []
-            return [*self._always, *nxt]
-
-
-# --- the raw frame writer ------------------------------------------------------------------
-# Server events are queued as ready-made RFC 6455 frames in `conn._out` (server frames are
-# unmasked: 0x81, a 7/16/64-bit length, the payload) and a burst goes to the transport in one
-# `write`. That is only valid because every emulator socket is uncompressed (`compress=False`,
-# checked in `_handle_ws`): aiohttp's writer then writes each of its own frames (pongs, close)
-# synchronously in one piece, so it is never mid-frame when we write. Flow control: after a
-# write, `_flush` awaits drain while the transport is above its high-water mark.
-
-FLUSH_BYTES = 256 * 1024
-"""Write the queued frames once this many payload bytes are queued."""
-YIELD_BYTES = 1024 * 1024
-"""A burst (inject, a speed-0 response) yields to the event loop after about this many bytes
-even when the socket never pushes back (pings, reads and other connections go on)."""
-_MAX_STEPS = 4096
-"""A response stream releases the connection lock at least every this many steps."""
-
-_H16 = struct.Struct(">BBH").pack
-_H64 = struct.Struct(">BBQ").pack
-_HEADERS: dict[int, bytes] = {n: bytes((0x81, n)) for n in range(126)}
-
-
-def _text_frame_header(n: int) -> bytes:
-    """RFC 6455 §5.2 header of an unmasked, final text frame with an n-byte payload (cached)."""
-    h = _HEADERS.get(n)
-    if h is None:
-        h = _H16(0x81, 126, n) if n < 65536 else _H64(0x81, 127, n)
-        if len(_HEADERS) < 8192:
-            _HEADERS[n] = h
-    return h
-
-
-# `response.output_audio.delta`, the bulk of any response, is written from a template instead of
-# a msgspec encode per event: its base64 `delta` (the synthesizer hands out the same str objects
-# again and again) is encoded once and cached by identity, the ids/indexes part once per item.
-# Only for dicts with exactly these keys and values of these exact types; the bytes are what
-# `_encoder.encode(event)` makes for the keys in this order, the order the core builds them in
-# (tests/emulator/test_throughput.py). The key order is not checked: a dict with these keys in
-# another order is written in this one (the same JSON object).
-_AUDIO_DELTA = "response.output_audio.delta"
-_AUDIO_DELTA_HEAD = b'{"type":"response.output_audio.delta","event_id":'
-_AUDIO_DELTA_FIXED = len(_AUDIO_DELTA_HEAD) + 1  # + the closing brace
-_audio_mid: dict[tuple[str, str, int, int], bytes] = {}
-_b64_cache: dict[int, tuple[str, bytes]] = {}  # id(delta) -> (delta, its JSON); holding delta pins its id
-_b64_cache_bytes = 0
-_B64_CACHE_MAX = 8 * 1024 * 1024
-
-
-def _queue_event(conn: ConnectionRecord, event: dict[str, Any]) -> None:
-    """Encode one event and queue it as a frame (observers and faults are the caller's)."""
-    global _b64_cache_bytes
-    if conn._tap is not None:
-        conn._tap(event)
-    if conn.transcript is not None:
-        conn.transcript.append(("server", round(time.monotonic() - conn._t0, 4), event))
-    out = conn._out
-    if len(event) == 7 and event.get("type") == _AUDIO_DELTA:
-        try:
-            delta = event["delta"]
-            hit = _b64_cache.get(id(delta))
-            if hit is not None and hit[0] is delta:
-                eid, oi, ci = event["event_id"], event["output_index"], event["content_index"]
-                key = (event["response_id"], event["item_id"], oi, ci)
-                mid = _audio_mid.get(key)
-                if mid is not None and type(eid) is str and type(oi) is int and type(ci) is int:
-                    eid_json = _encoder.encode(eid)
-                    enc = hit[1]
-                    n = _AUDIO_DELTA_FIXED + len(eid_json) + len(mid) + len(enc)
-                    out += (_HEADERS.get(n) or _text_frame_header(n), _AUDIO_DELTA_HEAD, eid_json, mid, enc, b"}")
-                    conn._out_size += n
-                    conn.sent_count += 1
-                    return
-                rid, iid = key[0], key[1]
-                if type(rid) is str and type(iid) is str and type(oi) is int and type(ci) is int:
-                    if len(_audio_mid) >= 1024:
-                        _audio_mid.clear()
-                    _audio_mid[key] = b"".join((
-                        b',"response_id":', _encoder.encode(rid), b',"item_id":', _encoder.encode(iid),
-                        b',"output_index":', _encoder.encode(oi), b',"content_index":', _encoder.encode(ci),
-                        b',"delta":'))
-            elif type(delta) is str:
-                enc = _encoder.encode(delta)
-                if _b64_cache_bytes + len(enc) > _B64_CACHE_MAX:
-                    _b64_cache.clear()
-                    _b64_cache_bytes = 0
-                _b64_cache[id(delta)] = (delta, enc)
-                _b64_cache_bytes += len(enc)
-        except (KeyError, TypeError):  # a key missing, an unhashable id: msgspec decides below
-            pass
-    payload = _encoder.encode(event)
-    n = len(payload)
-    out.append(_HEADERS.get(n) or _text_frame_header(n))
-    out.append(payload)
-    conn._out_size += n
-    conn.sent_count += 1
-
-
-def _write_out(conn: ConnectionRecord) -> None:
-    """Write the queued frames in one transport write (one syscall for a burst). Nothing is
-    written once the connection is dead or aiohttp sent a close frame."""
-    if conn._out:
-        data = b"".join(conn._out)
-        conn._out.clear()
-        conn._out_size = 0
-        transport = conn._request.transport if conn._request is not None else None
-        if conn._dead or transport is None or transport.is_closing() or (conn._ws is not None and conn._ws.closed):
-            conn._dead = True
-            return
-        transport.write(data)
-
-
-async def _flush(conn: ConnectionRecord) -> None:
-    """Write queued frames and wait while the transport is above its high-water mark."""
-    _write_out(conn)
-    if conn._writer is not None and not conn._dead:
-        try:
-            await conn._writer.drain()
-        except (ConnectionError, RuntimeError):
-            conn._dead = True
-
-
-async def _run_triggered(conn: ConnectionRecord, faults: list[Triggered]) -> None:
-    async with conn._lock:
-        await _apply_triggered(conn, faults)
-
-
-async def _apply_triggered(conn: ConnectionRecord, faults: list[Triggered]) -> None:
-    """Carry out fired faults (caller holds conn._lock)."""
-    ws, req = conn._ws, conn._request
-    if ws is None or req is None or conn._dead:
-        return
-    _write_out(conn)
-    for f in faults:
-        if isinstance(f, Drop):
-            conn._dead = True
-            if req.transport is not None:
-                req.transport.abort()
-            return
-        if isinstance(f, CloseWith):
-            conn._dead = True
-            conn.close_code = f.code
-            with contextlib.suppress(Exception):
-                await ws.close(code=f.code, message=f.reason.encode())
-            return
-        if isinstance(f, SendMalformed):
-            payload = MALFORMED_PAYLOADS[f.kind]
-            if f.kind == "invalid_utf8":
-                if req.transport is not None:
-                    req.transport.write(bytes([0x81, len(payload)]) + payload)
-            elif f.kind == "binary":
-                await ws.send_frame(payload, WSMsgType.BINARY)
-            else:
-                await ws.send_frame(payload, WSMsgType.TEXT)
-        elif isinstance(f, Stall):
-            pass  # FaultRunner.stalled now swallows sends
-        elif isinstance(f, SendDTMF):
-            session = conn.session
-            if session is None or not session.sideband:
-                continue
-            for act in session.dtmf(f.digits, time.time()):
-                if isinstance(act, Send):
-                    for obs in tuple(_frame_observers):
-                        obs(act.event)
-                    _queue_event(conn, act.event)
-            _write_out(conn)
-
 
 class Emulator:
     """A local Realtime API server (asyncio). Use as `async with Emulator() as emu:`.
