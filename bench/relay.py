@@ -66,8 +66,10 @@ def _rss_bytes(pid: int) -> int:
     return 0
 
 
-def _start(cmd: list[str], env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
+def _start(cmd: list[str], env: dict[str, str] | None = None,
+           quiet: bool = False) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env,
+                            stderr=subprocess.DEVNULL if quiet else None)
     assert proc.stdout is not None
     return proc, proc.stdout.readline().strip()
 
@@ -209,6 +211,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--only", default="ours,ours-fast,bare,node", help="relays to run")
     parser.add_argument("--ours", default="", help="extra arguments for our relay's command")
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="rounds over all targets, interleaved (the figures are medians): "
+                             "on a shared machine the load drifts between runs")
     args = parser.parse_args()
     names = [n for n in args.only.split(",") if n]
     if "node" in names and (shutil.which("node") is None or
@@ -216,34 +221,39 @@ def main() -> None:
         print("node relay skipped: needs node and `npm install` in bench/relay_node")
         names.remove("node")
     emu, base_url = _start([sys.executable, "-m", "openai_realtime_ws.emulator", "--port", "0",
-                            "--speed", "1", "--chunk-ms", "20", "--session-seconds", "3600"])
+                            "--speed", "1", "--chunk-ms", "20", "--session-seconds", "3600"],
+                           quiet=True)  # (it logs every connection a saturated client gave up)
     env = {**os.environ, "OPENAI_BASE_URL": base_url, "OPENAI_API_KEY": "sk-bench"}
     cores = os.cpu_count()
     print(f"relay benchmark: {args.seconds:g} s measured per run, {cores} CPUs visible, "
           f"Python {sys.version.split()[0]}; relays: {', '.join(names)}")
     try:
         for sessions in [int(n) for n in args.sessions.split(",")]:
-            results: dict[str, dict[str, float]] = {}
+            runs: dict[str, list[dict[str, float]]] = {n: [] for n in ["direct", *names]}
             loads: list[float] = []
             direct_url = base_url.replace("http://", "ws://") + "/realtime?model=gpt-realtime"
+            for _ in range(args.rounds):
+                loads.append(os.getloadavg()[0])
+                runs["direct"].append(asyncio.run(_run(direct_url, sessions, args.seconds, None)))
+                for name in names:
+                    cmd = RELAYS[name] + (args.ours.split() if name.startswith("ours") and args.ours
+                                          else [])
+                    proc, url = _start(cmd, env)
+                    try:
+                        loads.append(os.getloadavg()[0])
+                        runs[name].append(asyncio.run(_run(
+                            url.replace("http://", "ws://") + "realtime", sessions, args.seconds,
+                            proc.pid)))
+                    finally:
+                        proc.terminate()
+                        proc.wait(30)
             loads.append(os.getloadavg()[0])
-            results["direct"] = asyncio.run(_run(direct_url, sessions, args.seconds, None))
-            for name in names:
-                cmd = RELAYS[name] + (args.ours.split() if name.startswith("ours") and args.ours
-                                      else [])
-                proc, url = _start(cmd, env)
-                try:
-                    loads.append(os.getloadavg()[0])
-                    results[name] = asyncio.run(_run(url.replace("http://", "ws://") + "realtime",
-                                                     sessions, args.seconds, proc.pid))
-                finally:
-                    proc.terminate()
-                    proc.wait(30)
-            loads.append(os.getloadavg()[0])
+            results = {n: {k: statistics.median(r[k] for r in rs) for k in rs[0]}
+                       for n, rs in runs.items()}
             cols = ["direct", *names]
             d = results["direct"]
-            print(f"\n{sessions} sessions (1-min load average before the runs: "
-                  f"{', '.join(f'{x:.1f}' for x in loads)})")
+            print(f"\n{sessions} sessions, medians of {args.rounds} interleaved rounds (1-min load "
+                  f"average before each run: {', '.join(f'{x:.1f}' for x in loads)})")
             print(_row("", cols))
             for key, label in (("p50", "control round trip p50 (ms)"),
                                ("p99", "control round trip p99 (ms)")):

@@ -268,3 +268,45 @@ def test_upstream_errors_never_reach_the_browser_verbatim() -> None:
     assert "Invalid value 'x'" in error["message"]
     assert "sk-abcd" not in out and "platform.openai.com" not in out
     assert fact == UpstreamFact("error", refused_event_id="b1")
+
+
+@pytest.mark.parametrize("frame", [
+    b'{"type":"input_audio_buffer.append","audio":"AAAA"}',
+    b'{"type":"input_audio_buffer.append","audio":"AAA="}',
+    b'{"type":"input_audio_buffer.append","audio":"AA\\"}',  # not base64: parsed, invalid
+    b'{"type":"input_audio_buffer.append","audio":"AAAA","event_id":"e1"}',
+    b'{"audio":"AAAA","type":"input_audio_buffer.append"}',
+    b'{"type":"input_audio_buffer.append","audio":"AA\\u0041A"}',
+    b'{"type":"input_audio_buffer.clear"}',
+])
+def test_append_fast_path_agrees_with_parsing(frame: bytes) -> None:
+    policy = RelayPolicy()
+    fast = policy.check_append(frame)
+    try:
+        parsed = json.loads(frame)
+    except ValueError:
+        assert fast is None
+        return
+    if parsed.get("type") != "input_audio_buffer.append":
+        assert fast is None
+        return
+    full = policy.check(frame)
+    assert isinstance(fast, Accepted) and isinstance(full, Accepted)
+    assert fast.audio_ms == full.audio_ms and fast.type == full.type
+    assert (fast.event_id or None) == parsed.get("event_id")
+
+
+@pytest.mark.parametrize("frame", [
+    b'{"type":"response.output_audio.delta","delta":"AAAA"}',
+    b'{"type":"error","error":{"type":"server_error","message":"sk-abc http://x"}}',
+    b'{"type":"session.updated","session":{"instructions":"Be brief."}}',
+    b'{"event_id":"e","type":"error","error":{"type":"server_error","message":"x"}}',
+    b'{"type":"err\\u006fr","error":{"type":"server_error","message":"sk-abc"}}',
+])
+def test_upstream_fast_path_reads_every_frame_it_must(frame: bytes) -> None:
+    out, fact = OWNED.from_upstream(frame)
+    kind = json.loads(frame)["type"]
+    if kind == "response.output_audio.delta":
+        assert out is frame and fact is None
+    else:
+        assert fact is not None and fact.type == kind and out is not frame
