@@ -5,6 +5,7 @@ a hand computation, unknown prices give no estimate, and a scripted session agai
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from typing import Any
 
@@ -34,6 +35,14 @@ def done(usage: dict[str, Any] | None, rid: str = "resp_1") -> ResponseDoneEvent
     event = {"type": "response.done", "event_id": "e1",
              "response": {"id": rid, "status": "completed", "usage": usage}}
     return msgspec.convert(event, ResponseDoneEvent)
+
+
+def test_add_sums_every_field() -> None:
+    # TokenCounts.add is spelled out field by field (speed): a field added later must be summed too
+    names = [f.name for f in dataclasses.fields(TokenCounts)]
+    a = TokenCounts(**{n: i + 1 for i, n in enumerate(names)})
+    a.add(TokenCounts(**{n: 100 * (i + 1) for i, n in enumerate(names)}))
+    assert dataclasses.asdict(a) == {n: 101 * (i + 1) for i, n in enumerate(names)}
 
 
 def test_cost_of_a_usage_block_matches_hand_computation() -> None:

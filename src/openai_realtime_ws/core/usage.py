@@ -71,9 +71,17 @@ class TokenCounts:
         return self.input_tokens + self.output_tokens
 
     def add(self, other: TokenCounts) -> None:
-        """Add ``other`` into these counts."""
-        for f in fields(self):
-            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+        """Add ``other`` into these counts (spelled out: it runs on every ``response.done``,
+        and ``dataclasses.fields()`` costs ~4 µs a call; test_usage checks every field)."""
+        self.input_text += other.input_text
+        self.input_audio += other.input_audio
+        self.input_image += other.input_image
+        self.cached_text += other.cached_text
+        self.cached_audio += other.cached_audio
+        self.cached_image += other.cached_image
+        self.cached_unattributed += other.cached_unattributed
+        self.output_text += other.output_text
+        self.output_audio += other.output_audio
 
     def as_dict(self) -> dict[str, int]:
         """Every count by name, plus the sums (``input_tokens``, ``cached_tokens``…)."""

@@ -101,8 +101,29 @@ METRICS: Final = {
     "openai_realtime.interruptions": ("counter", "{interruption}", "barge-ins (playback stopped)"),
 }
 
+# the names used on every response (module constants: no ATTR lookup per response)
+_OPERATION_NAME: Final = ATTR["operation"]
+_PROVIDER_NAME: Final = ATTR["provider"]
+_REQUEST_MODEL: Final = ATTR["request_model"]
+_RESPONSE_ID: Final = ATTR["response_id"]
+_FINISH_REASONS: Final = ATTR["finish_reasons"]
+_INPUT_TOKENS: Final = ATTR["input_tokens"]
+_OUTPUT_TOKENS: Final = ATTR["output_tokens"]
+_CACHE_READ: Final = ATTR["cache_read"]
+_INPUT_AUDIO: Final = "openai_realtime.usage.input_audio_tokens"
+_OUTPUT_AUDIO: Final = "openai_realtime.usage.output_audio_tokens"
+_ERROR_TYPE: Final = ATTR["error_type"]
+_ENDED_BY: Final = ATTR["ended_by"]
+_UNFINISHED: Final = frozenset({"disconnected", "closed"})  # statuses of responses with no response.done
+
 _PROVIDER: Final = "openai"
 _OPERATION: Final = "chat"  # the GenAI operation a Realtime response is closest to
+#: (gen_ai.token.type, modality, cached) of the token counter's series, in _observe_tokens' order.
+_TOKEN_KINDS: Final = (
+    ("input", "text", False), ("input", "audio", False), ("input", "image", False),
+    ("input", "text", True), ("input", "audio", True), ("input", "image", True),
+    ("output", "text", False), ("output", "audio", False),
+)
 _BUCKETS_S: Final = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
 
 
@@ -146,7 +167,7 @@ class RealtimeTelemetry:
         self.operation_duration = histogram("gen_ai.client.operation.duration")
         self.turn_latency = histogram("openai_realtime.turn.latency")
         # tokens: cumulative sums read at collection time (no per-response metric call)
-        self._token_totals: dict[tuple[tuple[str, AttrValue], ...], int] = {}
+        self._token_totals: dict[tuple[tuple[str, AttrValue], ...], TokenCounts] = {}
         _, unit, description = METRICS["openai_realtime.tokens"]
         self.tokens = meter.create_observable_counter(
             "openai_realtime.tokens", callbacks=[self._observe_tokens], unit=unit,
@@ -156,25 +177,24 @@ class RealtimeTelemetry:
         self.interruptions = counter("openai_realtime.interruptions")
 
     def _observe_tokens(self, options: metrics.CallbackOptions) -> Iterator[metrics.Observation]:
-        for attrs, value in list(self._token_totals.items()):
-            yield metrics.Observation(value, dict(attrs))
+        """At collection time: each attribute set's summed counts, split into the counter's series
+        (a response only adds its counts into one TokenCounts: no per-series work per response)."""
+        for base, t in list(self._token_totals.items()):
+            for (token_type, modality, cached), count in zip(_TOKEN_KINDS, (
+                t.input_text - t.cached_text, t.input_audio - t.cached_audio,
+                t.input_image - t.cached_image, t.cached_text, t.cached_audio, t.cached_image,
+                t.output_text, t.output_audio,
+            ), strict=True):
+                if count > 0:
+                    yield metrics.Observation(count, {
+                        **dict(base), ATTR["token_type"]: token_type, ATTR["modality"]: modality,
+                        ATTR["cached"]: cached})
 
     def _count_tokens(self, base: tuple[tuple[str, AttrValue], ...], t: TokenCounts) -> None:
-        totals = self._token_totals
-        for token_type, modality, cached, count in (
-            ("input", "text", False, t.input_text - t.cached_text),
-            ("input", "audio", False, t.input_audio - t.cached_audio),
-            ("input", "image", False, t.input_image - t.cached_image),
-            ("input", "text", True, t.cached_text),
-            ("input", "audio", True, t.cached_audio),
-            ("input", "image", True, t.cached_image),
-            ("output", "text", False, t.output_text),
-            ("output", "audio", False, t.output_audio),
-        ):
-            if count > 0:
-                key = (*base, (ATTR["token_type"], token_type), (ATTR["modality"], modality),
-                       (ATTR["cached"], cached))
-                totals[key] = totals.get(key, 0) + count
+        totals = self._token_totals.get(base)
+        if totals is None:
+            totals = self._token_totals[base] = TokenCounts()
+        totals.add(t)
 
     async def connect(
         self, opening: Awaitable[C], *, attributes: Mapping[str, Any] | None = None
@@ -229,6 +249,10 @@ class SessionTelemetry(Generic[C]):
         """This session's token usage (what the spans report)."""
         self.observer = SessionObserver()
         self._ctx = trace.set_span_in_context(span)
+        # A session span the sampler dropped has no recorded children: every standard sampler
+        # decides a child as its parent (parent-based) or by the trace id it shares with it
+        # (TraceIdRatioBased, ALWAYS_ON/OFF), so no child span is started and no attribute built.
+        self._recording = span.is_recording()
         self._model: str | None = None
         self._ended = False
         self._set_model_attrs()
@@ -270,12 +294,14 @@ class SessionTelemetry(Generic[C]):
             self.span.set_attribute(ATTR["conversation_id"], sid)
 
     def _set_model_attrs(self) -> None:
-        """The metric attribute sets of this session (built once per model, not per point)."""
-        attrs: dict[str, AttrValue] = {ATTR["operation"]: _OPERATION, ATTR["provider"]: _PROVIDER}
+        """The metric attribute set of this session and the response spans' name (built once
+        per model, not per point or span)."""
+        attrs: dict[str, AttrValue] = {_OPERATION_NAME: _OPERATION, _PROVIDER_NAME: _PROVIDER}
         if self._model:
-            attrs[ATTR["request_model"]] = self._model
+            attrs[_REQUEST_MODEL] = self._model
         self._attrs = attrs
         self._base_key = tuple(attrs.items())
+        self._response_name = f"{_OPERATION} {self._model}" if self._model else _OPERATION
 
     def _on_session(self, event: Any) -> None:
         self._set_session(event.session)
@@ -348,63 +374,84 @@ class SessionTelemetry(Generic[C]):
                                                 attributes=attrs, start_time=start)
 
     def _emit(self, records: list[Record]) -> None:
+        """Metric points always; spans (and their attributes) only when the session is
+        recorded (see ``_recording`` in ``__init__``)."""
         tel = self.telemetry
+        recording = self._recording
         for r in records:
             if isinstance(r, ResponseRecord):
-                attrs: dict[str, AttrValue] = {**self._attrs, ATTR["response_id"]: r.response_id}
-                if r.status not in ("disconnected", "closed"):  # response.done's status
-                    attrs[ATTR["finish_reasons"]] = (r.status,)
-                if r.tokens is not None:
-                    attrs.update(_usage_attributes(r.tokens))
-                if r.error_code is not None:
-                    attrs[ATTR["error_type"]] = r.error_code
-                if r.status in ("disconnected", "closed"):
-                    attrs[ATTR["ended_by"]] = r.status
-                name = f"{_OPERATION} {self._model}" if self._model else _OPERATION
-                span = self._child(name, r.start, attrs, SpanKind.CLIENT)
-                if r.first_chunk is not None:
-                    span.add_event("first_chunk", timestamp=r.first_chunk)
-                if r.error_code is not None or r.status == "disconnected":
-                    span.set_status(Status(StatusCode.ERROR, r.error_code or r.status))
-                span.end(end_time=r.end)
+                if recording:
+                    self._response_span(r)
                 tel.operation_duration.record((r.end - r.start) / 1e9, self._attrs)
             elif isinstance(r, ToolRecord):
-                attrs = {ATTR["operation"]: "execute_tool", ATTR["tool_name"]: r.name,
-                         ATTR["tool_call_id"]: r.call_id, ATTR["tool_type"]: "function",
-                         ATTR["response_id"]: r.response_id}
-                if not r.answered:
-                    attrs[ATTR["ended_by"]] = "closed"
-                self._child(f"execute_tool {r.name}", r.start, attrs).end(end_time=r.end)
+                if recording:
+                    attrs: dict[str, AttrValue] = {
+                        _OPERATION_NAME: "execute_tool", ATTR["tool_name"]: r.name,
+                        ATTR["tool_call_id"]: r.call_id, ATTR["tool_type"]: "function",
+                        _RESPONSE_ID: r.response_id}
+                    if not r.answered:
+                        attrs[_ENDED_BY] = "closed"
+                    self._child(f"execute_tool {r.name}", r.start, attrs).end(end_time=r.end)
             elif isinstance(r, ReconnectRecord):
-                attrs = {ATTR["reconnect_kind"]: r.kind, ATTR["attempt"]: r.attempts}
-                if r.close_code is not None:
-                    attrs[ATTR["close_code"]] = r.close_code
-                span = self._child(f"openai_realtime.{r.kind}", r.start, attrs)
                 if r.succeeded:
                     tel.reconnects.add(1, {ATTR["reconnect_kind"]: r.kind})
-                else:
-                    span.set_status(Status(StatusCode.ERROR, "closed while reconnecting"))
-                span.end(end_time=r.end)
+                if recording:
+                    attrs = {ATTR["reconnect_kind"]: r.kind, ATTR["attempt"]: r.attempts}
+                    if r.close_code is not None:
+                        attrs[ATTR["close_code"]] = r.close_code
+                    span = self._child(f"openai_realtime.{r.kind}", r.start, attrs)
+                    if not r.succeeded:
+                        span.set_status(Status(StatusCode.ERROR, "closed while reconnecting"))
+                    span.end(end_time=r.end)
             elif isinstance(r, TurnRecord):
                 latency_ms = (r.end - r.start) / 1e6
-                attrs = {ATTR["latency_ms"]: latency_ms}
-                if r.response_id:
-                    attrs[ATTR["response_id"]] = r.response_id
-                self._child("openai_realtime.turn", r.start, attrs).end(end_time=r.end)
+                if recording:
+                    attrs = {ATTR["latency_ms"]: latency_ms}
+                    if r.response_id:
+                        attrs[_RESPONSE_ID] = r.response_id
+                    self._child("openai_realtime.turn", r.start, attrs).end(end_time=r.end)
                 tel.turn_latency.record(latency_ms / 1000.0, self._attrs)
             elif isinstance(r, InterruptionRecord):
-                attrs = {ATTR["heard_ms"]: r.heard_ms}
-                if r.received_ms is not None:
-                    attrs[ATTR["received_ms"]] = r.received_ms
-                if r.item_id:
-                    attrs[ATTR["item_id"]] = r.item_id
-                if r.response_id:
-                    attrs[ATTR["response_id"]] = r.response_id
-                self._child("openai_realtime.interruption", r.at, attrs).end(end_time=r.at)
+                if recording:
+                    attrs = {ATTR["heard_ms"]: r.heard_ms}
+                    if r.received_ms is not None:
+                        attrs[ATTR["received_ms"]] = r.received_ms
+                    if r.item_id:
+                        attrs[ATTR["item_id"]] = r.item_id
+                    if r.response_id:
+                        attrs[_RESPONSE_ID] = r.response_id
+                    self._child("openai_realtime.interruption", r.at, attrs).end(end_time=r.at)
                 tel.interruptions.add(1, self._attrs)
             else:  # ErrorRecord
-                tel.errors.add(1, {ATTR["error_type"]: r.code})
-                self.span.add_event("error", {ATTR["error_type"]: r.code}, timestamp=r.at)
+                tel.errors.add(1, {_ERROR_TYPE: r.code})
+                if recording:
+                    self.span.add_event("error", {_ERROR_TYPE: r.code}, timestamp=r.at)
+
+    def _response_span(self, r: ResponseRecord) -> None:
+        """``chat {model}``: made complete, from its start time (nothing open while it streams)."""
+        status = r.status
+        attrs: dict[str, AttrValue] = {**self._attrs, _RESPONSE_ID: r.response_id}
+        if status in _UNFINISHED:
+            attrs[_ENDED_BY] = status
+        else:  # response.done's status
+            attrs[_FINISH_REASONS] = (status,)
+        t = r.tokens
+        if t is not None:
+            attrs[_INPUT_TOKENS] = t.input_text + t.input_audio + t.input_image
+            attrs[_OUTPUT_TOKENS] = t.output_text + t.output_audio
+            attrs[_CACHE_READ] = t.cached_tokens
+            attrs[_INPUT_AUDIO] = t.input_audio
+            attrs[_OUTPUT_AUDIO] = t.output_audio
+        if r.error_code is not None:
+            attrs[_ERROR_TYPE] = r.error_code
+        span = self.telemetry.tracer.start_span(self._response_name, context=self._ctx,
+                                                kind=SpanKind.CLIENT, attributes=attrs,
+                                                start_time=r.start)
+        if r.first_chunk is not None:
+            span.add_event("first_chunk", timestamp=r.first_chunk)
+        if r.error_code is not None or status == "disconnected":
+            span.set_status(Status(StatusCode.ERROR, r.error_code or status))
+        span.end(end_time=r.end)
 
     # ------------------------------------------------------------------ the end
 
@@ -449,10 +496,11 @@ class SessionTelemetry(Generic[C]):
 
 
 def _usage_attributes(t: TokenCounts) -> dict[str, AttrValue]:
+    """The session span's usage (the response spans set the same names in _response_span)."""
     return {
-        ATTR["input_tokens"]: t.input_tokens,
-        ATTR["output_tokens"]: t.output_tokens,
-        ATTR["cache_read"]: t.cached_tokens,
-        "openai_realtime.usage.input_audio_tokens": t.input_audio,
-        "openai_realtime.usage.output_audio_tokens": t.output_audio,
+        _INPUT_TOKENS: t.input_tokens,
+        _OUTPUT_TOKENS: t.output_tokens,
+        _CACHE_READ: t.cached_tokens,
+        _INPUT_AUDIO: t.input_audio,
+        _OUTPUT_AUDIO: t.output_audio,
     }
