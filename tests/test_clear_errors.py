@@ -191,3 +191,12 @@ async def test_a_wait_for_timeout_names_what_was_awaited() -> None:
         async with await AsyncOpenAIRealtimeWS.create(base_url=emu.base_url, model="gpt-realtime") as rt:
             with pytest.raises(TimeoutError, match=r"no 'response.done' event within 0.1 s"):
                 await rt.wait_for("response.done", timeout=0.1)
+
+
+async def test_an_unawaited_create_says_to_await_it() -> None:
+    async with Emulator() as emu:
+        opening = AsyncOpenAIRealtimeWS.create(base_url=emu.base_url, model="gpt-realtime")
+        with pytest.raises(TypeError, match=r"create\(\) must be awaited: rt = await AsyncOpenAIRealtimeWS\.create"):
+            opening.send({"type": "response.create"})  # type: ignore[attr-defined]
+        async with await opening as rt:  # still usable once awaited
+            assert not rt.closed
