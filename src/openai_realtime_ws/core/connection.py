@@ -62,7 +62,7 @@ import enum
 import inspect
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
@@ -99,7 +99,7 @@ from .reconnect import (
     process_exception,
     session_restore_event,
 )
-from .sendqueue import OutboundQueue, is_droppable
+from .sendqueue import DROPPABLE_TYPES, OutboundQueue
 from .tools import ToolCallRequest, ToolRouter
 from .usage import UsageTotals
 
@@ -343,7 +343,11 @@ class _ToolCallArg:
 _ROUTED = (OpenAIRealtimeError, _Frame, _Local, UnknownServerEvent)
 
 _Item = AnyServerEvent | OpenAIRealtimeError | _Frame | _Local
-_Pending = tuple[Handler, Any, list[tuple[Handler, Any]], int, Routing | None, AnyServerEvent | None]
+#: (the handler being awaited, its argument, the handlers, their arguments, the event, the
+#: index of the next handler, the routing)
+_Pending = tuple[
+    Handler, Any, Sequence[Handler], list[Any] | None, AnyServerEvent | None, int, Routing | None
+]
 
 _ERROR = 40
 _WARNING = 30
@@ -802,20 +806,7 @@ class RealtimeProtocol:
         if handlers is None:
             self._route(event)
             return
-        i = 0
-        for handler in handlers:
-            i += 1
-            try:
-                result = handler(event)
-            except Exception as exc:
-                self._handler_failed(handler, event, exc)
-                continue
-            if result is not None and inspect.isawaitable(result):
-                # the rest run from _run once the shell has awaited this one
-                self._pending = (handler, event, [(h, event) for h in handlers[i:]], 0, None, event)
-                self._act(AwaitHandler(result))
-                return
-        self._delivered(event)
+        self._run(handlers, None, event, 0, None)
 
     def _route(self, item: _Item) -> None:
         event: AnyServerEvent | None = None
@@ -836,27 +827,37 @@ class RealtimeProtocol:
                     observe(routing.error)
                 except Exception:  # an observer's failure never changes delivery
                     pass
-        self._run(routing.calls, 0, routing_after, event)
+        calls = routing.calls
+        self._run([h for h, _ in calls], [a for _, a in calls], event, 0, routing_after)
 
     def _run(
         self,
-        calls: list[tuple[Handler, Any]],
+        handlers: Sequence[Handler],
+        args: list[Any] | None,
+        event: AnyServerEvent | None,
         start: int,
         routing: Routing | None,
-        event: AnyServerEvent | None,
     ) -> bool:
-        for i in range(start, len(calls)):
-            handler, arg = calls[i]
+        """Call ``handlers[start:]`` in order, each with its ``args[i]`` (``None``: every one
+        gets ``event``, a cached plan); stop at a handler's awaitable (an :class:`AwaitHandler`
+        action: :meth:`handler_finished` carries on from the next one), then deliver."""
+        i = start
+        for handler in handlers[start:] if start else handlers:
+            arg = event if args is None else args[i]
+            i += 1
             try:
                 result = handler(arg)
             except Exception as exc:
                 self._handler_failed(handler, arg, exc)
                 continue
             if result is not None and inspect.isawaitable(result):
-                self._pending = (handler, arg, calls, i + 1, routing, event)
+                self._pending = (handler, arg, handlers, args, event, i, routing)
                 self._act(AwaitHandler(result))
                 return False
-        self._deliver(routing, event)
+        if routing is None and event is not None:
+            self._delivered(event)  # (a plan: what _deliver would do, one call less)
+        else:
+            self._deliver(routing, event)
         return True
 
     def handler_finished(self, error: BaseException | None) -> None:
@@ -864,11 +865,11 @@ class RealtimeProtocol:
         pending = self._pending
         if pending is None:
             return
-        handler, arg, calls, start, routing, event = pending
+        handler, arg, handlers, args, event, start, routing = pending
         self._pending = None
         if isinstance(error, Exception):
             self._handler_failed(handler, arg, error)
-        if self._run(calls, start, routing, event):
+        if self._run(handlers, args, event, start, routing):
             self._drain_backlog()
 
     def _drain_backlog(self) -> None:
@@ -1104,8 +1105,11 @@ class RealtimeProtocol:
         """Validate and encode a client event (:class:`InvalidClientEvent` names the field),
         then write or queue it (:meth:`send`); audio appends may be dropped under pressure."""
         data = self._encode(event)
-        etype = event.type if isinstance(event, ClientEventBase) else event["type"]
-        self.send(data, is_droppable(etype))
+        if type(event) is dict:  # (the common case first)
+            etype = event["type"]
+        else:
+            etype = event.type if isinstance(event, ClientEventBase) else event["type"]
+        self.send(data, etype in DROPPABLE_TYPES)  # (is_droppable, without a call)
 
     def send_audio(self, pcm: bytes | bytearray | memoryview, event_id: str | None = None) -> None:
         """``input_audio_buffer.append`` for raw audio bytes in the session's input format:
