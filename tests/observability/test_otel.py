@@ -65,9 +65,9 @@ class ScriptedMic:
 
 
 class Telemetry:
-    def __init__(self) -> None:
+    def __init__(self, sampler: Any = None) -> None:
         self.spans = InMemorySpanExporter()
-        tracer_provider = TracerProvider()
+        tracer_provider = TracerProvider(sampler=sampler)
         tracer_provider.add_span_processor(SimpleSpanProcessor(self.spans))
         self.reader = InMemoryMetricReader()
         self.tel = RealtimeTelemetry(
@@ -250,3 +250,40 @@ def test_the_blocking_client_is_instrumented_too() -> None:
     assert A(root)["gen_ai.request.model"] == "gpt-realtime-1.5" and t.named("openai_realtime.close")
     (point,) = t.points("gen_ai.client.operation.time_to_first_chunk")
     assert point.count == 1
+
+
+def test_an_unsampled_session_builds_no_spans_but_keeps_its_metrics() -> None:
+    # a session span the sampler dropped: no child span is started (no attributes built), the
+    # metrics and the usage are the same as for a recorded session
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+
+    from openai_realtime_ws import OpenAIRealtimeWS
+    from openai_realtime_ws.emulator import EmulatorThread
+
+    t = Telemetry(sampler=ALWAYS_OFF)
+    started: list[str] = []
+    real_start = t.tel.tracer.start_span
+
+    def start_span(name: str, *args: Any, **kwargs: Any) -> Any:
+        started.append(name)
+        return real_start(name, *args, **kwargs)
+
+    t.tel.tracer.start_span = start_span  # type: ignore[method-assign]
+    with EmulatorThread(config=EmulatorConfig(speed=0)) as emu:
+        rt = OpenAIRealtimeWS.create(base_url=emu.base_url, api_key=KEY, model="gpt-realtime")
+        session = t.tel.instrument(rt)
+        assert not session.span.is_recording()
+        for _ in range(2):
+            rt.send({"type": "response.create", "response": {"output_modalities": ["audio"]}})
+            rt.wait_for("response.done", timeout=10)
+        with session.closing():
+            rt.close()
+    assert t.spans.get_finished_spans() == ()
+    assert started == ["openai_realtime.session"]  # no response span was even started
+    assert sum(p.count for p in t.points("gen_ai.client.operation.time_to_first_chunk")) == 2
+    assert sum(p.count for p in t.points("gen_ai.client.operation.duration")) == 2
+    tokens = {(A(p)["gen_ai.token.type"], A(p)["openai_realtime.modality"],
+               A(p)["openai_realtime.cached"]): p.value for p in t.points("openai_realtime.tokens")}
+    assert session.usage.response_count == 2
+    assert tokens[("output", "audio", False)] == session.usage.total.output_audio > 0
+    assert sum(tokens.values()) == session.usage.total.total_tokens

@@ -459,7 +459,11 @@ class SessionTelemetry(Generic[C]):
     def closing(self) -> Iterator[None]:
         """Around the client's ``close()``: an ``openai_realtime.close`` span, then :meth:`end`."""
         try:
-            with self.telemetry.tracer.start_as_current_span("openai_realtime.close", context=self._ctx):
+            if self._recording:
+                with self.telemetry.tracer.start_as_current_span("openai_realtime.close",
+                                                                 context=self._ctx):
+                    yield
+            else:
                 yield
         finally:
             self.end()
