@@ -23,8 +23,8 @@ import numpy as np
 import websockets
 
 from openai_realtime_ws.emulator import Emulator, EmulatorConfig
+from openai_realtime_ws.emulator._executor import _offload
 from openai_realtime_ws.emulator.core.actions import Offload
-from openai_realtime_ws.emulator.server import _offload
 from openai_realtime_ws.emulator.voice import PocketsphinxTranscriber, espeak_synthesize, resample
 
 TEXT = "please book a table for two people tomorrow evening at seven o'clock near the river"

@@ -24,7 +24,7 @@ from openai_realtime_ws.emulator import (
     Stall,
     TurnContext,
 )
-from openai_realtime_ws.emulator import server as emulator_server
+from openai_realtime_ws.emulator import _wire as emulator_wire
 
 N = 100_000
 FLOOR = 50_000  # events per CPU second of this process (server and client together)
@@ -129,7 +129,7 @@ async def test_flood_responder_and_inject() -> None:
 async def test_reply_frames_are_canonical_json(observed: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     """The audio-delta template and msgspec write the same bytes (with and without observers)."""
     seen: list[dict[str, Any]] = []
-    monkeypatch.setattr(emulator_server, "_frame_observers", [])  # the fidelity observer off: fast path
+    monkeypatch.setattr(emulator_wire, "_frame_observers", [])  # the fidelity observer off: fast path
     config = EmulatorConfig(speed=0, audio_chunk_ms=20, record_received=False,
                             frame_observer=seen.append if observed else None)
     async with Emulator(config=config) as emu:
@@ -178,7 +178,7 @@ async def test_fault_fires_at_the_exact_frame_of_an_inject_burst(realtime_emulat
 
 
 async def test_fault_fires_at_the_exact_audio_delta_of_a_speed0_reply(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(emulator_server, "_frame_observers", [])
+    monkeypatch.setattr(emulator_wire, "_frame_observers", [])
     config = EmulatorConfig(speed=0, audio_chunk_ms=20, record_received=False)
     async with Emulator(responder=Flood(3_000), config=config) as emu:
         transport, counter = await connect(emu)
@@ -193,7 +193,7 @@ async def test_fault_fires_at_the_exact_audio_delta_of_a_speed0_reply(monkeypatc
 
 async def test_observer_arming_a_fault_counts_that_very_event(monkeypatch: pytest.MonkeyPatch) -> None:
     """An observer that arms a fault mid-burst: the fault counts the event being observed."""
-    monkeypatch.setattr(emulator_server, "_frame_observers", [])
+    monkeypatch.setattr(emulator_wire, "_frame_observers", [])
     audio_seen = 0
     emu = Emulator(responder=Flood(3_000), config=EmulatorConfig(speed=0, audio_chunk_ms=20, record_received=False))
 

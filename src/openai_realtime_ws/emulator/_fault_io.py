@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 
 from aiohttp import WSMsgType
 
-from ._wire import _frame_observers, _queue_event, _write_out
+from . import _wire
+from ._wire import _queue_event, _write_out
 from .core.actions import Send
 from .faults import (
     MALFORMED_PAYLOADS,
@@ -68,7 +69,7 @@ async def _apply_triggered(conn: ConnectionRecord, faults: list[Triggered]) -> N
                 continue
             for act in session.dtmf(f.digits, time.time()):
                 if isinstance(act, Send):
-                    for obs in tuple(_frame_observers):
+                    for obs in tuple(_wire._frame_observers):
                         obs(act.event)
                     _queue_event(conn, act.event)
             _write_out(conn)
