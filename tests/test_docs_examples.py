@@ -124,27 +124,6 @@ def pytest_config(page: Path) -> tuple[str, str] | None:
     return None
 
 
-#: Blocks of other helpers' pages that do not run yet, asked in their inbox (issue 21): the page
-#: and the block's first line. Temporary: each entry goes once its page is fixed.
-PENDING: dict[tuple[str, str], str] = {
-    ("client.md", "rt = await AsyncOpenAIRealtimeWS.azure("): "client: fragment marker",
-    ("client.md", "reply = bytearray()"): "client: fragment marker",
-    ("client.md", 'rt.send({"type": "session.update", "session": {"type": "realtime", "instructions": "Be brief."}})'): "client: fragment marker",
-    ("client.md", "from openai_realtime_ws import create_client_secret"): "client: top-level await",
-    ("emulator.md", "from openai import AsyncOpenAI"): "emulator: top-level async with",
-    ("emulator.md", 'emu.faults.next_connection(Drop(after_type="response.output_audio.delta"))  # next connection only'): "emulator: fragment marker",
-    ("emulator.md", "from openai_realtime_ws.emulator import Emulator"): "emulator: top-level async with",
-}
-
-
-def _param(block: Block) -> object:
-    reason = PENDING.get((block.page.name, block.code.split("\n", 1)[0]))
-    # (one that serves forever is not run: it would hold the suite until the timeout)
-    marks = [pytest.mark.xfail(reason=f"pending, asked in the owner's inbox: {reason}",
-                               run="serves forever" not in reason)] if reason else []
-    return pytest.param(block, id=block.name, marks=marks)
-
-
 ALL = [b for p in pages() for b in blocks(p)]
 PROGRAMS = [b for b in ALL if b.kind == "program"]
 FRAGMENTS = [b for b in ALL if b.kind == "fragment"]
@@ -155,7 +134,7 @@ def _is_loopback_url(value: str) -> bool:
     return re.match(r"^(https?|wss?)://(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(/|$)", value) is not None
 
 
-@pytest.mark.parametrize("block", [_param(b) for b in PROGRAMS])
+@pytest.mark.parametrize("block", PROGRAMS, ids=[b.name for b in PROGRAMS])
 def test_program_runs_as_written(
     block: Block, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
