@@ -311,10 +311,10 @@ class SessionTelemetry(Generic[C]):
 
     def _on_part_added(self, event: Any) -> None:
         # measured here, not on deltas: one call per part (a handler on every audio delta, or
-        # once/off per response, which resets the dispatcher's plans, costs ~10x more)
-        delay = self.observer.part_added(event.response_id, time.time_ns())
-        if delay is not None:
-            self.telemetry.time_to_first_chunk.record(delay / 1e9, self._attrs)
+        # once/off per response, which resets the dispatcher's plans, costs ~10x more). The
+        # point is recorded with the response's other one when it ends (_emit): no SDK call on
+        # the way to the first audio delta, and the two SDK calls run back to back.
+        self.observer.part_added(event.response_id, time.time_ns())
 
     def _on_response_done(self, event: Any) -> None:
         response = event.response
@@ -382,6 +382,8 @@ class SessionTelemetry(Generic[C]):
             if isinstance(r, ResponseRecord):
                 if recording:
                     self._response_span(r)
+                if r.first_chunk is not None:
+                    tel.time_to_first_chunk.record((r.first_chunk - r.start) / 1e9, self._attrs)
                 tel.operation_duration.record((r.end - r.start) / 1e9, self._attrs)
             elif isinstance(r, ToolRecord):
                 if recording:
