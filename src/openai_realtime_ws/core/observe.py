@@ -40,7 +40,9 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
+# Records are plain slotted dataclasses, not frozen ones: a frozen one's __init__ sets each field
+# through object.__setattr__ (~0.9 µs more for a ResponseRecord, and one is made per response).
+@dataclass(slots=True)
 class ResponseRecord:
     """A response: its times (ns), how it ended, its usage (``None`` without ``response.done``)."""
 
@@ -53,7 +55,7 @@ class ResponseRecord:
     error_code: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ToolRecord:
     call_id: str
     name: str
@@ -63,7 +65,7 @@ class ToolRecord:
     answered: bool  # False: the session ended first
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ReconnectRecord:
     kind: str  # "reconnect" or "rollover"
     close_code: int | None
@@ -73,7 +75,7 @@ class ReconnectRecord:
     succeeded: bool
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TurnRecord:
     """End of the user's speech to the reply's first audio (``end - start``)."""
 
@@ -82,7 +84,7 @@ class TurnRecord:
     end: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class InterruptionRecord:
     item_id: str | None
     response_id: str | None
@@ -91,7 +93,7 @@ class InterruptionRecord:
     at: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ErrorRecord:
     code: str
     at: int
