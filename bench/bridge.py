@@ -336,6 +336,7 @@ def _stop(proc: subprocess.Popen[str]) -> None:
 
 def measure(variant: str, upstream_port: int, calls: int, seconds: float, warmup: float) -> dict[str, Any]:
     bridge, port = _spawn("--role", variant, "--upstream-port", str(upstream_port))
+    callers: subprocess.Popen[str] | None = None
     try:
         callers = subprocess.Popen(
             [sys.executable, str(SCRIPT), "--role", "callers", "--url",
@@ -350,6 +351,9 @@ def measure(variant: str, upstream_port: int, calls: int, seconds: float, warmup
         cpu1, t1 = _cpu_seconds(bridge.pid), time.monotonic()
         callers.wait(10)
     finally:
+        if callers is not None and callers.poll() is None:
+            callers.kill()
+            callers.wait()
         _stop(bridge)
     assert isinstance(result, dict)
     nominal = calls * (t1 - t0) / PERIOD
