@@ -12,12 +12,12 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import ipaddress
 import logging
 import socket
 import ssl
-import threading
 import time
 from collections import deque
 from collections.abc import Coroutine, Iterable, Mapping
@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 import msgspec
 from aiohttp import WSMsgType, web
 
+from ..sync.client import _LoopThread
 from . import _tls
 from ._executor import ActionExecutor
 from ._fault_io import FaultPlan, _apply_triggered
@@ -461,21 +462,27 @@ class Emulator(ActionExecutor):
 
 class EmulatorThread:
     """The same server on a private event loop in a daemon thread, for blocking code:
-    `with EmulatorThread(api_key=…) as emu: …`. Same attributes as Emulator."""
+    `with EmulatorThread(api_key=…) as emu: …`. Same attributes as Emulator. The thread is the
+    blocking client's loop-thread helper (`sync.client._LoopThread`): one implementation."""
 
     def __init__(self, **kwargs: Any) -> None:
         self._kwargs = kwargs
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="realtime-emulator", daemon=True)
+        self._runner: _LoopThread | None = None  # the blocking client's loop-thread helper
+        self._closed = False
         self.emulator: Emulator | None = None
 
     def _call(self, coro: Coroutine[Any, Any, T], timeout: float | None = 30.0) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+        if self._runner is None:
+            coro.close()
+            raise RuntimeError("EmulatorThread not started")
+        return self._runner.call(coro, timeout)
 
     def start(self) -> EmulatorThread:
         """Start the thread and the server (again on the same port after `stop()`)."""
-        if not self._thread.is_alive():
-            self._thread.start()
+        if self._closed:
+            raise RuntimeError("EmulatorThread was closed; make a new one")
+        if self._runner is None:
+            self._runner = _LoopThread()
 
         async def make() -> Emulator:
             if self.emulator is None:
@@ -491,14 +498,14 @@ class EmulatorThread:
             self._call(self.emulator.stop(close_code=close_code, abort=abort))
 
     def close(self) -> None:
-        """Stop the server and the thread."""
-        if self.emulator is not None and self._thread.is_alive():
-            self._call(self.emulator.__aexit__(None, None, None))
-        if self._thread.is_alive():
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(5)
-        if not self._loop.is_running():
-            self._loop.close()
+        """Stop the server and the thread (idempotent)."""
+        runner, self._closed = self._runner, True
+        if runner is None:
+            return
+        if self.emulator is not None:
+            with contextlib.suppress(concurrent.futures.CancelledError):
+                self._call(self.emulator.__aexit__(None, None, None))
+        runner.stop()
 
     def __enter__(self) -> EmulatorThread:
         return self.start()
