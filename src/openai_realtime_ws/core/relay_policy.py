@@ -324,6 +324,32 @@ class RelayPolicy:
 
     # ------------------------------------------------------------------ browser → upstream
 
+    def append_ms(self, frame: bytes, bytes_per_ms: int = 48) -> float:
+        """The audio milliseconds of ``frame`` when it is an allowed append written the common
+        way (``{"type":"input_audio_buffer.append","audio":"<base64>"}``, within the size
+        limit), recognised from its bytes without parsing; ``-1.0`` otherwise (then
+        :meth:`check_append` or :meth:`check` decides). No allocation beyond a slice: the hot
+        path of a relay."""
+        if (len(frame) > self.max_event_bytes or not frame.startswith(_APPEND_PREFIX)
+                or not frame.endswith(b'"}') or _APPEND_TYPE not in self.allowed_events):
+            return -1.0
+        raw = frame[len(_APPEND_PREFIX):-2]
+        if raw.translate(None, _B64):  # not base64 only: parse it
+            return -1.0
+        return ((len(raw) * 3) // 4 - raw[-2:].count(b"=")) / bytes_per_ms
+
+    def passes(self, frame: bytes) -> bool:
+        """Whether an upstream frame goes to the browser as it is without being read: its
+        ``type`` comes first and is not one the relay reads (``error``, ``session.*``). When
+        false, :meth:`from_upstream` decides."""
+        if not frame.startswith(_TYPE_PREFIX):
+            return False
+        end = frame.find(b'"', 9, 128)
+        if end < 0:
+            return False
+        etype = frame[9:end]
+        return b"\\" not in etype and etype not in _UPSTREAM_READ
+
     def check_append(self, frame: str | bytes, bytes_per_ms: int = 48) -> Accepted | None:
         """The fast path for ``input_audio_buffer.append`` (most of a session's frames): only
         ``type``, ``audio`` and ``event_id`` are read (the audio's duration comes from the
@@ -332,12 +358,10 @@ class RelayPolicy:
         limit = self.max_event_bytes
         if len(frame) * 4 > limit and (len(frame) > limit or _utf8_len(frame) > limit):
             return None
-        if (isinstance(frame, bytes) and frame.startswith(_APPEND_PREFIX)
-                and frame.endswith(b'"}') and _APPEND_TYPE in self.allowed_events):
-            raw = frame[len(_APPEND_PREFIX):-2]
-            if not raw.translate(None, _B64):  # base64 only: the frame is exactly this JSON
-                size = (len(raw) * 3) // 4 - raw[-2:].count(b"=")
-                return Accepted(_NO_EVENT, _APPEND_TYPE, size / bytes_per_ms)
+        if isinstance(frame, bytes):
+            ms = self.append_ms(frame, bytes_per_ms)
+            if ms >= 0:
+                return Accepted(_NO_EVENT, _APPEND_TYPE, ms)
         try:
             head = _append.decode(frame)
         except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):
@@ -476,11 +500,8 @@ class RelayPolicy:
         confirmed input format; an ``error`` keeps its message only when it is about the
         browser's own event (``invalid_request_error`` not about the relay's account), with
         anything like a key or a URL removed; any other error becomes ``relay_upstream_error``."""
-        if isinstance(frame, bytes) and frame.startswith(_TYPE_PREFIX):
-            end = frame.find(b'"', 9, 128)
-            etype_raw = frame[9:end] if end > 0 else b"\\"
-            if b"\\" not in etype_raw and etype_raw not in _UPSTREAM_READ:
-                return frame, None  # `type` first and not one the relay reads: as it is
+        if isinstance(frame, bytes) and self.passes(frame):
+            return frame, None  # `type` first and not one the relay reads: as it is
         try:
             etype = _head.decode(frame).type
         except msgspec.ValidationError:

@@ -304,6 +304,13 @@ class _FastSession(WSListener):
     # ------------------------------------------------------------------ upstream → browser
 
     def from_upstream(self, data: bytes) -> None:
+        if self.ready and self.policy.passes(data):  # most frames: as they are, unread
+            if self.relay.metrics is not None:
+                self.relay.metrics.to_client()
+            browser = self.browser
+            if browser is not None and not browser.is_disconnected:
+                browser.send(WSMsgType.TEXT, data)
+            return
         out, fact = self.policy.from_upstream(data)
         if fact is not None:
             self.input_format.learn(fact)
@@ -382,6 +389,13 @@ class _FastSession(WSListener):
             if self.ready:
                 self._pump()
             return
+        upstream = self.upstream
+        if self.meter is None and upstream is not None and not upstream.is_disconnected:
+            if self.policy.append_ms(data, self.input_format.bytes_per_ms) >= 0:
+                upstream.send(WSMsgType.TEXT, data)  # most frames: an unmetered audio append
+                if self.relay.metrics is not None:
+                    self.relay.metrics.to_upstream()
+                return
         if not self._handle(data, sync_allowed=False):  # a store round trip first
             self.backlog.append(data)
             self._pump()
