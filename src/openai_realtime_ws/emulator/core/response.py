@@ -3,21 +3,64 @@
 # offsets on the audio clock, max_output_tokens, usage and the terminal events of a cancel.
 # State (what was already emitted) advances only as the shell pulls chunks, so a cancel at any
 # point closes exactly what the client has seen. No I/O, no clock: offsets are relative seconds.
+# A response sees its session only through `ResponseContext` (queries, and effects the session
+# applies); it imports nothing of session.py.
 from __future__ import annotations
 
 import json
 import math
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from . import mcp
 from .actions import Action, McpRequest, McpResult, Offload, Send, Step
-from .audio import SpeechSegment
+from .audio import SpeechSegment, Synthesizer
+from .config import EmulatorConfig
+from .ids import IdFactory
 from .turn import Reply
 
-if TYPE_CHECKING:
-    from .session import Session
+
+class ResponseContext(Protocol):
+    """What a response may see of its session, and the effects it asks the session to apply
+    (the session implements this; a response never touches the session's members itself)."""
+
+    ids: IdFactory
+    config: EmulatorConfig
+    synthesizer: Synthesizer
+
+    def format_object(self, fmt: str) -> dict[str, Any]:
+        """The `format` object of an audio format name (`audio/pcm` → with its rate)."""
+        ...
+
+    def cached_tokens(self, input_tokens: int) -> int:
+        """How many of `input_tokens` count as cached."""
+        ...
+
+    def rate_limits(self, tokens: int) -> list[dict[str, Any]]:
+        """Effect: `tokens` were used; the `rate_limits.updated` payload after it."""
+        ...
+
+    def follow_up(self, run: ResponseRun) -> Reply:
+        """What the assistant says after `run`'s MCP calls."""
+        ...
+
+    def append_item(self, item: dict[str, Any], previous_item_id: str | None = None) -> str | None:
+        """Effect: an output item joins the conversation; the id of the item before it."""
+        ...
+
+    def store_assistant_audio(self, item_id: str, chunks: list[str], ms: int, fmt: str,
+                              cut_ms: int | None = None) -> None:
+        """Effect: keep an assistant item's audio (cut at `cut_ms` when it was truncated)."""
+        ...
+
+    def audio_started(self, response_id: str) -> list[Action]:
+        """Effect: a response's audio began playing (sideband calls); the events it causes."""
+        ...
+
+    def request_approval(self, request_id: str, call: mcp.PlannedCall) -> None:
+        """Effect: an MCP call waits for the client's `mcp_approval_response`."""
+        ...
 
 
 @dataclass(slots=True)
@@ -59,7 +102,7 @@ class ResponseParams:
 class ResponseRun:
     """A response in flight. `stream()` yields Chunks; `cancel()` returns the terminal events."""
 
-    def __init__(self, session: Session, response_id: str, params: ResponseParams, reply: Reply,
+    def __init__(self, session: ResponseContext, response_id: str, params: ResponseParams, reply: Reply,
                  on_finish: Callable[[ResponseRun], list[Action]],
                  mcp_calls: Sequence[mcp.PlannedCall] = ()) -> None:
         self.session = session
@@ -291,7 +334,7 @@ class ResponseRun:
             if call.needs_approval:
                 item = mcp.approval_request_item(ids.new("mcpr"), call)
                 acts = self._begin_item(item, "mcp_approval_request")
-                self.session.approvals[item["id"]] = call
+                self.session.request_approval(item["id"], call)
                 acts.extend(self._end_item("completed"))
                 yield acts
                 continue
@@ -370,9 +413,8 @@ class ResponseRun:
                                      content_index=0, part={"type": "audio", "transcript": op.text}))
             stored = op.text if op.truncated_ms is None else ""  # a cut transcript cannot be aligned: dropped
             content: list[dict[str, Any]] = [{"type": "output_audio", "transcript": stored}] if op.part_open else []
-            self.session.store_assistant_audio(iid, op.audio_chunks, op.audio_ms, self.params.audio_format)
-            if op.truncated_ms is not None:
-                self.session.audio.cut(iid, op.truncated_ms)
+            self.session.store_assistant_audio(iid, op.audio_chunks, op.audio_ms, self.params.audio_format,
+                                               op.truncated_ms)
         elif op.kind == "text":
             if op.part_open:
                 acts.append(self._ev("response.output_text.done", response_id=rid, item_id=iid, output_index=oi,

@@ -281,13 +281,16 @@ class Session:
             return []
         return run.cancel(reason)
 
-    # --- helpers for ResponseRun ------------------------------------------------------------
+    # --- response.ResponseContext: what a ResponseRun sees and asks of its session ----------
 
     def format_object(self, fmt: str) -> dict[str, Any]:
         return dict(sc.PCM) if fmt == "audio/pcm" else {"type": fmt}
 
-    def store_assistant_audio(self, item_id: str, chunks: list[str], ms: int, fmt: str) -> None:
+    def store_assistant_audio(self, item_id: str, chunks: list[str], ms: int, fmt: str,
+                              cut_ms: int | None = None) -> None:
         self.audio.put_assistant(item_id, chunks, ms, fmt)
+        if cut_ms is not None:  # truncated while it streamed
+            self.audio.cut(item_id, cut_ms)
         if ms:
             self.assistant_audio_produced = True
 
@@ -305,6 +308,9 @@ class Session:
             raise errors.nothing_to_clear()
         response_id, self._playing = self._playing, None
         return [CancelTimer(TIMER_PLAYBACK), self._ev("output_audio_buffer.cleared", response_id=response_id)]
+
+    def request_approval(self, request_id: str, call: mcp.PlannedCall) -> None:
+        self.approvals[request_id] = call
 
     def cached_tokens(self, input_tokens: int) -> int:
         return min(input_tokens, self._last_input_tokens) // 64 * 64
