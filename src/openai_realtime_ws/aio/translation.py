@@ -46,25 +46,23 @@ from ..core.translation import (
 )
 from ..types import AnyServerEvent
 from .credentials import CredentialSource, bounded, openai_plans
-from .transport import Listener, close_info, open_socket, set_reading
+from .transport import close_info, open_socket, set_reading
 
 __all__ = ["AsyncRealtimeTranslation"]
 
 logger = logging.getLogger("openai_realtime_ws")
 
 
-class _Frames(Listener):
+class _Frames(picows.WSListener):
     """picows listener of a translation socket: text frames (fragments reassembled) to the
-    client; the peer's close answered. (A :class:`Listener` so that ``open_socket`` takes it;
-    it does not use the realtime protocol.)"""
+    client; the peer's close answered."""
 
     def __init__(self, owner: AsyncRealtimeTranslation, max_size: int) -> None:
-        picows.WSListener.__init__(self)
+        super().__init__()
         self._owner = weakref.ref(owner)
         self._max = max_size
         self._parts: bytearray | None = None
-        self.transport = None
-        self.active = True
+        self.transport: picows.WSTransport | None = None  # set once the upgrade succeeded (open_socket reads it)
         self.write_paused = False
 
     def on_ws_connected(self, transport: picows.WSTransport) -> None:
@@ -216,7 +214,7 @@ class AsyncRealtimeTranslation:
         plan = await bounded(plans(), opts.open_timeout, "the credential provider")
         self = cls(plan, opts)
 
-        def make_listener() -> Listener:
+        def make_listener() -> _Frames:
             listener = _Frames(self, opts.max_size)
             self._listener = listener
             return listener
