@@ -120,6 +120,18 @@ async def test_a_socket_closed_before_session_closed_fails_finish(realtime_emula
     assert len(errors) == 1  # finish() raises it; not reported a second time
 
 
+async def test_close_ends_iteration_quietly(realtime_emulator: Emulator) -> None:
+    tr = await AsyncRealtimeTranslation.create(base_url=realtime_emulator.base_url, api_key="sk-x")
+    errors: list[Any] = []
+    tr.on("error", errors.append)
+    first = await tr.recv()
+    assert isinstance(first, TranslationSessionCreated)
+    await tr.close()  # no session.close, no waiting: not a failure of ours to report
+    assert [e async for e in tr] == [] and errors == []
+    with pytest.raises(InvalidClientEvent, match="input is closed"):
+        await tr.input_audio_buffer.append(audio=b"\0\0")
+
+
 async def test_api_errors_are_delivered_and_do_not_end_the_drain(realtime_emulator: Emulator) -> None:
     tr = await AsyncRealtimeTranslation.create(base_url=realtime_emulator.base_url, api_key="sk-x")
     errors: list[Any] = []

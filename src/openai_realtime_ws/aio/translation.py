@@ -103,9 +103,15 @@ class _Frames(picows.WSListener):
 
     def pause_writing(self) -> None:
         self.write_paused = True
+        owner = self._owner()
+        if owner is not None:
+            owner._writable.clear()
 
     def resume_writing(self) -> None:
         self.write_paused = False
+        owner = self._owner()
+        if owner is not None:
+            owner._writable.set()
 
 
 class _Session:
@@ -168,8 +174,12 @@ class AsyncRealtimeTranslation:
         self._reading_paused = False
         self._wakeup: asyncio.Event = asyncio.Event()
         self._closed = asyncio.Event()
+        self._writable = asyncio.Event()  # cleared while the socket's write buffer is full
+        self._writable.set()
+        self._closed_by_us = False  # close() was called: the end is not a failure to report
         self._terminal_delivered = False
         self._finish: asyncio.Future[None] | None = None
+        self._deadline_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.session = _Session(self)
         self.input_audio_buffer = _InputAudioBuffer(self)
@@ -270,8 +280,8 @@ class AsyncRealtimeTranslation:
         if transport is None or self._closed.is_set() or transport.underlying_transport.is_closing():
             raise ConnectionClosedOK("the translation socket is closed")
         transport.send(picows.WSMsgType.TEXT, data)
-        if self._listener is not None and self._listener.write_paused:
-            await asyncio.sleep(0)
+        if not self._writable.is_set():  # the socket pushes back: wait until it drained (or ended)
+            await self._writable.wait()
 
     # --- receiving ------------------------------------------------------------------------------
 
@@ -355,7 +365,7 @@ class AsyncRealtimeTranslation:
         while not self._queue:
             if self._closed.is_set():
                 failure = self.protocol.failure
-                if failure is not None and not self._terminal_delivered:
+                if failure is not None and not self._terminal_delivered and not self._closed_by_us:
                     raise failure
                 raise StopAsyncIteration
             self._wakeup.clear()
@@ -396,6 +406,8 @@ class AsyncRealtimeTranslation:
             if not isinstance(timeout, int | float) or isinstance(timeout, bool) or not 0 < timeout < float("inf"):
                 raise RealtimeConfigError(f"timeout must be a positive finite number of seconds, got {timeout!r}")
             self._finish = asyncio.get_running_loop().create_future()
+            self._deadline_task = asyncio.get_running_loop().create_task(self._deadline(timeout))  # first: it
+            # covers the close's send too
             self._pause(False)  # finishing: the rest of the output is read whatever iteration does
             self._start()
             if not self.protocol.terminal_received and self.protocol.failure is None and not self._closed.is_set():
@@ -404,8 +416,6 @@ class AsyncRealtimeTranslation:
                 except OpenAIRealtimeError as exc:
                     self.protocol.fail(exc)
             self._settle()
-            if not self._finish.done():
-                self._spawn(self._deadline(timeout))
         await asyncio.shield(self._finish)
 
     async def _deadline(self, timeout: float) -> None:
@@ -429,6 +439,8 @@ class AsyncRealtimeTranslation:
             fut.exception()  # retrieved here: the caller awaits it, a later caller too
         elif self._terminal_delivered:
             fut.set_result(None)
+        if fut.done() and self._deadline_task is not None and self._deadline_task is not asyncio.current_task():
+            self._deadline_task.cancel()
 
     def _close_transport(self) -> None:
         if self.socket is not None and not self.socket.is_close_frame_sent:
@@ -440,9 +452,11 @@ class AsyncRealtimeTranslation:
         if not self._terminal_delivered and self._pending:
             self._deliver()
         failure = self.protocol.transport_closed(code)
-        premature = failure is not None and self._finish is None and not self.protocol.terminal_received
+        premature = (failure is not None and self._finish is None and not self.protocol.terminal_received
+                     and not self._closed_by_us)
         self._closed.set()
         self._wakeup.set()
+        self._writable.set()
         if premature and failure is not None:
             calls = self._dispatcher.route_error(failure).calls
             if calls:
@@ -453,6 +467,7 @@ class AsyncRealtimeTranslation:
         """Close the socket now, without waiting for the remaining output (prefer
         :meth:`finish`)."""
         self.protocol.input_closed = True
+        self._closed_by_us = True
         if self.socket is not None and not self._closed.is_set():
             self._close_transport()
             try:
@@ -460,7 +475,7 @@ class AsyncRealtimeTranslation:
                     await self._closed.wait()
             except TimeoutError:
                 self.socket.disconnect(graceful=False)
-        for task in list(self._tasks):
+        for task in [*self._tasks, *([self._deadline_task] if self._deadline_task is not None else [])]:
             task.cancel()
 
     async def __aenter__(self) -> Self:
