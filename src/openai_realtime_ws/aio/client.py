@@ -572,12 +572,13 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
         self.protocol.start_iterating()
         return self
 
-    async def __anext__(self) -> ServerEvent:
+    def __anext__(self) -> Coroutine[Any, Any, ServerEvent]:
         """The next event of a type this library knows (typed over :data:`ServerEvent`, so
         ``if event.type == "response.done": event.response`` needs no guard under mypy or
         pyright). Events it could not type pass through elsewhere: ``"event"`` handlers,
         handlers and ``wait_for`` of their type, and :meth:`all_events`."""
-        return cast(ServerEvent, await self._next_event(True))
+        # (the step's coroutine itself, not one more coroutine awaiting it: one frame per event)
+        return cast("Coroutine[Any, Any, ServerEvent]", self._next_event(True))
 
     def all_events(self) -> AsyncIterator[AnyServerEvent]:
         """Iterate every server event in arrival order, :class:`UnknownServerEvent` included (an
@@ -844,8 +845,8 @@ class _AllEvents:
     def __aiter__(self) -> _AllEvents:
         return self
 
-    async def __anext__(self) -> AnyServerEvent:
-        return await self._rt._next_event(False)
+    def __anext__(self) -> Coroutine[Any, Any, AnyServerEvent]:
+        return self._rt._next_event(False)
 
 
 async def _watch_disconnect(transport: picows.WSTransport) -> None:
