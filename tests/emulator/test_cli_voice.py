@@ -48,3 +48,4 @@ def test_emulator_cli_recording_flags() -> None:
     assert parse_args([]).record is None  # off by default: nothing in that process reads it
     args = parse_args(["--record", "50", "--item-audio-mib", "0"])
     assert (args.record, args.item_audio_mib) == (50, 0.0)
+    assert parse_args([]).model_check == "openai" and parse_args(["--model-check", "all"]).model_check == "all"

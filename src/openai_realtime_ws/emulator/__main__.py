@@ -39,6 +39,10 @@ def build_parser(prog: str = "python -m openai_realtime_ws.emulator") -> argpars
     p.add_argument("--item-audio-mib", type=float, default=EmulatorConfig().max_item_audio_bytes / 2**20,
                    metavar="MIB", help="audio each session keeps for its items (retrieve/truncate); "
                                        "0 = no limit (default %(default)g)")
+    p.add_argument("--model-check", choices=("openai", "all", "off"), default=EmulatorConfig().model_check,
+                   help="URL models refused like the real API (invalid_model, close 4000): 'openai' other "
+                        "OpenAI model families, 'all' anything not a Realtime model, 'off' none "
+                        "(default %(default)s)")
     return p
 
 
@@ -52,7 +56,8 @@ async def serve(args: argparse.Namespace, plugins: dict[str, Any] | None = None)
                             audio_chunk_ms=args.chunk_ms, send_conversation_created=args.conversation_created,
                             idle_timeout_scale=args.idle_timeout_scale, seed=args.seed,
                             record_received=args.record is not None, record_limit=max(args.record or 0, 0),
-                            max_item_audio_bytes=int(max(args.item_audio_mib, 0) * 2**20))
+                            max_item_audio_bytes=int(max(args.item_audio_mib, 0) * 2**20),
+                            model_check=args.model_check)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
