@@ -32,6 +32,7 @@ points here):
 from __future__ import annotations
 
 import ast
+import logging
 import os
 import re
 import runpy
@@ -134,6 +135,25 @@ def _is_loopback_url(value: str) -> bool:
     return re.match(r"^(https?|wss?)://(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(/|$)", value) is not None
 
 
+def _logging_state() -> tuple[list[logging.Handler], dict[str, tuple[int, bool]]]:
+    loggers = {name: logging.getLogger(name) for name in list(logging.root.manager.loggerDict)}
+    state = {name: (lg.level, lg.disabled) for name, lg in loggers.items()}
+    state[""] = (logging.root.level, logging.root.disabled)
+    return list(logging.root.handlers), state
+
+
+def _restore_logging(saved: tuple[list[logging.Handler], dict[str, tuple[int, bool]]]) -> None:
+    handlers, state = saved
+    for handler in logging.root.handlers[:]:
+        if handler not in handlers:
+            logging.root.removeHandler(handler)
+    for name in [*logging.root.manager.loggerDict, ""]:
+        lg = logging.getLogger(name) if name else logging.root
+        level, disabled = state.get(name, (logging.NOTSET, False))
+        lg.setLevel(level)
+        lg.disabled = disabled
+
+
 @pytest.mark.parametrize("block", PROGRAMS, ids=[b.name for b in PROGRAMS])
 def test_program_runs_as_written(
     block: Block, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -148,6 +168,7 @@ def test_program_runs_as_written(
     monkeypatch.setattr(sys, "argv", [str(script)])
     env = page_env(block.page)
     before = set(threading.enumerate())
+    logs = _logging_state()
     emu = EmulatorThread() if any(_is_loopback_url(v) for v in env.values()) else None
     try:
         if emu is not None:
@@ -163,6 +184,7 @@ def test_program_runs_as_written(
     finally:
         if emu is not None:
             emu.close()
+        _restore_logging(logs)  # (a logging recipe configures the process's loggers)
     left = [t for t in set(threading.enumerate()) - before if t.is_alive() and not t.daemon]
     assert not left, f"{block.name} left threads running: {left}"
 

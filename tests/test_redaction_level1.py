@@ -45,14 +45,22 @@ class _Everything(logging.Handler):
 def everything() -> Iterator[_Everything]:
     root = logging.getLogger()
     handler = _Everything()
-    level = root.level
+    # logging.basicConfig(level=1), whatever an earlier test left on the package's loggers
+    ours = [logging.getLogger(name) for name in list(logging.root.manager.loggerDict)
+            if name == "openai_realtime_ws" or name.startswith("openai_realtime_ws.")]
+    saved = [(lg, lg.level, lg.disabled) for lg in [root, *ours]]
     root.addHandler(handler)
-    root.setLevel(1)  # logging.basicConfig(level=1)
+    root.setLevel(1)
+    for lg in ours:
+        lg.setLevel(logging.NOTSET)
+        lg.disabled = False
     try:
         yield handler
     finally:
         root.removeHandler(handler)
-        root.setLevel(level)
+        for lg, level, disabled in saved:
+            lg.setLevel(level)
+            lg.disabled = disabled
 
 
 def _assert_masked(handler: _Everything) -> None:
