@@ -120,6 +120,18 @@ async def test_a_socket_closed_before_session_closed_fails_finish(realtime_emula
     assert len(errors) == 1  # finish() raises it; not reported a second time
 
 
+@pytest.mark.realtime_emulator(config=EmulatorConfig(speed=0))
+async def test_handlers_only_never_stall_on_the_iteration_queue(realtime_emulator: Emulator) -> None:
+    tr = await AsyncRealtimeTranslation.create(base_url=realtime_emulator.base_url, api_key="sk-x", max_queue=4)
+    seen: list[str] = []
+    tr.on("event", lambda e: seen.append(e.type))
+    await tr.input_audio_buffer.append(audio=SPEECH)
+    await tr.finish(5)  # more than 4 events arrive and nobody iterates: nothing waits for iteration
+    assert seen[-1] == "session.closed" and len(seen) > 4
+    assert tr.dropped_for_iteration == len(seen) - 4
+    assert [e.type async for e in tr] == seen[-4:]
+
+
 async def test_close_ends_iteration_quietly(realtime_emulator: Emulator) -> None:
     tr = await AsyncRealtimeTranslation.create(base_url=realtime_emulator.base_url, api_key="sk-x")
     errors: list[Any] = []

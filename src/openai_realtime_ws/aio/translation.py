@@ -172,6 +172,10 @@ class AsyncRealtimeTranslation:
         self._delivering = False
         self._started = False
         self._reading_paused = False
+        self._iterating = False  # recv() was called: iteration is in use
+        self.dropped_for_iteration = 0
+        """Events handlers got but iteration never will: more than ``max_queue`` waited while
+        nobody iterated (they are dropped oldest first instead of stalling the socket)."""
         self._wakeup: asyncio.Event = asyncio.Event()
         self._closed = asyncio.Event()
         self._writable = asyncio.Event()  # cleared while the socket's write buffer is full
@@ -314,8 +318,14 @@ class AsyncRealtimeTranslation:
                 if isinstance(item, TranslationSessionClosed):
                     self._terminal_delivered = True
                     self._close_transport()
-                if len(self._queue) >= self._opts.max_queue and self._finish is None:
-                    self._pause(True)  # nobody takes the events: the socket waits (backpressure)
+                if self._iterating:
+                    if len(self._queue) >= self._opts.max_queue and self._finish is None:
+                        self._pause(True)  # iteration lags: the socket waits (backpressure)
+                elif len(self._queue) > self._opts.max_queue:
+                    # nobody iterates (handlers only): the oldest event is dropped for iteration
+                    # (its handlers had it), never the socket stalled
+                    self._queue.popleft()
+                    self.dropped_for_iteration += 1
             self._wakeup.set()
             self._settle()
         finally:
@@ -361,6 +371,7 @@ class AsyncRealtimeTranslation:
     async def recv(self) -> TranslationEvent:
         """The next event (``StopAsyncIteration`` after ``session.closed`` was returned or once
         the socket ended; the failure, if it ended abnormally)."""
+        self._iterating = True
         self._start()
         while not self._queue:
             if self._closed.is_set():
