@@ -68,6 +68,16 @@ class RealtimeTranslation:
         """The Sans-I/O state (read-only use)."""
         return self._inner.protocol
 
+    @property
+    def url(self) -> str:
+        """The URL connected to, credentials masked."""
+        return self._inner.url
+
+    @property
+    def dropped_for_iteration(self) -> int:
+        """See :attr:`AsyncRealtimeTranslation.dropped_for_iteration`."""
+        return self._inner.dropped_for_iteration
+
     def _call(self, coro: Any, timeout: float | None = None) -> Any:
         try:
             return self._runner.call(coro, timeout)
