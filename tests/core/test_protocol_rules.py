@@ -179,3 +179,31 @@ def test_close_outcome_who_closed_first(
 def test_reconnect_policy_is_still_checked() -> None:
     with pytest.raises(RealtimeConfigError):
         ReconnectPolicy(max_attempts=0)
+
+
+def test_upgrade_refusals_follow_plain_redirects_and_name_the_status() -> None:
+    from openai_realtime_ws.core.handshake import ConnectPlan, openai_plan
+    from openai_realtime_ws.core.opening import MAX_REDIRECTS, next_hop, upgrade_refused
+
+    plain = ConnectPlan(url="ws://127.0.0.1:9/v1/realtime?model=m", headers=())
+    hop = upgrade_refused(plain, 307, "/v2/realtime?model=m", None, "")
+    assert isinstance(hop, ConnectPlan) and hop.url == "ws://127.0.0.1:9/v2/realtime?model=m"
+    keyed = openai_plan("wss://api.example/v1/realtime?model=m", "sk-secret-0123456789")
+    refused = upgrade_refused(keyed, 302, "https://elsewhere.example/", None, "")
+    assert isinstance(refused, HandshakeError) and refused.status == 302 and "credentials" in str(refused)
+    denied = upgrade_refused(keyed, 401, None, b'{"error":{"message":"bad key sk-secret-0123456789"}}', "")
+    assert isinstance(denied, HandshakeError) and denied.status == 401
+    assert "bad key ***" in str(denied) and "sk-secret" not in str(denied)
+    assert "failed: boom" in str(upgrade_refused(keyed, None, None, None, "boom"))
+    with pytest.raises(HandshakeError, match="unencrypted"):
+        next_hop("wss://api.example/v1", "http://api.example/v1")
+    assert next_hop("wss://a.example/x", "https://b.example/y") == "wss://b.example/y"
+    assert MAX_REDIRECTS == 5
+
+
+def test_a_reassembled_message_over_max_size_stops_writes() -> None:
+    proto, written = opened(max_size=10)
+    assert proto.message_too_big(10) is False
+    assert proto.message_too_big(11) is True
+    proto.send_event({"type": "response.create"})
+    assert written == [] and len(proto.outbound) == 1  # queued, not written into the closing socket

@@ -1,11 +1,11 @@
 """picows glue for the asyncio shell: opening one socket and feeding its frames to the
 Sans-I/O :class:`~openai_realtime_ws.core.connection.RealtimeConnection`.
 
-* :func:`open_socket`: TCP connect + TLS + WebSocket upgrade within ``open_timeout``, following
-  plain redirects hop by hop (each hop under the URL policy of
-  :func:`~openai_realtime_ws.core.handshake.check_ws_url`; never while a credential is
-  attached), resolving ``*.localhost`` names and checking they are loopback, and refusing a
-  transport whose upgrade never completed (a reset or FIN instead of ``101``).
+* :func:`open_socket`: TCP connect + TLS + WebSocket upgrade within ``open_timeout``; what a
+  refused upgrade means (follow a redirect to which URL, or which error) is
+  :func:`~openai_realtime_ws.core.opening.upgrade_refused`'s; resolving ``*.localhost`` names
+  and checking they are loopback, and refusing a transport whose upgrade never completed (a
+  reset or FIN instead of ``101``).
 * :class:`Listener`: text frames (fragmented ones reassembled) into the connection, binary
   frames reported, the peer's close answered, write flow control passed on.
 * :class:`RedactingLog`: the logger each socket's picows writes to, which masks every credential
@@ -26,9 +26,8 @@ import weakref
 from collections import deque
 from collections.abc import Callable, MutableMapping
 from typing import Any, Final, TypeVar
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
-import msgspec
 import picows
 
 from ..core.connection import Action, RealtimeProtocol, close_outcome
@@ -36,9 +35,9 @@ from ..core.errors import HandshakeError, RealtimeConfigError, RealtimeConnectio
 from ..core.handshake import (
     ConnectPlan,
     check_resolved_loopback,
-    check_ws_url,
     loopback_name_to_resolve,
 )
+from ..core.opening import MAX_REDIRECTS, too_many_redirects, upgrade_refused
 from ..core.options import ConnectOptions
 
 __all__ = ["Listener", "RedactingLog", "close_info", "open_socket", "set_reading", "writer"]
@@ -46,8 +45,6 @@ __all__ = ["Listener", "RedactingLog", "close_info", "open_socket", "set_reading
 logger = logging.getLogger("openai_realtime_ws")
 
 TEXT: Final = picows.WSMsgType.TEXT
-_REDIRECTS: Final = (301, 302, 303, 307, 308)
-_MAX_REDIRECTS: Final = 5
 
 
 class RedactingLog(logging.LoggerAdapter):  # type: ignore[type-arg]
@@ -153,9 +150,8 @@ class Listener(picows.WSListener):
             if self._fragments is None:
                 return
             self._fragments += frame.get_payload_as_memoryview()
-            if len(self._fragments) > self._conn.max_size:
+            if self._conn.message_too_big(len(self._fragments)):
                 self._fragments = None
-                self._conn.transport_closing()
                 transport.send_close(picows.WSCloseCode.MESSAGE_TOO_BIG, b"message too big")
                 transport.disconnect()
                 return
@@ -215,19 +211,25 @@ async def open_socket(
     the plan of the URL finally reached (after redirects), the transport and its listener."""
     try:
         async with asyncio.timeout(opts.open_timeout):
-            for _hop in range(_MAX_REDIRECTS + 1):
+            for _hop in range(MAX_REDIRECTS + 1):
                 try:
                     transport, listener = await _open_once(plan, opts, make_listener)
                     return plan, transport, listener
                 except picows.WSHandshakeError as exc:
-                    location = _redirect_location(exc)
-                    if location is None or plan.has_credentials:
-                        raise _handshake_error(plan, exc) from None
-                    plan = plan.succeeded_by(
-                        ConnectPlan(url=_next_hop(plan.url, location), headers=plan.headers)
+                    response = exc.response
+                    location = response.headers.get("Location") if response is not None else None
+                    outcome = upgrade_refused(
+                        plan,
+                        int(response.status) if response is not None else None,
+                        location if isinstance(location, str) else None,
+                        exc.raw_body,
+                        str(exc),
                     )
+                    if isinstance(outcome, HandshakeError):
+                        raise outcome from None
+                    plan = outcome
                     logger.info("following a redirect to %s", plan.redacted_url)
-            raise HandshakeError(f"too many redirects opening {plan.redacted_url}")
+            raise too_many_redirects(plan)
     except TimeoutError:
         raise RealtimeConnectionError(
             f"opening {plan.redacted_url} timed out after {opts.open_timeout} s "
@@ -285,49 +287,3 @@ async def _open_once(
         transport.disconnect(graceful=False)
         raise HandshakeError(f"{plan.redacted_url} closed the connection during the WebSocket upgrade")
     return transport, listener
-
-
-def _handshake_error(plan: ConnectPlan, exc: picows.WSHandshakeError) -> HandshakeError:
-    response = exc.response
-    code = int(response.status) if response is not None else None
-    if code is not None and 300 <= code < 400:
-        return HandshakeError(
-            f"{plan.redacted_url} answered the WebSocket upgrade with HTTP {code} (redirect); "
-            "redirects are not followed while credentials are attached",
-            status=code,
-        )
-    if code is None:
-        return HandshakeError(
-            f"WebSocket handshake with {plan.redacted_url} failed: {plan.redact(str(exc))}"
-        )
-    detail = ""
-    try:
-        parsed = msgspec.json.decode(exc.raw_body or b"{}")
-        err = parsed.get("error") if isinstance(parsed, dict) else None
-        msg = err.get("message") if isinstance(err, dict) else None
-        if isinstance(msg, str):
-            detail = ": " + plan.redact(msg)[:300]
-    except msgspec.DecodeError:
-        pass
-    return HandshakeError(
-        f"{plan.redacted_url} refused the WebSocket upgrade with HTTP {code}{detail}", status=code
-    )
-
-
-def _next_hop(url: str, location: str) -> str:
-    """The URL a redirect points to, under the same policy as the first URL (``wss:``, or
-    ``ws:`` to loopback; never from ``wss:`` down to ``ws:``)."""
-    target = urljoin(url, location)
-    scheme, sep, rest = target.partition(":")
-    scheme = {"http": "ws", "https": "wss"}.get(scheme.lower(), scheme.lower())
-    if url.startswith("wss:") and scheme != "wss":
-        raise HandshakeError("refusing a redirect from wss:// to an unencrypted URL")
-    return check_ws_url(scheme + sep + rest)
-
-
-def _redirect_location(exc: picows.WSHandshakeError) -> str | None:
-    response = exc.response
-    if response is None or int(response.status) not in _REDIRECTS:
-        return None
-    location = response.headers.get("Location")
-    return location if isinstance(location, str) else None

@@ -555,6 +555,15 @@ class RealtimeProtocol:
         """The socket is going (a close frame came in, or we sent ours): write nothing more."""
         self._write = None
 
+    def message_too_big(self, size: int) -> bool:
+        """A message being reassembled from fragments has reached ``size`` bytes: over
+        ``max_size`` the shell closes the socket with 1009 (nothing more is written into it;
+        :meth:`connection_lost` then reports the close with ``max_size`` in the message)."""
+        if size > self.max_size:
+            self._write = None
+            return True
+        return False
+
     # ------------------------------------------------------------------ the close sequence
 
     def begin_close(self, code: int = 1000, reason: str = "OK") -> bool:
