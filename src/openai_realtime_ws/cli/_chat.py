@@ -14,6 +14,7 @@ import argparse
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -230,15 +231,22 @@ class ChatSession:
         response_id: str | None = None
         cancel_sent = False
 
+        def send_cancel(event_id: str) -> None:
+            try:
+                self.rt.send({"type": "response.cancel", "event_id": event_id})
+            except OpenAIRealtimeError:
+                pass  # the session is gone: the next event step says so
+
         def on_sigint(signum: int, frame: FrameType | None) -> None:
             nonlocal cancel_sent
             if cancel_sent:
                 raise KeyboardInterrupt
             cancel_sent = True
-            try:
-                self.rt.send({"type": "response.cancel", "event_id": self._next_id("cancel")})
-            except OpenAIRealtimeError:
-                raise KeyboardInterrupt from None
+            # Not rt.send() here: the handler runs in the main thread between two bytecodes,
+            # possibly inside the client's own locked section (its loop-thread handoff), and a
+            # send takes that lock again: Ctrl-C then hung the command. A thread sends it.
+            threading.Thread(target=send_cancel, args=(self._next_id("cancel"),),
+                             name="openai-realtime-ws-cancel", daemon=True).start()
 
         previous = signal.signal(signal.SIGINT, on_sigint)
         wrote = False
