@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import logging
 import os
 import shutil
 import statistics
@@ -215,6 +216,8 @@ def main() -> None:
                         help="rounds over all targets, interleaved (the figures are medians): "
                              "on a shared machine the load drifts between runs")
     args = parser.parse_args()
+    # a saturated run makes asyncio log every send to a socket the far side dropped
+    logging.getLogger("asyncio").setLevel(logging.ERROR)
     names = [n for n in args.only.split(",") if n]
     if "node" in names and (shutil.which("node") is None or
                             not (HERE / "relay_node" / "node_modules" / "ws").exists()):
