@@ -73,6 +73,7 @@ from ..core.webhooks import (
     verify_webhook,
     webhook_key,
 )
+from ._warnings import RateLimitedWarnings
 
 __all__ = ["SipApp", "SipCall"]
 
@@ -88,20 +89,6 @@ _UNAUTHENTIC = ("missing_header", "no_signature", "bad_signature")
 _FED = ("response.created", "response.done", "response.output_item.added", "conversation.item.added",
         "conversation.item.created", "input_audio_buffer.speech_started",
         "input_audio_buffer.speech_stopped")
-
-
-class _Warnings:
-    """The first ``burst`` warnings of a kind are logged, later ones counted."""
-
-    def __init__(self, what: str, burst: int = 10) -> None:
-        self.what, self.burst, self.count = what, burst, 0
-
-    def warn(self, text: str, *args: Any) -> None:
-        self.count += 1
-        if self.count <= self.burst:
-            logger.warning(text, *args)
-        elif self.count == self.burst + 1:
-            logger.warning("%s: further ones are counted (SipApp.refused), not logged", self.what)
 
 
 class SipCall:
@@ -357,7 +344,8 @@ class SipApp:
         self.tools: dict[str, Tool] = {}
         self.live: dict[str, SipCall] = {}
         """The calls in progress, by call_id."""
-        self.refused = _Warnings("refused webhooks and call errors")
+        self.refused = RateLimitedWarnings(logger, "refused webhooks and call errors", burst=10,
+                                           notice="further ones are counted (SipApp.refused), not logged")
         self._seen: collections.OrderedDict[str, None] = collections.OrderedDict()
         self._tasks: set[asyncio.Task[Any]] = set()
         self.metrics = metrics

@@ -40,6 +40,7 @@ from ..core.voice_turn import (
     VoiceTurn,
     turn_detection_of,
 )
+from ._warnings import RateLimitedWarnings
 
 __all__ = ["TwilioBridge", "TwilioCall", "TwilioRefused", "twiml_connect_stream"]
 
@@ -89,36 +90,6 @@ def _is_loopback(host: str | None) -> bool:
         return host == "localhost"
 
 
-class _Warnings:
-    """At most ``burst`` warnings (per ``window`` seconds when set), then one line saying the
-    rest are counted, not logged; ``count`` is the total."""
-
-    __slots__ = ("_shown", "_start", "burst", "count", "what", "window")
-
-    def __init__(self, what: str, burst: int = 3, window: float | None = None) -> None:
-        self.what = what
-        self.burst = burst
-        self.window = window
-        self.count = 0
-        self._shown = 0
-        self._start = time.monotonic()
-
-    def warn(self, text: str, *args: Any) -> None:
-        self.count += 1
-        if self.window is not None and time.monotonic() - self._start > self.window:
-            if self._shown > self.burst:
-                logger.warning("%s: %d more in the last %.0f s", self.what,
-                               self._shown - self.burst - 1, time.monotonic() - self._start)
-            self._shown = 0
-            self._start = time.monotonic()
-        self._shown += 1
-        if self._shown <= self.burst:
-            logger.warning(text, *args)
-        elif self._shown == self.burst + 1:
-            logger.warning("%s: further ones are counted, not logged%s", self.what,
-                           f" (for {self.window:.0f} s)" if self.window else " on this call")
-
-
 class TwilioCall:
     """One phone call: the Twilio stream, the Realtime client and the turn rules between them.
 
@@ -135,7 +106,8 @@ class TwilioCall:
         self.start: TwilioStart | None = None
         self.digits = ""
         """DTMF keys pressed on this call, in order."""
-        self.refused = _Warnings("refused Twilio messages")
+        self.refused = RateLimitedWarnings(logger, "refused Twilio messages",
+                                           notice="further ones on this call are counted, not logged")
         self.stops: list[tuple[float, Any]] = []
         self.errors: list[tuple[str | None, str]] = []
         self.ended = False
@@ -491,7 +463,8 @@ class TwilioBridge:
         self.max_call_seconds = max_call_seconds
         self.calls: list[TwilioCall] = []
         """Calls in progress and ended (bounded to the last 100), for inspection."""
-        self.refusals = _Warnings("refused requests", burst=5, window=60.0)
+        self.refusals = RateLimitedWarnings(logger, "refused requests", burst=5, window=60.0,
+                                            notice="further ones are counted, not logged (for 60 s)")
         self.metrics = metrics
         """A :class:`~openai_realtime_ws.telemetry.prometheus.ServiceMetrics` (``GET /metrics``
         on the ASGI app, counters per call), or None."""
