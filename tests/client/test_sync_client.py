@@ -152,3 +152,14 @@ def test_blocking_iteration_is_typed_over_known_events_and_all_events_yields_eve
             first, second = next(every), next(every)
             assert isinstance(first, UnknownServerEvent) and first.event_id == "e2"
             assert second.type == "input_audio_buffer.cleared"
+
+
+def test_a_blocking_call_from_a_signal_handler_while_the_lock_is_held_does_not_deadlock() -> None:
+    # a Python signal handler runs in the main thread between bytecodes, possibly while that
+    # thread is inside the loop thread's lock (devx saw a Ctrl-C hang): the lock is re-entrant
+    with EmulatorThread(api_key=KEY) as emu:
+        with OpenAIRealtimeWS.create(base_url=emu.base_url, api_key=KEY, model="gpt-realtime") as rt:
+            with rt._runner._lock:  # as if interrupted inside _submit/_wait
+                rt.send({"type": "input_audio_buffer.clear"})  # what the handler calls
+                event = rt.wait_for("input_audio_buffer.cleared", timeout=5)
+            assert event.type == "input_audio_buffer.cleared"

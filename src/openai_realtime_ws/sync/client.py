@@ -70,7 +70,9 @@ class _LoopThread:
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run, name="openai-realtime-ws", daemon=True)
-        self._lock = threading.Lock()
+        # re-entrant: a signal handler runs in the main thread between bytecodes, possibly while
+        # that thread holds the lock (in _submit/_wait); a blocking call from it must not deadlock
+        self._lock = threading.RLock()
         self._futures: set[concurrent.futures.Future[Any]] = set()  # callers waiting on the loop
         self._stopping = False  # stop() began: no new calls reach the loop (see stop())
         self._stopped = False
