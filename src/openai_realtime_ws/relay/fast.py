@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import time
 from collections import deque
 from collections.abc import Awaitable
@@ -46,7 +47,14 @@ from picows import (
 )
 from starlette.requests import HTTPConnection
 
-from ..core.handshake import azure_plan, build_azure_url, build_realtime_url, openai_plan
+from ..aio.transport import RedactingLog
+from ..core.handshake import (
+    ConnectPlan,
+    azure_plan,
+    build_azure_url,
+    build_realtime_url,
+    openai_plan,
+)
 from ..core.relay_policy import (
     Accepted,
     InputAudioFormat,
@@ -54,6 +62,7 @@ from ..core.relay_policy import (
     UsageMeter,
     error_event,
     host_allowed,
+    scrub,
 )
 from .app import (
     _STATIC,
@@ -71,6 +80,26 @@ logger = logging.getLogger("openai_realtime_ws.relay")
 _MAX_FRAME = 16 << 20  # as uvicorn's default --ws-max-size: larger frames close with 1009
 _HIGH_WATER = 1 << 20  # bytes waiting for a slow browser before the upstream is paused
 _APPEND = "input_audio_buffer.append"
+# what a browser's upgrade request may carry that is a credential (picows logs the request at
+# level 9): the subprotocol token, Authorization / Cookie / api-key header values
+_REQUEST_SECRETS = re.compile(
+    r"(?i)(openai-insecure-api-key\.)[^\s,'\"\\]+"
+    r"|((?:authorization|cookie|api-key)['\"]?\s*[:=,]\s*['\"]?)[^\\\r\n'\"]+")
+
+
+class _ServerLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """The logger the browser-side picows server writes to, with credentials masked at every
+    level (as the client's RedactingLog does for the upstream socket)."""
+
+    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        if not self.logger.isEnabledFor(level):
+            return
+        text = str(msg) % args if args else str(msg)
+        text = _REQUEST_SECRETS.sub(lambda m: (m.group(1) or m.group(2) or "") + "***", text)
+        self.logger.log(level, "%s", scrub(text))
+
+
+_SERVER_LOG = _ServerLog(logging.getLogger("openai_realtime_ws.relay.picows"), {})
 
 
 def _json(status: int, message: str) -> WSUpgradeResponseWithListener:
@@ -99,6 +128,7 @@ class FastRelayServer:
                     **server_options: Any) -> asyncio.Server:
         self.server = await picows.ws_create_server(
             self._route, host, port, max_frame_size=_MAX_FRAME, enable_auto_ping=True,
+            logger_name=_SERVER_LOG,
             auto_ping_idle_timeout=20, auto_ping_reply_timeout=20, **server_options)
         return self.server
 
@@ -243,10 +273,11 @@ class _FastSession(WSListener):
             self._release()
             return
         try:
-            url, headers = await self._plan()
+            plan = await self._plan()
             self.upstream, _ = await picows.ws_connect(
-                lambda: _Upstream(self), url, extra_headers=headers, max_frame_size=_MAX_FRAME,
-                websocket_handshake_timeout=relay.open_timeout)
+                lambda: _Upstream(self), plan.url, extra_headers=plan.headers,
+                max_frame_size=_MAX_FRAME, websocket_handshake_timeout=relay.open_timeout,
+                logger_name=RedactingLog(plan))  # picows logs the upgrade with its headers
         except Exception as exc:
             logger.warning("relay: the upstream refused a session: %s", type(exc).__name__)
             self._refuse("relay_upstream_error", _UPSTREAM_FAILED, 1011)
@@ -280,7 +311,7 @@ class _FastSession(WSListener):
             raise RelayRefused(401, "Not signed in.")
         return result if isinstance(result, Principal) else Principal(str(result))
 
-    async def _plan(self) -> tuple[str, tuple[tuple[str, str], ...]]:
+    async def _plan(self) -> ConnectPlan:
         up = self.relay.upstream
         if up.kind == "azure":
             url = build_azure_url(str(up.azure_endpoint), deployment=up.azure_deployment)
@@ -290,7 +321,7 @@ class _FastSession(WSListener):
             url = build_realtime_url(SimpleNamespace(base_url=base_url or
                                                      "https://api.openai.com/v1"), model=up.model)
             plan = openai_plan(url, api_key)
-        return plan.url, plan.headers
+        return plan
 
     def _refuse(self, code: str, message: str, close: int) -> None:
         if self.relay.metrics is not None:
