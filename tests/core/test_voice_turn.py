@@ -187,3 +187,22 @@ def test_audio_done_completes_the_part_and_the_cut_set_is_bounded() -> None:
 def test_turn_detection_of_reads_typed_or_dict_sessions() -> None:
     assert turn_detection_of({"audio": {"input": {"turn_detection": SERVER_VAD}}}) == SERVER_VAD
     assert turn_detection_of(None) is None
+
+
+def test_say_adds_the_user_message_then_asks_through_the_sequencer() -> None:
+    turn = VoiceTurn()
+    sent = _sent(turn.say("pressed 5", {"instructions": "confirm"}))
+    assert [e["type"] for e in sent] == ["conversation.item.create", "response.create"]
+    assert sent[0]["item"]["content"] == [{"type": "input_text", "text": "pressed 5"}]
+    assert sent[1]["response"] == {"instructions": "confirm"}
+    # while that response runs, another say() adds its message and the request waits
+    assert [e["type"] for e in _sent(turn.say("pressed 6"))] == ["conversation.item.create"]
+
+
+def test_the_turn_detection_flags() -> None:
+    from openai_realtime_ws.core.voice_turn import server_creates, server_interrupts
+
+    assert server_interrupts(SERVER_VAD) and server_creates(SERVER_VAD)
+    assert server_interrupts({"type": "semantic_vad"}) and server_creates({"type": "semantic_vad"})
+    assert not server_interrupts(None) and not server_creates(None)
+    assert not server_interrupts({**SERVER_VAD, "interrupt_response": False})

@@ -71,6 +71,8 @@ __all__ = [
     "Send",
     "StopPlayback",
     "VoiceTurn",
+    "server_creates",
+    "server_interrupts",
     "turn_detection_of",
 ]
 
@@ -167,6 +169,18 @@ def _flag(turn_detection: Any, name: str) -> bool:
     return value is None or bool(value)
 
 
+def server_interrupts(turn_detection: Any) -> bool:
+    """The server cancels (and, on a SIP call, cuts the audio of) the response when the user
+    starts speaking: ``turn_detection.interrupt_response``, on unless set false."""
+    return _flag(turn_detection, "interrupt_response")
+
+
+def server_creates(turn_detection: Any) -> bool:
+    """The server answers the user's turn by itself: ``turn_detection.create_response``, on
+    unless set false."""
+    return _flag(turn_detection, "create_response")
+
+
 class VoiceTurn:
     """The turn rules of one voice conversation (module docstring). One per Realtime session."""
 
@@ -194,6 +208,12 @@ class VoiceTurn:
         """Ask for a response (``response.create`` parameters): sent now, or once the active
         response ends (out-of-band ones always now)."""
         return [Send(e) for e in self.sequencer.create(response)]
+
+    def say(self, text: str, response: Mapping[str, Any] | None = None) -> list[Action]:
+        """A user text message (a typed line, a DTMF choice, a note from the application), then
+        the request for a reply (as :meth:`respond`)."""
+        item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
+        return [Send({"type": "conversation.item.create", "item": item}), *self.respond(response)]
 
     def interrupt(self, *, playing: bool) -> list[Action]:
         """Barge in by hand (the server will not cancel): :class:`StopPlayback` when something
@@ -246,10 +266,9 @@ class VoiceTurn:
         if etype == "input_audio_buffer.speech_started":
             if not self.barge_in:
                 return []
-            return self._barge_in(playing=playing,
-                                  server_cancels=_flag(turn_detection, "interrupt_response"))
+            return self._barge_in(playing=playing, server_cancels=server_interrupts(turn_detection))
         if etype == "input_audio_buffer.speech_stopped":
-            if not _flag(turn_detection, "create_response"):
+            if not server_creates(turn_detection):
                 return []
             self.sequencer.expect_server_response()
             return [ArmTimer(SERVER_RESPONSE_TIMER, self.server_response_timeout)]

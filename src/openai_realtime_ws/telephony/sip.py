@@ -53,6 +53,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from .._turn_shell import TurnShell
 from ..aio.calls import AsyncRealtimeCalls
 from ..aio.client import AsyncOpenAIRealtimeWS
 from ..core.errors import OpenAIRealtimeError, RealtimeConfigError
@@ -62,6 +63,7 @@ from ..core.voice_turn import (
     CancelTimer,
     StopPlayback,
     VoiceTurn,
+    server_interrupts,
     turn_detection_of,
 )
 from ..core.voice_turn import Send as SendEvent
@@ -91,7 +93,7 @@ _FED = ("response.created", "response.done", "response.output_item.added", "conv
         "input_audio_buffer.speech_stopped")
 
 
-class SipCall:
+class SipCall(TurnShell):
     """One accepted SIP call, as the ``on_call`` handler sees it.
 
     ``call_id``; ``event`` (the verified ``realtime.call.incoming``: ``event.data.sip_headers``,
@@ -123,17 +125,6 @@ class SipCall:
         return self._ended.is_set()
 
     # ------------------------------------------------------------------ steering the call
-
-    def respond(self, **response: Any) -> None:
-        """Ask for a response (``response.create`` parameters), through the one-active-response
-        sequencer."""
-        self._do(self.turn.respond(response or None))
-
-    def say(self, text: str, **response: Any) -> None:
-        """Add a user text message (a note from your backend, a DTMF choice) and ask for a reply."""
-        self._send({"type": "conversation.item.create", "item": {
-            "type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}})
-        self.respond(**response)
 
     async def refer(self, target_uri: str) -> None:
         """Transfer the call (SIP REFER) to ``tel:…`` or ``sip:…``; the call then ends here.
@@ -226,29 +217,12 @@ class SipCall:
                     self._send({"type": "output_audio_buffer.clear"})
                 if action.report:
                     self._do(self.turn.playback_stopped(None))
-            elif isinstance(action, ArmTimer):
-                self._cancel_timer(action.name)
-                self._timers[action.name] = asyncio.get_running_loop().call_later(
-                    action.seconds, self._timer_fired, action.name)
-            elif isinstance(action, CancelTimer):
-                self._cancel_timer(action.name)
+            elif isinstance(action, (ArmTimer, CancelTimer)):
+                self._timer(action)
             # PlayAudio / CompletePart: the audio never reaches this server
 
     def _server_interrupts(self) -> bool:
-        td = turn_detection_of(self.rt.session) if self.rt is not None else None
-        if td is None:
-            return False
-        flag = td.get("interrupt_response") if isinstance(td, Mapping) else getattr(td, "interrupt_response", None)
-        return flag is None or bool(flag)
-
-    def _timer_fired(self, name: str) -> None:
-        self._timers.pop(name, None)
-        self._do(self.turn.timer_fired(name))
-
-    def _cancel_timer(self, name: str) -> None:
-        handle = self._timers.pop(name, None)
-        if handle is not None:
-            handle.cancel()
+        return server_interrupts(turn_detection_of(self.rt.session) if self.rt is not None else None)
 
     def _send(self, event: dict[str, Any]) -> None:
         if self.rt is None or self.ended:
@@ -264,9 +238,7 @@ class SipCall:
         if not self.ended:
             self.state = state
             self._ended.set()
-            for handle in self._timers.values():
-                handle.cancel()
-            self._timers.clear()
+            self._cancel_timers()
 
     async def _close_rt(self) -> None:
         rt = self.rt

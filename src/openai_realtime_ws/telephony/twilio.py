@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from .._turn_shell import TurnShell
 from ..core.twilio import (
     TwilioDtmf,
     TwilioMedia,
@@ -90,7 +91,7 @@ def _is_loopback(host: str | None) -> bool:
         return host == "localhost"
 
 
-class TwilioCall:
+class TwilioCall(TurnShell):
     """One phone call: the Twilio stream, the Realtime client and the turn rules between them.
 
     Hooks get it: ``start`` (the Twilio ``start``), ``rt`` (the Realtime client), ``digits``
@@ -129,17 +130,6 @@ class TwilioCall:
         return self.stream.call_sid or ""
 
     # ------------------------------------------------------------------ the application's
-
-    def respond(self, **response: Any) -> None:
-        """Ask for a response (``response.create`` parameters), through the one-active-response
-        sequencer."""
-        self._do(self.turn.respond(response or None))
-
-    def say(self, text: str, **response: Any) -> None:
-        """Add a user text message (a DTMF choice, a note from your backend) and ask for a reply."""
-        self._send({"type": "conversation.item.create", "item": {
-            "type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}})
-        self.respond(**response)
 
     def hang_up(self, reason: str = "hung up by the application") -> None:
         """End the call: the Twilio socket is closed (Twilio hangs up or runs the next TwiML verb)
@@ -303,21 +293,8 @@ class TwilioCall:
                 if action.report:
                     self._do(self.turn.playback_stopped(stop))
                     self.stops.append((time.monotonic(), stop))
-            elif isinstance(action, ArmTimer):
-                self._cancel_timer(action.name)
-                self._timers[action.name] = asyncio.get_running_loop().call_later(
-                    action.seconds, self._timer_fired, action.name)
-            elif isinstance(action, CancelTimer):
-                self._cancel_timer(action.name)
-
-    def _timer_fired(self, name: str) -> None:
-        self._timers.pop(name, None)
-        self._do(self.turn.timer_fired(name))
-
-    def _cancel_timer(self, name: str) -> None:
-        handle = self._timers.pop(name, None)
-        if handle is not None:
-            handle.cancel()
+            elif isinstance(action, (ArmTimer, CancelTimer)):
+                self._timer(action)
 
     def _send(self, event: dict[str, Any]) -> None:
         if self.rt is None:
@@ -359,9 +336,7 @@ class TwilioCall:
     async def aclose(self) -> None:
         """After the Twilio socket ended: close the Realtime session and stop every task."""
         self.ended = True
-        for handle in self._timers.values():
-            handle.cancel()
-        self._timers.clear()
+        self._cancel_timers()
         rt, self.rt = self.rt, None
         metrics = self.bridge.metrics
         if metrics is not None:

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from .._turn_shell import TurnShell
 from ..audio._resample import Resampler
 from ..audio._sinks import AudioSink
 from ..audio._sources import pcm_frames
@@ -101,7 +102,7 @@ def _get(obj: Any, *path: str) -> Any:
     return obj
 
 
-class VoiceSession:
+class VoiceSession(TurnShell):
     """A live spoken conversation on a connected client.
 
     ``source``: an async iterable of PCM16 24 kHz mono audio (a :class:`Microphone`, or
@@ -247,9 +248,7 @@ class VoiceSession:
 
     async def aclose(self) -> None:
         """Stop the pump, remove the handlers, close the sink; iteration ends."""
-        for handle in self._timers.values():
-            handle.cancel()
-        self._timers.clear()
+        self._cancel_timers()
         pump, self._pump = self._pump, None
         if pump is not None:
             pump.cancel()
@@ -302,14 +301,6 @@ class VoiceSession:
 
     # ------------------------------------------------------------------ actions
 
-    def respond(self, **response: Any) -> bool:
-        """Ask for a response (``response.create`` parameters as keywords). Sent now, or after the
-        active response ends; out-of-band ones (``conversation="none"``) always now. Returns
-        whether it was sent now."""
-        actions = self.turn.respond(response or None)
-        self._do(actions)
-        return bool(actions)
-
     def tool(
         self, name: str | None = None, *, description: str = "", parameters: Any = None
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -328,12 +319,6 @@ class VoiceSession:
             return func
 
         return decorator
-
-    def say(self, text: str, **response: Any) -> bool:
-        """Add a user text message and ask for a spoken reply."""
-        self.rt.send({"type": "conversation.item.create", "item": {
-            "type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}})
-        return self.respond(**response)
 
     def interrupt(self) -> PlaybackStop | None:
         """Barge in by hand: stop playback, cancel the running response, truncate at what was
@@ -407,21 +392,8 @@ class VoiceSession:
                         self.stops.append((time.perf_counter(), stop))
                         self._emit(VoiceEvent("interrupted", item_id=stop.item_id,
                                               response_id=action.response_id, stop=stop))
-            elif isinstance(action, ArmTimer):
-                self._cancel_timer(action.name)
-                self._timers[action.name] = asyncio.get_running_loop().call_later(
-                    action.seconds, self._timer_fired, action.name)
-            elif isinstance(action, CancelTimer):
-                self._cancel_timer(action.name)
-
-    def _timer_fired(self, name: str) -> None:
-        self._timers.pop(name, None)
-        self._do(self.turn.timer_fired(name))
-
-    def _cancel_timer(self, name: str) -> None:
-        handle = self._timers.pop(name, None)
-        if handle is not None:
-            handle.cancel()
+            elif isinstance(action, (ArmTimer, CancelTimer)):
+                self._timer(action)
 
     def _play(self, action: PlayAudio) -> None:
         turn = self._turn_latency
