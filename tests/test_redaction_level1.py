@@ -48,19 +48,21 @@ def everything() -> Iterator[_Everything]:
     # logging.basicConfig(level=1), whatever an earlier test left on the package's loggers
     ours = [logging.getLogger(name) for name in list(logging.root.manager.loggerDict)
             if name == "openai_realtime_ws" or name.startswith("openai_realtime_ws.")]
-    saved = [(lg, lg.level, lg.disabled) for lg in [root, *ours]]
+    saved = [(lg, lg.level, lg.disabled, lg.propagate) for lg in [root, *ours]]
     root.addHandler(handler)
     root.setLevel(1)
     for lg in ours:
         lg.setLevel(logging.NOTSET)
         lg.disabled = False
+        lg.propagate = True
     try:
         yield handler
     finally:
         root.removeHandler(handler)
-        for lg, level, disabled in saved:
+        for lg, level, disabled, propagate in saved:
             lg.setLevel(level)
             lg.disabled = disabled
+            lg.propagate = propagate
 
 
 def _assert_masked(handler: _Everything) -> None:

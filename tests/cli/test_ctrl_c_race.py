@@ -21,6 +21,8 @@ import pytest
 from openai_realtime_ws import OpenAIRealtimeWS
 from openai_realtime_ws.cli import main
 
+from .helpers import _logging_restored
+
 LONG = "please tell me a very long story about the sea and the ships that sail on it at night"
 
 
@@ -59,7 +61,8 @@ def test_ctrl_c_while_the_client_holds_its_lock_cancels_the_reply(monkeypatch: p
     monkeypatch.setattr(sys, "stdout", out)
     monkeypatch.setattr(sys, "stderr", err)
     monkeypatch.setattr(sys, "stdin", io.StringIO(""))
-    code = main(["chat", "--emulator-speed", "2", LONG])
+    with _logging_restored():  # (the CLI quiets the library's loggers)
+        code = main(["chat", "--emulator-speed", "2", LONG])
     assert out.pressed, out.getvalue()
     assert code == 130, err.getvalue()
     assert "cancelled (client_cancelled)" in err.getvalue()
