@@ -8,36 +8,18 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import socket
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
-import uvicorn
 
 from openai_realtime_ws import AsyncOpenAIRealtimeWS
 from openai_realtime_ws.core.twilio import TwilioProtocolError, TwilioStart, TwilioStream
 from openai_realtime_ws.emulator import Emulator, EmulatorConfig, synth_audio
 from openai_realtime_ws.telephony import TwilioBridge, twiml_connect_stream
 
-from .twilio_caller import TwilioCaller
+from .twilio_caller import TwilioCaller, serve, until
 
 KEY = "sk-phone-0000000000"
-
-
-async def _serve(app: Any) -> AsyncIterator[str]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)  # listening before the server task runs: connects queue in the backlog
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        yield f"ws://127.0.0.1:{port}/media-stream"
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
 
 
 @pytest.fixture(params=["asgi", "picows"])
@@ -48,24 +30,8 @@ async def phone(request: pytest.FixtureRequest) -> AsyncIterator[tuple[Emulator,
             return await AsyncOpenAIRealtimeWS.create(base_url=emu.base_url, api_key=KEY, model="gpt-realtime")
 
         bridge = TwilioBridge(connect, greeting="")
-        if request.param == "picows":
-            server = await bridge.serve("127.0.0.1", 0)
-            try:
-                yield emu, bridge, f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}/media-stream"
-            finally:
-                server.close()
-                await server.wait_closed()
-            return
-        async for url in _serve(bridge):
-            yield emu, bridge, url
-
-
-async def _until(cond: Any, event: asyncio.Event, timeout: float = 10) -> None:
-    async def wait() -> None:
-        while not cond():
-            event.clear()
-            await event.wait()
-    await asyncio.wait_for(wait(), timeout)
+        async for server in serve(bridge, kind=request.param):
+            yield emu, bridge, server.ws_url
 
 
 async def test_a_call_greets_passes_audio_through_and_barges_in_on_mark_echoes(
@@ -74,10 +40,10 @@ async def test_a_call_greets_passes_audio_through_and_barges_in_on_mark_echoes(
     emu, bridge, url = phone
     async with TwilioCaller(url) as caller:
         # the assistant greets; 600 ms into the greeting the caller talks over it
-        await _until(lambda: len(caller.played) >= 600 * 8, caller.played_changed)
+        await until(lambda: len(caller.played) >= 600 * 8, caller.played_changed)
         caller.speak(synth_audio("wait", "audio/pcmu", tail_silence_ms=600))
         conn = await emu.wait_for_connection(0)
-        await _until(lambda: caller.clears and any(
+        await until(lambda: caller.clears and any(
             e.get("type") == "conversation.item.truncate" for e in conn.received), caller.played_changed)
         truncate = next(e for e in conn.received if e.get("type") == "conversation.item.truncate")
         _, played_at_clear = caller.clears[0]
@@ -101,7 +67,7 @@ async def test_a_call_greets_passes_audio_through_and_barges_in_on_mark_echoes(
         assert len(base64.b64decode(content[0].audio or "")) == truncate["audio_end_ms"] * 8
         # after the barge-in the caller's turn is answered
         answered = len(caller.played)
-        await _until(lambda: len(caller.played) > answered + 800, caller.played_changed)
+        await until(lambda: len(caller.played) > answered + 800, caller.played_changed)
         assert not [c for c, _ in call.errors if c == "conversation_already_has_active_response"]
         assert caller.protocol_errors == []
     await asyncio.wait_for(conn.closed.wait(), 5)
@@ -150,8 +116,8 @@ async def test_a_call_whose_session_cannot_open_is_hung_up() -> None:
         raise ConnectionRefusedError("no Realtime API today")
 
     bridge = TwilioBridge(connect)
-    async for url in _serve(bridge):
-        async with TwilioCaller(url) as caller:
+    async for server in serve(bridge):
+        async with TwilioCaller(server.ws_url) as caller:
             assert caller.ws is not None
             await asyncio.wait_for(caller.ws.wait_closed(), 5)
         assert caller.received == []

@@ -20,7 +20,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
@@ -30,7 +29,7 @@ from openai_realtime_ws.emulator import Emulator, EmulatorConfig
 from openai_realtime_ws.emulator.faults import Drop
 from openai_realtime_ws.telephony import TwilioBridge, TwilioCall
 
-from .twilio_caller import TwilioCaller
+from .twilio_caller import TwilioCaller, serve, until
 
 KEY = "sk-phone-security-0000"
 SERVERS = ["asgi", "picows"]
@@ -42,38 +41,6 @@ def twilio_signature(token: str, url: str, params: dict[str, str] | None = None)
     """Twilio's request signature: base64(HMAC-SHA1(token, url + name1 + value1 + ...))."""
     data = url + "".join(name + (params or {})[name] for name in sorted(params or {}))
     return base64.b64encode(hmac.new(token.encode(), data.encode(), hashlib.sha1).digest()).decode()
-
-
-class Server:
-    def __init__(self, bridge: TwilioBridge, host: str, port: int) -> None:
-        self.bridge = bridge
-        self.ws_url = f"ws://{host}:{port}/media-stream"
-        self.http_url = f"http://{host}:{port}"
-
-
-async def _serve(bridge: TwilioBridge, host: str = "127.0.0.1", kind: str = "asgi") -> AsyncIterator[Server]:
-    """The bridge's ASGI app under uvicorn, or its standalone picows server (``kind``)."""
-    if kind == "picows":
-        standalone = await bridge.serve(host, 0)
-        try:
-            yield Server(bridge, host, standalone.sockets[0].getsockname()[1])
-        finally:
-            standalone.close()
-            await standalone.wait_closed()
-        return
-    sock = socket.socket()
-    sock.bind((host, 0))
-    sock.listen(64)
-    port = sock.getsockname()[1]
-    # log_config=None: uvicorn's loggers propagate, so caplog sees "Exception in ASGI application"
-    server = uvicorn.Server(uvicorn.Config(bridge, log_level="warning", lifespan="off", log_config=None))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        yield Server(bridge, host, port)
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
 
 
 @pytest.fixture
@@ -125,7 +92,7 @@ async def test_unsigned_and_forged_upgrades_are_refused_before_any_upstream_sess
     emu: Emulator, no_tracebacks: Any, kind: str,
 ) -> None:
     bridge = TwilioBridge(_connect(emu), auth_token=TOKEN, public_url=PUBLIC)
-    async for server in _serve(bridge, kind=kind):
+    async for server in serve(bridge, kind=kind):
         forged = {"X-Twilio-Signature": twilio_signature("not-the-token", "wss://phone.example.test/media-stream")}
         wrong_url = {"X-Twilio-Signature": twilio_signature(TOKEN, "wss://evil.example/media-stream")}
         for headers in ({}, forged, wrong_url, {"X-Twilio-Signature": "garbage"}):
@@ -136,7 +103,7 @@ async def test_unsigned_and_forged_upgrades_are_refused_before_any_upstream_sess
         assert len(emu.connections) == 0  # no Realtime session was opened
         # a correctly signed upgrade is a call (loopback or not, the signature decides)
         async with TwilioCaller(server.ws_url, headers=_signed_headers()) as caller:
-            await _until(lambda: len(caller.played) >= 800, caller.played_changed)
+            await until(lambda: len(caller.played) >= 800, caller.played_changed)
         assert len(emu.connections) == 1
 
 
@@ -145,7 +112,7 @@ async def test_twiml_webhook_is_signed_and_names_the_configured_wss_url_never_th
 ) -> None:
     bridge = TwilioBridge(_connect(emu), auth_token=TOKEN, public_url=PUBLIC)
     params = {"CallSid": "CA00000000000000000000000000000009", "From": "+15550100", "To": "+15550199"}
-    async for server in _serve(bridge):
+    async for server in serve(bridge):
         async with httpx.AsyncClient(base_url=server.http_url) as http:
             unsigned = await http.post("/incoming-call", data=params, headers={"Host": "evil.example"})
             assert unsigned.status_code == 403
@@ -173,14 +140,14 @@ async def test_without_a_token_only_loopback_callers_are_served(emu: Emulator, n
     address = _non_loopback_address()
     if address is None:
         pytest.skip("this machine has no non-loopback IPv4 address to call from")
-    async for server in _serve(bridge, host=address):
+    async for server in serve(bridge, host=address):
         refused = await _refused_upgrade(server.ws_url, {})
         assert refused.response.status_code == 403
         assert b"TWILIO_AUTH_TOKEN" in (refused.response.body or b"")
         async with httpx.AsyncClient(base_url=server.http_url) as http:
             twiml = await http.post("/incoming-call", data={"CallSid": "CA1"})
             assert twiml.status_code == 403 and "TWILIO_AUTH_TOKEN" in twiml.text
-    async for server in _serve(bridge, host=address, kind="picows"):
+    async for server in serve(bridge, host=address, kind="picows"):
         # the standalone server knows the peer only after the upgrade: closed before any read
         async with connect(server.ws_url) as ws:
             with pytest.raises(ConnectionClosed) as closed:
@@ -201,7 +168,7 @@ async def test_the_authenticate_hook_can_refuse_a_signed_call(emu: Emulator, no_
         return bool(headers.get("x-customer") == "ok")
 
     bridge = TwilioBridge(_connect(emu), auth_token=TOKEN, public_url=PUBLIC, authenticate=authenticate)
-    async for server in _serve(bridge, kind=kind):
+    async for server in serve(bridge, kind=kind):
         if kind == "asgi":
             refused = await _refused_upgrade(server.ws_url, _signed_headers())
             assert refused.response.status_code == 403
@@ -212,16 +179,8 @@ async def test_the_authenticate_hook_can_refuse_a_signed_call(emu: Emulator, no_
             assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
         assert len(emu.connections) == 0
         async with TwilioCaller(server.ws_url, headers={**_signed_headers(), "X-Customer": "ok"}) as caller:
-            await _until(lambda: len(caller.played) >= 800, caller.played_changed)
+            await until(lambda: len(caller.played) >= 800, caller.played_changed)
     assert seen == [(None, "127.0.0.1"), ("ok", "127.0.0.1")]
-
-
-async def _until(cond: Any, event: asyncio.Event, timeout: float = 10) -> None:
-    async def wait() -> None:
-        while not cond():
-            event.clear()
-            await event.wait()
-    await asyncio.wait_for(wait(), timeout)
 
 
 async def _eventually(cond: Any, what: str, timeout: float = 10) -> None:
@@ -278,7 +237,7 @@ async def test_a_bad_message_is_refused_and_the_call_goes_on(
     emu: Emulator, no_tracebacks: pytest.LogCaptureFixture, bad: Any, kind: str,
 ) -> None:
     bridge = TwilioBridge(_connect(emu), greeting=None)
-    async for server in _serve(bridge, kind=kind):
+    async for server in serve(bridge, kind=kind):
         async with TwilioCaller(server.ws_url) as caller:
             conn = await emu.wait_for_connection(0)
             await _eventually(lambda c=conn: "session.update" in c.received_types(), "no session.update")
@@ -314,7 +273,7 @@ async def test_a_bad_start_ends_the_call_cleanly_with_one_log_line_and_no_sessio
     emu: Emulator, no_tracebacks: pytest.LogCaptureFixture, change: dict[str, Any], kind: str,
 ) -> None:
     bridge = TwilioBridge(_connect(emu))
-    async for server in _serve(bridge, kind=kind):
+    async for server in serve(bridge, kind=kind):
         caller = TwilioCaller(server.ws_url)
         start = {**caller.start_message(), **change}
         caller.start_override = {k: v for k, v in start.items() if v is not None}
@@ -331,7 +290,7 @@ async def test_a_bad_start_ends_the_call_cleanly_with_one_log_line_and_no_sessio
 @pytest.mark.parametrize("kind", SERVERS)
 async def test_messages_past_the_per_call_cap_end_the_call(emu: Emulator, no_tracebacks: Any, kind: str) -> None:
     bridge = TwilioBridge(_connect(emu), greeting=None, max_call_bytes=20_000)
-    async for server in _serve(bridge, kind=kind):
+    async for server in serve(bridge, kind=kind):
         async with TwilioCaller(server.ws_url) as caller:
             assert caller.ws is not None
             await asyncio.wait_for(caller.ws.wait_closed(), 10)  # ~50 frames of 400 bytes
@@ -344,9 +303,9 @@ async def test_messages_past_the_per_call_cap_end_the_call(emu: Emulator, no_tra
 @pytest.mark.parametrize("kind", SERVERS)
 async def test_an_upstream_drop_without_reconnect_hangs_up_cleanly(emu: Emulator, no_tracebacks: Any, kind: str) -> None:
     bridge = TwilioBridge(_connect(emu, reconnect=False))
-    async for server in _serve(bridge, kind=kind):
+    async for server in serve(bridge, kind=kind):
         async with TwilioCaller(server.ws_url) as caller:
-            await _until(lambda: len(caller.played) >= 400, caller.played_changed)
+            await until(lambda: len(caller.played) >= 400, caller.played_changed)
             conn = await emu.wait_for_connection(0)
             conn.inject_fault(Drop())
             assert caller.ws is not None
@@ -360,9 +319,9 @@ async def test_an_upstream_drop_without_reconnect_hangs_up_cleanly(emu: Emulator
 async def test_an_upstream_drop_with_reconnect_keeps_the_call(emu: Emulator, no_tracebacks: Any, kind: str) -> None:
     policy = ReconnectPolicy(initial_delay=0.05, jitter=False)
     bridge = TwilioBridge(_connect(emu, reconnect=policy))
-    async for server in _serve(bridge, kind=kind):
+    async for server in serve(bridge, kind=kind):
         async with TwilioCaller(server.ws_url) as caller:
-            await _until(lambda: len(caller.played) >= 400, caller.played_changed)
+            await until(lambda: len(caller.played) >= 400, caller.played_changed)
             (await emu.wait_for_connection(0)).inject_fault(Drop())
             second = await emu.wait_for_connection(1, timeout=10)
             await caller.send_raw(_media(caller, {"track": "inbound", "timestamp": "1", "payload": MARKER}))
@@ -381,7 +340,7 @@ async def test_dtmf_reaches_the_application_and_drives_the_agent(emu: Emulator, 
             call.say(f"The caller entered {call.digits[:-1]} on the keypad.")
 
     bridge = TwilioBridge(_connect(emu), greeting=None, on_dtmf=on_dtmf)
-    async for server in _serve(bridge, kind=kind):
+    async for server in serve(bridge, kind=kind):
         async with TwilioCaller(server.ws_url) as caller:
             conn = await emu.wait_for_connection(0)
             for digit in "42#":
@@ -389,22 +348,22 @@ async def test_dtmf_reaches_the_application_and_drives_the_agent(emu: Emulator, 
             await _eventually(lambda c=conn: "response.create" in c.received_types(), "no response.create")
             item = next(e for e in conn.received if e.get("type") == "conversation.item.create")
             assert item["item"]["content"][0]["text"] == "The caller entered 42 on the keypad."
-            await _until(lambda: len(caller.played) >= 400, caller.played_changed)  # the agent answers
+            await until(lambda: len(caller.played) >= 400, caller.played_changed)  # the agent answers
     assert pressed == [("4", "4"), ("2", "42"), ("#", "42#")]
 
 
 @pytest.mark.parametrize("kind", SERVERS)
 async def test_hang_ups_end_quietly(emu: Emulator, no_tracebacks: pytest.LogCaptureFixture, kind: str) -> None:
     bridge = TwilioBridge(_connect(emu))
-    async for server in _serve(bridge, kind=kind):
+    async for server in serve(bridge, kind=kind):
         for _ in range(5):  # the caller's socket just goes away mid-greeting, no 'stop'
             async with TwilioCaller(server.ws_url) as caller:
-                await _until(lambda: len(caller.played) >= 160, caller.played_changed)
+                await until(lambda: len(caller.played) >= 160, caller.played_changed)
                 assert caller.ws is not None
                 caller.ws.transport.abort()
         for _ in range(5):  # an ordinary hang-up ('stop', then close)
             async with TwilioCaller(server.ws_url) as caller:
-                await _until(lambda: len(caller.played) >= 160, caller.played_changed)
+                await until(lambda: len(caller.played) >= 160, caller.played_changed)
         for record in list(emu.connections):
             await record.wait_closed()
     noisy = [r.getMessage() for r in no_tracebacks.records if r.levelno >= logging.WARNING]
@@ -415,10 +374,10 @@ async def test_metrics_count_calls_and_refusals_on_the_bridge(emu: Emulator, no_
     from openai_realtime_ws.telemetry.prometheus import ServiceMetrics
 
     bridge = TwilioBridge(_connect(emu), auth_token=TOKEN, public_url=PUBLIC, metrics=ServiceMetrics("twilio"))
-    async for server in _serve(bridge):
+    async for server in serve(bridge):
         await _refused_upgrade(server.ws_url, {})
         async with TwilioCaller(server.ws_url, headers=_signed_headers()) as caller:
-            await _until(lambda: len(caller.played) >= 400, caller.played_changed)
+            await until(lambda: len(caller.played) >= 400, caller.played_changed)
         await (await emu.wait_for_connection(0)).wait_closed()
         async with httpx.AsyncClient(base_url=server.http_url) as http:
             text = (await http.get("/metrics")).text
@@ -437,7 +396,7 @@ async def test_caller_audio_sent_while_the_upstream_opens_is_kept(emu: Emulator,
         return await connect_upstream(start)
 
     bridge = TwilioBridge(slow_connect, greeting=None)
-    async for server in _serve(bridge, kind=kind):
+    async for server in serve(bridge, kind=kind):
         async with TwilioCaller(server.ws_url) as caller:
             await caller.send_raw(_media(caller, {"track": "inbound", "timestamp": "1", "payload": MARKER}))
             await _eventually(lambda: bool(bridge.calls) and MARKER in bridge.calls[-1]._early,

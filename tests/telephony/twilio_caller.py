@@ -3,19 +3,76 @@ real): it follows Twilio's published WebSocket protocol exactly. It sends ``conn
 and then one ``media`` message (160 bytes of μ-law = 20 ms, base64) every 20 ms with Twilio's
 string-typed ``sequenceNumber``/``chunk``/``timestamp``; it plays the bridge's ``media`` in real
 time, echoes each ``mark`` once the audio before it has played, and on ``clear`` drops its buffer
-and echoes every pending mark at once; ``stop`` ends the stream."""
+and echoes every pending mark at once; ``stop`` ends the stream.
+
+Also the helpers both Twilio test modules use: :func:`serve` (the bridge's ASGI app under
+uvicorn, or its standalone picows server) and :func:`until`."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 import json
+import socket
 import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
+import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
 
+from openai_realtime_ws.telephony import TwilioBridge
+
 FRAME = 160  # 20 ms of μ-law 8 kHz
+
+
+@dataclass
+class Server:
+    bridge: TwilioBridge
+    host: str
+    port: int
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{self.host}:{self.port}{self.bridge.path}"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+async def serve(bridge: TwilioBridge, host: str = "127.0.0.1", kind: str = "asgi") -> AsyncIterator[Server]:
+    """The bridge's ASGI app under uvicorn, or its standalone picows server (``kind``)."""
+    if kind == "picows":
+        standalone = await bridge.serve(host, 0)
+        try:
+            yield Server(bridge, host, standalone.sockets[0].getsockname()[1])
+        finally:
+            standalone.close()
+            await standalone.wait_closed()
+        return
+    sock = socket.socket()
+    sock.bind((host, 0))
+    sock.listen(64)  # listening before the server task runs: connects queue in the backlog
+    # log_config=None: uvicorn's loggers propagate, so caplog sees "Exception in ASGI application"
+    server = uvicorn.Server(uvicorn.Config(bridge, log_level="warning", lifespan="off", log_config=None))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        yield Server(bridge, host, sock.getsockname()[1])
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
+
+
+async def until(cond: Any, event: asyncio.Event, timeout: float = 10) -> None:
+    """Wait until ``cond()`` holds, checking each time ``event`` is set."""
+    async def wait() -> None:
+        while not cond():
+            event.clear()
+            await event.wait()
+    await asyncio.wait_for(wait(), timeout)
 SILENCE = b"\xff" * FRAME
 
 
