@@ -126,6 +126,8 @@ class FastRelayServer:
 
     async def start(self, host: str | None = "127.0.0.1", port: int | None = 8000,
                     **server_options: Any) -> asyncio.Server:
+        """Listen on ``host``:``port`` (0: any free port; ``server_options`` go to
+        ``loop.create_server``, e.g. ``sock=``); returns the asyncio server."""
         self.server = await picows.ws_create_server(
             self._route, host, port, max_frame_size=_MAX_FRAME, enable_auto_ping=True,
             logger_name=_SERVER_LOG,
@@ -185,6 +187,8 @@ class FastRelayServer:
         await asyncio.sleep(0)
 
     async def close(self) -> None:
+        """Drain (browsers get 1012), stop listening, and close the relay (its embedded
+        emulator, its store)."""
         await self.drain()
         if self.server is not None:
             self.server.close()
