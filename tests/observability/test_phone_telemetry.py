@@ -26,11 +26,11 @@ from ..telephony.test_twilio_security import (
     PUBLIC,
     TOKEN,
     _connect,
-    _serve,
     _signed_headers,
-    _until,
 )
 from ..telephony.twilio_caller import TwilioCaller
+from ..telephony.twilio_caller import serve as _serve
+from ..telephony.twilio_caller import until as _until
 
 
 async def test_a_twilio_call_is_traced_with_its_call_sid_and_scraped() -> None:
