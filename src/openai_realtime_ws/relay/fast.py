@@ -119,6 +119,7 @@ class FastRelayServer:
                              "the upstream client); serve RealtimeRelay with uvicorn instead")
         self.relay = relay
         self.sessions: set[_FastSession] = set()
+        self.releasing: set[asyncio.Future[None]] = set()  # lease releases under way
         self.draining = False
         self.server: asyncio.Server | None = None
         self._static = {path: resources.files(__package__).joinpath("static", name).read_bytes()
@@ -182,9 +183,13 @@ class FastRelayServer:
         once (the fast path does not follow responses: a running one is cut; the ASGI app's
         drain lets it finish)."""
         self.draining = True
-        for session in list(self.sessions):
+        sessions = list(self.sessions)
+        # free the leases first, so that the browsers may connect again at once (elsewhere)
+        await asyncio.gather(*(s.release_now() for s in sessions))
+        for session in sessions:
             session.end(1012, "relay restarting")
-        await asyncio.sleep(0)
+        if self.releasing:
+            await asyncio.wait(list(self.releasing), timeout=5)
 
     async def close(self) -> None:
         """Drain (browsers get 1012), stop listening, and close the relay (its embedded
@@ -547,7 +552,15 @@ class _FastSession(WSListener):
             principal = self.principal
             waiter: Awaitable[Any] = self.relay.store.release_session(principal.id,
                                                                       self.session_id)
-            self.tasks = [asyncio.ensure_future(_quietly(waiter))]
+            task = asyncio.ensure_future(_quietly(waiter))
+            self.server.releasing.add(task)
+            task.add_done_callback(self.server.releasing.discard)
+
+    async def release_now(self) -> None:
+        """Free this session's lease now (a drain does it before the 1012)."""
+        if self.leased and self.principal is not None:
+            self.leased = False
+            await _quietly(self.relay.store.release_session(self.principal.id, self.session_id))
 
     def on_ws_disconnected(self, transport: WSTransport) -> None:
         self.server.sessions.discard(self)
