@@ -3,15 +3,17 @@
 # offsets on the audio clock, max_output_tokens, usage and the terminal events of a cancel.
 # State (what was already emitted) advances only as the shell pulls chunks, so a cancel at any
 # point closes exactly what the client has seen. No I/O, no clock: offsets are relative seconds.
-# A response sees its session only through `ResponseContext` (queries, and effects the session
-# applies); it imports nothing of session.py.
+# A response sees its session only through `ResponseContext` (ids, config, queries) and changes
+# it only through *effects* (AppendItem, StoreAudio, AudioStarted, RequestApproval, UsedTokens,
+# Finished) among the Actions it returns or yields, which the session applies; it imports nothing
+# of session.py.
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeAlias
 
 from . import mcp
 from .actions import Action, McpRequest, McpResult, Offload, Send, Step
@@ -22,8 +24,10 @@ from .turn import Reply
 
 
 class ResponseContext(Protocol):
-    """What a response may see of its session, and the effects it asks the session to apply
-    (the session implements this; a response never touches the session's members itself)."""
+    """What a response may see of its session: ids, config, the synthesizer and a few queries.
+    What a response changes in its session it does not do itself: it puts *effects* (below)
+    among its Actions and hands them to `apply_effects` before yielding them (`cancel()` returns
+    them to the session, which applies them)."""
 
     ids: IdFactory
     config: EmulatorConfig
@@ -37,30 +41,70 @@ class ResponseContext(Protocol):
         """How many of `input_tokens` count as cached."""
         ...
 
-    def rate_limits(self, tokens: int) -> list[dict[str, Any]]:
-        """Effect: `tokens` were used; the `rate_limits.updated` payload after it."""
-        ...
-
     def follow_up(self, run: ResponseRun) -> Reply:
         """What the assistant says after `run`'s MCP calls."""
         ...
 
-    def append_item(self, item: dict[str, Any], previous_item_id: str | None = None) -> str | None:
-        """Effect: an output item joins the conversation; the id of the item before it."""
+    def apply_effects(self, acts: list[RunAction]) -> list[Action]:
+        """The session applies the effects among `acts`; the Actions to carry out."""
         ...
 
-    def store_assistant_audio(self, item_id: str, chunks: list[str], ms: int, fmt: str,
-                              cut_ms: int | None = None) -> None:
-        """Effect: keep an assistant item's audio (cut at `cut_ms` when it was truncated)."""
-        ...
 
-    def audio_started(self, response_id: str) -> list[Action]:
-        """Effect: a response's audio began playing (sideband calls); the events it causes."""
-        ...
+# --- effects: what a response asks its session to change (never reach the shell) ---------------
 
-    def request_approval(self, request_id: str, call: mcp.PlannedCall) -> None:
-        """Effect: an MCP call waits for the client's `mcp_approval_response`."""
-        ...
+@dataclass(frozen=True, slots=True)
+class AppendItem:
+    """An in-band output item joins the conversation; the session sends its
+    `conversation.item.added` (with the previous item's id) under `event_id`."""
+
+    item: dict[str, Any]
+    event_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoreAudio:
+    """Keep an assistant item's audio (cut at `cut_ms` when it was truncated while streaming)."""
+
+    item_id: str
+    chunks: list[str]
+    ms: int
+    fmt: str
+    cut_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AudioStarted:
+    """A response's audio began playing (sideband calls: `output_audio_buffer.started`)."""
+
+    response_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class RequestApproval:
+    """An MCP call waits for the client's `mcp_approval_response`."""
+
+    request_id: str
+    call: mcp.PlannedCall
+
+
+@dataclass(frozen=True, slots=True)
+class UsedTokens:
+    """A response used `tokens`; the session sends `rate_limits.updated` under `event_id`."""
+
+    tokens: int
+    event_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """The response ended (done, cancelled, failed): the session forgets it."""
+
+    run: ResponseRun
+
+
+Effect: TypeAlias = AppendItem | StoreAudio | AudioStarted | RequestApproval | UsedTokens | Finished
+EFFECTS = (AppendItem, StoreAudio, AudioStarted, RequestApproval, UsedTokens, Finished)
+RunAction: TypeAlias = Action | Effect
 
 
 @dataclass(slots=True)
@@ -103,7 +147,6 @@ class ResponseRun:
     """A response in flight. `stream()` yields Chunks; `cancel()` returns the terminal events."""
 
     def __init__(self, session: ResponseContext, response_id: str, params: ResponseParams, reply: Reply,
-                 on_finish: Callable[[ResponseRun], list[Action]],
                  mcp_calls: Sequence[mcp.PlannedCall] = ()) -> None:
         self.session = session
         self.mcp = list(mcp_calls)
@@ -113,7 +156,6 @@ class ResponseRun:
         self.id = response_id
         self.params = params
         self.reply = reply
-        self._on_finish = on_finish
         self.output: list[dict[str, Any]] = []
         self.open: _Open | None = None
         self.finished = False
@@ -192,7 +234,7 @@ class ResponseRun:
                 yield from self._wait(self._clock)
                 if self.finished:
                     return
-                yield self._begin_item(item, "function_call")
+                yield self.session.apply_effects(self._begin_item(item, "function_call"))
                 fop = self.open
                 assert fop is not None
                 for j in range(0, len(args), 32):
@@ -206,7 +248,7 @@ class ResponseRun:
                                     delta=delta)]
                 if self.finished:
                     return
-                yield self._end_item("completed")
+                yield self.session.apply_effects(self._end_item("completed"))
 
         if not truncated and self.mcp:
             ran = yield from self._mcp()
@@ -225,7 +267,7 @@ class ResponseRun:
             self.status, self.status_details = "incomplete", {"type": "incomplete", "reason": "max_output_tokens"}
         else:
             self.status = "completed"
-        yield self._finish()
+        yield self.session.apply_effects(self._finish())
 
     def _say(self, text: str) -> Generator[Step, Any, bool]:
         """Stream one assistant message saying `text` (written or spoken). Returns whether
@@ -251,8 +293,8 @@ class ResponseRun:
                              output_index=op.output_index, content_index=0, part=part))
         if modality == "audio" and not self._audio_started:
             self._audio_started = True
-            acts.extend(self.session.audio_started(self.id))
-        yield acts
+            acts.append(AudioStarted(self.id))
+        yield self.session.apply_effects(acts)
         if modality == "audio":
             synth = self.session.synthesizer
             voice, fmt = self.params.voice, self.params.audio_format
@@ -319,7 +361,7 @@ class ResponseRun:
         yield from self._wait(self._clock)
         if self.finished:
             return False
-        yield self._end_item("incomplete" if truncated else "completed")
+        yield self.session.apply_effects(self._end_item("incomplete" if truncated else "completed"))
         return truncated
 
     def _mcp(self) -> Generator[Step, Any, bool]:
@@ -334,12 +376,12 @@ class ResponseRun:
             if call.needs_approval:
                 item = mcp.approval_request_item(ids.new("mcpr"), call)
                 acts = self._begin_item(item, "mcp_approval_request")
-                self.session.request_approval(item["id"], call)
+                acts.append(RequestApproval(item["id"], call))
                 acts.extend(self._end_item("completed"))
-                yield acts
+                yield self.session.apply_effects(acts)
                 continue
             item = mcp.call_item(ids.new("mcp"), call)
-            yield self._begin_item(item, "mcp_call")
+            yield self.session.apply_effects(self._begin_item(item, "mcp_call"))
             op = self.open
             assert op is not None
             rid, iid, oi = self.id, item["id"], op.output_index
@@ -373,7 +415,7 @@ class ResponseRun:
                 item["output"] = result.output or ""
                 acts.append(self._ev("response.mcp_call.completed", item_id=iid, output_index=oi))
             acts.extend(self._end_item("completed"))
-            yield acts
+            yield self.session.apply_effects(acts)
         return ran
 
     def _fits(self, seg: SpeechSegment) -> bool:
@@ -384,24 +426,23 @@ class ResponseRun:
         audio = math.ceil((self.out_audio_ms + seg.duration_ms) / cfg.audio_ms_per_token_out)
         return text + audio <= float(self.params.max_output_tokens)
 
-    def _begin_item(self, item: dict[str, Any], kind: str) -> list[Action]:
+    def _begin_item(self, item: dict[str, Any], kind: str) -> list[RunAction]:
         output_index = len(self.output)
         self.output.append(item)
         self.open = _Open(item=item, output_index=output_index, kind=kind)
-        acts: list[Action] = [self._ev("response.output_item.added", response_id=self.id,
-                                       output_index=output_index, item=dict(item))]
+        acts: list[RunAction] = [self._ev("response.output_item.added", response_id=self.id,
+                                          output_index=output_index, item=dict(item))]
         if self.params.in_band:
-            prev = self.session.append_item(item)
-            acts.append(self._ev("conversation.item.added", previous_item_id=prev, item=dict(item)))
+            acts.append(AppendItem(item, self.session.ids.event()))
         return acts
 
-    def _end_item(self, status: str) -> list[Action]:
+    def _end_item(self, status: str) -> list[RunAction]:
         """Terminal events for the open item, in §4.4/§4.5/§4.8 order."""
         op = self.open
         assert op is not None
         self.open = None
         rid, iid, oi = self.id, op.item["id"], op.output_index
-        acts: list[Action] = []
+        acts: list[RunAction] = []
         if op.kind == "audio":
             if op.audio_open:
                 acts.append(self._ev("response.output_audio.done", response_id=rid, item_id=iid,
@@ -413,8 +454,7 @@ class ResponseRun:
                                      content_index=0, part={"type": "audio", "transcript": op.text}))
             stored = op.text if op.truncated_ms is None else ""  # a cut transcript cannot be aligned: dropped
             content: list[dict[str, Any]] = [{"type": "output_audio", "transcript": stored}] if op.part_open else []
-            self.session.store_assistant_audio(iid, op.audio_chunks, op.audio_ms, self.params.audio_format,
-                                               op.truncated_ms)
+            acts.append(StoreAudio(iid, op.audio_chunks, op.audio_ms, self.params.audio_format, op.truncated_ms))
         elif op.kind == "text":
             if op.part_open:
                 acts.append(self._ev("response.output_text.done", response_id=rid, item_id=iid, output_index=oi,
@@ -443,7 +483,7 @@ class ResponseRun:
             acts.append(self._ev("conversation.item.done", item=dict(op.item)))
         return acts
 
-    def _finish(self) -> list[Action]:
+    def _finish(self) -> list[RunAction]:
         self.finished = True
         total, text, audio = self._output_tokens()
         in_text, in_audio, in_image = self.params.input_tokens
@@ -464,16 +504,16 @@ class ResponseRun:
             },
             "output_token_details": {"text_tokens": text, "audio_tokens": audio},
         }
-        acts: list[Action] = [self._ev("response.done", response=self._snapshot())]
-        acts.append(self._ev("rate_limits.updated", rate_limits=self.session.rate_limits(input_total + total)))
-        acts.extend(self._on_finish(self))
+        acts: list[RunAction] = [self._ev("response.done", response=self._snapshot()),
+                                 UsedTokens(input_total + total, self.session.ids.event()), Finished(self)]
         return acts
 
-    def cancel(self, reason: str) -> list[Action]:
-        """Close whatever is open (item status `incomplete`), then `response.done` cancelled."""
+    def cancel(self, reason: str) -> list[RunAction]:
+        """Close whatever is open (item status `incomplete`), then `response.done` cancelled
+        (Actions and effects: the session applies them, see `Session.apply_effects`)."""
         if self.finished:
             return []
-        acts: list[Action] = []
+        acts: list[RunAction] = []
         if self.open is not None:
             acts.extend(self._end_item("incomplete"))
         self.status = "cancelled"

@@ -45,7 +45,18 @@ from .audio import (
 from .config import EmulatorConfig
 from .conversation import AudioStore, Conversation
 from .ids import IdFactory
-from .response import ResponseParams, ResponseRun
+from .response import (
+    EFFECTS,
+    AppendItem,
+    AudioStarted,
+    Effect,
+    RequestApproval,
+    ResponseParams,
+    ResponseRun,
+    RunAction,
+    StoreAudio,
+    UsedTokens,
+)
 from .turn import Reply, Responder, TurnContext
 from .vad import InputBuffer, SpeechStarted, SpeechStopped
 
@@ -279,9 +290,40 @@ class Session:
         run = self.runs.get(response_id) if response_id else self.active
         if run is None:
             return []
-        return run.cancel(reason)
+        return self.apply_effects(run.cancel(reason))
 
-    # --- response.ResponseContext: what a ResponseRun sees and asks of its session ----------
+    # --- the effects of responses (response.py's AppendItem … Finished) ----------------------
+
+    def apply_effects(self, acts: list[RunAction]) -> list[Action]:
+        """`acts` with every response effect applied here and replaced by the Actions it causes
+        (response.ResponseContext)."""
+        out: list[Action] = []
+        for act in acts:
+            if isinstance(act, EFFECTS):
+                out.extend(self._apply_effect(act))
+            else:
+                out.append(act)
+        return out
+
+    def _apply_effect(self, effect: Effect) -> list[Action]:
+        if isinstance(effect, AppendItem):
+            prev = self.append_item(effect.item)
+            return [Send({"type": "conversation.item.added", "event_id": effect.event_id,
+                          "previous_item_id": prev, "item": dict(effect.item)})]
+        if isinstance(effect, StoreAudio):
+            self.store_assistant_audio(effect.item_id, effect.chunks, effect.ms, effect.fmt, effect.cut_ms)
+            return []
+        if isinstance(effect, AudioStarted):
+            return self.audio_started(effect.response_id)
+        if isinstance(effect, RequestApproval):
+            self.approvals[effect.request_id] = effect.call
+            return []
+        if isinstance(effect, UsedTokens):
+            return [Send({"type": "rate_limits.updated", "event_id": effect.event_id,
+                          "rate_limits": self.rate_limits(effect.tokens)})]
+        return self._on_finish(effect.run)
+
+    # --- response.ResponseContext: what a ResponseRun sees of its session -------------------
 
     def format_object(self, fmt: str) -> dict[str, Any]:
         return dict(sc.PCM) if fmt == "audio/pcm" else {"type": fmt}
@@ -308,9 +350,6 @@ class Session:
             raise errors.nothing_to_clear()
         response_id, self._playing = self._playing, None
         return [CancelTimer(TIMER_PLAYBACK), self._ev("output_audio_buffer.cleared", response_id=response_id)]
-
-    def request_approval(self, request_id: str, call: mcp.PlannedCall) -> None:
-        self.approvals[request_id] = call
 
     def cached_tokens(self, input_tokens: int) -> int:
         return min(input_tokens, self._last_input_tokens) // 64 * 64
@@ -455,7 +494,7 @@ class Session:
                 td = self._turn_detection() or {}
                 if td.get("interrupt_response", True):
                     if self.active is not None:
-                        acts.extend(self.active.cancel("turn_detected"))
+                        acts.extend(self.apply_effects(self.active.cancel("turn_detected")))
                     if self._playing is not None:  # sideband: the call's playback is cut
                         response_id, self._playing = self._playing, None
                         acts.append(CancelTimer(TIMER_PLAYBACK))
@@ -812,7 +851,7 @@ class Session:
             conversation_id=self.conversation_id if in_band else None, input_items=items,
             input_tokens=input_tokens,
         )
-        run = ResponseRun(self, self.ids.new("resp"), rp, reply, self._on_finish, mcp_calls)
+        run = ResponseRun(self, self.ids.new("resp"), rp, reply, mcp_calls)
         self.runs[run.id] = run
         acts: list[Action] = []
         if in_band:
