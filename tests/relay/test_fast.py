@@ -9,6 +9,7 @@ import asyncio
 import base64
 import contextlib
 import json
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -197,16 +198,22 @@ async def test_upstream_drop_closes_the_browser_and_drain_says_1012(
 async def test_no_credential_in_any_log_record(realtime_emulator: Emulator,
                                                caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(1)  # picows logs the upgrade requests, headers included, at level 9
+    client_log = logging.getLogger("websockets")  # the test's own client logs the headers it
+    level = client_log.level                       # sends: not the relay's doing
+    client_log.setLevel(logging.INFO)
     relay = RealtimeRelay(upstream=Upstream("openai", api_key="sk-test-upstream-9f3e",
                                             base_url=realtime_emulator.base_url))
     realtime_emulator.config.api_key = None  # any key is accepted upstream
-    async with serve_fast(relay) as (url, _):
-        async with connect(url, subprotocols=["realtime", "openai-insecure-api-key.tok-111"],  # type: ignore[list-item]
-                           additional_headers={"Authorization": "Bearer tok-222",
-                                               "Cookie": "session=tok-333"}) as ws:
-            await next_of(ws, "session.created")
-    text = "\n".join(record.getMessage() for record in caplog.records  # the test's own
-                     if not record.name.startswith("websockets"))  # client logs its headers
+    try:
+        async with serve_fast(relay) as (url, _):
+            async with connect(url, subprotocols=["realtime",  # type: ignore[list-item]
+                                                  "openai-insecure-api-key.tok-111"],
+                               additional_headers={"Authorization": "Bearer tok-222",
+                                                   "Cookie": "session=tok-333"}) as ws:
+                await next_of(ws, "session.created")
+    finally:
+        client_log.setLevel(level)
+    text = "\n".join(record.getMessage() for record in caplog.records)
     assert "upgrade" in text.lower()  # the records exist ...
     for secret in ("tok-111", "tok-222", "tok-333", "9f3e"):  # ... without the credentials
         assert secret not in text
