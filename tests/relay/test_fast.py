@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.typing import Subprotocol
 
 from openai_realtime_ws.emulator import CloseWith, Emulator, EmulatorConfig
 from openai_realtime_ws.relay import Limits, RealtimeRelay, RelayPolicy, Upstream
@@ -206,8 +207,8 @@ async def test_no_credential_in_any_log_record(realtime_emulator: Emulator,
     realtime_emulator.config.api_key = None  # any key is accepted upstream
     try:
         async with serve_fast(relay) as (url, _):
-            async with connect(url, subprotocols=["realtime",  # type: ignore[list-item]
-                                                  "openai-insecure-api-key.tok-111"],
+            protocols = [Subprotocol("realtime"), Subprotocol("openai-insecure-api-key.tok-111")]
+            async with connect(url, subprotocols=protocols,
                                additional_headers={"Authorization": "Bearer tok-222",
                                                    "Cookie": "session=tok-333"}) as ws:
                 await next_of(ws, "session.created")
