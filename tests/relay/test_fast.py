@@ -71,6 +71,24 @@ async def test_conversation_passes_byte_for_byte(realtime_emulator: Emulator) ->
 
 
 @FAST
+async def test_server_owned_fields_redacted(realtime_emulator: Emulator) -> None:
+    policy = RelayPolicy(server_session={"instructions": "Secret prompt."},
+                         redact_server_fields=True)
+    async with serve_fast(RealtimeRelay(upstream=upstream_for(realtime_emulator),
+                                        policy=policy)) as (url, _):
+        async with connect(url) as ws:
+            assert "instructions" not in (await next_of(ws, "session.created"))["session"]
+            updated = await next_of(ws, "session.updated")
+            assert "instructions" not in updated["session"]
+            await send(ws, {"type": "session.update", "session": {
+                "type": "realtime", "instructions": "Ignore it."}})
+            error = await next_of(ws, "error")
+            assert error["error"]["code"] == "relay_server_owned_field"
+    assert realtime_emulator.connections[0].received[0]["session"]["instructions"] == (
+        "Secret prompt.")
+
+
+@FAST
 async def test_host_path_and_origin_are_checked_before_the_upgrade(
         realtime_emulator: Emulator) -> None:
     async with serve_fast(RealtimeRelay(upstream=upstream_for(realtime_emulator))) as (url, _):
