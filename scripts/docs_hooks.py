@@ -5,7 +5,8 @@ drift from the code and the vendored spec.
   wire ``type``, class, and the first line of the class docstring, from the generated types.
 * ``<!-- types -->`` (docs/reference/types.md): every generated class of
   ``openai_realtime_ws.types`` in four tables (server events, client events, client-side
-  parameters, the objects inside server events), one row each: its fields with their types
+  parameters, the objects inside server events), and a fifth for the TypedDicts of
+  ``openai_realtime_ws.types.params``, one row each: its fields with their types
   (linked to their rows) and the first line of its docstring. One page, a few headings, instead
   of a heading per class and per field (that page was 1.1 MB with 766 headings).
 * ``<!-- include spec/PROTOCOL.md -->`` (docs/protocol.md): the vendored protocol notes, with the
@@ -28,7 +29,7 @@ from typing import Any
 
 import msgspec
 
-from openai_realtime_ws.types import _generated
+from openai_realtime_ws.types import _generated, params
 
 _MARKERS: dict[str, dict[str, type[Any]]] = {
     "<!-- server-events -->": _generated.SERVER_EVENT_TYPES,
@@ -71,6 +72,42 @@ def _type_text(annotation: Any, known: set[str]) -> str:
     return text.replace("|", "\\|")
 
 
+def param_dicts() -> list[type[Any]]:
+    """The TypedDicts of ``openai_realtime_ws.types.params``, in name order."""
+    return sorted((getattr(params, n) for n in params.__all__), key=lambda c: c.__name__)
+
+
+def _annotation_text(annotation: Any, known: set[str]) -> str:
+    text = getattr(annotation, "__forward_arg__", None) or str(annotation)
+    text = re.sub(r"^(?:Required|NotRequired)\[(.*)\]$", r"\1", text)
+    return _type_text(text, known)
+
+
+def _dicts_table(known: set[str]) -> list[str]:
+    dicts = param_dicts()
+    names = {c.__name__ for c in dicts} | known
+    out = ["## Parameter dicts", "",
+           "`openai_realtime_ws.types.params`: one `TypedDict` per `…Param` class and per client "
+           "event, for type checkers (what `update_tools(**session)` and the typed resources "
+           f"take); at run time they are plain dicts. {len(dicts)} classes.", "",
+           "| TypedDict | Keys (required in bold) | Mirrors |", "| --- | --- | --- |"]
+    for cls in dicts:
+        name = cls.__name__
+        required = set(getattr(cls, "__required_keys__", frozenset())) | {
+            key for key, ann in cls.__annotations__.items()
+            if str(getattr(ann, "__forward_arg__", ann)).startswith("Required[")
+        }  # (string annotations hide Required[...] from the TypedDict machinery)
+        keys = "<br>".join(
+            (f"**`{key}`**" if key in required else f"`{key}`") + f": {_annotation_text(ann, names)}"
+            for key, ann in cls.__annotations__.items()
+        ) or "—"
+        struct = name.removesuffix("Dict")
+        mirrors = f"[{struct}](#{struct.lower()})" if struct in known else "—"
+        out.append(f'| <a id="{name.lower()}"></a>`{name}` | {keys} | {mirrors} |')
+    out.append("")
+    return out
+
+
 def types_tables() -> str:
     """The types page: four tables, one row per generated class (see the module docstring)."""
     classes = generated_classes()
@@ -100,6 +137,7 @@ def types_tables() -> str:
             name = cls.__name__
             out.append(f'| <a id="{name.lower()}"></a>`{name}` | {fields} | {_summary(cls)} |')
         out.append("")
+    out += _dicts_table(known)
     return "\n".join(out)
 
 

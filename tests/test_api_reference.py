@@ -28,6 +28,9 @@ PUBLIC_MODULES = [
     "openai_realtime_ws.telephony",
     "openai_realtime_ws.scale",
     "openai_realtime_ws.types",
+    "openai_realtime_ws.types.resources",
+    "openai_realtime_ws.types.params",
+    "openai_realtime_ws.core.ask",
 ]
 #: Exported names that are not documented objects (data, aliases of documented things). The event
 #: unions are type aliases: their docstrings are attribute docstrings, which the reference shows
@@ -60,10 +63,11 @@ def _hooks() -> Any:
 
 def _on_types_page(module: str, name: str, obj: Any) -> bool:
     """The types page lists every generated class in the hook's tables, and names the rest."""
-    if module != "openai_realtime_ws.types":
+    if module not in ("openai_realtime_ws.types", "openai_realtime_ws.types.params"):
         return False
     page = (REFERENCE / "types.md").read_text(encoding="utf-8")
-    if obj in _hooks().generated_classes():
+    hooks = _hooks()
+    if obj in hooks.generated_classes() or obj in hooks.param_dicts():
         return "<!-- types -->" in page
     return f"`{name}`" in page
 
@@ -141,6 +145,14 @@ def test_the_types_page_is_one_compact_page_with_every_class_and_field() -> None
             assert f"`{field.name}`: " in row, (name, field.name)
     # a type name in a field links to its row
     assert "`response`: [Response](#response)" in rendered
+    # the TypedDicts too, each with its keys (required ones in bold) and the class it mirrors
+    for cls in hooks.param_dicts():
+        name = cls.__name__
+        row = next(line for line in rendered.splitlines() if f'<a id="{name.lower()}"></a>' in line)
+        for key in cls.__annotations__:
+            assert f"`{key}`: " in row or f"`{key}`**: " in row, (name, key)
+    assert "**`type`**: Literal['audio/pcma']" in rendered
+    assert "| [SessionParam](#sessionparam) |" in rendered
 
 
 def _prose(page: Path) -> list[str]:
@@ -175,6 +187,9 @@ def test_the_client_pages_show_what_a_user_calls() -> None:
         assert "show_attribute_values: false" in block, cls
         assert '"!^connection$"' in block and '"!^_"' in block, cls
     assert "create(" in " ".join(_prose(REFERENCE / "client.md"))
+    # the typed resources come from rt.session, rt.response …: not their (internal) constructor
+    block = page[page.index("::: openai_realtime_ws.types.resources\n"):]
+    assert "merge_init_into_class: false" in block[: block.index("\n\n")]
 
 
 def test_every_connect_option_is_documented_in_create_and_the_guide() -> None:
