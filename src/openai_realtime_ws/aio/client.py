@@ -21,7 +21,7 @@ import warnings
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, Unpack, cast
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, Unpack
 
 import picows
 
@@ -578,7 +578,7 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
         pyright). Events it could not type pass through elsewhere: ``"event"`` handlers,
         handlers and ``wait_for`` of their type, and :meth:`all_events`."""
         # (the step's coroutine itself, not one more coroutine awaiting it: one frame per event)
-        return cast("Coroutine[Any, Any, ServerEvent]", self._next_event(True))
+        return self._next_event(True)
 
     def all_events(self) -> AsyncIterator[AnyServerEvent]:
         """Iterate every server event in arrival order, :class:`UnknownServerEvent` included (an
@@ -588,7 +588,7 @@ class AsyncOpenAIRealtimeWS(TypedEmitterMixin, AsyncWaitForMixin):
         self.protocol.start_iterating()
         return _AllEvents(self)
 
-    async def _next_event(self, known_only: bool) -> AnyServerEvent:
+    async def _next_event(self, known_only: bool) -> Any:  # (ServerEvent when known_only)
         proto = self.protocol
         try:
             while True:
