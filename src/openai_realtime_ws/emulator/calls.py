@@ -36,6 +36,7 @@ import msgspec
 from aiohttp import ClientError, ClientSession, ClientTimeout, web
 
 from ..core.webhooks import sign_webhook
+from ._wire import _flush
 from .core import errors as core_errors
 from .core import session_config as sc
 from .core.audio import synth_audio
@@ -353,8 +354,6 @@ class CallRegistry:
     async def _caller(self, call: EmulatedCall, conn: ConnectionRecord) -> None:
         """Play the caller's utterances into the session, each after the previous one was
         answered (or `turn_timeout` passed); hang up after the last when asked to."""
-        from .server import _flush  # (server imports this module)
-
         emu = self._emu
         session = conn.session
         if session is None:

@@ -31,8 +31,7 @@ from ..sync.client import _LoopThread
 from . import _tls
 from ._executor import ActionExecutor
 from ._fault_io import FaultPlan, _apply_triggered
-from ._wire import _flush as _flush  # (calls.py imports it from here)
-from ._wire import add_frame_observer
+from ._wire import _flush, add_frame_observer
 from .calls import CallRegistry
 from .core.audio import Synthesizer, Transcriber
 from .core.config import EmulatorConfig
