@@ -11,7 +11,6 @@ being raised. No protocol logic here beyond choosing which documented events to 
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
 import threading
@@ -20,7 +19,6 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from functools import partial
-from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -40,6 +38,7 @@ from ._errors import EXIT_CONNECTION, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXI
 from ._target import (
     VOICES,
     Target,
+    check_writable,
     connect_kwargs,
     connection_failure,
     describe_api_error,
@@ -333,20 +332,6 @@ def _path(obj: object, *names: str) -> Any:
 
 
 # --------------------------------------------------------------------------- entry point
-
-
-def check_writable(path: str, option: str) -> None:
-    """Refuse an output file that cannot be written, before anything is sent (so a reply is
-    never streamed only to be lost)."""
-    target = Path(path)
-    if target.is_dir():
-        raise CLIError(f"{option} {path}: is a directory", EXIT_USAGE)
-    parent = target.parent
-    if not parent.is_dir():
-        raise CLIError(f"{option} {path}: the directory {str(parent)!r} does not exist",
-                       EXIT_USAGE)
-    if not os.access(parent, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
-        raise CLIError(f"{option} {path}: not writable", EXIT_USAGE)
 
 
 def run_chat(args: argparse.Namespace) -> int:

@@ -18,6 +18,7 @@ import ssl
 import sys
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
@@ -131,6 +132,20 @@ def voice_value(text: str) -> str:
     raise argparse.ArgumentTypeError(
         f"unknown voice {text!r}: expected one of {', '.join(VOICES)} or a custom voice id "
         "(voice_...)")
+
+
+def check_writable(path: str, option: str) -> None:
+    """Refuse an output file that cannot be written, before anything is sent (so a reply is
+    never streamed only to be lost)."""
+    target = Path(path)
+    if target.is_dir():
+        raise CLIError(f"{option} {path}: is a directory", EXIT_USAGE)
+    parent = target.parent
+    if not parent.is_dir():
+        raise CLIError(f"{option} {path}: the directory {str(parent)!r} does not exist",
+                       EXIT_USAGE)
+    if not os.access(parent, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise CLIError(f"{option} {path}: not writable", EXIT_USAGE)
 
 
 def check_model(model: str) -> None:

@@ -38,7 +38,7 @@ from ..audio import (
 )
 from ..voice import VoiceEvent, VoiceSession
 from ._errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CLIError
-from ._target import Target, open_async, resolve_target
+from ._target import Target, check_writable, open_async, resolve_target
 
 __all__ = ["add_voice_io_options", "run_voice_io"]
 
@@ -126,8 +126,6 @@ def run_voice_io(args: argparse.Namespace) -> int:
     if args.max_turns is not None and args.max_turns < 1:
         raise CLIError("--max-turns must be at least 1", EXIT_USAGE)
     if getattr(args, "audio_out", None):
-        from ._chat import check_writable
-
         check_writable(args.audio_out, "--audio-out")
     target = resolve_target(args)
     return asyncio.run(_converse(args, target))
