@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import picows
 
+from ._refused import TwilioRefused
+
 if TYPE_CHECKING:
     from .twilio import TwilioBridge, TwilioCall
 
@@ -46,8 +48,6 @@ class _StreamListener(picows.WSListener):
         self.limit: asyncio.TimerHandle | None = None
 
     def on_ws_connected(self, transport: picows.WSTransport) -> None:
-        from .twilio import TwilioCall, TwilioRefused
-
         self.transport = transport
         peer = transport.underlying_transport.get_extra_info("peername")
         host = str(peer[0]) if peer else None
@@ -57,7 +57,7 @@ class _StreamListener(picows.WSListener):
             self.bridge._refused(exc, "stream", host)
             self._refuse(exc.message)
             return
-        self.call = call = TwilioCall(self.bridge, self._send_text, self._close, self._send_texts)
+        self.call = call = self.bridge._new_call(self._send_text, self._close, self._send_texts)
         self.bridge._track(call)
         if self.bridge.metrics is not None:
             self.bridge.metrics.call_state("ringing")
@@ -76,8 +76,6 @@ class _StreamListener(picows.WSListener):
                 self._refuse("Refused by the application.")
 
     async def _authenticate(self, pending: Any, host: str | None) -> None:
-        from .twilio import TwilioRefused
-
         try:
             ok = bool(await pending)
         except TwilioRefused:
@@ -165,8 +163,6 @@ def _text_frame(payload: bytes) -> bytes:
 async def serve(bridge: TwilioBridge, host: str, port: int, **kwargs: Any) -> asyncio.Server:
     """Serve ``bridge``'s Media Streams socket at ``ws://host:port{bridge.path}`` (put TLS in
     front for Twilio's ``wss://``, or pass ``ssl=``)."""
-    from .twilio import TwilioRefused
-
     def factory(request: picows.WSUpgradeRequest) -> Any:
         raw = request.path.decode("latin-1")
         path, _, query = raw.partition("?")

@@ -41,6 +41,7 @@ from ..core.voice_turn import (
     VoiceTurn,
     turn_detection_of,
 )
+from ._refused import TwilioRefused
 from ._warnings import RateLimitedWarnings
 
 __all__ = ["TwilioBridge", "TwilioCall", "TwilioRefused", "twiml_connect_stream"]
@@ -59,16 +60,6 @@ _BAD_SIGNATURE = "X-Twilio-Signature missing or invalid."
 
 
 _EARLY_FRAMES = 100  # caller audio kept while the upstream session opens: 2 s of 20 ms frames
-
-
-class TwilioRefused(Exception):
-    """Raise from an ``authenticate`` hook to refuse a request with an HTTP ``status`` and a
-    ``message`` the caller may see."""
-
-    def __init__(self, status: int = 403, message: str = "Refused.") -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 def twiml_connect_stream(url: str, parameters: Mapping[str, str] | None = None) -> str:
@@ -539,6 +530,11 @@ class TwilioBridge:
             return "wss" + self.public_url[self.public_url.index(":"):] + prefix + self.path
         host, port = server or ("127.0.0.1", 80)
         return f"ws://{host}:{port}{prefix}{self.path}"
+
+    def _new_call(self, send_text: Callable[[str], None], close: Callable[[], None],
+                  send_texts: Callable[[list[str]], None] | None = None) -> TwilioCall:
+        """A call on a socket held elsewhere (the standalone server, telephony/_server.py)."""
+        return TwilioCall(self, send_text, close, send_texts)
 
     def _refused(self, exc: TwilioRefused, what: str, client_host: str | None) -> None:
         self.refusals.warn("Twilio bridge: %s from %s refused (%d): %s", what, client_host,
