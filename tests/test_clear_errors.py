@@ -162,7 +162,7 @@ def test_the_blocking_client_warns_too() -> None:
 
 
 # -- the other symptoms, as a user meets them (the rules: tests/core/test_protocol_rules.py,
-#    tests/client/test_shell_rules.py, by the client helper) -------------------------------------
+#    tests/aio/test_shell_rules.py, by the client helper) -------------------------------------
 
 
 async def test_odd_length_pcm16_is_refused_before_anything_is_sent() -> None:

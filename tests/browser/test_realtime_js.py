@@ -1,5 +1,5 @@
 """realtime.js in headless Chromium: the Python client's URL, credential and emitter cases
-(tests/core/test_handshake.py, tests/client/), ported, against the real emulator and relay."""
+(tests/core/test_handshake.py, tests/aio/), ported, against the real emulator and relay."""
 
 from __future__ import annotations
 

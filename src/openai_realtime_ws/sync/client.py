@@ -2,7 +2,7 @@
 
 Nothing here knows the protocol: each instance owns one event-loop thread on which an
 :class:`~openai_realtime_ws.aio.AsyncOpenAIRealtimeWS` lives, and every method is a blocking call
-into it through its public API (tests/client/test_parity.py checks that no private member is
+into it through its public API (tests/sync/test_parity.py checks that no private member is
 used). Of its public ``protocol`` (the Sans-I/O object) only calls that ask for no action are
 made: a delivery hold, putting an event back, and reading the closed error once the loop has
 ended. So the blocking client has exactly the asyncio client's behaviour (validation, delivery
