@@ -33,7 +33,7 @@ Each OpenTelemetry client checks after the run that it recorded what it should (
 or none when not sampled; metric points), so "on" is never a setup that records nothing.
 
 "telemetry off" is the unchanged ``ours: handler``: with telemetry off no telemetry code is
-imported or registered (tests/observability/test_zero_cost.py), so its figure is today's
+imported or registered (tests/telemetry/test_zero_cost.py), so its figure is today's
 recv_flood figure by construction; it is measured again here, interleaved with the others
 (round-robin repeats), so the comparison is made under the same load. Shown: the best repeat
 (the least disturbed run) and the median, per client; on a shared machine a few percent either
