@@ -36,7 +36,7 @@ from openai_realtime_ws.types._generated import (
     SessionUpdateEvent,
 )
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SPEC_DIR = REPO / "spec"  # vendored: the repository stands alone
 SPEC_PATH = SPEC_DIR / "realtime-openapi-subset.json"
 PROTOCOL_PATH = SPEC_DIR / "PROTOCOL.md"
