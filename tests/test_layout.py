@@ -49,3 +49,40 @@ def test_the_cycle_finder_sees_a_cycle_and_skips_type_checking(tmp_path: Path) -
     (pkg / "c.py").write_text("from .sub.a import A\n")
     assert ic.module_level_cycles(pkg) == [
         ["openai_realtime_ws.b", "openai_realtime_ws.c", "openai_realtime_ws.sub.a"]]
+
+
+# tests/<x>/ tests src/openai_realtime_ws/<x>/ (unit tests of core/<m>.py in tests/core/). Folders
+# of tests/ that name no subpackage, each with why:
+FEATURE_SUITES = {
+    "browser": "realtime.js and the relay's page in headless Chromium (relay/static/, relay/)",
+    "frameworks": "the top-level adapters agents.py, openai_compat.py, pipecat.py (no folder)",
+    "fuzz": "property tests across the core's decoder, encoder, dispatch and handshake",
+}
+# Subpackages without a tests/ folder of their name, each with where they are tested:
+UNTESTED_BY_NAME: dict[str, str] = {}
+
+
+def _subpackages() -> set[str]:
+    src = ROOT / "src" / "openai_realtime_ws"
+    return {str(p.parent.relative_to(src)) for p in src.rglob("__init__.py") if p.parent != src}
+
+
+def _test_folders() -> set[str]:
+    tests = ROOT / "tests"
+    return {str(p.parent.relative_to(tests)) for p in tests.rglob("test_*.py")
+            if p.parent != tests and "__pycache__" not in p.parts}
+
+
+def test_every_subpackage_has_a_tests_folder_of_its_name() -> None:
+    subpackages = _subpackages()
+    assert {"aio", "sync", "core", "emulator", "emulator/core"} <= subpackages
+    missing = sorted(subpackages - _test_folders() - set(UNTESTED_BY_NAME))
+    assert not missing, f"subpackages with no tests/<name>/ folder of test files: {missing}"
+
+
+def test_every_tests_folder_names_a_subpackage_or_a_feature_suite() -> None:
+    subpackages = _subpackages()
+    stray = sorted(f for f in _test_folders()
+                   if f not in subpackages and f.split("/")[0] not in FEATURE_SUITES)
+    assert not stray, f"tests/ folders that mirror no subpackage (move them, or list them): {stray}"
+    assert not set(FEATURE_SUITES) & subpackages, "a listed feature suite now has a subpackage"
