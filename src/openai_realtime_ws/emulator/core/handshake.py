@@ -158,16 +158,7 @@ def decide(req: HandshakeRequest, config: EmulatorConfig, secrets: SecretStore, 
     d.model = query.get("model")
     d.call_id = query.get("call_id")
 
-    # credential: Authorization: Bearer, Azure api-key, or the insecure subprotocol
-    key: str | None = None
-    auth = req.headers.get("authorization", "")
-    if auth[:7].lower() == "bearer ":
-        key = auth[7:].strip()
-    if key is None and "api-key" in req.headers:
-        key = req.headers["api-key"].strip()
-    for proto in req.protocols:
-        if key is None and proto.startswith(INSECURE_KEY_PREFIX):
-            key = proto[len(INSECURE_KEY_PREFIX):]
+    key = _credential(req)
     d.received_api_key = key
     d.subprotocol = "realtime" if "realtime" in req.protocols else None
 

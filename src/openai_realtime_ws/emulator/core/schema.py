@@ -5,9 +5,60 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
+
+import msgspec
 
 from . import errors
+
+_decoder = msgspec.json.Decoder()
+
+MAX_DEPTH = 64
+"""Deepest JSON nesting a client event may have [INF]; deeper is `invalid_event` (the session's
+copies and the encoder would otherwise hit Python's recursion limit)."""
+
+
+class FrameRefused(NamedTuple):
+    """A client frame that is not a JSON object: the error to answer with, and the event's id
+    where one could be read."""
+
+    error: errors.RequestError
+    event_id: str | None = None
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether a decoded JSON value nests more than `limit` arrays/objects (no recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values() if isinstance(v, dict | list))
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node if isinstance(v, dict | list))
+    return False
+
+
+def decode_client_frame(frame: str | bytes, *, binary: bool = False) -> dict[str, Any] | FrameRefused:
+    """One client frame as a JSON object, or why not (every session kind: realtime,
+    transcription, translation): binary frames, text that is not JSON, JSON that is not an
+    object, nesting deeper than MAX_DEPTH."""
+    if binary:
+        return FrameRefused(errors.binary_frame())
+    try:
+        event = _decoder.decode(frame)
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        return FrameRefused(errors.not_json(str(exc).split("\n")[0]))
+    except RecursionError:  # a JSON value nested deeper than the decoder goes
+        return FrameRefused(errors.not_json("the JSON value is nested too deeply"))
+    if not isinstance(event, dict):
+        return FrameRefused(errors.not_json(f"expected an object, got {type(event).__name__}"))
+    if len(frame) > 2 * MAX_DEPTH and _deeper_than(event, MAX_DEPTH):
+        deep_id = event.get("event_id")
+        return FrameRefused(errors.not_json(f"the JSON value is nested deeper than {MAX_DEPTH} levels"),
+                            deep_id if isinstance(deep_id, str) else None)
+    return event
 
 Validator = Callable[[Any, str], Any]
 """Takes (value, dotted path), returns the normalized value or raises errors.RequestError."""

@@ -60,31 +60,13 @@ from .response import (
 from .turn import Reply, Responder, TurnContext
 from .vad import InputBuffer, SpeechStarted, SpeechStopped
 
-_decoder = msgspec.json.Decoder()
-
 TIMER_EXPIRE = "session_expired"
 TIMER_IDLE = "idle_timeout"
 TIMER_PLAYBACK = "output_audio_playback"
-MAX_DEPTH = 64
-"""Deepest JSON nesting a client event may have [INF]; deeper is `invalid_event` (the session's
-copies and the encoder would otherwise hit Python's recursion limit)."""
+MAX_DEPTH = schema.MAX_DEPTH
 
 SIDEBAND_EVENTS = ("output_audio_buffer.clear",)
 """Client events only a sideband connection (`?call_id=`, a WebRTC/SIP call) accepts."""
-
-
-def _deeper_than(value: Any, limit: int) -> bool:
-    """Whether a decoded JSON value nests more than `limit` arrays/objects (no recursion)."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > limit:
-            return True
-        if isinstance(node, dict):
-            stack.extend((v, depth + 1) for v in node.values() if isinstance(v, dict | list))
-        elif isinstance(node, list):
-            stack.extend((v, depth + 1) for v in node if isinstance(v, dict | list))
-    return False
 
 
 def expiry_message(seconds: float) -> str:
@@ -175,20 +157,9 @@ class Session:
         self.last_event = None
         if self.closed:
             return []
-        if binary:
-            return self._error(errors.binary_frame(), None)
-        try:
-            event = _decoder.decode(frame)
-        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-            return self._error(errors.not_json(str(exc).split("\n")[0]), None)
-        except RecursionError:  # a JSON value nested deeper than the decoder goes
-            return self._error(errors.not_json("the JSON value is nested too deeply"), None)
-        if not isinstance(event, dict):
-            return self._error(errors.not_json(f"expected an object, got {type(event).__name__}"), None)
-        if len(frame) > 2 * MAX_DEPTH and _deeper_than(event, MAX_DEPTH):
-            deep_id = event.get("event_id")
-            return self._error(errors.not_json(f"the JSON value is nested deeper than {MAX_DEPTH} levels"),
-                               deep_id if isinstance(deep_id, str) else None)
+        event = schema.decode_client_frame(frame, binary=binary)
+        if isinstance(event, schema.FrameRefused):
+            return self._error(event.error, event.event_id)
         self.last_event = event
         event_id = event.get("event_id")
         eid = event_id if isinstance(event_id, str) else None

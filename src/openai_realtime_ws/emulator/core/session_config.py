@@ -33,6 +33,16 @@ def _format(value: Mapping[str, Any]) -> dict[str, Any]:
     return dict(PCM) if value["type"] == "audio/pcm" else {"type": value["type"]}
 
 
+def _default_input() -> dict[str, Any]:
+    """`audio.input` of a new session, realtime or transcription (a fresh dict each time)."""
+    return {
+        "format": dict(PCM),
+        "transcription": None,
+        "noise_reduction": None,
+        "turn_detection": dict(SERVER_VAD_DEFAULTS),
+    }
+
+
 def default_realtime(config: EmulatorConfig, *, session_id: str, model: str, expires_at: int) -> dict[str, Any]:
     return {
         "type": "realtime",
@@ -49,12 +59,7 @@ def default_realtime(config: EmulatorConfig, *, session_id: str, model: str, exp
         "prompt": None,
         "expires_at": expires_at,
         "audio": {
-            "input": {
-                "format": dict(PCM),
-                "transcription": None,
-                "noise_reduction": None,
-                "turn_detection": dict(SERVER_VAD_DEFAULTS),
-            },
+            "input": _default_input(),
             "output": {"format": dict(PCM), "voice": config.voice, "speed": 1.0},
         },
         "include": None,
@@ -68,12 +73,7 @@ def default_transcription(*, session_id: str, expires_at: int) -> dict[str, Any]
         "id": session_id,
         "expires_at": expires_at,
         "audio": {
-            "input": {
-                "format": dict(PCM),
-                "transcription": None,
-                "noise_reduction": None,
-                "turn_detection": dict(SERVER_VAD_DEFAULTS),
-            },
+            "input": _default_input(),
         },
         "include": None,
     }

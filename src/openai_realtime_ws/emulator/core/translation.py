@@ -29,16 +29,12 @@ from collections import deque
 from collections.abc import Generator, Mapping
 from typing import Any
 
-import msgspec
-
 from . import errors, schema
 from .actions import Action, Close, Offload, Send, SetTimer, StartStream, Step
 from .audio import SpeechSegment, Synthesizer, SyntheticTranscriber, ToneSynthesizer, Transcriber
 from .config import EmulatorConfig
 from .ids import IdFactory
 from .vad import InputBuffer, SpeechStopped
-
-_decoder = msgspec.json.Decoder()
 
 TIMER_EXPIRE = "session_expired"
 TIMER_CLOSE = "translation_close"
@@ -139,14 +135,9 @@ class TranslationSession:
         self.last_event = None
         if self.closed:
             return []
-        if binary:
-            return self._error(errors.binary_frame(), None)
-        try:
-            event = _decoder.decode(frame)
-        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
-            return self._error(errors.not_json(str(exc).split("\n")[0]), None)
-        if not isinstance(event, dict):
-            return self._error(errors.not_json(f"expected an object, got {type(event).__name__}"), None)
+        event = schema.decode_client_frame(frame, binary=binary)
+        if isinstance(event, schema.FrameRefused):
+            return self._error(event.error, event.event_id)
         self.last_event = event
         eid = event.get("event_id") if isinstance(event.get("event_id"), str) else None
         type_ = event.get("type")
