@@ -64,6 +64,7 @@ from ..core.relay_policy import (
     host_allowed,
     scrub,
 )
+from ..core.sendqueue import is_droppable
 from .app import (
     _STATIC,
     _UPSTREAM_FAILED,
@@ -79,7 +80,6 @@ logger = logging.getLogger("openai_realtime_ws.relay")
 
 _MAX_FRAME = 16 << 20  # as uvicorn's default --ws-max-size: larger frames close with 1009
 _HIGH_WATER = 1 << 20  # bytes waiting for a slow browser before the upstream is paused
-_APPEND = "input_audio_buffer.append"
 # what a browser's upgrade request may carry that is a credential (picows logs the request at
 # level 9): the subprotocol token, Authorization / Cookie / api-key header values
 _REQUEST_SECRETS = re.compile(
@@ -454,7 +454,7 @@ class _FastSession(WSListener):
             self._to_browser(json.dumps(verdict.error).encode())
             return True
         meter = self.meter
-        control = verdict.type != _APPEND
+        control = not is_droppable(verdict.type)
         if meter is not None and not sync_allowed and meter.due(time.time(), control):
             return False
         if meter is not None:
