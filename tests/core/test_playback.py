@@ -76,6 +76,31 @@ def test_fully_heard_complete_part_needs_no_truncate() -> None:
     assert barge_in_events(_stop("a", 900, 900))[0]["audio_end_ms"] == 900
 
 
+def test_a_stop_in_one_reply_s_tail_also_truncates_the_next_reply_queued_behind_it() -> None:
+    # the last 100 ms of reply a still queued when reply b's first audio arrives: a stop then
+    # cuts a at what was heard and b at 0 (b was received, none of it heard)
+    q = PlaybackQueue()
+    q.push("a", 0, bytes(300 * MS))
+    q.mark_complete("a")
+    q.pull(200 * MS)
+    q.push("b", 0, bytes(100 * MS))
+    q.push("b", 1, bytes(50 * MS))
+    stop = q.interrupt()
+    assert (stop.item_id, stop.heard_ms, stop.received_ms) == ("a", 200, 300)
+    assert stop.unheard_parts == (("b", 0), ("b", 1))
+    part_b = q.part("b", 0)
+    assert part_b is not None and part_b.played == 0
+    assert barge_in_events(stop, unheard_item_id="b") == [
+        {"type": "conversation.item.truncate", "item_id": "a", "content_index": 0, "audio_end_ms": 200},
+        {"type": "conversation.item.truncate", "item_id": "b", "content_index": 0, "audio_end_ms": 0},
+        {"type": "conversation.item.truncate", "item_id": "b", "content_index": 1, "audio_end_ms": 0},
+    ]
+    # a stop inside one part reports no other part
+    q.push("c", 0, bytes(100 * MS))
+    q.pull(10 * MS)
+    assert q.interrupt().unheard_parts == ()
+
+
 def _created(rid: str, conv: str | None = "conv_1") -> dict[str, Any]:
     return {"type": "response.created", "response": {"id": rid, "conversation_id": conv}}
 

@@ -22,6 +22,9 @@ come from (public issue threads of voice-agent frameworks, checked against their
   #6158 review), so the model does not believe it said what nobody heard.
 * Everything received was heard and the part was complete: nothing to truncate (openai-agents-
   python skips the truncate when playback is complete).
+* Every part cut: a stop that lands while the tail of one reply still plays and the next reply's
+  first audio is queued behind it truncates the first at what was heard and the second at 0
+  (:attr:`PlaybackStop.unheard_parts`), so neither is believed heard.
 """
 
 from __future__ import annotations
@@ -87,6 +90,9 @@ class PlaybackStop:
     """Queued audio (all parts) thrown away."""
     was_playing: bool
     """Audio was queued or still sounding when the stop came."""
+    unheard_parts: tuple[Part, ...] = ()
+    """Other parts whose received audio was all dropped unheard (queued behind the part above,
+    e.g. the next reply's first audio while the last one's tail played), oldest first."""
 
 
 @dataclass(slots=True)
@@ -195,6 +201,11 @@ class PlaybackQueue:
                 head is not part and part.played - latency_ms * self._bpm >= part.received
             ):
                 part = head  # the current part was fully heard: the stop is in the next one
+        unheard: dict[Part, None] = {}
+        for c in self._chunks:
+            if c.part is not part:  # behind the stopped part: none of it is heard
+                c.part.played = 0
+                unheard[(c.part.item_id, c.part.content_index)] = None
         self._chunks.clear()
         self._queued = 0
         if part is None:
@@ -211,6 +222,7 @@ class PlaybackQueue:
             complete=part.complete,
             dropped_ms=dropped / self._bpm,
             was_playing=was_playing,
+            unheard_parts=tuple(unheard),
         )
 
 
@@ -233,6 +245,14 @@ def barge_in_events(
                 "content_index": stop.content_index,
                 "audio_end_ms": audio_end_ms,
             })
-    if unheard_item_id is not None and unheard_item_id != stop.item_id:
+    for item_id, content_index in stop.unheard_parts:  # received, none of it heard
+        events.append({
+            "type": "conversation.item.truncate",
+            "item_id": item_id,
+            "content_index": content_index,
+            "audio_end_ms": 0,
+        })
+    if unheard_item_id is not None and unheard_item_id != stop.item_id and not any(
+            unheard_item_id == item_id for item_id, _ in stop.unheard_parts):
         events.append({"type": "conversation.item.delete", "item_id": unheard_item_id})
     return events
