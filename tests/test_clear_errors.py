@@ -130,7 +130,7 @@ async def test_on_once_off_warn_at_the_callers_line(rt: AsyncOpenAIRealtimeWS) -
     assert rec[0].filename == THIS_FILE
     with pytest.warns(UnknownEventTypeWarning, match="did you mean 'response.done'") as rec:
 
-        @rt.once("reponse.done")  # type: ignore[untyped-decorator]  # (no overload: a typo)
+        @rt.once("reponse.done")  # a typo (warned at run time)
         def done(event: object) -> None: ...
 
     assert rec[0].filename == THIS_FILE
