@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from openai_realtime_ws import AsyncOpenAIRealtimeWS
+from openai_realtime_ws.core.playback import barge_in_events
 from openai_realtime_ws.core.twilio import TwilioProtocolError, TwilioStart, TwilioStream
 from openai_realtime_ws.emulator import Emulator, EmulatorConfig, synth_audio
 from openai_realtime_ws.telephony import TwilioBridge, twiml_connect_stream
@@ -104,6 +105,19 @@ def test_marks_and_the_clock_give_the_heard_position() -> None:
     # the echoes of the cleared marks do not move the position
     mark = s.receive(json.dumps({"event": "mark", "streamSid": "MZ1", "mark": {"name": "5"}}), 0.3)
     assert mark is not None and not mark.played  # type: ignore[union-attr]
+
+
+def test_a_clear_in_one_reply_s_tail_also_cuts_the_next_reply_sent_behind_it() -> None:
+    s = TwilioStream(stream_sid="MZ1")
+    chunk = base64.b64encode(b"\xff" * 800).decode()  # 100 ms
+    s.media("a", 0, chunk, 0.0)
+    s.media("a", 0, chunk, 0.001)
+    s.mark_complete("a")
+    s.media("b", 0, chunk, 0.002)  # the next reply's first audio, queued at Twilio behind a's tail
+    _, stop = s.clear(0.15)
+    assert (stop.item_id, stop.heard_ms, stop.received_ms, stop.unheard_parts) == ("a", 150, 200, (("b", 0),))
+    assert barge_in_events(stop)[1] == {
+        "type": "conversation.item.truncate", "item_id": "b", "content_index": 0, "audio_end_ms": 0}
 
 
 def test_twiml_points_twilio_at_the_stream() -> None:

@@ -371,9 +371,11 @@ class TwilioStream:
         self._anchor = (now, pos)
         if stop.item_id is not None:
             self._parts[(stop.item_id, stop.content_index)] = float(stop.heard_ms)
+        for part in stop.unheard_parts:
+            self._parts[part] = 0.0
         return [json.dumps({"event": "clear", "streamSid": sid})], PlaybackStop(
             stop.item_id, stop.content_index, stop.heard_ms, stop.received_ms, stop.complete,
-            max(0.0, dropped), stop.was_playing)
+            max(0.0, dropped), stop.was_playing, stop.unheard_parts)
 
     def heard_ms(self, item_id: str, content_index: int, now: float) -> float:
         """How much of a part the caller has heard by ``now``."""
@@ -436,8 +438,12 @@ class TwilioStream:
         start_total = target.total_end_ms - target.duration_ms
         heard = target.part_start_ms + max(0.0, pos - start_total)
         received = self._parts.get(key, 0.0)
+        unheard: dict[tuple[str, int], None] = {}  # parts sent behind it: none of them heard
+        for s in chunks[chunks.index(target) + 1:]:
+            if (s.item_id, s.content_index) != key:
+                unheard[(s.item_id, s.content_index)] = None
         return PlaybackStop(target.item_id, target.content_index, int(heard), int(received),
-                            key in self._complete, 0.0, True)
+                            key in self._complete, 0.0, True, tuple(unheard))
 
 
 _DTMF_DIGITS = frozenset("0123456789*#ABCD")
