@@ -285,3 +285,92 @@ def test_barge_in_events_match_core_playback(page: Any, item_id: str | None, hea
                                    {unheardItemId: unheard});""",
              item_id, heard, received, complete, unheard)
     assert got == expected
+
+
+def test_barge_in_in_a_tail_truncates_the_next_reply_queued_behind_it_at_0(
+        page: Any, emulator: EmulatorThread) -> None:
+    """Two real replies from the emulator, the second's audio queued behind the first's; the
+    user speaks while the first still sounds: the first is truncated at what was heard and the
+    second, received but none of it heard, at 0 (core/playback.py's unheard_parts), as the
+    emulator receives them. The clock is an OfflineAudioContext suspended at a known time."""
+    from openai_realtime_ws.core.playback import PlaybackStop, barge_in_events
+
+    result = js(page, """
+        const audio = await import('/realtime-audio.js');
+        const ctx = new OfflineAudioContext(1, audio.SAMPLE_RATE * 120, audio.SAMPLE_RATE);
+        const player = new audio.AudioPlayer({context: ctx});
+        const rt = await rtjs.RealtimeWebSocket.create({relay: "/realtime"});
+        await new Promise((resolve) => rt.once("session.created", resolve));
+        window.bargeIn = new Promise((resolve) => audio.attachPlayback(rt, player, {
+            onInterrupt: (stop, events) => resolve({stop, events})}));
+        const truncated = []; // the emulator's answers to the page's truncates
+        rt.on("conversation.item.truncated", (e) => truncated.push(e));
+        window.bargeInAnswered = async (n) => {
+            while (truncated.length < n) await new Promise((resolve) => rt.once("conversation.item.truncated", resolve));
+        };
+        window.bargeInRt = rt;
+        const items = [];
+        for (const text of ["Say one thing.", "Say another thing."]) {
+            const done = new Promise((resolve) => rt.once("response.done", resolve));
+            rt.send({type: "conversation.item.create", item: {type: "message", role: "user",
+                     content: [{type: "input_text", text}]}});
+            rt.send({type: "response.create"});
+            const r = await done;
+            items.push(r.response.output.find((o) => o.type === "message").id);
+        }
+        const [a, b] = items.map((id) => player.part(id, 0));
+        // hear the first reply up to half way, then stop the clock
+        const at = 0.01 + a.receivedMs / 2000;
+        const suspended = ctx.suspend(at);
+        ctx.startRendering();
+        await suspended;
+        return {items, receivedMs: [a.receivedMs, b.receivedMs], heardAt: ctx.currentTime};""")
+    items = result["items"]
+    assert result["receivedMs"][0] > 100 and result["receivedMs"][1] > 0, result
+    conn = emulator.connections[-1]
+    emulator.inject(conn, [{"type": "input_audio_buffer.speech_started", "audio_start_ms": 0,
+                            "item_id": "item_user_speech"}])
+    got = js(page, """
+        const r = await window.bargeIn;
+        await window.bargeInAnswered(r.events.length);
+        await window.bargeInRt.close();
+        return r;""")
+    stop, events = got["stop"], got["events"]
+    heard = int((result["heardAt"] - 0.01) * 1000)
+    assert stop["itemId"] == items[0] and abs(stop["heardMs"] - heard) <= 1, (stop, result)
+    assert events == [
+        {"type": "conversation.item.truncate", "item_id": items[0], "content_index": 0,
+         "audio_end_ms": stop["heardMs"]},
+        {"type": "conversation.item.truncate", "item_id": items[1], "content_index": 0,
+         "audio_end_ms": 0},
+    ]
+    assert stop.get("unheardParts") == [[items[1], 0]]
+    # the same stop gives the same events in Python (core/playback.py)
+    assert events == barge_in_events(PlaybackStop(
+        stop["itemId"], 0, stop["heardMs"], stop["receivedMs"], stop["complete"], 0.0,
+        stop["wasPlaying"], unheard_parts=((items[1], 0),)))
+    # ... and the emulator received exactly those
+    received = [e for e in conn.received if e["type"] == "conversation.item.truncate"]
+    assert [{k: e[k] for k in ("item_id", "content_index", "audio_end_ms")} for e in received] == [
+        {k: e[k] for k in ("item_id", "content_index", "audio_end_ms")} for e in events]
+
+
+@pytest.mark.parametrize(("unheard_parts", "unheard"), [
+    ([["item_b", 0]], None),                       # the next reply's part: truncated at 0
+    ([["item_b", 0], ["item_c", 1]], "item_d"),    # several, oldest first; a delete as well
+    ([["item_b", 0]], "item_b"),                   # truncated at 0, so not deleted as well
+])
+def test_unheard_parts_match_core_playback(page: Any, unheard_parts: list[list[Any]],
+                                           unheard: str | None) -> None:
+    from openai_realtime_ws.core.playback import PlaybackStop, barge_in_events
+
+    expected = barge_in_events(PlaybackStop(
+        "item_a", 0, 700, 2000, False, 0.0, True,
+        unheard_parts=tuple((i, c) for i, c in unheard_parts)), unheard_item_id=unheard)
+    got = js(page, """
+        const audio = await import('/realtime-audio.js');
+        const [unheardParts, unheard] = args;
+        return audio.bargeInEvents({itemId: "item_a", contentIndex: 0, heardMs: 700,
+                                    receivedMs: 2000, complete: false, unheardParts},
+                                   {unheardItemId: unheard});""", unheard_parts, unheard)
+    assert got == expected

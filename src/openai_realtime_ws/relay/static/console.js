@@ -246,8 +246,10 @@ async function connect() {
 function onInterrupt(stop, events) {
   for (const e of events) logEvent("client", e);
   state.interruptions.push({ stop, events });
-  const m = state.transcript.find((x) => x.itemId === stop.itemId && x.role === "assistant");
-  if (m) { m.truncated = true; m.el.classList.add("truncated"); }
+  const cut = [stop.itemId, ...(stop.unheardParts || []).map(([itemId]) => itemId)];
+  for (const m of state.transcript) {
+    if (m.role === "assistant" && cut.includes(m.itemId)) { m.truncated = true; m.el.classList.add("truncated"); }
+  }
   const li = document.createElement("li");
   li.textContent = stop.itemId ? `heard ${stop.heardMs} of ${stop.receivedMs} ms` : "nothing playing";
   $("interruptions").appendChild(li);

@@ -5,7 +5,9 @@
 //   * audio_end_ms is what was heard, never more than what was received for the part;
 //   * nothing heard but audio received: truncate at 0;
 //   * an assistant message with no audio received is deleted instead (unheardItemId);
-//   * a complete part heard to the end: nothing to truncate.
+//   * a complete part heard to the end: nothing to truncate;
+//   * every other part queued behind the stop point (e.g. the next reply's first audio while the
+//     last one's tail played) was received but none of it heard: truncate it at 0 (unheardParts).
 //
 //   import { startMicrophone, AudioPlayer, attachPlayback } from "/realtime-audio.js";
 //   const player = new AudioPlayer();
@@ -186,8 +188,10 @@ export class AudioPlayer {
 
   /**
    * Stop now: drop everything queued and say where the current part stopped:
-   * {itemId, contentIndex, heardMs, receivedMs, complete, wasPlaying} (itemId null when nothing
-   * was received).
+   * {itemId, contentIndex, heardMs, receivedMs, complete, wasPlaying, unheardParts} (itemId null
+   * when nothing was received). unheardParts: [[itemId, contentIndex], ...], oldest first, the
+   * other parts whose audio was all queued behind the stop point (none of it heard), as
+   * core/playback.py's PlaybackStop.unheard_parts.
    */
   interrupt() {
     const t = this.#heardTime();
@@ -204,16 +208,25 @@ export class AudioPlayer {
       if (last && t >= last.start + last.duration) part = head.part; // fully heard: stop is in the next
     }
     const heardMs = part ? this.#heard(part, t) : 0;
+    const unheard = new Map(); // parts queued behind the stopped one: none of their audio is heard
+    for (const s of this.segments) {
+      if (s.start > t && s.part !== part) {
+        unheard.set(this.#key(s.part.itemId, s.part.contentIndex), [s.part.itemId, s.part.contentIndex]);
+      }
+    }
+    const unheardParts = [...unheard.values()];
     for (const s of this.segments) {
       try { s.source.stop(); } catch { /* already stopped */ }
       s.source.disconnect();
     }
     this.segments = [];
     this.nextTime = 0;
-    if (!part) return { itemId: null, contentIndex: 0, heardMs: 0, receivedMs: 0, complete: false, wasPlaying };
+    if (!part) {
+      return { itemId: null, contentIndex: 0, heardMs: 0, receivedMs: 0, complete: false, wasPlaying, unheardParts };
+    }
     return {
       itemId: part.itemId, contentIndex: part.contentIndex, heardMs,
-      receivedMs: Math.floor(part.receivedMs), complete: part.complete, wasPlaying,
+      receivedMs: Math.floor(part.receivedMs), complete: part.complete, wasPlaying, unheardParts,
     };
   }
 }
@@ -230,7 +243,15 @@ export function bargeInEvents(stop, { unheardItemId = null } = {}) {
       });
     }
   }
-  if (unheardItemId !== null && unheardItemId !== stop.itemId) {
+  const unheardParts = stop.unheardParts || [];
+  for (const [itemId, contentIndex] of unheardParts) { // received, none of it heard
+    events.push({
+      type: "conversation.item.truncate", item_id: itemId,
+      content_index: contentIndex, audio_end_ms: 0,
+    });
+  }
+  if (unheardItemId !== null && unheardItemId !== stop.itemId
+      && !unheardParts.some(([itemId]) => itemId === unheardItemId)) {
     events.push({ type: "conversation.item.delete", item_id: unheardItemId });
   }
   return events;
