@@ -77,23 +77,21 @@ _REALTIME_FULL = ModelPrice(
     source=_OPENAI + "gpt-realtime-1.5",
 )
 
+# text: the model comparison page (models/compare?model=gpt-realtime); audio: OpenAI's launch
+# post for gpt-realtime (openai.com/index/introducing-gpt-realtime, 2025-08-28); no image price
+# found for this model: image tokens give no estimate.
+_REALTIME = ModelPrice(
+    text=ModalityPrice(4.0, 0.40, 16.0),
+    audio=ModalityPrice(32.0, 0.40, 64.0),
+    source=_OPENAI + "compare?model=gpt-realtime; openai.com/index/introducing-gpt-realtime",
+)
+
 #: The built-in table (checked 2026-12-06 against OpenAI's model pages).
 DEFAULT_PRICES: Final = PriceTable(
     as_of="2026-12-06",
     models={
-        # text: the model comparison page (models/compare?model=gpt-realtime); audio: OpenAI's
-        # launch post for gpt-realtime (openai.com/index/introducing-gpt-realtime, 2025-08-28);
-        # no image price found for this model: image tokens give no estimate.
-        "gpt-realtime": ModelPrice(
-            text=ModalityPrice(4.0, 0.40, 16.0),
-            audio=ModalityPrice(32.0, 0.40, 64.0),
-            source=_OPENAI + "compare?model=gpt-realtime; openai.com/index/introducing-gpt-realtime",
-        ),
-        "gpt-realtime-2025-08-28": ModelPrice(
-            text=ModalityPrice(4.0, 0.40, 16.0),
-            audio=ModalityPrice(32.0, 0.40, 64.0),
-            source=_OPENAI + "compare?model=gpt-realtime; openai.com/index/introducing-gpt-realtime",
-        ),
+        "gpt-realtime": _REALTIME,
+        "gpt-realtime-2025-08-28": _REALTIME,
         "gpt-realtime-1.5": _REALTIME_FULL,
         "gpt-realtime-2": ModelPrice(
             text=ModalityPrice(4.0, 0.40, 24.0),
