@@ -30,7 +30,6 @@ import time
 from collections import deque
 from collections.abc import Awaitable
 from importlib import resources
-from inspect import isawaitable
 from types import SimpleNamespace
 from typing import Any
 
@@ -71,7 +70,6 @@ from .app import (
     Principal,
     RealtimeRelay,
     RelayRefused,
-    _is_loopback,
 )
 
 __all__ = ["FastRelayServer"]
@@ -305,20 +303,8 @@ class _FastSession(WSListener):
                                                   limits.max_session_seconds)
 
     async def _principal(self) -> Principal:
-        relay = self.relay
-        client = self.scope["client"]
-        host = client[0] if client else None
-        if relay.authenticate is None:
-            if not relay.allow_anonymous_remote and not _is_loopback(host):
-                raise RelayRefused(403, "This relay has no authentication hook, so it only "
-                                        "accepts connections from this machine (loopback).")
-            return Principal(f"anonymous:{host}")
-        result: Any = relay.authenticate(HTTPConnection(self.scope))
-        if isawaitable(result):
-            result = await result
-        if result is None:
-            raise RelayRefused(401, "Not signed in.")
-        return result if isinstance(result, Principal) else Principal(str(result))
+        # the relay's own rule (origin, loopback without an authentication hook, the hook)
+        return await self.relay._principal(HTTPConnection(self.scope))
 
     async def _plan(self) -> ConnectPlan:
         up = self.relay.upstream
