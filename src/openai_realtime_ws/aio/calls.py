@@ -22,7 +22,7 @@ from ..core.calls import (
     reject_request,
 )
 from .credentials import CredentialSource
-from .secrets import api_key_for, post_json
+from .secrets import _Base, api_key_for, post_json
 
 __all__ = ["AsyncRealtimeCalls"]
 
@@ -94,8 +94,3 @@ class AsyncRealtimeCalls:
             headers=self._headers, ssl=self._ssl, timeout=self._timeout,
         )
         call_result(request, status, payload, (key,))
-
-
-class _Base:
-    def __init__(self, base_url: str) -> None:
-        self.base_url = base_url
