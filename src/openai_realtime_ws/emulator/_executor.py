@@ -8,7 +8,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Coroutine, Generator, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable, Mapping
+from functools import partial
 from typing import Any
 
 from . import _wire
@@ -200,40 +201,31 @@ class ActionExecutor:
             elif isinstance(act, Close):
                 await self._close_conn(conn, act.code, act.reason)
             elif isinstance(act, Offload):
-                if act.blocking and act.then is not None:
-                    self._spawn(conn, self._offload_then(conn, act))  # off the event path
+                if act.blocking and act.then is not None:  # off the event path
+                    self._spawn(conn, self._then(conn, partial(_offload, act), act.then))
                 else:
                     result = await _offload(act)
                     if act.then is not None and not conn._dead:
                         await self._apply(conn, act.then(result))
             elif isinstance(act, McpRequest):
-                self._spawn(conn, self._mcp_then(conn, act))
+                self._spawn(conn, self._then(conn, partial(self.mcp_request, act), act.then))
 
     def _spawn(self, conn: ConnectionRecord, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         conn._tasks.add(task)
         task.add_done_callback(conn._tasks.discard)
 
-    async def _offload_then(self, conn: ConnectionRecord, act: Offload) -> None:
-        """A blocking session-level Offload (speech recognition): run it in a worker thread
-        without the connection lock, then hand the result to the session under the lock."""
-        result = await _offload(act)
-        if act.then is None or conn._dead:
+    async def _then(self, conn: ConnectionRecord, work: Callable[[], Awaitable[Any]],
+                    then: Callable[[Any], list[Action]] | None) -> None:
+        """Session-level work off the event path (a blocking Offload: speech recognition; an MCP
+        request): run it without the connection lock, then hand its result to the session
+        under the lock."""
+        result = await work()
+        if then is None or conn._dead:
             return
         async with conn._lock:
             if not conn._dead:
-                await self._apply(conn, act.then(result))
-                await _flush(conn)
-
-    async def _mcp_then(self, conn: ConnectionRecord, req: McpRequest) -> None:
-        """A session-level MCP request: run it without the connection lock, then hand the
-        result to the session under the lock."""
-        result = await self.mcp_request(req)
-        if req.then is None or conn._dead:
-            return
-        async with conn._lock:
-            if not conn._dead:
-                await self._apply(conn, req.then(result))
+                await self._apply(conn, then(result))
                 await _flush(conn)
 
     async def mcp_request(self, req: McpRequest) -> McpResult:
