@@ -23,7 +23,13 @@ from typing import Any
 import msgspec
 
 from ..core.errors import HandshakeError, RealtimeConfigError, RealtimeConnectionError
-from ..core.handshake import client_secret_body, client_secrets_url, redact_text, redact_url
+from ..core.handshake import (
+    client_secret_body,
+    client_secrets_url,
+    redact_text,
+    redact_url,
+    rest_error_message,
+)
 from .credentials import CredentialSource, resolve_credential
 
 __all__ = ["MAX_BODY", "api_key_for", "create_client_secret", "post_json"]
@@ -64,7 +70,7 @@ async def create_client_secret(
         headers=headers, ssl=ssl, timeout=timeout,
     )
     if status >= 300 or not isinstance(payload, dict) or not isinstance(payload.get("value"), str):
-        message = _error_message(payload)
+        message = rest_error_message(payload)
         what = "redirect (not followed: the request carries the API key)" if 300 <= status < 400 else ""
         detail = redact_text(message, secrets) if message else what or "no client secret in the answer"
         raise HandshakeError(
@@ -167,15 +173,6 @@ def _post(
         return response.status, (raw if len(raw) <= MAX_BODY else None)
     finally:
         conn.close()
-
-
-def _error_message(payload: object) -> str | None:
-    err = payload.get("error") if isinstance(payload, dict) else None
-    message = err.get("message") if isinstance(err, dict) else None
-    if not isinstance(message, str):
-        return None
-    code = err.get("code") if isinstance(err, dict) else None
-    return message + (f" ({code})" if isinstance(code, str) and code else "")
 
 
 class _Base:

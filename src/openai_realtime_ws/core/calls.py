@@ -31,7 +31,7 @@ import msgspec
 
 from .codec import ClientEventEncoder
 from .errors import HandshakeError, InvalidClientEvent, RealtimeConfigError
-from .handshake import client_secrets_url, redact_text, redact_url
+from .handshake import client_secrets_url, redact_text, redact_url, rest_error_message
 
 __all__ = [
     "ACTIONS",
@@ -172,11 +172,9 @@ def call_result(request: CallRequest, status: int, payload: object, secrets: tup
     when it was not JSON)."""
     if 200 <= status < 300:
         return
-    err = payload.get("error") if isinstance(payload, dict) else None
-    message = err.get("message") if isinstance(err, dict) else None
-    code = err.get("code") if isinstance(err, dict) else None
-    if isinstance(message, str) and message:
-        detail = redact_text(message + (f" ({code})" if isinstance(code, str) and code else ""), secrets)
+    message = rest_error_message(payload)
+    if message:
+        detail = redact_text(message, secrets)
     elif 300 <= status < 400:
         detail = "redirect (not followed: the request carries the API key)"
     else:

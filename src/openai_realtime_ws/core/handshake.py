@@ -321,6 +321,17 @@ def client_secret_body(
     return body
 
 
+def rest_error_message(payload: object) -> str | None:
+    """The API's ``error.message`` in a decoded REST answer, with `` (code)`` when it has one;
+    ``None`` when there is none, or it is empty (not redacted: the caller masks its secrets)."""
+    err = payload.get("error") if isinstance(payload, dict) else None
+    message = err.get("message") if isinstance(err, dict) else None
+    if not isinstance(message, str) or not message:
+        return None
+    code = err.get("code") if isinstance(err, dict) else None
+    return message + (f" ({code})" if isinstance(code, str) and code else "")
+
+
 def redact_url(url: str) -> str:
     """The URL with user-info removed and sensitive query values masked (for repr, logs)."""
     try:
