@@ -8,9 +8,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from .core.voice_turn import Action, ArmTimer, CancelTimer, VoiceTurn
+from .core.voice_turn import Action, ArmTimer, CancelTimer, VoiceTurn, _get, turn_detection_of
 
 __all__ = ["TurnShell"]
+
+# the server events VoiceTurn reads the session's turn_detection with
+_SPEECH_EVENTS = frozenset(("input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped"))
 
 
 class TurnShell:
@@ -22,6 +25,12 @@ class TurnShell:
 
     def _do(self, actions: list[Action]) -> None:  # pragma: no cover - every shell defines it
         raise NotImplementedError
+
+    def _feed_turn(self, event: Any, *, playing: bool, rt: Any) -> None:
+        """One server event through the turn rules, its actions carried out; ``rt.session``'s
+        turn_detection is read only for the speech events (not per audio delta)."""
+        td = turn_detection_of(rt.session) if _get(event, "type") in _SPEECH_EVENTS else None
+        self._do(self.turn.on_event(event, playing=playing, turn_detection=td))
 
     def respond(self, **response: Any) -> bool:
         """Ask for a response (``response.create`` parameters as keywords), through the

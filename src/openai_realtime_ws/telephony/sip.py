@@ -180,10 +180,7 @@ class SipCall(TurnShell):
         self._end(self._closing_as or "ended")
 
     def _feed(self, event: Any) -> None:
-        td = None
-        if event.type in ("input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped"):
-            td = turn_detection_of(self.rt.session)
-        self._do(self.turn.on_event(event, playing=self.playing, turn_detection=td))
+        self._feed_turn(event, playing=self.playing, rt=self.rt)
 
     def _audio_started(self, event: Any) -> None:
         self.playing = True

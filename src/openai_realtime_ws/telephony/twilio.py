@@ -39,7 +39,6 @@ from ..core.voice_turn import (
     Send,
     StopPlayback,
     VoiceTurn,
-    turn_detection_of,
 )
 from ._refused import TwilioRefused
 from ._warnings import RateLimitedWarnings
@@ -249,11 +248,7 @@ class TwilioCall(TurnShell):
     # ------------------------------------------------------------------ Realtime -> us
 
     def _feed(self, event: Any) -> None:
-        etype = event.type
-        td = None
-        if etype == "input_audio_buffer.speech_started" or etype == "input_audio_buffer.speech_stopped":
-            td = turn_detection_of(self.rt.session)
-        self._do(self.turn.on_event(event, playing=self.stream.playing, turn_detection=td))
+        self._feed_turn(event, playing=self.stream.playing, rt=self.rt)
 
     def _do(self, actions: list[Action]) -> None:
         for action in actions:

@@ -32,7 +32,6 @@ from ..core.voice_turn import (
     Send,
     StopPlayback,
     VoiceTurn,
-    turn_detection_of,
 )
 
 __all__ = ["TurnLatency", "VoiceEvent", "VoiceSession"]
@@ -365,15 +364,9 @@ class VoiceSession(TurnShell):
 
     # ------------------------------------------------------------------ server events
 
-    def _feed(self, event: Any) -> list[Action]:
+    def _feed(self, event: Any) -> None:
         """One server event through the turn rules; its actions carried out."""
-        turn_detection = None
-        if _get(event, "type") in ("input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped"):
-            turn_detection = turn_detection_of(self.rt.session)
-        actions = self.turn.on_event(event, playing=self.sink is not None and self.sink.playing,
-                                     turn_detection=turn_detection)
-        self._do(actions)
-        return actions
+        self._feed_turn(event, playing=self.sink is not None and self.sink.playing, rt=self.rt)
 
     def _do(self, actions: list[Action]) -> None:
         for action in actions:
