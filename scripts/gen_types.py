@@ -941,10 +941,8 @@ def generate(spec: Schema) -> Generated:
 
     emitter_source = render_emitter(commit, server_events)
     client_structs = [conv.structs[n] for n in client_nested]
-    KNOWN_PARAMS.clear()
-    KNOWN_PARAMS.update(s.name for s in client_structs)
     params_source = render_params(commit, [s for _, s in client_events], client_structs)
-    resources_source = render_resources(commit, client_events)
+    resources_source = render_resources(commit, client_events, {s.name for s in client_structs})
     return Generated(
         server_events, client_events, types_source, emitter_source, params_source, resources_source
     )
@@ -1050,7 +1048,7 @@ def resource_class_name(path: tuple[str, ...]) -> str:
     return "".join(pascal(p) for p in path) + "Resource"
 
 
-def render_resources(commit: str, client_events: list[tuple[str, StructDef]]) -> str:
+def render_resources(commit: str, client_events: list[tuple[str, StructDef]], known: set[str]) -> str:
     tree: dict[tuple[str, ...], list[tuple[str, StructDef]]] = {}
     children: dict[tuple[str, ...], list[str]] = {}
     for wire, struct in client_events:
@@ -1093,10 +1091,10 @@ def render_resources(commit: str, client_events: list[tuple[str, StructDef]]) ->
             required = [f for f in struct.fields if f.default is None]
             optional = [f for f in struct.fields if f.default is not None]
             for f in required:
-                params.append(f"{f.name}: {render_typed(f.type, KNOWN_PARAMS)}")
+                params.append(f"{f.name}: {render_typed(f.type, known)}")
                 used.update(refs_in(f.type))
             for f in optional:
-                annotation = render_typed(f.type, KNOWN_PARAMS)
+                annotation = render_typed(f.type, known)
                 if "None" in annotation.split(" | "):
                     raise GenError(f"{struct.name}.{f.name}: None both means 'omit' and a value")
                 params.append(f"{f.name}: {annotation} | None = None")
@@ -1150,9 +1148,6 @@ def render_resources(commit: str, client_events: list[tuple[str, StructDef]]) ->
         *body,
     ]
     return "\n".join(out) + "\n"
-
-
-KNOWN_PARAMS: set[str] = set()  # filled by generate(): the client objects with a TypedDict
 
 
 def render_emitter(commit: str, server_events: list[tuple[str, StructDef]]) -> str:
