@@ -162,7 +162,7 @@ class AsyncRealtimeTranslation:
     def __init__(self, plan: ConnectPlan, options: ConnectOptions) -> None:
         self._plan = plan
         self._opts = options
-        self.protocol = TranslationProtocol(redact=plan.redact)
+        self.protocol = TranslationProtocol()
         """The Sans-I/O state (read-only use: ``input_closed``, ``terminal_received``, ``failure``)."""
         self._dispatcher = Dispatcher(redact=plan.redact)
         self.socket: picows.WSTransport | None = None

@@ -27,7 +27,7 @@ fails it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, ClassVar, Final
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -179,8 +179,7 @@ class TranslationProtocol:
     :meth:`encode` before writing, :meth:`receive` for each text frame and
     :meth:`transport_closed` when the socket ended."""
 
-    def __init__(self, redact: Callable[[str], str] | None = None) -> None:
-        self.redact = redact
+    def __init__(self) -> None:
         self.input_closed = False
         """``session.close`` was sent (or the session ended): nothing else may be sent."""
         self.terminal_received = False
