@@ -432,12 +432,9 @@ class Emulator(ActionExecutor):
 
     async def _teardown(self, conn: ConnectionRecord, ws: web.WebSocketResponse) -> None:
         conn._dead = True
-        if conn.session is not None:
-            conn.session.closed = True
-        if conn.translation is not None:
-            conn.translation.closed = True
-        if conn.replay is not None:
-            conn.replay.closed = True
+        session = conn.session or conn.translation or conn.replay  # at most one is set
+        if session is not None:
+            session.closed = True
         for h in conn._timers.values():
             h.cancel()
         conn._timers.clear()
@@ -450,10 +447,8 @@ class Emulator(ActionExecutor):
                 await ws.close()
         if conn.close_code is None:
             conn.close_code = ws.close_code
-        if conn.session is not None:
-            conn.session.release()
-        if conn.translation is not None:
-            conn.translation.release()
+        if session is not None:
+            session.release()
         conn._ws = conn._request = conn._writer = None
         conn._out.clear()
         conn.closed.set()
