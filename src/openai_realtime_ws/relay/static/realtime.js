@@ -431,33 +431,33 @@ export class RealtimeWebSocket extends RealtimeEmitter {
   /** `open` listeners added while the socket is open are called at once (see the class comment). */
   on(type, fn) {
     super.on(type, fn);
-    if (type === "open" && this.#socket && this.#socket.readyState === 1 && !this.#reconnecting) {
-      const info = { reconnects: this.reconnects };
-      queueMicrotask(() => {
-        try {
-          fn(info);
-        } catch (exc) {
-          this._handlerFailed("open", exc);
-        }
-      });
-    }
+    if (type === "open" && this.#isOpen()) this.#openSoon(fn);
     return this;
   }
 
   once(type, fn) {
-    if (type === "open" && this.#socket && this.#socket.readyState === 1 && !this.#reconnecting) {
+    if (type === "open" && this.#isOpen()) {
       if (typeof fn !== "function") throw new TypeError("once(type, listener): listener must be a function");
-      const info = { reconnects: this.reconnects };
-      queueMicrotask(() => {
-        try {
-          fn(info);
-        } catch (exc) {
-          this._handlerFailed("open", exc);
-        }
-      });
+      this.#openSoon(fn);
       return this;
     }
     return super.once(type, fn);
+  }
+
+  #isOpen() {
+    return Boolean(this.#socket && this.#socket.readyState === 1 && !this.#reconnecting);
+  }
+
+  /** Call an `open` listener added while the socket is open, in a microtask. */
+  #openSoon(fn) {
+    const info = { reconnects: this.reconnects };
+    queueMicrotask(() => {
+      try {
+        fn(info);
+      } catch (exc) {
+        this._handlerFailed("open", exc);
+      }
+    });
   }
 
   /** The underlying WebSocket (a new one after each reconnect). */
