@@ -15,11 +15,10 @@ import warnings
 from typing import Final
 
 from ..types import SERVER_EVENT_TYPES
+from .dispatch import SPECIAL_TYPES
 
 __all__ = ["BETA_NAMES", "SPECIAL_TYPES", "UnknownEventTypeWarning", "check_event_type"]
 
-#: The names ``on``/``once``/``off``/``wait_for`` take besides server event types.
-SPECIAL_TYPES: Final = frozenset({"event", "error", "frame", "reconnecting", "reconnected"})
 #: Beta server event names and their GA names (spec/PROTOCOL.md §2.3).
 BETA_NAMES: Final = {
     "response.text.delta": "response.output_text.delta",
