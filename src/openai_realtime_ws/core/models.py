@@ -81,8 +81,7 @@ _OTHER_FAMILIES = ("gpt-", "chatgpt-", "o1", "o3", "o4", "whisper-", "tts-", "da
 def is_other_openai_model(name: str) -> bool:
     """A name of another OpenAI model family (`gpt-4o`, `o3`, `whisper-1`, `gpt-4o-transcribe`…)
     that is neither a Realtime nor a translation model: what the emulator refuses by default."""
-    return (name.startswith(_OTHER_FAMILIES) or name in ("o1", "o3", "o4")) and not (
-        is_realtime_model(name) or is_translation_model(name))
+    return name.startswith(_OTHER_FAMILIES) and not (is_realtime_model(name) or is_translation_model(name))
 
 
 def unknown_model_message(model: str, *, translation: bool = False) -> str | None:
